@@ -1,0 +1,1 @@
+"""MLP Studio's Qt GUI: a client of the engine in `core`."""

@@ -1,0 +1,1 @@
+"""MLP Studio's engine: data, models, training, metrics and export. Never imports Qt."""
