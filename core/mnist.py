@@ -1,0 +1,406 @@
+"""Getting MNIST: read the IDX files (raw or gzip) or Keras' mnist.npz, or download and verify them.
+
+Where data comes from, in order: an explicit folder, $MLP_STUDIO_DATA, the user cache folder, and
+finally a download from public mirrors into that cache (resumable, MD5-verified, cancellable).
+Every file is validated before anything is allocated, so a corrupt or hostile header fails fast.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from http.client import HTTPException
+from pathlib import Path
+from typing import BinaryIO
+from urllib.request import Request, urlopen
+
+import numpy as np
+import platformdirs
+
+from core.errors import DataFormatError, DataNotFoundError, DownloadCancelled
+
+ENV_VAR = "MLP_STUDIO_DATA"
+IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
+LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
+MAX_IDX_BYTES = 1 << 30  # 20x full MNIST; a larger header is corrupt, refused before reading
+CHUNK = 1 << 20
+
+# Keys are MnistArrays fields; values are the published file names (without .gz).
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+NPZ_KEYS = {"train_images": "x_train", "train_labels": "y_train",
+            "test_images": "x_test", "test_labels": "y_test"}  # fmt: skip
+# MD5 of the decompressed bytes: it holds for every mirror, whatever gzip wrapping it serves.
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+DEFAULT_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",  # torchvision's first choice
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",  # TensorFlow's
+    "http://yann.lecun.com/exdb/mnist/",  # the original; often refuses scripts, so last
+)
+HOW_TO_POINT = (
+    "Point the app at a folder holding the MNIST files: --data DIR on the command line, "
+    f"the {ENV_VAR} environment variable, or the GUI's folder chooser."
+)
+
+PathArg = str | os.PathLike[str]
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class MnistArrays:
+    train_images: np.ndarray  # uint8 [60000, 28, 28]
+    train_labels: np.ndarray  # uint8 [60000]
+    test_images: np.ndarray  # uint8 [10000, 28, 28]
+    test_labels: np.ndarray  # uint8 [10000]
+    source: str  # where it was read from (folder/file), for display
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def read_idx(path: PathArg) -> np.ndarray:
+    """One IDX file (gzip if its name ends in .gz) as a uint8 array; DataFormatError if bad."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: no such file")
+    gz = path.name.endswith(".gz")
+    try:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as f:
+            return _parse_idx(f, path.name)
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+        what = "a complete gzip file" if gz else "an IDX file"
+        raise DataFormatError(f"{path.name}: cannot be read as {what} ({e})") from e
+
+
+def _parse_idx(f: BinaryIO, name: str) -> np.ndarray:
+    head = f.read(4)
+    magic = int.from_bytes(head, "big")
+    if len(head) < 4 or magic not in (IMAGES_MAGIC, LABELS_MAGIC):
+        hint = "; it looks gzip-compressed: give it a .gz name" if head[:2] == b"\x1f\x8b" else ""
+        raise DataFormatError(
+            f"{name}: magic number is {head.hex() or 'missing'}, expected 00000803 (2051, images) "
+            f"or 00000801 (2049, labels){hint}"
+        )
+    kind = "images" if magic == IMAGES_MAGIC else "labels"
+    ndim = head[3]
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise DataFormatError(f"{name}: the header is cut short ({len(head + raw_dims)} bytes)")
+    dims = tuple(int(d) for d in np.frombuffer(raw_dims, ">u4"))
+    if 0 in dims[1:]:
+        raise DataFormatError(f"{name}: header says {kind} of {dims[1:]} pixels; none can be 0")
+    item = math.prod(dims[1:])
+    declared = dims[0] * item
+    if declared > MAX_IDX_BYTES:
+        raise DataFormatError(
+            f"{name}: header says {dims[0]} {kind} ({declared:,} bytes), far more than any MNIST "
+            "file; the file is corrupt"
+        )
+    body = _read_at_most(f, declared + 1)  # one byte more tells "too long" from "exact"
+    if len(body) > declared:
+        raise DataFormatError(f"{name}: header says {dims[0]} {kind} but the file holds more data")
+    if len(body) < declared:
+        raise DataFormatError(
+            f"{name}: header says {dims[0]} {kind} but the file holds {len(body) // item}"
+            + (f" and {len(body) % item} stray bytes" if len(body) % item else "")
+        )
+    return np.frombuffer(body, np.uint8).reshape(dims)
+
+
+def _read_at_most(f: BinaryIO, limit: int) -> bytearray:
+    # Chunked on purpose: f.read(limit) would allocate `limit` bytes up front, whatever the file
+    # really holds, and a gzip stream is only decompressed as far as it is read.
+    buf = bytearray()
+    while len(buf) < limit and (chunk := f.read(min(CHUNK, limit - len(buf)))):
+        buf += chunk
+    return buf
+
+
+def _checked(arrays: dict[str, np.ndarray], names: dict[str, str], source: str) -> MnistArrays:
+    """MnistArrays after checking shapes, dtypes, matching counts and labels 0-9."""
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        image_name, label_name = names[f"{split}_images"], names[f"{split}_labels"]
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise DataFormatError(
+                f"{image_name}: holds {images.dtype} data of shape {images.shape}, expected uint8 "
+                "images of shape (N, 28, 28)"
+            )
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise DataFormatError(
+                f"{label_name}: holds {labels.dtype} data of shape {labels.shape}, expected "
+                "integer labels of shape (N,)"
+            )
+        if len(images) != len(labels) or len(images) == 0:
+            raise DataFormatError(
+                f"{image_name} holds {len(images)} images but {label_name} holds {len(labels)} "
+                "labels; they must be equal and not zero"
+            )
+        bad = np.flatnonzero((labels < 0) | (labels > 9))
+        if bad.size:
+            raise DataFormatError(
+                f"{label_name}: label {labels[bad[0]]} at index {bad[0]} ({bad.size} bad in all); "
+                "MNIST labels are 0-9"
+            )
+    return MnistArrays(
+        **{key: a.astype(np.uint8, copy=False) for key, a in arrays.items()}, source=source
+    )
+
+
+def load_npz(path: PathArg) -> MnistArrays:
+    """Keras' mnist.npz (x_train, y_train, x_test, y_test), validated like the IDX files."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: no such file")
+    with _advice(path.parent):
+        return _load_npz(path)
+
+
+def _load_npz(path: Path) -> MnistArrays:
+    try:
+        # Our own file handle: np.load leaks its own when the zip directory is corrupt.
+        with open(path, "rb") as f:
+            npz = np.load(f, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise DataFormatError(f"{path.name}: is a single .npy array, not an .npz archive")
+            missing = [k for k in NPZ_KEYS.values() if k not in npz.files]
+            if missing:
+                raise DataFormatError(
+                    f"{path.name}: lacks {', '.join(missing)}; Keras' mnist.npz holds "
+                    f"{', '.join(NPZ_KEYS.values())} (this one holds {', '.join(npz.files)})"
+                )
+            for key in NPZ_KEYS.values():
+                _check_npy_size(npz, key, path.name)
+            arrays = {field: npz[key] for field, key in NPZ_KEYS.items()}
+    except (OSError, EOFError, ValueError, KeyError, zlib.error, zipfile.BadZipFile) as e:
+        raise DataFormatError(f"{path.name}: cannot be read as an .npz archive ({e})") from e
+    names = {field: f"{path.name}[{key}]" for field, key in NPZ_KEYS.items()}
+    return _checked(arrays, names, str(path))
+
+
+def _check_npy_size(npz: np.lib.npyio.NpzFile, key: str, name: str) -> None:
+    # np.load allocates whatever shape a member's header declares before reading its data.
+    with npz.zip.open(f"{key}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(f)
+    if math.prod(shape) * dtype.itemsize > MAX_IDX_BYTES:
+        raise DataFormatError(f"{name}: {key} declares shape {shape}, far more than MNIST")
+
+
+@contextmanager
+def _advice(folder: Path) -> Iterator[None]:
+    """Add what to do to a DataFormatError raised while reading from folder."""
+    try:
+        yield
+    except DataFormatError as e:
+        raise DataFormatError(
+            f"{e}.\nReplace the file in {folder} with an intact copy (any MNIST mirror has "
+            "them), or point the app at another folder."
+        ) from e
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    """stem's file in folder: raw or .gz, published or dotted name (train-images.idx3-ubyte)."""
+    dotted = stem.replace("-idx", ".idx")
+    candidates = (stem, f"{stem}.gz", dotted, f"{dotted}.gz")
+    return next((folder / n for n in candidates if (folder / n).is_file()), None)
+
+
+def _holds_mnist(folder: Path) -> bool:
+    found = all(_find(folder, stem) for stem in FILES.values())
+    return found or (folder / "mnist.npz").is_file()
+
+
+def load_folder(folder: PathArg) -> MnistArrays:
+    """The four IDX files (raw or gz) in folder, else its mnist.npz (folder may be that file)."""
+    folder = Path(folder).expanduser()
+    if folder.is_file() and folder.suffix == ".npz":
+        return load_npz(folder)
+    if not folder.is_dir():
+        raise DataNotFoundError(f"MNIST folder {folder} does not exist. {HOW_TO_POINT}")
+    paths = {field: _find(folder, stem) for field, stem in FILES.items()}
+    if all(paths.values()):
+        with _advice(folder):
+            arrays = {field: read_idx(p) for field, p in paths.items() if p}
+            return _checked(arrays, {f: p.name for f, p in paths.items() if p}, str(folder))
+    if (folder / "mnist.npz").is_file():
+        return load_npz(folder / "mnist.npz")
+    missing = [stem for field, stem in FILES.items() if paths[field] is None]
+    raise DataNotFoundError(
+        f"No MNIST in {folder}: expected {', '.join(f'{s}(.gz)' for s in FILES.values())} "
+        f"or mnist.npz; missing {', '.join(missing)}. {HOW_TO_POINT}"
+    )
+
+
+# ---- where the data lives ---------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("mlp-studio")) / "mnist"
+
+
+def resolve_data_dir(
+    explicit: PathArg | None = None, *, cache_dir: PathArg | None = None
+) -> Path | None:
+    """The explicit folder, else $MLP_STUDIO_DATA, else the cache if it holds MNIST; None: download.
+
+    A folder the user named is returned even if empty, so a typo reports an error rather than
+    silently downloading elsewhere.
+    """
+    chosen = explicit or os.environ.get(ENV_VAR)
+    if chosen:
+        return Path(chosen).expanduser()
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    return cache if _holds_mnist(cache) else None
+
+
+def load_mnist(
+    data_dir: PathArg | None = None,
+    *,
+    download: bool = True,
+    mirrors: Sequence[str] = DEFAULT_MIRRORS,
+    cache_dir: PathArg | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> MnistArrays:
+    folder = resolve_data_dir(data_dir, cache_dir=cache_dir)
+    if folder is not None:
+        return load_folder(folder)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    if not download:
+        raise DataNotFoundError(f"MNIST is not in {cache} and downloading is off. {HOW_TO_POINT}")
+    return load_folder(download_mnist(cache, mirrors, progress, cancel))
+
+
+# ---- downloading ------------------------------------------------------------------------------
+
+
+def download_mnist(
+    dest: PathArg,
+    mirrors: Sequence[str] = DEFAULT_MIRRORS,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    timeout: float = 30.0,
+    *,
+    checksums: Mapping[str, str] = MNIST_MD5,
+) -> Path:
+    """Download the files named in `checksums` (as .gz) into dest, trying mirrors in order.
+
+    progress(bytes_done, bytes_total) covers all files still missing at the mirror in use (sizes
+    from HEAD requests). A dropped connection keeps `<name>.gz.part` so the next call resumes with
+    an HTTP Range request; a file whose decompressed MD5 differs is deleted, never cached.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    tried: list[str] = []
+    for base in mirrors:
+        todo = [stem for stem in checksums if _find(dest, stem) is None]
+        if not todo:
+            break
+        url = base
+        try:
+            sizes = {}
+            for stem in todo:
+                url = f"{base}{stem}.gz"
+                _check_cancel(cancel)
+                sizes[stem] = _remote_size(url, timeout)
+            total, done = sum(sizes.values()), 0
+            for stem in todo:
+                url = f"{base}{stem}.gz"
+                part = dest / f"{stem}.gz.part"
+                with closing(_fetch(url, part, sizes[stem], timeout)) as bytes_on_disk:
+                    for have in bytes_on_disk:
+                        _check_cancel(cancel)
+                        if progress:
+                            progress(done + have, total)
+                _verify(part, checksums[stem])
+                part.replace(dest / f"{stem}.gz")
+                done += sizes[stem]
+        except (OSError, HTTPException, ValueError, DataFormatError) as e:  # URLError is OSError
+            tried.append(f"  {url}: {e}")
+    missing = [f"{stem}.gz" for stem in checksums if _find(dest, stem) is None]
+    if missing:
+        raise DataNotFoundError(
+            f"Could not download MNIST ({', '.join(missing)}) into {dest}. Tried:\n"
+            + ("\n".join(tried) or "  no mirrors")
+            + f"\nDownload the files yourself from any MNIST mirror. {HOW_TO_POINT}"
+        )
+    return dest
+
+
+def _check_cancel(cancel: Cancel | None) -> None:
+    if cancel is not None and cancel():
+        raise DownloadCancelled("Download cancelled; the next download resumes where it stopped.")
+
+
+def _remote_size(url: str, timeout: float) -> int:
+    with urlopen(Request(url, method="HEAD"), timeout=timeout) as response:
+        return int(response.headers.get("Content-Length", 0))
+
+
+def _fetch(url: str, part: Path, size: int, timeout: float) -> Iterator[int]:
+    """Complete `part` from url, resuming with an HTTP Range request; yields its length as it grows.
+
+    The caller checks for cancellation at each yield, so at least once per chunk.
+    """
+    have = part.stat().st_size if part.exists() else 0
+    if have > size > 0:  # longer than the remote file: not a prefix of it
+        part.unlink()
+        have = 0
+    yield have
+    if have == size > 0:  # finished earlier but not yet verified
+        return
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with urlopen(Request(url, headers=headers), timeout=timeout) as response, open(part, "ab") as f:
+        if response.status != 206:  # a fresh download, or a server that ignored Range
+            f.truncate(0)
+            have = 0
+        end = have + int(response.headers.get("Content-Length", 0))
+        while chunk := response.read(1 << 16):
+            f.write(chunk)
+            have += len(chunk)
+            yield have
+    # http.client returns b"" rather than raising when a server hangs up early.
+    if have < end:
+        raise ConnectionError(f"connection closed after {have:,} of {end:,} bytes (kept to resume)")
+
+
+def _verify(part: Path, expected_md5: str) -> None:
+    """Check the decompressed MD5 of a downloaded .gz; delete it when wrong."""
+    digest, size = hashlib.md5(usedforsecurity=False), 0
+    try:
+        with gzip.open(part, "rb") as f:
+            while size <= MAX_IDX_BYTES and (chunk := f.read(CHUNK)):  # cap: no gzip bomb
+                digest.update(chunk)
+                size += len(chunk)
+        actual = digest.hexdigest()
+    except (OSError, EOFError, zlib.error) as e:
+        actual = f"unreadable ({e})"
+    if actual != expected_md5:
+        part.unlink()
+        raise DataFormatError(
+            f"the downloaded file is corrupt (MD5 of its content {actual}, expected "
+            f"{expected_md5}); deleted it"
+        )
