@@ -68,7 +68,9 @@ from core.mnist import (
 )
 
 LAST_FOLDER_KEY = "data/last_folder"
-DEBOUNCE_MS = 300
+DEBOUNCE_MS = 300  # pause after an edit before preparing again
+GRADUAL_DEBOUNCE_MS = 1000  # after slider/spin edits on full MNIST, where preparing takes ~1-4 s
+LARGE_DATASET = 20_000  # images; above this, gradual edits wait GRADUAL_DEBOUNCE_MS
 HIST_BINS = 64
 NORMALIZATION_LABELS = {
     "none": "None: raw 0–255",
@@ -236,6 +238,11 @@ def _user_message(err: BaseException) -> str:
     )
 
 
+def _escape(text: str) -> str:
+    """Plain text for a rich-text QLabel (which does not decode &#x27; and friends)."""
+    return html.escape(text, quote=False)
+
+
 def _form_row(*widgets: QWidget | str, stretch_last: bool = False) -> QHBoxLayout:
     row = QHBoxLayout()
     row.setContentsMargins(0, 0, 0, 0)
@@ -274,7 +281,6 @@ class DatasetPanel(QWidget):
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
-        self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self._start_prepare)
 
         self._build()
@@ -600,7 +606,7 @@ class DatasetPanel(QWidget):
             )  # fmt: skip
             return load_folder(folder)
 
-        self._start_load("download", job, "Downloading MNIST…")
+        self._start_load("download", job, "Downloading MNIST…", f"into {cache}")
         self.progress_bar.setRange(0, 0)  # busy until the sizes are known
         self.progress_bar.setFormat("Connecting…")
         self.progress_row.show()
@@ -612,7 +618,9 @@ class DatasetPanel(QWidget):
             self.cancel_button.setEnabled(False)
             self.progress_bar.setFormat("Cancelling…")
 
-    def _start_load(self, kind: str, fn: Callable[[_Worker], Any], message: str) -> _Worker:
+    def _start_load(
+        self, kind: str, fn: Callable[[_Worker], Any], message: str, detail: str = ""
+    ) -> _Worker:
         if self._loader is not None:  # superseded: its result will be ignored
             self._loader.cancel_event.set()
         self.banner.clear("source")
@@ -621,7 +629,7 @@ class DatasetPanel(QWidget):
         self.download_button.setEnabled(False)
         self.statusMessage.emit(message)
         if self._mnist is None:
-            self._set_source_text(message, "")
+            self._set_source_text(message, detail)
         return self._loader
 
     @Slot(int, int)
@@ -639,10 +647,10 @@ class DatasetPanel(QWidget):
         self._set_loading_enabled(not self.state.training)
         if not ok:
             cancelled = isinstance(result, DownloadCancelled)
-            still = (f"<br>Still using the MNIST loaded from {html.escape(self._mnist.source)}."
+            still = (f"<br>Still using the MNIST loaded from {_escape(self._mnist.source)}."
                      if self._mnist is not None else "")  # fmt: skip
             self.banner.show_message(
-                html.escape(_user_message(result)).replace("\n", "<br>") + still,
+                _escape(_user_message(result)).replace("\n", "<br>") + still,
                 "source",
                 error=not cancelled,
             )
@@ -667,7 +675,7 @@ class DatasetPanel(QWidget):
 
     def _set_source_text(self, main: str, detail: str) -> None:
         grey = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
-        small = f"<br><span style='color:{grey}'>{html.escape(detail)}</span>" if detail else ""
+        small = f"<br><span style='color:{grey}'>{_escape(detail)}</span>" if detail else ""
         self.source_label.setText(main + small)
 
     def _set_loading_enabled(self, enabled: bool) -> None:
@@ -677,15 +685,20 @@ class DatasetPanel(QWidget):
 
     # ------------------------------------------------------------------ preparing
 
-    def _schedule_prepare(self) -> None:
-        """Settings changed: prepare again after a pause in the edits (or store them if no data)."""
+    def _schedule_prepare(self, gradual: bool = False) -> None:
+        """Settings changed: prepare again after a pause in the edits (or store them if no data).
+
+        gradual: the edit comes in steps (slider drag, spin arrows, typing a number); on full
+        MNIST wait longer so a drag does not start a preparation per step.
+        """
         self._update_hint()
         if self._mnist is None:
             if not self.state.training:
                 self.state.set_data_config(self._config)
             return
         self.split_counts.setText("Preparing…")
-        self._debounce.start()
+        large = len(self._mnist.train_labels) + len(self._mnist.test_labels) > LARGE_DATASET
+        self._debounce.start(GRADUAL_DEBOUNCE_MS if gradual and large else DEBOUNCE_MS)
 
     @Slot()
     def _start_prepare(self) -> None:
@@ -705,7 +718,7 @@ class DatasetPanel(QWidget):
                 self._start_prepare()
             return
         if not ok:
-            self.banner.show_message(html.escape(_user_message(result)), "settings")
+            self.banner.show_message(_escape(_user_message(result)), "settings")
             self.split_counts.setText("These settings give no data (see the message above).")
             self.statusMessage.emit("Data settings rejected")
             return
@@ -827,7 +840,7 @@ class DatasetPanel(QWidget):
         self.val_stack.setCurrentIndex(1 if by_count else 0)
         self._config.split.val_fraction = self.val_pct.value() / 100.0
         self._config.split.val_count = self.val_count.value() if by_count else None
-        self._schedule_prepare()
+        self._schedule_prepare(gradual=True)
 
     def _on_pooled(self, index: int) -> None:
         """Spin `index` changed: the next spin (then the one after) absorbs the difference."""
@@ -843,7 +856,7 @@ class DatasetPanel(QWidget):
             spin.setValue(value)
             spin.blockSignals(False)
         self._config.split.percentages = tuple(float(v) for v in values)
-        self._schedule_prepare()
+        self._schedule_prepare(gradual=True)
 
     def _on_split_misc(self) -> None:
         split = self._config.split
@@ -851,11 +864,11 @@ class DatasetPanel(QWidget):
         split.seed = self.seed_spin.value()
         self.subset_spin.setEnabled(self.subset_check.isChecked())
         split.subset = self.subset_spin.value() if self.subset_check.isChecked() else None
-        self._schedule_prepare()
+        self._schedule_prepare(gradual=True)
 
     def _on_keep(self, fractions: tuple[float, ...]) -> None:
         self._config.balance.keep_fractions = tuple(fractions)
-        self._schedule_prepare()
+        self._schedule_prepare(gradual=True)
 
     def _on_remedy(self) -> None:
         self._config.balance.remedy = self.remedy_combo.currentData()

@@ -52,6 +52,7 @@ class DigitGrid(QWidget):
         ]  # fmt: skip
         self._labels = list(labels)
         self._tips = list(tips) if tips is not None else list(labels)
+        self.updateGeometry()
         self.update()
 
     def set_empty_text(self, text: str) -> None:
@@ -65,6 +66,8 @@ class DigitGrid(QWidget):
         return True
 
     def heightForWidth(self, width: int) -> int:
+        if not self._images:
+            return 60  # room for the "no images" note, not a screenful of nothing
         return self.rows * (width // self.columns - 2 + LABEL_HEIGHT) + 4
 
     def sizeHint(self) -> QSize:
