@@ -253,7 +253,7 @@ def export_onnx(bundle: ModelBundle, path: str | Path) -> Path:
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(bundle_to_metadata(bundle))})
     proto.doc_string = "MLP Studio model: raw pixels [N, 784] 0-255 -> probabilities [N, C]"
     onnx.checker.check_model(proto)
-    _atomic_write(path, proto.SerializeToString())
+    atomic_write(path, proto.SerializeToString())
     return path
 
 
@@ -270,7 +270,7 @@ def export_torchscript(bundle: ModelBundle, path: str | Path) -> Path:
         traced = torch.jit.trace(module, torch.zeros(2, bundle.spec.input_size))
         extra = {TORCHSCRIPT_EXTRA: json.dumps(bundle_to_metadata(bundle))}
         torch.jit.save(traced, buffer, _extra_files=extra)
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
     return path
 
 
@@ -286,8 +286,8 @@ def export_safetensors(bundle: ModelBundle, path: str | Path) -> Path:
     inference_module(bundle)  # checks the weights against the spec before anything is written
     tensors = {k: v.detach().cpu().contiguous() for k, v in bundle.state_dict.items()}
     data = safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta)})
-    _atomic_write(path, data)
-    _atomic_write(sidecar, _readable_json(meta).encode())
+    atomic_write(path, data)
+    atomic_write(sidecar, _readable_json(meta).encode())
     return path
 
 
@@ -315,7 +315,7 @@ def _check_target(path: Path) -> None:
         )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, fsync, then rename over it.
 
     Readers see either the old file or the complete new one; on any failure the temporary

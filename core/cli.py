@@ -1,0 +1,353 @@
+"""The headless command line: `mlp-studio train ...` and `mlp-studio predict ...`.
+
+A client of the same engine API as the GUI. Bad input exits with status 2 and one line
+`error: ...` on stderr, never a traceback.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.errors import StudioError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise StudioError(f"{message} (see `mlp-studio {self.prog.split()[-1]} --help`)")
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of numbers") from None
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of whole numbers") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from core.activations import ACTIVATIONS
+    from core.data import NORMALIZATIONS
+    from core.losses import LOSSES
+    from core.model import INITS
+    from core.training import DEVICES, OPTIMIZERS, SCHEDULES
+
+    parser = _Parser(prog="mlp-studio", description="MLP Studio: build, train and export "
+                     "multi-layer perceptrons. Without arguments, opens the desktop app.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a network headless on MNIST")
+    g = train.add_argument_group("data")
+    g.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files or mnist.npz "
+                   "(default: $MLP_STUDIO_DATA, then the cache, then a download)")
+    g.add_argument("--no-download", action="store_true", help="never download MNIST")
+    g.add_argument("--normalization", default="unit", choices=NORMALIZATIONS)
+    g.add_argument("--split", default="official", choices=("official", "pooled"),
+                   help="official: MNIST test set + validation from training; pooled: all 70k "
+                   "split by --percentages")
+    g.add_argument("--val-fraction", type=float, default=0.1)
+    g.add_argument("--val-count", type=int)
+    g.add_argument("--percentages", type=_floats, default=[70.0, 20.0, 10.0],
+                   metavar="TRAIN,VAL,TEST")
+    g.add_argument("--random-split", action="store_true", help="not stratified by class")
+    g.add_argument("--split-seed", type=int, default=0)
+    g.add_argument("--subset", type=int, help="keep at most this many training samples")
+    g.add_argument("--keep-fractions", type=_floats, metavar="F0,...,F9",
+                   help="per-class share of the training set to keep (imbalance)")
+    g.add_argument("--long-tail", type=float, metavar="SMALLEST",
+                   help="long-tail imbalance: class 0 keeps all, class 9 keeps SMALLEST")
+    g.add_argument("--remedy", default="none",
+                   choices=("none", "oversample", "undersample", "class_weights"))
+    g.add_argument("--target-digit", type=int, metavar="D",
+                   help="binary task: is it the digit D?")
+
+    g = train.add_argument_group("network")
+    g.add_argument("--hidden", type=_ints, default=[128], metavar="N,N,...",
+                   help="hidden layer sizes, e.g. 256,128")
+    g.add_argument("--activation", default="relu",
+                   help=f"one for all layers or a comma list per layer: {', '.join(ACTIVATIONS)}")
+    g.add_argument("--formula", default="", help="custom activation in x, e.g. 'x*sigmoid(x)'")
+    g.add_argument("--leaky-slope", type=float, default=0.01)
+    g.add_argument("--maxout-pieces", type=int, default=2)
+    g.add_argument("--dropout", type=_floats, default=[0.0], metavar="P[,P...]")
+    g.add_argument("--batch-norm", action="store_true")
+    g.add_argument("--init", default="he", choices=INITS)
+
+    g = train.add_argument_group("training")
+    g.add_argument("--loss", default="sparse_categorical_cross_entropy",
+                   help=f"{', '.join(LOSSES)} (or cross-entropy, bce, kl)")
+    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--l1", type=float, default=0.0)
+    g.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    g.add_argument("--step-epochs", type=int, default=1)
+    g.add_argument("--gamma", type=float, default=0.5)
+    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--epochs", type=int, default=5)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="cpu", choices=DEVICES)
+    g.add_argument("--stats-every", type=int, default=50)
+    g.add_argument("--no-restore-best", action="store_true",
+                   help="end with the last weights, not those of the best validation loss")
+
+    g = train.add_argument_group("output")
+    g.add_argument("--export", action="append", default=[], metavar="PATH",
+                   help="write the model (.onnx, .pt TorchScript, .safetensors); repeatable")
+    g.add_argument("--metrics-json", metavar="PATH")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    predict = sub.add_parser("predict", help="classify digit images with an exported model")
+    predict.add_argument("model", help="a .onnx, .pt or .safetensors file from MLP Studio")
+    predict.add_argument("images", nargs="+", help="PNG/JPEG files, any size, either polarity")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def _spec_from_args(args, num_classes: int, input_size: int):
+    from core.activations import ActivationSpec
+    from core.model import LayerSpec, NetworkSpec
+
+    n = len(args.hidden)
+    names = [a.strip() for a in args.activation.split(",")]
+    if len(names) not in (1, n):
+        raise StudioError(f"--activation has {len(names)} names for {n} hidden layers: give one "
+                          "name, or one per layer.")
+    if len(args.dropout) not in (1, n):
+        raise StudioError(f"--dropout has {len(args.dropout)} values for {n} hidden layers: give "
+                          "one value, or one per layer.")
+    names = names * n if len(names) == 1 else names
+    drops = args.dropout * n if len(args.dropout) == 1 else args.dropout
+    if args.formula and "custom" not in names:
+        names = ["custom"] * n
+    layers = [
+        LayerSpec(units, ActivationSpec(name, args.leaky_slope, args.maxout_pieces, args.formula),
+                  dropout, args.batch_norm)
+        for units, name, dropout in zip(args.hidden, names, drops, strict=True)
+    ]
+    spec = NetworkSpec(input_size, layers, num_classes, args.init, args.seed)
+    spec.validate()
+    return spec
+
+
+def _data_config_from_args(args):
+    from core.data import BalanceConfig, DataConfig, SplitConfig, long_tail_fractions
+
+    if args.keep_fractions is not None and args.long_tail is not None:
+        raise StudioError("Use either --keep-fractions or --long-tail, not both.")
+    keep = (1.0,) * 10
+    if args.keep_fractions is not None:
+        keep = tuple(args.keep_fractions)
+    elif args.long_tail is not None:
+        keep = long_tail_fractions(10, args.long_tail)
+    config = DataConfig(
+        normalization=args.normalization,
+        split=SplitConfig(
+            mode=args.split, val_fraction=args.val_fraction, val_count=args.val_count,
+            percentages=tuple(args.percentages), stratified=not args.random_split,
+            seed=args.split_seed, subset=args.subset,
+        ),
+        balance=BalanceConfig(keep_fractions=keep, remedy=args.remedy),
+        target_digit=args.target_digit,
+    )
+    config.validate()
+    return config
+
+
+def _train_config_from_args(args):
+    from core.training import TrainConfig
+
+    config = TrainConfig(
+        loss=args.loss, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        weight_decay=args.weight_decay, l1=args.l1, schedule=args.schedule,
+        step_epochs=args.step_epochs, gamma=args.gamma, batch_size=args.batch_size,
+        epochs=args.epochs, seed=args.seed, device=args.device, stats_every=args.stats_every,
+        restore_best=not args.no_restore_best,
+    )
+    config.validate()
+    return config
+
+
+class _ProgressBar:
+    """One line on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._last = 0.0
+
+    def __call__(self, event) -> None:
+        from core.training import BatchProgress, Diverged, EpochEnd
+
+        if isinstance(event, Diverged):
+            print(f"\n{event.message}", file=sys.stderr)
+        if not self.enabled:
+            return
+        if isinstance(event, BatchProgress):
+            now = time.perf_counter()
+            if now - self._last < 0.1 and event.batch < event.batches_per_epoch:
+                return
+            self._last = now
+            done = event.batch / event.batches_per_epoch
+            bar = "#" * int(done * 30)
+            print(f"\repoch {event.epoch} [{bar:<30}] {event.batch}/{event.batches_per_epoch} "
+                  f"loss {event.losses[-1]:.4f} {event.samples_per_second:,.0f} samples/s",
+                  end="", file=sys.stderr, flush=True)
+        elif isinstance(event, EpochEnd):
+            print(f"\repoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} "
+                  f"acc {event.train_accuracy:.4f} | val loss {event.val.loss:.4f} "
+                  f"acc {event.val.accuracy:.4f} | {event.seconds:.1f} s" + " " * 20,
+                  file=sys.stderr, flush=True)
+
+
+def metrics_table(metrics, class_names: list[str]) -> str:
+    lines = [f"{'class':>8} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
+    for i, name in enumerate(class_names):
+        lines.append(f"{name:>8} {metrics.precision[i]:9.4f} {metrics.recall[i]:7.4f} "
+                     f"{metrics.f1[i]:7.4f} {int(metrics.support[i]):8d}")
+    for label, avg in (("macro", metrics.macro), ("weighted", metrics.weighted)):
+        lines.append(f"{label:>8} {avg['precision']:9.4f} {avg['recall']:7.4f} "
+                     f"{avg['f1']:7.4f} {int(metrics.support.sum()):8d}")
+    lines.append(f"accuracy {metrics.accuracy:.4f}   loss {metrics.loss:.4f}")
+    return "\n".join(lines)
+
+
+def metrics_report(finished, class_names: list[str]) -> dict:
+    test = finished.test
+    report = {
+        "test_accuracy": None if test is None else test.accuracy,
+        "test_loss": None if test is None else test.loss,
+        "confusion_matrix": None if test is None else test.confusion.tolist(),
+        "per_class": None if test is None else test.to_dict(class_names)["per_class"],
+        "epochs": [
+            {"epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
+             "val_loss": e.val_loss, "val_accuracy": e.val_accuracy, "seconds": e.seconds}
+            for e in finished.history.epochs
+        ],
+        "best_epoch": finished.best_epoch,
+        "stopped": finished.stopped,
+        "diverged": None if finished.diverged is None else finished.diverged.message,
+    }
+    return report
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    from core.export import atomic_write
+
+    atomic_write(path, text.encode())
+
+
+def export_by_suffix(bundle, path: Path) -> None:
+    from core import export
+
+    writers = {".onnx": export.export_onnx, ".pt": export.export_torchscript,
+               ".torchscript": export.export_torchscript,
+               ".safetensors": export.export_safetensors}
+    writer = writers.get(path.suffix.lower())
+    if writer is None:
+        raise StudioError(f"Cannot export to '{path}': use a name ending in .onnx, .pt or "
+                          ".safetensors.")
+    writer(bundle, path)
+
+
+def run_train(args) -> int:
+    from core.data import prepare_mnist
+    from core.export import ModelBundle
+    from core.mnist import load_mnist
+    from core.model import build_model, describe
+    from core.training import Trainer
+
+    data_config = _data_config_from_args(args)
+    train_config = _train_config_from_args(args)
+    for path in [*args.export, *([args.metrics_json] if args.metrics_json else [])]:
+        parent = Path(path).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StudioError(f"Cannot write '{path}': the folder {parent} does not exist.")
+
+    mnist = load_mnist(args.data, download=not args.no_download)
+    data = prepare_mnist(mnist, data_config)
+    spec = _spec_from_args(args, data.num_classes, int(data.x_train.shape[1]))
+    print(f"data: {mnist.source} | train {len(data.x_train):,} val {len(data.x_val):,} "
+          f"test {len(data.x_test):,} | network {describe(spec)}", file=sys.stderr)
+
+    trainer = Trainer(build_model(spec), data, train_config,
+                      on_event=_ProgressBar(not args.quiet))
+    finished = trainer.run()
+    if finished.test is not None:
+        print(metrics_table(finished.test, data.class_names))
+
+    if args.metrics_json:
+        report = metrics_report(finished, data.class_names)
+        _write_text_atomic(Path(args.metrics_json), json.dumps(report, indent=2))
+    bundle = ModelBundle(spec, data.normalization, train_config.loss, data.class_names,
+                         {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()})
+    for path in args.export:
+        export_by_suffix(bundle, Path(path))
+        print(f"exported {path}", file=sys.stderr)
+    return 1 if finished.diverged else 0
+
+
+def run_predict(args) -> int:
+    import numpy as np
+
+    from core.digits import load_image, preprocess_digit
+    from core.export import load_predictor
+
+    predictor = load_predictor(args.model)
+    pixels, empty = [], []
+    for path in args.images:
+        steps = preprocess_digit(load_image(path))
+        pixels.append(steps.pixels)
+        empty.append(steps.empty)
+    probs = predictor.predict(np.stack(pixels).astype(np.float32))
+    results = []
+    for path, p, blank in zip(args.images, probs, empty, strict=True):
+        digit = None if blank else predictor.class_names[int(p.argmax())]
+        results.append({"file": path, "digit": digit,
+                        "probabilities": [round(float(v), 6) for v in p]})
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            if r["digit"] is None:
+                print(f"{r['file']}: no ink found (the image is blank)")
+                continue
+            top = max(r["probabilities"])
+            probs_text = " ".join(f"{n}:{v:.3f}" for n, v in
+                                  zip(predictor.class_names, r["probabilities"], strict=True))
+            print(f"{r['file']}: {r['digit']} ({top:.1%})  {probs_text}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            return run_train(args)
+        return run_predict(args)
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        print(f"error: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
