@@ -112,6 +112,10 @@ class BalanceChart(QWidget):
         """The counts behind the bars (a copy; for tests and tooltips)."""
         return {s: c.copy() for s, c in self._counts.items()}
 
+    def distinct_shown(self) -> np.ndarray | None:
+        """Distinct training images per class, when drawn (oversampling)."""
+        return None if self._distinct is None else self._distinct.copy()
+
     def heights(self) -> dict[str, np.ndarray]:
         """The bar heights as drawn (counts or percentages)."""
         return {s: np.array(b.opts["height"], float) for s, b in self._bars.items()}

@@ -953,7 +953,16 @@ class DatasetPanel(QWidget):
                 f"Binary task: {share:.0f}% of test images are “not {d}”, so always answering "
                 f"“not {d}” already scores {share:.0f}% accuracy. Watch the recall of “{d}”."
             )
-        self.hint_label.setText("<br><br>".join(f"⚠ {p}" for p in parts))
+        remedy = {
+            "oversample": "Oversampling repeats the rare images (the darker part of a train bar "
+            "is the distinct ones): the network may memorise them.",
+            "undersample": "Undersampling throws away images of the common classes: less to "
+            "learn from.",
+            "class_weights": "Class weights make each rare image count more in the loss; the "
+            "data stays as it is.",
+        }.get(self._config.balance.remedy)
+        lines = [f"⚠ {p}" for p in parts] + ([remedy] if parts and remedy else [])
+        self.hint_label.setText("<br><br>".join(lines))
         self.hint_label.setVisible(bool(parts))
 
 

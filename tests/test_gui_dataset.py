@@ -26,10 +26,13 @@ def fresh_settings(tmp_path: Path, qapp):
     """QSettings in a temporary folder, never the user's own."""
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "ini"))
+    names = qapp.organizationName(), qapp.applicationName()
     qapp.setOrganizationName("mlp-studio-tests")
     qapp.setApplicationName("test-gui-dataset")
     yield
     QSettings().clear()
+    qapp.setOrganizationName(names[0])
+    qapp.setApplicationName(names[1])
 
 
 @pytest.fixture
@@ -175,8 +178,9 @@ def test_long_tail_then_remedy_then_balanced(qtbot, panel, small_mnist):
     panel.remedy_combo.setCurrentIndex(panel.remedy_combo.findData("oversample"))
     settle(qtbot, panel, lambda d: panel.state.data_config.balance.remedy == "oversample")
     assert (panel.state.data.class_counts()["train"] == 54).all()
-    distinct = panel.balance_chart._distinct  # the darker "distinct images" bars
+    distinct = panel.balance_chart.distinct_shown()  # the darker bars
     assert distinct is not None and distinct[9] == 3
+    assert "Oversampling repeats the rare images" in panel.hint_label.text()
 
     qtbot.mouseClick(panel.balanced_button, Qt.MouseButton.LeftButton)
     settle(qtbot, panel, lambda d: min(panel.state.data_config.balance.keep_fractions) == 1.0)
