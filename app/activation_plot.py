@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -53,7 +53,8 @@ class ActivationPlot(pg.PlotWidget):
         xs = self._xs if f.size else np.array([])
         self.f_curve.setData(xs, _finite(f))
         self.df_curve.setData(xs, _finite(df))
-        self.note.setText(_wrap(reason, 34))
+        self.note.setText(reason)
+        self._fit_note()
         self._legend.setVisible(not reason)
         if f.size:
             self.setYRange(*_y_range(f, df), padding=0.08)
@@ -62,12 +63,24 @@ class ActivationPlot(pg.PlotWidget):
         self.setXRange(-X_RANGE, X_RANGE, padding=0)
         return reason
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if "note" in self.__dict__:  # (also called inside the base constructor)
+            self._fit_note()
+
+    def _fit_note(self) -> None:
+        # Wrap the note to the plot area (the left axis takes about 40 px).
+        self.note.setTextWidth(max(self.width() - 60, 80) if self.note.toPlainText() else -1)
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 170)  # pyqtgraph's default asks for 480 px of height
+
     def has_curve(self) -> bool:
         x, y = self.f_curve.getData()
         return x is not None and len(x) > 0 and bool(np.isfinite(y).any())
 
     def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "note"):
+        if event.type() == QEvent.Type.PaletteChange and "note" in self.__dict__:
             self._apply_palette()  # (also fires inside the base constructor: skip that one)
         super().changeEvent(event)
 
@@ -102,17 +115,6 @@ def _y_range(f: np.ndarray, df: np.ndarray) -> tuple[float, float]:
     low, high = float(values.min()), float(values.max())
     low, high = min(low, 0.0), max(high, 1.0)  # keep the axes' origin and y=1 in view
     return low, high
-
-
-def _wrap(text: str, width: int) -> str:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return "\n".join([*lines, line] if line else lines)
 
 
 if __name__ == "__main__":

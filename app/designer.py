@@ -71,6 +71,7 @@ class DesignerPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self._selected = 0 if state.spec.hidden else -1
+        self._sized = False
 
         self.diagram = NetworkDiagram()
         self.add_button = QPushButton("Add layer")
@@ -90,7 +91,7 @@ class DesignerPanel(QWidget):
         self.layer_list = QListWidget()
         self.layer_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.layer_list.setMinimumWidth(150)
-        self.layer_list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.layer_list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.editor = LayerEditor()
         self.editor_box = QGroupBox("Layer")
         QVBoxLayout(self.editor_box).addWidget(self.editor)
@@ -105,6 +106,11 @@ class DesignerPanel(QWidget):
         self.loss_combo = QComboBox()
         for info in LOSSES.values():
             self.loss_combo.addItem(info.label, info.name)
+        for combo in (self.init_combo, self.loss_combo):  # long labels must not widen the dock
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(12)
         self.loss_note = QLabel()
         self.loss_note.setWordWrap(True)
         self.loss_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -128,8 +134,9 @@ class DesignerPanel(QWidget):
         upper_layout.addWidget(self.diagram, 1)
         upper_layout.addWidget(self.problems_label)
         left = QVBoxLayout()
-        left.addWidget(self.layer_list, 1)
+        left.addWidget(self.layer_list)
         left.addWidget(network_box)
+        left.addStretch(1)
         lower = QWidget()
         lower_layout = QHBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
@@ -138,8 +145,8 @@ class DesignerPanel(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(upper)
         self.splitter.addWidget(lower)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 1)  # the diagram takes what the controls leave
+        self.splitter.setStretchFactor(1, 0)
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -166,6 +173,13 @@ class DesignerPanel(QWidget):
         self._on_spec_changed(state.spec)
         self._on_model(state.model)
         self._on_training(state.training)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:  # first show: the controls get what they ask for, the diagram the rest
+            self._sized = True
+            lower = self.splitter.widget(1).sizeHint().height()
+            self.splitter.setSizes([max(self.splitter.height() - lower, 1), lower])
 
     # ---- slots for the main window ----
 
@@ -244,6 +258,9 @@ class DesignerPanel(QWidget):
         self._selected = index if 0 <= index < len(spec.hidden) else -1
         with QSignalBlocker(self.layer_list):
             self.layer_list.setCurrentRow(self._selected + 1 if self._selected >= 0 else -1)
+        rows = min(self.layer_list.count(), 6)  # scroll beyond six rows
+        height = self.layer_list.sizeHintForRow(0) * rows + 2 * self.layer_list.frameWidth() + 2
+        self.layer_list.setFixedHeight(max(height, 40))
         self._show_selection(spec)
 
     def _on_list_row(self, row: int) -> None:
@@ -313,8 +330,10 @@ class DesignerPanel(QWidget):
     def _fill_list(self, spec: NetworkSpec) -> None:
         with QSignalBlocker(self.layer_list):
             self.layer_list.clear()
-            inputs = "28×28 pixels" if spec.input_size == 784 else "features"
-            self.layer_list.addItem(f"Input · {spec.input_size} {inputs}")
+            inputs = (
+                "28×28 = 784 pixels" if spec.input_size == 784 else f"{spec.input_size} features"
+            )
+            self.layer_list.addItem(f"Input · {inputs}")
             for i, layer in enumerate(spec.hidden):
                 act = ACTIVATION_NAMES.get(layer.activation.name, layer.activation.name)
                 extras = (" · BN" if layer.batch_norm else "") + (
@@ -326,6 +345,9 @@ class DesignerPanel(QWidget):
                 item: QListWidgetItem = self.layer_list.item(row)
                 item.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
             self.layer_list.setCurrentRow(self._selected + 1 if self._selected >= 0 else -1)
+        rows = min(self.layer_list.count(), 6)  # scroll beyond six rows
+        height = self.layer_list.sizeHintForRow(0) * rows + 2 * self.layer_list.frameWidth() + 2
+        self.layer_list.setFixedHeight(max(height, 40))
 
     def _class_names(self, spec: NetworkSpec) -> list[str]:
         data = self.state.data

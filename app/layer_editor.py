@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -82,7 +83,7 @@ class LayerEditor(QWidget):
         self.batch_norm = QCheckBox("Batch normalisation")
         self.batch_norm.setToolTip("Normalise the layer's pre-activations over each batch")
         self.plot = ActivationPlot()
-        self.plot.setMinimumHeight(130)
+        self.plot.setMinimumHeight(150)
         self.hint = QLabel("Select a hidden layer in the diagram or the list to edit it.")
         self.hint.setWordWrap(True)
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -99,11 +100,15 @@ class LayerEditor(QWidget):
         self.form.addRow("", self.batch_norm)
         self.fields = QWidget()
         self.fields.setLayout(self.form)
+        self.plot.setMinimumWidth(160)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.fields, 3)
+        row.addWidget(self.plot, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.hint)
-        layout.addWidget(self.fields)
-        layout.addWidget(self.plot, 1)
+        layout.addLayout(row, 1)
 
         self.units.valueChanged.connect(lambda v: self._emit("units", units=v))
         self.activation.currentIndexChanged.connect(self._on_activation)

@@ -7,17 +7,18 @@ stay honest while staying few. The first hidden layer's neurons show their incom
 tiny 28x28 images once there are weights.
 
 Geometry is computed on resize/spec change; line colours and widths on new weights; painting
-only replays the cached, pen-bucketed lines. Snapshots are coalesced to at most 20 redraws a
-second.
+blits a cached picture of the lines. Snapshots are coalesced to at most 20 redraws a
+second (fewer for big networks).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
@@ -40,7 +41,8 @@ MAX_ROWS = 16  # neurons drawn per column, the "⋮" slot included
 THUMB_ROWS = 11  # fewer, larger neurons in the first hidden layer: they show 28x28 weights
 PATCH = 7  # input patches are 7x7 pixels: a 4x4 grid over 28x28
 LEVELS = 8  # line widths/alphas are quantised so painting needs only 2 * LEVELS pens
-REDRAW_MS = 50  # at most 20 snapshot redraws a second
+REDRAW_MS = 50  # at most 20 snapshot redraws a second...
+MAX_REDRAW_MS = 250  # ...and at least 4 (see _apply_pending)
 
 ACTIVATION_NAMES = {
     "identity": "Identity",
@@ -104,6 +106,12 @@ def colour_image(values: np.ndarray, scale: float, lut: np.ndarray) -> QImage:
     rgba = np.ascontiguousarray(lut[index])
     h, w = index.shape
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+def picture_scale(values: np.ndarray) -> float:
+    """Colour-map limit for a weight picture: 3 standard deviations (or the largest |w| if
+    smaller), so a few large weights do not wash out the pattern."""
+    return float(min(np.abs(values).max(), 3 * values.std())) if values.size else 0.0
 
 
 def gray_image(image: np.ndarray) -> QImage:
@@ -179,7 +187,7 @@ class NetworkDiagram(QWidget):
         super().__init__(parent)
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(360, 240)
+        self.setMinimumSize(360, 280)
         self._spec = NetworkSpec()
         self._class_names: list[str] = []
         self._output_kind = "softmax"
@@ -196,6 +204,7 @@ class NetworkDiagram(QWidget):
         self.line_values = np.zeros(0)  # signed, normalised to [-1, 1], in segment order
         self.line_keys = np.zeros(0, dtype=int)  # pen bucket per line (see line_style)
         self._buckets: dict[int, list] = {}  # pen key -> QLineF list
+        self._line_cache: QPixmap | None = None  # the lines, drawn (see _line_layer)
         self._thumbs: list[QImage] = []  # first hidden layer: incoming weights per shown neuron
         self._fills: dict[int, list[QColor | None]] = {}  # column -> fill per shown node
         self._probs: np.ndarray | None = None  # output probabilities for the probe
@@ -255,7 +264,12 @@ class NetworkDiagram(QWidget):
         self._weights, self._biases = list(snap.weights), list(snap.biases)
         self._activations = None if snap.activations is None else list(snap.activations)
         self._step = snap.step
+        started = time.perf_counter()
         self._restyle()
+        self._line_layer()
+        # Big networks cost more per frame: keep the diagram under ~20% of the GUI thread.
+        spent_ms = (time.perf_counter() - started) * 1000
+        self._timer.setInterval(int(min(max(REDRAW_MS, 5 * spent_ms), MAX_REDRAW_MS)))
 
     @property
     def step(self) -> int | None:
@@ -408,7 +422,7 @@ class NetworkDiagram(QWidget):
             first = neuron_weights(self._spec, weights, 0)
             for neuron in cols[1].shown:
                 image = first[neuron].reshape(28, 28)
-                self._thumbs.append(colour_image(image, float(np.abs(image).max()), lut))
+                self._thumbs.append(colour_image(image, picture_scale(image), lut))
         self._fill_from_activations(lut)
         self.update()
 
@@ -425,17 +439,19 @@ class NetworkDiagram(QWidget):
             buckets.setdefault(key, []).append(QLineF(a, b))
         # Paint faint lines first so strong ones stay on top.
         self._buckets = dict(sorted(buckets.items(), key=lambda kv: abs(kv[0])))
+        self._line_cache = None
 
     def line_style(self, key: int) -> tuple[QColor, float]:
-        """Colour (with alpha) and width of a line bucket: 0 = no weights, +-1..LEVELS."""
+        """Colour and width of a line bucket: 0 = no weights, +-1..LEVELS by |w|.
+
+        Colours are opaque, pre-mixed with the background: translucent antialiased lines
+        cost several times more to draw, and faint lines are drawn first anyway.
+        """
+        base = self.palette().color(QPalette.ColorRole.Base)
         if key == 0:
-            colour = QColor(self.palette().color(QPalette.ColorRole.Text))
-            colour.setAlpha(40)
-            return colour, 0.7
+            return _mix(base, self.palette().color(QPalette.ColorRole.Text), 0.16), 0.7
         t = abs(key) / LEVELS
-        colour = QColor(POSITIVE if key > 0 else NEGATIVE)
-        colour.setAlpha(int(35 + 210 * t))
-        return colour, 0.4 + 3.4 * t * t
+        return _mix(base, POSITIVE if key > 0 else NEGATIVE, 0.14 + 0.86 * t), 0.4 + 3.4 * t * t
 
     def line_styles(self) -> list[tuple[str, float]]:
         """Every line's colour (#aarrggbb) and width, in segment order (for tests and tools)."""
@@ -466,13 +482,7 @@ class NetworkDiagram(QWidget):
             self._fills[index] = colours
 
     def _mix(self, p: float) -> QColor:
-        base = self.palette().color(QPalette.ColorRole.Base)
-        t = min(max(p, 0.0), 1.0)
-        return QColor(
-            round(base.red() + (POSITIVE.red() - base.red()) * t),
-            round(base.green() + (POSITIVE.green() - base.green()) * t),
-            round(base.blue() + (POSITIVE.blue() - base.blue()) * t),
-        )
+        return _mix(self.palette().color(QPalette.ColorRole.Base), POSITIVE, p)
 
     # ---- painting ----
 
@@ -491,16 +501,35 @@ class NetworkDiagram(QWidget):
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(fill)
                 p.drawRoundedRect(col.area, 8, 8)
-        for key, lines in self._buckets.items():
-            colour, width = self.line_style(key)
-            pen = QPen(colour, width)
-            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-            p.setPen(pen)
-            p.drawLines(lines)
+        p.drawPixmap(0, 0, self._line_layer())
         for index, col in enumerate(self._columns):
             self._paint_column(p, index, col, text, faint)
         self._paint_legend(p, faint)
         p.end()
+
+    def _line_layer(self) -> QPixmap:
+        """The connections, drawn once per change of weights, size or palette."""
+        if self._line_cache is None:
+            ratio = self.devicePixelRatioF()
+            pixmap = QPixmap(self.size() * ratio)
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pixmap)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            for key, lines in self._buckets.items():
+                colour, width = self.line_style(key)
+                pen = QPen(colour, width)
+                pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # round caps are ~10x slower
+                p.setPen(pen)
+                p.drawLines(lines)
+            p.end()
+            self._line_cache = pixmap
+        return self._line_cache
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange and "_columns" in self.__dict__:
+            self._restyle()  # colour maps and line colours mix with the background
+        super().changeEvent(event)
 
     def _paint_column(self, p: QPainter, index: int, col: Column, text: QColor, faint: QColor):
         pal = self.palette()
@@ -515,9 +544,12 @@ class NetworkDiagram(QWidget):
         font.setBold(True)
         p.setFont(font)
         p.setPen(text)
-        box = QRectF(x - 70, 6, 140, 18)
+        half = min(70.0, max(self._column_step / 2, 36.0))
+        box = QRectF(x - half, 6, 2 * half, 18)
         if col.kind == "input" and col.image is not None:
             box = QRectF(col.image.left(), 6, x + 20 - col.image.left(), 18)
+        box.moveLeft(max(box.left(), 2.0))  # keep edge columns' titles inside the widget
+        box.moveRight(min(box.right(), self.width() - 2.0))
         p.drawText(box, Qt.AlignmentFlag.AlignCenter, title)
         small = QFont(self.font())
         small.setPointSizeF(max(self.font().pointSizeF() * 0.85, 6.5))
@@ -552,6 +584,9 @@ class NetworkDiagram(QWidget):
                 p.restore()
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawRoundedRect(rect, radius, radius)
+                if fills:  # the probe's activation as a glow around the weight picture
+                    p.setPen(QPen(fills[k], 2.5))
+                    p.drawRoundedRect(rect.adjusted(-2.5, -2.5, 2.5, 2.5), radius, radius)
         if col.gap is not None:
             p.setPen(faint)
             p.setFont(font)
@@ -614,10 +649,14 @@ class NetworkDiagram(QWidget):
     def _paint_outputs(self, p: QPainter, col: Column, text: QColor, faint: QColor, small):
         names = self._class_names if len(self._class_names) == col.size else []
         bar_colour = QColor(POSITIVE)
+        font = QFont(self.font())
+        if col.cells:  # labels no taller than a row, so they never overlap
+            row = col.cells[1].top() - col.cells[0].top() if len(col.cells) > 1 else 20.0
+            font.setPixelSize(int(max(7.0, min(13.0, row * 0.8))))
+        p.setFont(font)
         for k, rect in zip(col.shown, col.cells, strict=True):
             label = names[k] if names else str(k)
             p.setPen(text)
-            p.setFont(self.font())
             label_box = QRectF(rect.right() + 6, rect.top() - 4, 44, rect.height() + 8)
             p.drawText(label_box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
             if self._probs is not None:
@@ -728,13 +767,13 @@ class NetworkDiagram(QWidget):
             if layer == 0 and self._image_input():
                 picture = w.reshape(28, 28)
                 lut = diverging_lut(self.palette().color(QPalette.ColorRole.ToolTipBase))
-                image = colour_image(picture, float(np.abs(picture).max()), lut).scaled(
+                image = colour_image(picture, picture_scale(picture), lut).scaled(
                     112,
                     112,
                     Qt.AspectRatioMode.KeepAspectRatio,
                     Qt.TransformationMode.FastTransformation,
                 )
-                lines.append("Incoming weights as the 28×28 image (blue +, orange −)")
+                lines.append("Incoming weights as a 28×28 image (blue +, orange −; ±3σ)")
             else:
                 image = weight_chart(w, self.palette())
                 lines.append(f"{len(w)} incoming weights" + (" (histogram)" if len(w) > 64 else ""))
@@ -786,6 +825,16 @@ class NetworkDiagram(QWidget):
             "hover a neuron of Hidden 1 to see every weight."
         )
         return f"Input patch {col.shown[node] + 1} of 16", None, text
+
+
+def _mix(base: QColor, colour: QColor, t: float) -> QColor:
+    """`colour` laid over `base` with opacity t, as one opaque colour."""
+    t = min(max(t, 0.0), 1.0)
+    return QColor(
+        round(base.red() + (colour.red() - base.red()) * t),
+        round(base.green() + (colour.green() - base.green()) * t),
+        round(base.blue() + (colour.blue() - base.blue()) * t),
+    )
 
 
 def output_probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
