@@ -140,6 +140,7 @@ class _Worker(QObject):
         self.cancel_event = threading.Event()
         self.remember: str | None = None  # folder to store as the last one, when it loads
         self.config: DataConfig | None = None  # the settings a preparation uses
+        self.mnist: MnistArrays | None = None  # and the data it prepares
         self._fn = fn
 
     @Slot()
@@ -709,11 +710,13 @@ class DatasetPanel(QWidget):
         mnist, config = self._mnist, copy.deepcopy(self._config)
         self._preparer = self._start_job("prepare", lambda _w: _prepare(mnist, config))
         self._preparer.config = config
+        self._preparer.mnist = mnist
         self.split_counts.setText("Preparing…")
         self.statusMessage.emit("Preparing data…")
 
-    def _on_prepared(self, ok: bool, result: Any, config: DataConfig) -> None:
-        if config != self._config:  # stale: the settings moved on while it ran
+    def _on_prepared(self, ok: bool, result: Any, worker: _Worker) -> None:
+        if worker.config != self._config or worker.mnist is not self._mnist:
+            # stale: the settings (or the loaded MNIST) moved on while it ran
             if not self._debounce.isActive():
                 self._start_prepare()
             return
@@ -766,7 +769,7 @@ class DatasetPanel(QWidget):
             self._on_loaded(worker, ok, result)
         elif worker is self._preparer:
             self._preparer = None
-            self._on_prepared(ok, result, worker.config)
+            self._on_prepared(ok, result, worker)
 
     def is_busy(self) -> bool:
         """A load, download or preparation is running (or about to)."""

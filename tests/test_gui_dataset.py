@@ -247,6 +247,16 @@ def test_corrupt_file_shows_a_message_and_keeps_the_loaded_data(
     settle(qtbot, panel, lambda d: d.normalization.kind == "none")  # still usable
 
 
+def test_new_folder_while_preparing_uses_the_new_data(qtbot, panel, tmp_path, small_mnist):
+    other = write_mnist_folder(tmp_path / "other", n_train=300, n_test=50, seed=3)
+    load(qtbot, panel, small_mnist)
+    panel.normalization_combo.setCurrentIndex(panel.normalization_combo.findData("none"))
+    panel._debounce.timeout.emit()  # start that preparation now, then load other data at once
+    panel.load_folder(other)
+    settle(qtbot, panel, lambda d: len(d.y_test) == 50)
+    assert panel.state.data.normalization.kind == "none"
+
+
 def test_autoload_from_the_environment(qtbot, small_mnist, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(small_mnist))
     state = StudioState()
