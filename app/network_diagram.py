@@ -424,6 +424,10 @@ class NetworkDiagram(QWidget):
                 image = first[neuron].reshape(28, 28)
                 self._thumbs.append(colour_image(image, picture_scale(image), lut))
         self._fill_from_activations(lut)
+        key = self.popup.key
+        if self.popup.isVisible() and key is not None and key[0] < len(cols):
+            if key[1] < len(cols[key[0]].cells):  # live numbers under a resting mouse
+                self.popup.show_info(key, *self.node_info(*key))
         self.update()
 
     def _bucket_lines(self, weighted: bool) -> None:
@@ -796,9 +800,12 @@ class NetworkDiagram(QWidget):
             values = np.asarray(acts[column - 1])
             if values.ndim == 2 and self._probe_index < len(values):
                 value = float(values[self._probe_index][neuron])
-                lines.append(f"activation for the probe sample: {value:+.4f}")
-                if col.kind == "output" and self._probs is not None:
-                    lines.append(f"probability: {float(self._probs[neuron]):.1%}")
+                if col.kind == "output":
+                    lines.append(f"raw output for the probe sample: {value:+.4f}")
+                    if self._probs is not None:
+                        lines.append(f"probability: {float(self._probs[neuron]):.1%}")
+                else:
+                    lines.append(f"activation for the probe sample: {value:+.4f}")
         return title, image, "\n".join(lines)
 
     def _input_info(self, col: Column, node: int) -> tuple[str, QImage | None, str]:

@@ -214,8 +214,15 @@ def test_snapshot_updates_lines_and_hover_shows_weights(panel, qtbot):
     assert "activation for the probe sample" in diagram.popup.text.text()
     qtbot.mouseMove(diagram, cell_centre(panel, 2, 0))
     qtbot.waitUntil(lambda: diagram.popup.title.text().startswith("Hidden 2"))
-    assert "64 incoming" not in diagram.popup.text.text()
     assert "128 incoming weights" in diagram.popup.text.text()
+    output = len(diagram.columns) - 1
+    qtbot.mouseMove(diagram, cell_centre(panel, output, 4))
+    qtbot.waitUntil(lambda: diagram.popup.title.text() == "Output 4")
+    assert "probability" in diagram.popup.text.text()
+    snap = snapshot_for(panel.state.spec, 8, seed=5)
+    panel.show_snapshot(snap)  # the card's numbers follow live under a resting mouse
+    qtbot.waitUntil(lambda: diagram.step == 8)
+    assert f"{snap.activations[-1][0][4]:+.4f}" in diagram.popup.text.text()
 
 
 def test_stale_snapshots_are_ignored_and_model_weights_are_drawn(panel, qtbot):
