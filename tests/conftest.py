@@ -22,3 +22,27 @@ def mnist_dir() -> Path:
     if folder is None:
         pytest.skip(f"full MNIST not found: set {MNIST_ENV} to a folder with the four IDX files")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_qsettings(tmp_path_factory):
+    """Every test gets its own QSettings folder, never the user's (shell developer's fixture).
+
+    PySide6 is imported only if a test has already imported it, so core-only tests stay Qt-free.
+    """
+    import sys
+
+    if "PySide6.QtCore" not in sys.modules:
+        yield
+        return
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    folder = tmp_path_factory.mktemp("qsettings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    names = QCoreApplication.organizationName(), QCoreApplication.applicationName()
+    QCoreApplication.setOrganizationName("mlp-studio-tests")
+    QCoreApplication.setApplicationName("mlp-studio-tests")
+    yield
+    QCoreApplication.setOrganizationName(names[0])
+    QCoreApplication.setApplicationName(names[1])

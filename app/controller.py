@@ -1,0 +1,341 @@
+"""The training worker: core.training.Trainer on a QThread, its events re-emitted as Qt signals.
+
+The trainer calls back from the worker thread; the worker forwards each event through a queued
+signal, so every slot connected to TrainingController runs in the GUI thread. Progress events
+are already throttled by the trainer (report_interval); snapshots are coalesced here: only the
+newest one waits for the GUI, older ones are dropped instead of queueing up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import torch
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.state import StudioState
+from core.errors import StudioError
+from core.training import (
+    BatchProgress,
+    Diverged,
+    EpochEnd,
+    Finished,
+    LayerStats,
+    Snapshot,
+    Trainer,
+)
+
+log = logging.getLogger(__name__)
+
+REPORT_INTERVAL = 0.05  # s between progress events: ~20 GUI updates a second
+SNAPSHOT_INTERVAL = 0.15  # s between weight/activation copies for the live views
+
+
+def training_threads() -> int:
+    """Intra-op threads for the worker: every core but one, so the GUI thread keeps a core.
+
+    Measured on 2 cores (bench/bench_gui_throughput.py, bench/bench_gui_latency.py): a small
+    MLP is overhead-bound and trains as fast on one thread as on two, while two threads
+    compete with the event loop for both cores. MLP_STUDIO_THREADS overrides it.
+    """
+    value = os.environ.get("MLP_STUDIO_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+class _GuiTrainer(Trainer):
+    """A Trainer that says when it really halts between batches, so "paused" is a fact.
+
+    Overrides the batch-boundary hook only to observe it; the pause logic stays the trainer's.
+    """
+
+    def __init__(self, *args, on_halt, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._on_halt = on_halt
+        self._halt_reported = False
+
+    def _wait_for_turn(self) -> bool:
+        if self.paused:
+            if not self._halt_reported:
+                self._halt_reported = True
+                self._on_halt()
+        else:
+            self._halt_reported = False
+        return super()._wait_for_turn()
+
+
+class _Worker(QObject):
+    """Lives in the worker thread; run() blocks there until the trainer returns."""
+
+    event = Signal(object)  # every trainer event except snapshots, in order
+    snapshotReady = Signal()  # the newest snapshot waits in take_snapshot()
+    halted = Signal()  # the trainer stopped between batches because it is paused
+    failed = Signal(str)
+    done = Signal()
+
+    def __init__(self, threads: int):
+        super().__init__()
+        self.trainer: Trainer | None = None
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+
+    def on_event(self, event) -> None:  # called by the trainer, in the worker thread
+        if isinstance(event, Snapshot):
+            self._offer_snapshot(event)
+        else:
+            self.event.emit(event)
+
+    def _offer_snapshot(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            waiting = self._snapshot is not None
+            self._snapshot = snapshot
+        if not waiting:  # the GUI has taken the previous one: tell it about this one
+            self.snapshotReady.emit()
+
+    def take_snapshot(self) -> Snapshot | None:
+        with self._lock:
+            snapshot, self._snapshot = self._snapshot, None
+        return snapshot
+
+    @Slot()
+    def run(self) -> None:
+        trainer = self.trainer
+        try:
+            torch.set_num_threads(self._threads)
+            trainer.run()
+            if trainer.snapshot_interval:
+                # The trainer may have restored the best epoch's weights: show those.
+                self._offer_snapshot(trainer.snapshot(len(trainer.history.batch_losses)))
+        except StudioError as err:
+            self.failed.emit(str(err))
+        except Exception as err:  # a bug or an out-of-memory: report it, keep the app alive
+            log.exception("training failed")
+            self.failed.emit(f"Training failed: {type(err).__name__}: {err}")
+        finally:
+            self.done.emit()
+
+
+class TrainingController(QObject):
+    """Starts, steers and stops training of `state.model` on `state.data` in a QThread."""
+
+    progress = Signal(object)  # BatchProgress
+    layerStats = Signal(object)  # LayerStats
+    snapshot = Signal(object)  # Snapshot
+    epochEnded = Signal(object)  # EpochEnd
+    diverged = Signal(object)  # Diverged
+    finished = Signal(object)  # Finished, once the thread has ended
+    failed = Signal(str)  # a message for the user: the run could not start or crashed
+    stateChanged = Signal(str)  # "idle" | "running" | "paused" | "stopping"
+
+    def __init__(
+        self,
+        state: StudioState,
+        parent: QObject | None = None,
+        report_interval: float = REPORT_INTERVAL,
+        snapshot_interval: float = SNAPSHOT_INTERVAL,
+        threads: int | None = None,
+    ):
+        super().__init__(parent)
+        self.state = state
+        self.report_interval = report_interval
+        self.snapshot_interval = snapshot_interval
+        self.threads = threads or training_threads()
+        self._state = "idle"
+        self._thread: QThread | None = None
+        self._worker: _Worker | None = None  # kept referenced until the thread has finished
+        self._result: Finished | None = None
+        self._probe: torch.Tensor | None = None
+        # Epochs already trained on the current model, so a second run continues the count.
+        self._trained_model = None
+        self._epochs_done = 0
+
+    # ---- queries ----
+
+    @property
+    def run_state(self) -> str:
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def trainer(self) -> Trainer | None:
+        return None if self._worker is None else self._worker.trainer
+
+    def problems(self) -> list[str]:
+        """Everything that stops a run from starting, each a message the user can act on."""
+        state = self.state
+        out = list(state.spec.problems()) + list(state.train_config.problems())
+        data = state.data
+        if data is None:
+            out.append("There is no data yet: load MNIST in the Dataset panel first.")
+        elif len(data.x_train) == 0:
+            out.append(
+                "The training set is empty: lower the validation share or the "
+                "imbalance, or raise the subset size."
+            )
+        else:
+            spec, size = state.spec, int(data.x_train.shape[1])
+            if spec.input_size != size:
+                out.append(
+                    f"The network takes {spec.input_size} inputs but the data has "
+                    f"{size} values per sample: load matching data or a matching model."
+                )
+            if spec.output_size != data.num_classes:
+                out.append(
+                    f"The network has {spec.output_size} outputs but the data has "
+                    f"{data.num_classes} classes: change the task in the Data panel "
+                    "or build a new network."
+                )
+        return out
+
+    # ---- control ----
+
+    def start(self, paused: bool = False) -> bool:
+        """Validate, then train in the background; False (and `failed`) if it cannot start."""
+        if self._thread is not None:
+            return False
+        problems = self.problems()
+        if problems:
+            self.failed.emit("Cannot train yet: " + " ".join(problems))
+            return False
+        state = self.state
+        worker = _Worker(self.threads)
+        try:
+            model = state.ensure_model()
+            if model is not self._trained_model:
+                self._trained_model, self._epochs_done = model, 0
+            trainer = _GuiTrainer(
+                model,
+                state.data,
+                state.train_config,
+                on_event=worker.on_event,
+                on_halt=worker.halted.emit,
+                report_interval=self.report_interval,
+                snapshot_interval=self.snapshot_interval,
+                start_epoch=self._epochs_done,
+            )
+        except StudioError as err:
+            self.failed.emit(str(err))
+            return False
+        if self._probe is not None:
+            trainer.set_probe(self._probe)
+        if paused:
+            trainer.pause()
+        worker.trainer = trainer
+
+        thread = QThread(self)
+        thread.setObjectName("training")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.event.connect(self._on_event)
+        worker.snapshotReady.connect(self._on_snapshot_ready)
+        worker.halted.connect(self._on_halted)
+        worker.failed.connect(self.failed)
+        worker.done.connect(thread.quit)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker, self._result = thread, worker, None
+        state.set_training(True)
+        thread.start()
+        self._set_state("running")
+        return True
+
+    def pause(self) -> None:
+        """Halt after the current batch; stateChanged("paused") once the worker has halted."""
+        if self._worker is not None and self._state == "running":
+            self._worker.trainer.pause()
+
+    def resume(self) -> None:
+        if self._worker is not None and self._state in ("running", "paused"):
+            self._worker.trainer.resume()
+            self._set_state("running")
+
+    def step(self) -> None:
+        """Run one batch, then stay paused; when idle, start a paused run and step it."""
+        if self._worker is None:
+            if self.start(paused=True):
+                self._worker.trainer.step()
+        elif self._state in ("running", "paused"):
+            self._worker.trainer.step()
+
+    def stop(self) -> None:
+        """Ask the worker to stop at the next batch; `finished` follows when it has."""
+        if self._worker is not None and self._state != "stopping":
+            self._worker.trainer.stop()
+            self._set_state("stopping")
+
+    def set_probe(self, x) -> None:
+        """Normalized samples [P, D] (tensor or array) whose activations go into snapshots."""
+        self._probe = None if x is None else torch.as_tensor(x, dtype=torch.float32).clone()
+        if self._worker is not None:
+            self._worker.trainer.set_probe(self._probe)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Stop and join the worker (window closing, app quitting); safe to call twice."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._worker.trainer.stop()
+        thread.quit()
+        if not thread.wait(timeout_ms):
+            log.error("the training thread did not stop within %d ms", timeout_ms)
+            return
+        self._on_thread_finished()
+
+    # ---- from the worker (GUI thread) ----
+
+    def _set_state(self, value: str) -> None:
+        if value != self._state:
+            self._state = value
+            self.stateChanged.emit(value)
+
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        if isinstance(event, BatchProgress):
+            self.progress.emit(event)
+        elif isinstance(event, LayerStats):
+            self.layerStats.emit(event)
+        elif isinstance(event, EpochEnd):
+            self.epochEnded.emit(event)
+        elif isinstance(event, Diverged):
+            self.diverged.emit(event)
+        elif isinstance(event, Finished):
+            self._result = event
+
+    @Slot()
+    def _on_snapshot_ready(self) -> None:
+        worker = self._worker
+        snapshot = worker.take_snapshot() if worker is not None else None
+        if snapshot is not None:
+            self.snapshot.emit(snapshot)
+
+    @Slot()
+    def _on_halted(self) -> None:
+        worker = self._worker
+        if worker is not None and worker.trainer.paused and self._state == "running":
+            self._set_state("paused")
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._thread is None:  # already cleaned up by shutdown()
+            return
+        self._on_snapshot_ready()  # the final weights, if the worker left a snapshot
+        thread, worker, result = self._thread, self._worker, self._result
+        self._thread = self._worker = self._result = None
+        model = worker.trainer.model
+        if result is not None:
+            self._epochs_done += len(result.history.epochs)
+        worker.deleteLater()
+        thread.deleteLater()
+        self.state.set_training(False)
+        self._set_state("idle")
+        if self.state.model is model:
+            self._trained_model = model
+            self.state.set_model(model)  # the weights changed: views re-read them
+        if result is not None:
+            self.finished.emit(result)

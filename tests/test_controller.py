@@ -1,0 +1,263 @@
+"""TrainingController: the worker thread, its signals, and pause/resume/step/stop timing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from idx_fixtures import write_mnist_folder
+
+from app.controller import TrainingController, _Worker
+from app.state import StudioState
+from core.activations import ActivationSpec
+from core.data import DataConfig, prepare_mnist
+from core.errors import SpecError
+from core.losses import canonical_loss, loss_function
+from core.metrics import evaluate
+from core.mnist import load_folder
+from core.model import LayerSpec, NetworkSpec
+from core.training import Finished, Trainer
+
+ANSWER_MS = 200  # pause/resume/step/stop must be answered within this
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory):
+    return load_folder(write_mnist_folder(tmp_path_factory.mktemp("mnist"), 600, 100))
+
+
+@pytest.fixture
+def state(qtbot, small_mnist):
+    state = StudioState()
+    state.set_data(prepare_mnist(small_mnist, DataConfig()))
+    state.replace_spec(NetworkSpec(hidden=[LayerSpec(32)]))
+    return state
+
+
+@pytest.fixture
+def controller(qtbot, state):
+    controller = TrainingController(state, report_interval=0.02, snapshot_interval=0.05)
+    yield controller
+    controller.shutdown()
+    assert not controller.running
+
+
+def configure(state, **changes):
+    config = state.train_config
+    for key, value in changes.items():
+        setattr(config, key, value)
+    state.set_train_config(config)
+
+
+def is_state(value):
+    return lambda s: s == value
+
+
+def test_one_epoch_finishes_with_metrics_of_the_final_model(qtbot, state, controller):
+    configure(state, epochs=1, batch_size=64)
+    epochs, progress = [], []
+    controller.epochEnded.connect(epochs.append)
+    controller.progress.connect(progress.append)
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        assert controller.start()
+        assert state.training
+    result = blocker.args[0]
+    assert isinstance(result, Finished)
+    assert not state.training and controller.run_state == "idle" and not controller.running
+    assert [e.epoch for e in epochs] == [1]
+    assert sum(len(p.losses) for p in progress) == progress[-1].batches_per_epoch == 9
+
+    data, model = state.data, state.model
+    name = canonical_loss(state.train_config.loss)
+    expected = evaluate(model, data.x_test, data.y_test, loss_function(name, 10), name, 10)
+    assert result.test.accuracy == expected.accuracy
+    assert result.test.loss == pytest.approx(expected.loss, rel=1e-6)
+    np.testing.assert_array_equal(result.test.confusion, expected.confusion)
+
+
+def test_a_second_run_continues_the_epoch_count(qtbot, state, controller):
+    configure(state, epochs=1)
+    for expected_epoch in (1, 2):
+        with qtbot.waitSignal(controller.epochEnded, timeout=30_000) as blocker:
+            controller.start()
+        assert blocker.args[0].epoch == expected_epoch
+        qtbot.waitUntil(lambda: not controller.running, timeout=30_000)
+    state.set_model(None)  # new weights: counting starts again
+    with qtbot.waitSignal(controller.epochEnded, timeout=30_000) as blocker:
+        controller.start()
+    assert blocker.args[0].epoch == 1
+    qtbot.waitUntil(lambda: not controller.running, timeout=30_000)
+
+
+def test_pause_step_resume_stop_are_answered_quickly(qtbot, state, controller):
+    configure(state, epochs=10_000, batch_size=8)
+    steps = []
+    controller.progress.connect(lambda e: steps.append(e.step))
+    with qtbot.waitSignal(controller.progress, timeout=30_000):
+        controller.start()
+
+    with qtbot.waitSignal(
+        controller.stateChanged, timeout=ANSWER_MS, check_params_cb=is_state("paused")
+    ):
+        controller.pause()
+    assert controller.trainer.paused
+    # Halted: a step runs one more batch and reports at once (with any unreported losses).
+    with qtbot.waitSignal(controller.progress, timeout=ANSWER_MS) as blocker:
+        controller.step()
+    assert controller.run_state == "paused"
+    stepped_at = blocker.args[0].step
+    with qtbot.waitSignal(controller.progress, timeout=ANSWER_MS) as blocker:
+        controller.step()
+    assert blocker.args[0].step == stepped_at + 1
+    assert len(blocker.args[0].losses) == 1
+
+    with qtbot.waitSignal(
+        controller.progress, timeout=ANSWER_MS, check_params_cb=lambda e: e.step > stepped_at + 1
+    ):
+        controller.resume()
+    assert controller.run_state == "running"
+
+    with qtbot.waitSignals([controller.finished, controller.stateChanged], timeout=ANSWER_MS):
+        controller.stop()
+    assert controller.run_state == "idle" and not state.training
+    assert steps == sorted(steps)
+
+
+def test_step_when_idle_trains_exactly_one_batch(qtbot, state, controller):
+    configure(state, epochs=3, batch_size=16)
+    with qtbot.waitSignal(controller.progress, timeout=30_000) as blocker:
+        controller.step()
+    assert blocker.args[0].step == 1 and len(blocker.args[0].losses) == 1
+    qtbot.waitUntil(lambda: controller.run_state == "paused", timeout=ANSWER_MS)
+    with qtbot.waitSignal(controller.finished, timeout=ANSWER_MS) as blocker:
+        controller.stop()
+    assert blocker.args[0].stopped and blocker.args[0].test is None
+
+
+def test_snapshots_carry_weights_and_probe_activations(qtbot, state, controller):
+    configure(state, epochs=200, batch_size=16)
+    controller.set_probe(state.data.x_val[:3].numpy())
+    with qtbot.waitSignal(controller.snapshot, timeout=30_000) as blocker:
+        controller.start()
+    snapshot = blocker.args[0]
+    assert [w.shape for w in snapshot.weights] == [(32, 784), (10, 32)]
+    assert [a.shape for a in snapshot.activations] == [(3, 32), (3, 10)]
+    controller.stop()
+    qtbot.waitUntil(lambda: not controller.running, timeout=5_000)
+
+
+def test_only_the_newest_snapshot_waits_for_the_gui():
+    worker = _Worker(threads=1)
+    ready = []
+    worker.snapshotReady.connect(lambda: ready.append(1))
+    first, second = object(), object()
+    worker._offer_snapshot(first)
+    worker._offer_snapshot(second)  # replaces the first: the GUI has not taken it yet
+    assert len(ready) == 1 and worker.take_snapshot() is second
+    assert worker.take_snapshot() is None
+    worker._offer_snapshot(first)
+    assert len(ready) == 2
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"batch_size": 0}, "Batch size 0"),
+        ({"lr": -1.0}, "Learning rate -1.0 is impossible"),
+    ],
+)
+def test_impossible_settings_are_reported_not_started(qtbot, state, controller, change, words):
+    configure(state, **change)
+    with qtbot.waitSignal(controller.failed, timeout=1000) as blocker:
+        assert not controller.start()
+    assert words in blocker.args[0] and blocker.args[0].startswith("Cannot train yet")
+    assert not controller.running and not state.training and controller.run_state == "idle"
+
+
+def test_no_data_is_reported(qtbot, controller, state):
+    state.set_data(None)
+    with qtbot.waitSignal(controller.failed, timeout=1000) as blocker:
+        assert not controller.start()
+    assert "load MNIST" in blocker.args[0]
+
+
+def test_a_network_that_does_not_fit_the_data_is_reported(qtbot, state, controller):
+    spec = state.spec
+    spec.output_size = 2
+    state.replace_spec(spec)
+    with qtbot.waitSignal(controller.failed, timeout=1000) as blocker:
+        assert not controller.start()
+    assert "2 outputs but the data has 10 classes" in blocker.args[0]
+
+
+def diverging_setup(state, small_mnist):
+    """Two linear (identity) layers, raw pixels, SGD at lr 10: NaN within ~5 batches."""
+    state.set_data(prepare_mnist(small_mnist, DataConfig(normalization="none")))
+    state.replace_spec(NetworkSpec(hidden=[LayerSpec(32, ActivationSpec("identity"))] * 2))
+    configure(state, optimizer="sgd", lr=10.0, epochs=3, batch_size=32)
+
+
+def test_divergence_is_reported_and_the_controller_stays_usable(qtbot, small_mnist, controller):
+    state = controller.state
+    diverging_setup(state, small_mnist)
+    events = []
+    controller.diverged.connect(events.append)
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        controller.start()
+    [diverged] = events
+    assert "diverged" in diverged.message and "learning rate" in diverged.message
+    assert blocker.args[0].diverged == diverged
+    assert all(torch.isfinite(p).all() for p in state.model.parameters())
+
+    state.set_data(prepare_mnist(small_mnist, DataConfig()))
+    configure(state, optimizer="adam", lr=1e-3, epochs=1)
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        assert controller.start()
+    assert blocker.args[0].diverged is None and blocker.args[0].test.accuracy > 0.2
+
+
+def test_errors_in_the_worker_become_failed_messages(qtbot, state, controller, monkeypatch):
+    def crash(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Trainer, "run", crash)
+    with qtbot.waitSignal(controller.failed, timeout=10_000) as blocker:
+        controller.start()
+    assert blocker.args[0] == "Training failed: RuntimeError: boom"
+    qtbot.waitUntil(lambda: not controller.running and not state.training, timeout=5_000)
+
+    def refuse(self):
+        raise SpecError("CUDA was chosen but no CUDA GPU is available: choose 'cpu' or 'auto'.")
+
+    monkeypatch.setattr(Trainer, "run", refuse)
+    with qtbot.waitSignal(controller.failed, timeout=10_000) as blocker:
+        controller.start()
+    assert blocker.args[0].startswith("CUDA was chosen")
+    qtbot.waitUntil(lambda: not controller.running, timeout=5_000)
+
+
+def test_shutdown_mid_training_joins_the_thread(qtbot, state, controller):
+    configure(state, epochs=10_000, batch_size=8)
+    with qtbot.waitSignal(controller.progress, timeout=30_000):
+        controller.start()
+    thread = controller._thread
+    controller.shutdown()
+    assert thread.isFinished() and not controller.running and not state.training
+    assert controller.run_state == "idle"
+
+
+def test_worker_sets_its_own_thread_count(qtbot, state, monkeypatch):
+    seen = []
+    run = Trainer.run
+
+    def recording_run(self):
+        seen.append(torch.get_num_threads())  # per thread (OpenMP): read it in the worker
+        return run(self)
+
+    monkeypatch.setattr(Trainer, "run", recording_run)
+    configure(state, epochs=1)
+    for threads in (1, 2):
+        controller = TrainingController(state, threads=threads)
+        with qtbot.waitSignal(controller.finished, timeout=30_000):
+            controller.start()
+    assert seen == [1, 2]
