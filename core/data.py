@@ -282,10 +282,14 @@ def _known(d: Any, cls: type, what: str) -> dict[str, Any]:
 
 @dataclass
 class PreparedData:
-    """Normalized tensors of each split plus what the GUI needs to show them."""
+    """Normalized tensors of each split plus what the GUI needs to show them.
+
+    task "regression" (2-D playground surfaces): y_* are real-valued float32 [N] targets,
+    num_classes is the number of network outputs (1) and class_names names it (["y"]).
+    """
 
     x_train: torch.Tensor  # float32 [N, D], normalized, contiguous
-    y_train: torch.Tensor  # int64 [N]
+    y_train: torch.Tensor  # int64 [N] class indices (float32 [N] targets for regression)
     x_val: torch.Tensor
     y_val: torch.Tensor
     x_test: torch.Tensor
@@ -301,13 +305,17 @@ class PreparedData:
     # MNIST only: row i of a split is pooled image indices[split][i] (train 0..59999, test
     # 60000..69999); oversampled duplicates repeat their index. Empty for prepare_arrays.
     indices: dict[str, np.ndarray] = field(default_factory=dict)
+    task: str = "classification"  # or "regression"
 
     def class_counts(self) -> dict[str, np.ndarray]:
-        """Samples per class in each split: {"train": [C], "val": [C], "test": [C]}."""
-        return {
-            name: np.bincount(y.numpy(), minlength=self.num_classes)
-            for name, y in (("train", self.y_train), ("val", self.y_val), ("test", self.y_test))
-        }
+        """Samples per class in each split: {"train": [C], "val": [C], "test": [C]}.
+
+        Regression has no classes: each split's count is its one output's sample count.
+        """
+        splits = (("train", self.y_train), ("val", self.y_val), ("test", self.y_test))
+        if self.task == "regression":
+            return {name: np.full(self.num_classes, len(y), np.int64) for name, y in splits}
+        return {name: np.bincount(y.numpy(), minlength=self.num_classes) for name, y in splits}
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
@@ -400,9 +408,11 @@ def _remedy(
     return idx
 
 
-def _tensors(x: np.ndarray, y: np.ndarray, norm: Normalization) -> tuple[torch.Tensor, ...]:
+def _tensors(
+    x: np.ndarray, y: np.ndarray, norm: Normalization, y_dtype: type = np.int64
+) -> tuple[torch.Tensor, ...]:
     xs = torch.from_numpy(norm.apply(x))
-    return xs, torch.from_numpy(np.asarray(y, dtype=np.int64))
+    return xs, torch.from_numpy(np.asarray(y, dtype=y_dtype))
 
 
 def prepare_mnist(mnist: MnistArrays, config: DataConfig) -> PreparedData:
@@ -497,12 +507,19 @@ def prepare_arrays(
     y_test: np.ndarray,
     normalization_kind: str,
     class_names: list[str],
+    task: str = "classification",
 ) -> PreparedData:
     """Generic [N, D] inputs (e.g. 2-D playground points): fit on train, normalize, tensorize.
 
     The fixed kinds ("unit", "symmetric") assume 0-255 inputs; for other data use "none",
-    "standardize" or "per_pixel".
+    "standardize" or "per_pixel". task "regression": y are finite real values and
+    class_names names the single output (e.g. ["y"]).
     """
+    if task not in ("classification", "regression"):
+        raise SpecError(f"unknown task {task!r}; choose 'classification' or 'regression'")
+    regression = task == "regression"
+    if regression and len(class_names) != 1:
+        raise SpecError(f"regression has one output: give one output name, got {class_names}")
     num_classes = len(class_names)
     arrays = [(x_train, y_train), (x_val, y_val), (x_test, y_test)]
     d = np.asarray(x_train).shape[-1] if np.asarray(x_train).ndim == 2 else None
@@ -513,13 +530,17 @@ def prepare_arrays(
                 f"{name} data must be x [N, D] and y [N] with one D for all splits; "
                 f"got x {x.shape}, y {y.shape}"
             )
-        if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        if regression:
+            if not np.isfinite(y).all():
+                raise SpecError(f"{name} targets must be finite numbers (no NaN or infinity)")
+        elif len(y) and (y.min() < 0 or y.max() >= num_classes):
             raise SpecError(
                 f"{name} labels must be in 0..{num_classes - 1} "
                 f"(one per class name), got {y.min()}..{y.max()}"
             )
     norm = fit_normalization(normalization_kind, np.asarray(x_train))
-    (xt, yt), (xv, yv), (xs, ys) = (_tensors(np.asarray(x), y, norm) for x, y in arrays)
+    y_dtype = np.float32 if regression else np.int64
+    (xt, yt), (xv, yv), (xs, ys) = (_tensors(np.asarray(x), y, norm, y_dtype) for x, y in arrays)
     return PreparedData(
         xt,
         yt,
@@ -535,6 +556,7 @@ def prepare_arrays(
         raw_val=None,
         raw_test=None,
         input_shape=(int(d),),
+        task=task,
     )
 
 

@@ -3,6 +3,9 @@
 The model always returns raw outputs and labels are always class indices; a loss turns the
 indices into its own encoding (one-hot, +-1, probabilities) and applies its own output
 activation, so any loss can be paired with any network without the user re-encoding data.
+
+Regression (2-D playground surfaces): targets are real values float32 [N], the network has one
+output per target value, and only MSE, MAE and MSLE apply, on the raw outputs (identity output).
 """
 
 from collections.abc import Callable
@@ -69,6 +72,9 @@ ALIASES = {
 # KL needs strictly positive targets; Keras clips to the same epsilon.
 _KL_EPS = 1e-7
 
+TASKS = ("classification", "regression")
+REGRESSION_LOSSES = ("mse", "mae", "msle")
+
 
 def canonical_loss(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
@@ -79,10 +85,15 @@ def canonical_loss(name: str) -> str:
 
 
 def loss_function(
-    name: str, num_classes: int, class_weights: Tensor | None = None
+    name: str, num_classes: int, class_weights: Tensor | None = None, task: str = "classification"
 ) -> Callable[[Tensor, Tensor], Tensor]:
-    """Return loss(outputs [N, C] raw, labels [N] int64) -> scalar, weighted per class if given."""
+    """Return loss(outputs [N, C] raw, labels [N] int64) -> scalar, weighted per class if given.
+
+    task "regression": loss(outputs [N, 1] raw, targets [N] float32) -> scalar (see module doc).
+    """
     info = LOSSES[canonical_loss(name)]
+    if task == "regression":
+        return regression_loss(info.name)
     if info.name == "sparse_categorical_cross_entropy":
         # The fused kernel is the fast path and already weights as sum(w*l)/sum(w).
         return lambda outputs, labels: F.cross_entropy(outputs, labels, weight=class_weights)
@@ -115,6 +126,38 @@ _PER_SAMPLE: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "squared_hinge": lambda o, y: (1 - (2 * y - 1) * o).clamp_min(0).square().mean(1),
     "categorical_cross_entropy": lambda o, y: -(y * F.log_softmax(o, 1)).sum(1),
     "kl_divergence": _kl,
+}
+
+
+def check_loss_for_task(loss: str, task: str) -> None:
+    """SpecError when `loss` cannot train `task` (only MSE, MAE and MSLE fit real values)."""
+    if task not in TASKS:
+        raise SpecError(f"Unknown task '{task}'. Choose one of: {', '.join(TASKS)}.")
+    name = canonical_loss(loss)
+    if task == "regression" and name not in REGRESSION_LOSSES:
+        raise SpecError(
+            f"The loss '{LOSSES[name].label}' needs class labels, but this data has real-valued "
+            f"targets (regression): choose mean squared error (mse), mean absolute error (mae) "
+            f"or mean squared log error (msle)."
+        )
+
+
+def regression_loss(name: str) -> Callable[[Tensor, Tensor], Tensor]:
+    """loss(outputs [N, K] raw, targets [N]) -> scalar; every output is compared to the target.
+
+    MSLE clips negative values to 0 before log(1 + v), as Keras does: it is meant for
+    non-negative targets.
+    """
+    name = canonical_loss(name)
+    check_loss_for_task(name, "regression")
+    per_value = _REGRESSION[name]
+    return lambda outputs, targets: per_value(outputs, targets.unsqueeze(1)).mean()
+
+
+_REGRESSION: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "mse": lambda o, y: (o - y).square(),
+    "mae": lambda o, y: (o - y).abs(),
+    "msle": lambda o, y: (torch.log1p(o.clamp_min(0)) - torch.log1p(y.clamp_min(0))).square(),
 }
 
 

@@ -1,4 +1,9 @@
-"""Evaluation: loss, accuracy, confusion matrix, per-class precision/recall/F1, mistakes."""
+"""Evaluation: loss, accuracy, confusion matrix, per-class precision/recall/F1, mistakes.
+
+Regression (real-valued targets) has a loss only: accuracy is NaN (undefined, not 0) and the
+confusion matrix, per-class scores and mistakes are empty, so views can tell "no such thing"
+from "all wrong".
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +108,24 @@ def metrics_from_probabilities(
     )
 
 
+def regression_metrics(loss: float) -> Metrics:
+    """Metrics of a regression: the loss, accuracy NaN, everything per class empty."""
+    empty_int, empty_float = np.zeros(0, np.int64), np.zeros(0, np.float64)
+    return Metrics(
+        loss=loss,
+        accuracy=float("nan"),
+        confusion=np.zeros((0, 0), np.int64),
+        precision=empty_float,
+        recall=empty_float,
+        f1=empty_float,
+        support=empty_int,
+        labels=empty_int,
+        predictions=empty_int,
+        confidence=np.zeros(0, np.float32),
+        misclassified=empty_int,
+    )
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -112,13 +135,21 @@ def evaluate(
     loss_name: str,
     num_classes: int,
     batch_size: int = 8192,
+    task: str = "classification",
 ) -> Metrics:
-    """Metrics of `model` on (x, y), in eval mode, restoring the model's mode afterwards."""
+    """Metrics of `model` on (x, y), in eval mode, restoring the model's mode afterwards.
+
+    task "regression": y holds real values and only the loss is computed (see module doc).
+    """
     was_training = model.training
     model.eval()
     try:
-        outputs = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        # max(.., 1): an empty split still runs one (empty) batch, so torch.cat gets a list
+        starts = range(0, max(len(x), 1), batch_size)
+        outputs = torch.cat([model(x[i : i + batch_size]) for i in starts])
         loss = float(loss_fn(outputs, y)) if len(x) else float("nan")
+        if task == "regression":
+            return regression_metrics(loss)
         probs = probabilities(loss_name, outputs).cpu().numpy()
     finally:
         model.train(was_training)

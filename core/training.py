@@ -3,6 +3,9 @@
 `Trainer.run()` trains on in-memory tensors (a shuffled index per epoch, sliced per batch, as a
 hand-written loop would) and reports plain-data events to a callback. Another thread may call
 `pause`, `resume`, `step` and `stop`; they take effect at the next batch boundary.
+
+Regression data (PreparedData.task == "regression") trains the same way with MSE/MAE/MSLE;
+its accuracies are NaN (see core.metrics).
 """
 
 import math
@@ -17,7 +20,7 @@ from torch import Tensor, nn
 
 from core.data import PreparedData
 from core.errors import SpecError
-from core.losses import canonical_loss, loss_function
+from core.losses import canonical_loss, check_loss_for_task, loss_function
 from core.metrics import Metrics, evaluate
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
@@ -255,6 +258,7 @@ class Trainer:
         start_epoch: int = 0,
     ):
         config.validate()
+        check_loss_for_task(config.loss, data.task)
         if len(data.x_train) == 0:
             raise SpecError("The training set is empty: lower the validation share or the "
                             "imbalance, or raise the subset size.")
@@ -328,8 +332,9 @@ class Trainer:
         x_val, y_val = data.x_val.to(device), data.y_val.to(device)
         weights = None if data.class_weights is None else data.class_weights.to(device)
         loss_name = canonical_loss(cfg.loss)
-        loss_fn = loss_function(loss_name, data.num_classes, weights)
-        eval_loss = loss_function(loss_name, data.num_classes)
+        loss_fn = loss_function(loss_name, data.num_classes, weights, data.task)
+        eval_loss = loss_function(loss_name, data.num_classes, task=data.task)
+        classify = data.task == "classification"
         optimizer = make_optimizer(model.parameters(), cfg)
         schedule = make_schedule(optimizer, cfg)
         linears = list(model.linears)
@@ -375,7 +380,8 @@ class Trainer:
                         last_good = _copy_state(model)
                     optimizer.step()
                     loss_sum += loss.detach() * len(idx)
-                    correct += (outputs.detach().argmax(1) == yb).sum()
+                    if classify:
+                        correct += (outputs.detach().argmax(1) == yb).sum()
                     pending.append(value)
                     report_samples += len(idx)
 
@@ -409,13 +415,16 @@ class Trainer:
     def _end_epoch(self, epoch, n, loss_sum, correct, epoch_start, optimizer,
                    x_val, y_val, eval_loss, loss_name) -> None:
         seconds = time.perf_counter() - epoch_start
-        val = evaluate(self.model, x_val, y_val, eval_loss, loss_name, self.data.num_classes)
+        val = evaluate(self.model, x_val, y_val, eval_loss, loss_name, self.data.num_classes,
+                       task=self.data.task)
         best = math.isfinite(val.loss) and val.loss < self.best_val_loss
         if best or self.best_state is None:
             self.best_val_loss, self.best_epoch = val.loss, epoch
             self.best_state = _copy_state(self.model)
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = float(loss_sum) / n, float(correct) / n
+        if self.data.task == "regression":
+            train_acc = math.nan  # accuracy is undefined for real-valued targets
         self.history.epochs.append(EpochRecord(
             epoch, train_loss, train_acc, val.loss, val.accuracy, seconds, lr,
             val.confusion.tolist(),
@@ -433,7 +442,7 @@ class Trainer:
             x_test, y_test = self.data.x_test.to(self.device), self.data.y_test.to(self.device)
             if len(x_test):
                 test = evaluate(self.model, x_test, y_test, eval_loss, loss_name,
-                                self.data.num_classes)
+                                self.data.num_classes, task=self.data.task)
         finished = Finished(self.history, test, self.best_epoch, stopped, diverged)
         self.on_event(finished)
         return finished
