@@ -5,6 +5,7 @@ A client of the same engine API as the GUI. Bad input exits with status 2 and on
 """
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -37,17 +38,40 @@ def _ints(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlp-studio", description="MLP Studio: build, train and export "
+                     "multi-layer perceptrons. Without arguments, opens the desktop app.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    _add_train_arguments(sub.add_parser("train", help="train a network headless on MNIST"))
+
+    predict = sub.add_parser("predict", help="classify digit images with an exported model")
+    predict.add_argument("model", help="a .onnx, .pt or .safetensors file from MLP Studio, or a "
+                         ".mlps session")
+    predict.add_argument("images", nargs="+", help="PNG/JPEG files, any size, either polarity")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def given_options(argv: list[str]) -> set[str]:
+    """The train options written on the command line (argv[0] == "train"), as dests ("lr").
+
+    Parses into a namespace where every option is already None: argparse then leaves out the
+    defaults, and no option given on a command line parses to None.
+    """
+    train = _Parser(prog="mlp-studio train")
+    _add_train_arguments(train)
+    dests = vars(train.parse_args([]))
+    namespace = train.parse_args(argv[1:], argparse.Namespace(**dict.fromkeys(dests)))
+    return {dest for dest, value in vars(namespace).items() if value is not None}
+
+
+def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     from core.activations import ACTIVATIONS
     from core.data import NORMALIZATIONS
     from core.losses import LOSSES
     from core.model import INITS
     from core.training import DEVICES, OPTIMIZERS, SCHEDULES
 
-    parser = _Parser(prog="mlp-studio", description="MLP Studio: build, train and export "
-                     "multi-layer perceptrons. Without arguments, opens the desktop app.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    train = sub.add_parser("train", help="train a network headless on MNIST")
     g = train.add_argument_group("data")
     g.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files or mnist.npz "
                    "(default: $MLP_STUDIO_DATA, then the cache, then a download)")
@@ -109,11 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--metrics-json", metavar="PATH")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    predict = sub.add_parser("predict", help="classify digit images with an exported model")
-    predict.add_argument("model", help="a .onnx, .pt or .safetensors file from MLP Studio")
-    predict.add_argument("images", nargs="+", help="PNG/JPEG files, any size, either polarity")
-    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
-    return parser
+    g = train.add_argument_group(
+        "session", "A session file (.mlps) holds a whole experiment: network, weights, data and "
+        "training settings, history. The app's File > Save session writes the same files.")
+    g.add_argument("--session", metavar="FILE",
+                   help="continue the experiment in FILE and write it back (atomically). "
+                   "Data, training and output options given alongside override the saved "
+                   "values: --epochs N trains N more epochs, --lr sets a new learning rate. "
+                   "Network options are refused (the saved weights fix the network). The data "
+                   "comes from --data, else the folder the session was prepared from, else "
+                   "$MLP_STUDIO_DATA or the cache. A FILE that does not exist is created from "
+                   "the other options. The optimizer's state is not saved: momentum and Adam's "
+                   "averages start afresh")
+    g.add_argument("--restart", action="store_true",
+                   help="with --session: train the saved experiment again from its initial "
+                   "(seeded) weights, dropping its history")
 
 
 def _spec_from_args(args, num_classes: int, input_size: int):
@@ -270,10 +304,7 @@ def run_train(args) -> int:
 
     data_config = _data_config_from_args(args)
     train_config = _train_config_from_args(args)
-    for path in [*args.export, *([args.metrics_json] if args.metrics_json else [])]:
-        parent = Path(path).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise StudioError(f"Cannot write '{path}': the folder {parent} does not exist.")
+    _check_output_folders(args)
 
     mnist = load_mnist(args.data, download=not args.no_download)
     data = prepare_mnist(mnist, data_config)
@@ -284,17 +315,154 @@ def run_train(args) -> int:
     trainer = Trainer(build_model(spec), data, train_config,
                       on_event=_ProgressBar(not args.quiet))
     finished = trainer.run()
+    _write_outputs(args, finished, data, ModelBundle(
+        spec, data.normalization, train_config.loss, data.class_names,
+        {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}))
+    return 1 if finished.diverged else 0
+
+
+def _check_output_folders(args) -> None:
+    for path in [*args.export, *([args.metrics_json] if args.metrics_json else [])]:
+        parent = Path(path).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StudioError(f"Cannot write '{path}': the folder {parent} does not exist.")
+
+
+def _write_outputs(args, finished, data, bundle) -> None:
+    """The test metrics table, then --metrics-json and --export files."""
     if finished.test is not None:
         print(metrics_table(finished.test, data.class_names))
-
     if args.metrics_json:
         report = metrics_report(finished, data.class_names)
         _write_text_atomic(Path(args.metrics_json), json.dumps(report, indent=2))
-    bundle = ModelBundle(spec, data.normalization, train_config.loss, data.class_names,
-                         {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()})
     for path in args.export:
         export_by_suffix(bundle, Path(path))
         print(f"exported {path}", file=sys.stderr)
+
+
+# Options of each kind, as argparse dests; see run_train_session.
+NETWORK_OPTIONS = frozenset({"hidden", "activation", "formula", "leaky_slope", "maxout_pieces",
+                             "dropout", "batch_norm", "init"})
+TRAIN_FIELDS = ("loss", "optimizer", "lr", "momentum", "weight_decay", "l1", "schedule",
+                "step_epochs", "gamma", "batch_size", "epochs", "seed", "device", "stats_every")
+
+
+def _override_data_config(config, args, given: set[str]):
+    """The saved data settings with the data options given on the command line applied."""
+    from core.data import long_tail_fractions
+
+    config = copy.deepcopy(config)
+    split, balance = config.split, config.balance
+    simple = {"normalization": (config, "normalization"), "split": (split, "mode"),
+              "val_fraction": (split, "val_fraction"), "val_count": (split, "val_count"),
+              "split_seed": (split, "seed"), "subset": (split, "subset"),
+              "remedy": (balance, "remedy"), "target_digit": (config, "target_digit")}
+    for dest, (target, name) in simple.items():
+        if dest in given:
+            setattr(target, name, getattr(args, dest))
+    if "percentages" in given:
+        split.percentages = tuple(args.percentages)
+    if "random_split" in given:
+        split.stratified = False
+    if {"keep_fractions", "long_tail"} <= given:
+        raise StudioError("Use either --keep-fractions or --long-tail, not both.")
+    if "keep_fractions" in given:
+        balance.keep_fractions = tuple(args.keep_fractions)
+    elif "long_tail" in given:
+        balance.keep_fractions = long_tail_fractions(10, args.long_tail)
+    config.validate()
+    return config
+
+
+def _override_train_config(config, args, given: set[str]):
+    """The saved training settings with the training options given applied."""
+    config = copy.deepcopy(config)
+    for name in TRAIN_FIELDS:
+        if name in given:
+            setattr(config, name, getattr(args, name))
+    if "no_restore_best" in given:
+        config.restore_best = False
+    config.validate()
+    return config
+
+
+def run_train_session(args, given: set[str]) -> int:
+    """`train --session FILE`: continue (or --restart, or start) a saved experiment headless."""
+    from core.data import prepare_mnist
+    from core.mnist import load_mnist
+    from core.model import build_model, describe
+    from core.session import (
+        Session,
+        best_val_loss,
+        load_session,
+        merge_history,
+        save_session,
+        session_bundle,
+    )
+    from core.training import History, Trainer
+
+    path = Path(args.session).expanduser()
+    old = load_session(path) if path.exists() else None
+    if old is None:
+        if args.restart:
+            raise StudioError(f"--restart needs a saved session, but {path} does not exist.")
+        data_config, train_config = _data_config_from_args(args), _train_config_from_args(args)
+    else:
+        refused = sorted(given & NETWORK_OPTIONS)
+        if refused:
+            raise StudioError(f"--{refused[0].replace('_', '-')} cannot change the network of "
+                              f"the session {path}: its weights fix it. Leave it out, or train "
+                              "into a new session file.")
+        data_config = _override_data_config(old.data_config, args, given)
+        train_config = _override_train_config(old.train_config, args, given)
+    if not path.parent.is_dir():
+        raise StudioError(f"Cannot write '{path}': the folder {path.parent} does not exist.")
+    _check_output_folders(args)
+
+    source = args.data
+    if source is None and old is not None and old.data_source and Path(old.data_source).exists():
+        source = old.data_source
+    mnist = load_mnist(source, download=not args.no_download)
+    data = prepare_mnist(mnist, data_config)
+    input_size = int(data.x_train.shape[1])
+    if old is None:
+        spec = _spec_from_args(args, data.num_classes, input_size)
+    else:
+        spec = old.spec
+        if (spec.input_size, spec.output_size) != (input_size, data.num_classes):
+            raise StudioError(
+                f"The session's network takes {spec.input_size} inputs and gives "
+                f"{spec.output_size} outputs, but its data settings give {input_size} inputs "
+                f"and {data.num_classes} classes: leave out --target-digit, or start a new "
+                "session file.")
+    continuing = old is not None and not args.restart
+    model = build_model(spec)
+    history, epochs_done, best, best_epoch = History(), 0, None, None
+    if continuing:
+        model.load_state_dict(old.weights)
+        history, epochs_done = old.history, old.epochs_done
+        best, best_epoch = old.best_weights, old.best_epoch
+    what = "continuing" if continuing else "restarting" if old is not None else "new"
+    print(f"session: {path} ({what}, {epochs_done} epochs done) | data: {mnist.source} | "
+          f"train {len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "
+          f"network {describe(spec)}", file=sys.stderr)
+
+    trainer = Trainer(model, data, train_config, on_event=_ProgressBar(not args.quiet),
+                      start_epoch=epochs_done)
+    finished = trainer.run()
+    run = finished.history
+    if trainer.best_state is not None and (
+            best is None or trainer.best_val_loss < best_val_loss(history, best_epoch)):
+        best, best_epoch = trainer.best_state, trainer.best_epoch
+    session = Session(
+        spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+        data_config, train_config, data.normalization, list(data.class_names),
+        merge_history(history, run), best, best_epoch, epochs_done + len(run.epochs),
+        mnist.source, created=old.created if old is not None else "",
+    )
+    save_session(session, path)
+    print(f"saved session {path} ({session.epochs_done} epochs done)", file=sys.stderr)
+    _write_outputs(args, finished, data, session_bundle(session))
     return 1 if finished.diverged else 0
 
 
@@ -334,7 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "train" and args.session is not None:
+            return run_train_session(args, given_options(argv))
         if args.command == "train":
+            if args.restart:
+                raise StudioError("--restart only works with --session FILE.")
             return run_train(args)
         return run_predict(args)
     except StudioError as err:

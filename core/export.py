@@ -37,7 +37,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
-from core.data import Normalization
+from core.data import Normalization, PreparedData
 from core.errors import ExportError, SpecError
 from core.losses import canonical_loss, probabilities
 from core.model import NetworkSpec, build_model
@@ -171,6 +171,11 @@ Layout = dict[str, tuple[list[int], Any]]  # tensor name -> (shape, dtype or Non
 
 def _layout(tensors: dict[str, Tensor]) -> Layout:
     return {k: (list(v.shape), v.dtype) for k, v in tensors.items()}
+
+
+def check_weights(spec: NetworkSpec, state_dict: dict[str, Tensor]) -> None:
+    """ExportError ("the weights do not match the network: ...") unless they fit `spec`."""
+    _check_tensors(_layout(build_model(spec).state_dict()), _layout(state_dict))
 
 
 def _check_tensors(expected: Layout, found: Layout) -> None:
@@ -474,6 +479,18 @@ def _described(path: Path, text: str | bytes | None) -> tuple[NetworkSpec, list[
     return spec, class_names
 
 
+def _session_predictor(path: Path) -> Predictor:
+    from core.session import load_session, session_bundle  # core.session imports this module
+
+    bundle = session_bundle(load_session(path))
+    return Predictor(
+        bundle.class_names,
+        f"{path} (MLP Studio session, torch)",
+        bundle.spec.input_size,
+        _torch_run(inference_module(bundle)),
+    )
+
+
 def _torch_run(module: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     def run(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -482,12 +499,13 @@ def _torch_run(module: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-# Loaders by file suffix; sessions (.mlps) add one line here.
+# Loaders by file suffix.
 _LOADERS: dict[str, Callable[[Path], Predictor]] = {
     ".onnx": _onnx_predictor,
     ".pt": _torchscript_predictor,
     ".torchscript": _torchscript_predictor,
     ".safetensors": _safetensors_predictor,
+    ".mlps": _session_predictor,
 }
 
 
@@ -510,6 +528,42 @@ def _json(text: str | bytes) -> object:
 def _first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return lines[0] if lines else type(err).__name__
+
+
+# ---------------------------------------------------------------- verification
+
+
+def verification_pixels(data: PreparedData, limit: int = 1000) -> np.ndarray:
+    """Up to `limit` test images as raw pixels float32 [N, D], what an exported file takes.
+
+    The prepared tensors are normalized; the raw uint8 images are used where kept, otherwise
+    the normalization is undone (exact to float32 rounding).
+    """
+    if data.raw_test is not None and len(data.raw_test):
+        raw = data.raw_test[:limit]
+        return np.ascontiguousarray(raw.reshape(len(raw), -1), dtype=np.float32)
+    x = data.x_test[:limit].detach().cpu().numpy()
+    return np.ascontiguousarray(x * data.normalization.std + data.normalization.mean, np.float32)
+
+
+def verify_export(bundle: ModelBundle, path: str | Path, raw_pixels: np.ndarray) -> float:
+    """Reload the file at `path` and compare it with `bundle` on raw pixels [N, D].
+
+    Returns the largest absolute difference between the two sets of probabilities
+    (float32 rounding gives ~1e-7; anything above ~1e-5 means the file is not the model).
+    """
+    pixels = np.asarray(raw_pixels, dtype=np.float32)
+    if len(pixels) == 0:
+        raise ExportError(f"Cannot verify {path}: there are no images to compare on.")
+    pixels = np.ascontiguousarray(pixels.reshape(len(pixels), -1))
+    expected = _torch_run(inference_module(bundle))(pixels)
+    found = load_predictor(path).predict(pixels)
+    if found.shape != expected.shape:
+        raise ExportError(
+            f"The file {path} gives outputs of shape {list(found.shape)} where the model gives "
+            f"{list(expected.shape)}: export it again."
+        )
+    return float(np.abs(found.astype(np.float64) - expected).max())
 
 
 # ---------------------------------------------------------------- usage snippets
