@@ -1,0 +1,110 @@
+"""`mlp-studio`: the desktop app, or the headless CLI when given a subcommand.
+
+`mlp-studio` opens the window; `mlp-studio train ...`, `mlp-studio predict ...` and
+`mlp-studio --help` run core.cli. Qt's own options (-style fusion, -platform offscreen, ...)
+still open the window. Nothing here imports torch: the window shows first, the engine after.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Qt options that take a value, and those that do not (both may be written with - or --).
+QT_OPTIONS_WITH_VALUE = {
+    "platform",
+    "platformpluginpath",
+    "platformtheme",
+    "plugin",
+    "qwindowgeometry",
+    "qwindowtitle",
+    "qwindowicon",
+    "style",
+    "stylesheet",
+    "session",
+    "display",
+    "geometry",
+    "title",
+    "name",
+    "visual",
+    "ncols",
+    "cmap",
+}
+QT_FLAGS = {"reverse", "widgetcount", "nograb", "dograb", "sync", "qwindowalwaysontop"}
+
+
+def cli_arguments(args: list[str]) -> list[str]:
+    """The arguments left once Qt's own options are taken out; any left means the CLI."""
+    left: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.lstrip("-") if arg.startswith("-") and arg not in ("-", "--") else ""
+        key = name.split("=", 1)[0]
+        if key in QT_OPTIONS_WITH_VALUE and arg.startswith("-"):
+            i += 1 if "=" in name else 2
+            continue
+        if key in QT_FLAGS or key.startswith("qmljsdebugger"):
+            i += 1
+            continue
+        left.append(arg)
+        i += 1
+    return left
+
+
+def run_cli(args: list[str]) -> int:
+    try:
+        from core.cli import main as cli_main
+    except ImportError as err:
+        print(f"error: the command line is not available in this build ({err}).", file=sys.stderr)
+        return 2
+    try:
+        return cli_main(args)
+    except SystemExit as done:  # argparse's --help and usage errors exit; return the code
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+
+
+def make_application(argv: list[str]):
+    """The QApplication with the app's identity (QSettings location) and Fusion style."""
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.setOrganizationName("MLP Studio")
+    QCoreApplication.setOrganizationDomain("mlp-studio.org")
+    QCoreApplication.setApplicationName("MLP Studio")
+    # Crisp at fractional HiDPI scales (125%, 150%) instead of rounding to 1x or 2x.
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+    )
+    app = QApplication.instance() or QApplication(argv)
+    # Fusion follows the system palette (light or dark) the same way on every platform.
+    app.setStyle("Fusion")
+    QGuiApplication.setDesktopFileName("mlp-studio")
+    return app
+
+
+def open_main_window():
+    """Show the window frame now and load the engine right after its first paint."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow, app_icon
+
+    QApplication.setWindowIcon(app_icon())
+    window = MainWindow()
+    window.show()
+    window.load_engine_after_first_paint()
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    if cli_arguments(argv[1:]):
+        return run_cli(argv[1:])  # untouched: the CLI may have options named like Qt's
+    app = make_application(argv)
+    window = open_main_window()  # noqa: F841 - kept alive for the event loop
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The main window: docks, menus, toolbar states, training through the UI, messages, closing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from idx_fixtures import write_mnist_folder
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDockWidget
+
+from app import main as app_main
+from app.help_dialog import load_topics
+from app.main_window import MainWindow
+from core.activations import ActivationSpec
+from core.data import DataConfig, prepare_mnist
+from core.losses import canonical_loss, loss_function
+from core.metrics import evaluate
+from core.mnist import load_folder
+from core.model import LayerSpec, NetworkSpec
+
+ANSWER_MS = 200
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory):
+    return load_folder(write_mnist_folder(tmp_path_factory.mktemp("mnist"), 600, 100))
+
+
+def make_window(qtbot) -> MainWindow:
+    window = MainWindow(QSettings(), autoload_data=False)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
+        window.load_engine()
+    return window
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    window = make_window(qtbot)
+    yield window
+    window.close()
+    assert window.controller is None or not window.controller.running
+
+
+@pytest.fixture
+def ready(window, small_mnist):
+    """The window with small MNIST-like data set and a small network."""
+    window.state.set_data(prepare_mnist(small_mnist, DataConfig()))
+    window.state.replace_spec(NetworkSpec(hidden=[LayerSpec(32)]))
+    return window
+
+
+def configure(state, **changes):
+    config = state.train_config
+    for key, value in changes.items():
+        setattr(config, key, value)
+    state.set_train_config(config)
+
+
+def enabled(window) -> dict[str, bool]:
+    names = ("train", "pause", "step", "stop", "reset", "import", "export")
+    return {n: getattr(window, f"{n}_action").isEnabled() for n in names}
+
+
+def test_frame_needs_no_engine_and_loads_it_later(qtbot, monkeypatch):
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    window = MainWindow(QSettings(), autoload_data=False)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.state is None and window.status_label.text() == "Loading the engine…"
+    assert not any(enabled(window).values())  # nothing to act on yet
+    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
+        window.load_engine_after_first_paint()
+    assert set(window.docks) == {"dataset", "designer", "training"}
+    window.close()
+
+
+def test_docks_menus_and_view_toggles(window):
+    docks = window.findChildren(QDockWidget)
+    assert {d.windowTitle() for d in docks} == {"Data", "Network", "Training"}
+    assert all(d.objectName() for d in docks)  # saveState needs object names
+    menus = [a.text() for a in window.menuBar().actions() if a.isVisible()]
+    assert menus == ["&File", "&Edit", "&Train", "&View", "&Help"]
+    assert window.undo_action in window.edit_menu.actions()
+
+    for key, dock in window.docks.items():
+        toggle = dock.toggleViewAction()
+        assert toggle in window.view_menu.actions(), key
+        assert dock.isVisible() and toggle.isChecked()
+        toggle.trigger()
+        assert not dock.isVisible()
+        toggle.trigger()
+        assert dock.isVisible()
+
+    window.docks["training"].close()
+    window.docks["designer"].setFloating(True)
+    window.reset_layout_action.trigger()
+    assert all(d.isVisible() and not d.isFloating() for d in window.docks.values())
+
+
+def test_toolbar_shortcuts_and_tooltips(window):
+    assert window.train_action.shortcut().toString() == "Ctrl+Return"
+    for action, key in ((window.pause_action, "F6"), (window.step_action, "F7"),
+                        (window.stop_action, "F8")):  # fmt: skip
+        assert action.shortcut().toString() == key
+        assert key in action.toolTip()
+    assert [a for a in window.toolbar.actions() if not a.isSeparator()] == \
+        window.training_actions  # fmt: skip
+
+
+def test_toolbar_states_idle_training_paused(qtbot, ready):
+    window = ready
+    idle = enabled(window)
+    assert idle == {"train": True, "pause": False, "step": True, "stop": False, "reset": True,
+                    "import": True, "export": True}  # fmt: skip
+    configure(window.state, epochs=10_000, batch_size=8)
+    with qtbot.waitSignal(window.controller.progress, timeout=30_000):
+        window.train_action.trigger()
+    assert enabled(window) == {"train": False, "pause": True, "step": True, "stop": True,
+                               "reset": False, "import": False, "export": False}  # fmt: skip
+    assert not window.undo_action.isEnabled()
+    assert window.status_label.text() == "Training…"
+
+    with qtbot.waitSignal(window.controller.stateChanged, timeout=ANSWER_MS):
+        window.pause_action.trigger()
+    assert window.controller.run_state == "paused"
+    assert window.pause_action.text() == "Resume" and window.status_label.text().startswith(
+        "Paused"
+    )
+    with qtbot.waitSignal(window.controller.stateChanged, timeout=ANSWER_MS):
+        window.pause_action.trigger()
+    assert window.controller.run_state == "running" and window.pause_action.text() == "Pause"
+
+    with qtbot.waitSignal(window.controller.finished, timeout=ANSWER_MS):
+        window.stop_action.trigger()
+    assert enabled(window) == idle
+    assert "Stopped" in window.status_label.text()
+
+
+def test_train_one_epoch_through_the_ui(qtbot, ready):
+    window = ready
+    configure(window.state, epochs=1, batch_size=64)
+    with qtbot.waitSignal(window.controller.finished, timeout=60_000) as blocker:
+        window.train_action.trigger()
+    result = blocker.args[0]
+
+    data, model = window.state.data, window.state.model
+    name = canonical_loss(window.state.train_config.loss)
+    expected = evaluate(model, data.x_test, data.y_test, loss_function(name, 10), name, 10)
+    assert result.test.accuracy == expected.accuracy
+    assert result.test.loss == pytest.approx(expected.loss, rel=1e-6)
+    np.testing.assert_array_equal(result.test.confusion, expected.confusion)
+
+    assert window.progress_bar.format() == "Epoch 1/1 · batch 9/9"
+    assert window.progress_bar.value() == window.progress_bar.maximum()
+    assert f"test accuracy {expected.accuracy:.2%}" in window.status_label.text()
+    assert window.rate_label.text().endswith("samples/s")
+    assert window.device_label.text().startswith("CPU")
+    assert enabled(window)["train"]
+    assert window.message_text() == ""
+
+
+def test_impossible_batch_size_shows_the_message(qtbot, ready):
+    window = ready
+    configure(window.state, batch_size=0)
+    window.train_action.trigger()
+    assert "Batch size 0 must be a whole number" in window.message_text()
+    assert window.statusBar().currentMessage().startswith("Cannot train yet")
+    assert not window.controller.running and enabled(window)["train"]
+
+
+def test_training_without_data_says_what_to_do(window):
+    window.train_action.trigger()
+    assert "load MNIST in the Dataset panel" in window.message_text()
+
+
+def test_divergence_shows_the_message_and_the_app_stays_usable(qtbot, ready, small_mnist):
+    window, state = ready, ready.state
+    state.set_data(prepare_mnist(small_mnist, DataConfig(normalization="none")))
+    state.replace_spec(NetworkSpec(hidden=[LayerSpec(32, ActivationSpec("identity"))] * 2))
+    configure(state, optimizer="sgd", lr=10.0, epochs=3, batch_size=32)
+    with qtbot.waitSignal(window.controller.finished, timeout=30_000):
+        window.train_action.trigger()
+    assert "Training diverged at epoch 1" in window.message_text()
+    assert "Lower the learning rate" in window.message_text()
+    assert window.status_label.text() == "Diverged"
+    assert enabled(window)["train"]
+
+    # The user follows the advice: normalized inputs, a lower learning rate, fresh weights.
+    state.set_data(prepare_mnist(small_mnist, DataConfig(normalization="unit")))
+    configure(state, lr=0.01)
+    window.reset_action.trigger()
+    with qtbot.waitSignal(window.controller.finished, timeout=30_000) as blocker:
+        window.train_action.trigger()
+    assert blocker.args[0].diverged is None
+    assert window.message_text() == ""  # a new run clears the old message
+
+
+def test_closing_mid_training_stops_the_worker(qtbot, ready, qtlog):
+    window = ready
+    configure(window.state, epochs=10_000, batch_size=8)
+    with qtbot.waitSignal(window.controller.progress, timeout=30_000):
+        window.train_action.trigger()
+    thread = window.controller._thread
+    assert thread.isRunning()
+    window.close()
+    assert thread.isFinished() and not window.controller.running
+    assert not window.state.training
+    assert not [r for r in qtlog.records if "QThread" in r.message]
+
+
+def test_reset_weights_draws_new_weights_and_undo_brings_the_seed_back(qtbot, ready):
+    window, state = ready, ready.state
+    before = state.ensure_model().linears[0].weight.detach().clone()
+    seed = state.spec.seed
+    window.reset_action.trigger()
+    assert state.spec.seed == seed + 1
+    after = state.model.linears[0].weight.detach()
+    assert not torch.equal(before, after)
+    window.undo_action.trigger()
+    assert state.spec.seed == seed
+    assert torch.equal(state.ensure_model().linears[0].weight.detach(), before)
+
+
+def test_export_then_import_a_model(qtbot, ready, tmp_path):
+    window, state = ready, ready.state
+    configure(state, epochs=1)
+    with qtbot.waitSignal(window.controller.finished, timeout=60_000):
+        window.train_action.trigger()
+    trained = {k: v.clone() for k, v in state.model.state_dict().items()}
+    path = window.export_model_to(str(tmp_path / "model"), next(
+        f for f in app_main_filters() if "safetensors" in f))
+    assert path == tmp_path / "model.safetensors" and path.exists()
+    assert window.export_model_to(str(tmp_path / "model.onnx")).exists()
+
+    window.reset_action.trigger()
+    spec = state.spec
+    spec.hidden = [LayerSpec(8)]
+    state.edit_spec(spec, "shrink")
+    assert window.import_model_from(str(path))
+    assert state.spec.hidden == [LayerSpec(32)]
+    for key, value in state.model.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model")
+    assert not window.import_model_from(str(bad))
+    assert "Cannot open" in window.message_text()
+
+
+def app_main_filters():
+    from app.main_window import EXPORT_FILTERS
+
+    return list(EXPORT_FILTERS)
+
+
+def test_geometry_and_layout_are_remembered(qtbot, monkeypatch):
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    first = make_window(qtbot)
+    first.docks["designer"].close()
+    first.close()
+    # (The offscreen screen is smaller than the window, so restoring clamps the size: compare
+    # what was saved rather than the restored size.)
+    assert QSettings().value("window/geometry") == first.saveGeometry()
+    assert QSettings().value("window/state") is not None
+
+    second = make_window(qtbot)
+    assert not second.docks["designer"].isVisible()
+    assert second.docks["training"].isVisible()
+    second.close()
+
+
+def test_help_lists_every_concept(qtbot, window):
+    titles = [t.title for t in load_topics()]
+    for concept in ("Neurons and activations", "Forward propagation", "Loss",
+                    "Backpropagation", "Optimizers", "Vanishing", "Normalization", "splits",
+                    "Class balance", "Confusion matrix"):  # fmt: skip
+        assert any(concept.lower() in t.lower() for t in titles), concept
+    window.help_action.trigger()
+    dialog = window._help_dialog
+    assert dialog.isVisible() and dialog.list.count() == len(titles)
+    assert dialog.show_topic("backpropagation")
+    assert "chain rule" in dialog.browser.toPlainText()
+    assert not dialog.isModal()
+    dialog.close()
+
+
+def test_cli_arguments_are_told_apart_from_qt_options():
+    assert app_main.cli_arguments([]) == []
+    assert app_main.cli_arguments(["-platform", "offscreen", "-style=fusion", "-reverse"]) == []
+    assert app_main.cli_arguments(["--platform", "offscreen"]) == []
+    assert app_main.cli_arguments(["train", "--epochs", "1"]) == ["train", "--epochs", "1"]
+    assert app_main.cli_arguments(["--help"]) == ["--help"]
+
+
+def test_main_runs_the_cli_for_subcommands(capsys):
+    assert app_main.main(["mlp-studio", "--help"]) == 0
+    assert "train" in capsys.readouterr().out
+    assert app_main.main(["mlp-studio", "nonsense"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_main_window_opens_from_main(qtbot, monkeypatch):
+    """main() with no arguments builds the app, shows the frame, loads the engine."""
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    windows = []
+
+    def fake_exec():
+        window = windows[0]
+        qtbot.waitSignal(window.engineLoaded, timeout=60_000).wait()
+        assert window.isVisible() and set(window.docks) == {"dataset", "designer", "training"}
+        window.close()
+        return 0
+
+    real_open = app_main.open_main_window
+    monkeypatch.setattr(app_main, "open_main_window", lambda: windows.append(real_open()) or
+                        windows[0])  # fmt: skip
+    app = app_main.make_application(["mlp-studio"])
+    monkeypatch.setattr(app, "exec", fake_exec)
+    assert app_main.main(["mlp-studio"]) == 0
+    assert app.style().name().lower() == "fusion"
