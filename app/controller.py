@@ -11,17 +11,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass, field
 
 import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.state import StudioState
 from core.errors import StudioError
+from core.session import best_val_loss, merge_history
 from core.training import (
     BatchProgress,
     Diverged,
     EpochEnd,
     Finished,
+    History,
     LayerStats,
     Snapshot,
     Trainer,
@@ -44,6 +47,30 @@ def training_threads() -> int:
     if value.isdigit() and int(value) > 0:
         return int(value)
     return max(1, (os.cpu_count() or 1) - 1)
+
+
+@dataclass
+class Lineage:
+    """Every run of one model so far: merged history, epochs done, the best weights seen."""
+
+    history: History = field(default_factory=History)
+    epochs_done: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int | None = None
+
+    def extended(self, trainer: Trainer, result: Finished) -> Lineage:
+        best, best_epoch = self.best_state, self.best_epoch
+        if trainer.best_state is not None and (
+            best is None or trainer.best_val_loss < best_val_loss(self.history, best_epoch)
+        ):
+            best = {k: v.detach().cpu().clone() for k, v in trainer.best_state.items()}
+            best_epoch = trainer.best_epoch
+        return Lineage(
+            merge_history(self.history, result.history),
+            self.epochs_done + len(result.history.epochs),
+            best,
+            best_epoch,
+        )
 
 
 class _GuiTrainer(Trainer):
@@ -149,9 +176,10 @@ class TrainingController(QObject):
         self._worker: _Worker | None = None  # kept referenced until the thread has finished
         self._result: Finished | None = None
         self._probe: torch.Tensor | None = None
-        # Epochs already trained on the current model, so a second run continues the count.
+        # What the current model has been through (its lineage), so a second run continues the
+        # epoch count and a saved session holds the whole history; replaced with the model.
         self._trained_model = None
-        self._epochs_done = 0
+        self.lineage = Lineage()
 
     # ---- queries ----
 
@@ -162,6 +190,15 @@ class TrainingController(QObject):
     @property
     def running(self) -> bool:
         return self._thread is not None
+
+    def lineage_of(self, model) -> Lineage:
+        """The history behind `model`: empty unless it is the model this controller trained."""
+        return self.lineage if model is not None and model is self._trained_model else Lineage()
+
+    def adopt(self, model, lineage: Lineage) -> None:
+        """Take over a model with a past (an opened session): the next run continues it."""
+        if self._thread is None:
+            self._trained_model, self.lineage = model, lineage
 
     @property
     def trainer(self) -> Trainer | None:
@@ -209,7 +246,7 @@ class TrainingController(QObject):
         try:
             model = state.ensure_model()
             if model is not self._trained_model:
-                self._trained_model, self._epochs_done = model, 0
+                self._trained_model, self.lineage = model, Lineage()
             trainer = _GuiTrainer(
                 model,
                 state.data,
@@ -218,7 +255,7 @@ class TrainingController(QObject):
                 on_halt=worker.halted.emit,
                 report_interval=self.report_interval,
                 snapshot_interval=self.snapshot_interval,
-                start_epoch=self._epochs_done,
+                start_epoch=self.lineage.epochs_done,
             )
         except StudioError as err:
             self.failed.emit(str(err))
@@ -327,9 +364,10 @@ class TrainingController(QObject):
         self._on_snapshot_ready()  # the final weights, if the worker left a snapshot
         thread, worker, result = self._thread, self._worker, self._result
         self._thread = self._worker = self._result = None
-        model = worker.trainer.model
+        trainer = worker.trainer
+        model = trainer.model
         if result is not None:
-            self._epochs_done += len(result.history.epochs)
+            self.lineage = self.lineage.extended(trainer, result)
         worker.deleteLater()
         thread.deleteLater()
         self.state.set_training(False)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "MLP Studio"
 LAYOUT_VERSION = 1  # bump when dock object names or the default arrangement change
+MAX_RECENT = 8
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 # (key, module, class, dock title); the order is the order of View menu entries.
@@ -175,6 +176,9 @@ class MainWindow(QMainWindow):
         self._rate = 0.0  # smoothed samples per second, for the time-left estimate
         self._run_epochs: tuple[int, int] | None = None  # (first epoch, last epoch) of the run
         self._help_dialog = None
+        self.session_path: Path | None = None  # the file File > Save session writes
+        self._session_created = ""  # kept across saves of the same session
+        self._session_source = ""  # where the opened session's MNIST came from
 
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
@@ -215,6 +219,36 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
         key = QKeySequence.StandardKey
+        self.new_session_action = self._action(
+            "&New session",
+            self.new_session,
+            key.New,
+            tip="Start over: default network and settings, untrained weights (data stays loaded)",
+        )
+        self.open_session_action = self._action(
+            "&Open session…",
+            self.open_session,
+            key.Open,
+            tip="Continue a saved experiment (.mlps): network, weights, settings and history",
+        )
+        self.save_session_action = self._action(
+            "&Save session",
+            self.save_session,
+            key.Save,
+            tip="Save the whole experiment to its session file",
+        )
+        self.save_session_as_action = self._action(
+            "Save session &as…",
+            self.save_session_as,
+            key.SaveAs,
+            tip="Save the whole experiment to a new session file (.mlps)",
+        )
+        self.session_actions = [
+            self.new_session_action,
+            self.open_session_action,
+            self.save_session_action,
+            self.save_session_as_action,
+        ]
         self.import_action = self._action(
             "&Import model…",
             self.import_model,
@@ -288,6 +322,13 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         self.file_menu = bar.addMenu("&File")
+        self.file_menu.addAction(self.new_session_action)
+        self.file_menu.addAction(self.open_session_action)
+        self.recent_menu = self.file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.file_menu.addAction(self.save_session_action)
+        self.file_menu.addAction(self.save_session_as_action)
+        self.file_menu.addSeparator()
         self.file_menu.addAction(self.import_action)
         self.file_menu.addAction(self.export_action)
         self.file_menu.addSeparator()
@@ -600,6 +641,9 @@ class MainWindow(QMainWindow):
         # Anything that replaces the network or reads its weights waits for the run to end.
         self.import_action.setEnabled(loaded and idle)
         self.export_action.setEnabled(loaded and idle)
+        for action in self.session_actions:
+            action.setEnabled(loaded and idle)
+        self.recent_menu.setEnabled(loaded and idle and bool(self.recent_sessions()))
         if loaded:
             stack = self.state.undo_stack
             self.undo_action.setEnabled(idle and stack.canUndo())
@@ -701,7 +745,7 @@ class MainWindow(QMainWindow):
     def _on_model_changed(self, model) -> None:
         if self.state.training or self.controller is None:
             return
-        if model is None or model is not self.controller._trained_model:
+        if not self.controller.lineage_of(model).epochs_done:
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("Not trained yet")
             self.rate_label.clear()
@@ -862,6 +906,195 @@ class MainWindow(QMainWindow):
         if note:
             self._show_message(note.strip(), "info")
         return True
+
+    # ------------------------------------------------------------------ sessions
+
+    def recent_sessions(self) -> list[str]:
+        value = self.settings.value("session/recent", [])
+        if isinstance(value, str):  # QSettings gives a bare string for a one-item list
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _remember_session(self, path: Path) -> None:
+        recent = [str(path), *(p for p in self.recent_sessions() if p != str(path))]
+        self.settings.setValue("session/recent", recent[:MAX_RECENT])
+        self.settings.setValue("session/last", str(path))
+        self._update_actions(self.controller.run_state if self.controller else "idle")
+
+    @Slot()
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for number, path in enumerate(self.recent_sessions(), start=1):
+            action = self.recent_menu.addAction(f"&{number} {Path(path).name}")
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_session_from(p))
+        self.recent_menu.addSeparator()
+        clear = self.recent_menu.addAction("Clear the list")
+        clear.triggered.connect(lambda: self.settings.remove("session/recent"))
+
+    def _session_folder(self) -> str:
+        last = self.settings.value("session/last", "")
+        return str(Path(last).parent) if last else str(Path.home())
+
+    def _set_session_path(self, path: Path | None) -> None:
+        self.session_path = path
+        self.setWindowTitle(f"{path.name} – {APP_NAME}" if path else APP_NAME)
+
+    @Slot()
+    def new_session(self) -> None:
+        """Default network and settings with fresh weights; loaded MNIST stays loaded."""
+        if self.state is None or self.state.training:
+            return
+        from core.data import DataConfig
+        from core.model import NetworkSpec
+        from core.training import TrainConfig
+
+        state = self.state
+        spec = NetworkSpec()
+        if state.data is not None:  # keep the network fitting the loaded data
+            spec.input_size = int(state.data.x_train.shape[1])
+            spec.output_size = state.data.num_classes
+        state.set_train_config(TrainConfig())
+        state.set_data_config(DataConfig())  # the Data panel prepares the data again
+        state.replace_spec(spec)
+        state.set_model(None)
+        self._set_session_path(None)
+        self._session_created = self._session_source = ""
+        if "training" in self.panels:
+            self.panels["training"].reset()
+        self._hide_banner()
+        self.status_label.setText("New session.")
+
+    @Slot()
+    def open_session(self) -> None:
+        if self.state is None or self.state.training:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open session", self._session_folder(), "MLP Studio sessions (*.mlps)"
+        )
+        if path:
+            self.open_session_from(path)
+
+    def open_session_from(self, path: str | Path) -> bool:
+        """Load a .mlps session: network, weights, settings, history; its data if needed."""
+        if self.state is None or self.state.training:
+            return False
+        from app.controller import Lineage
+        from core.errors import StudioError
+        from core.model import build_model
+        from core.session import load_session
+
+        path = Path(path)
+        try:
+            session = load_session(path)
+            model = build_model(session.spec)
+            model.load_state_dict(session.weights)
+        except StudioError as err:
+            self._show_message(str(err), "error")
+            if not path.exists():  # forget files that are gone
+                recent = [p for p in self.recent_sessions() if p != str(path)]
+                self.settings.setValue("session/recent", recent)
+            return False
+        state = self.state
+        state.set_train_config(session.train_config)
+        state.set_data_config(session.data_config)
+        state.replace_spec(session.spec)
+        state.set_model(model)
+        self.controller.adopt(
+            model,
+            Lineage(session.history, session.epochs_done, session.best_weights, session.best_epoch),
+        )
+        state.set_model(model)  # again, now that its lineage is known: views keep its progress
+        if "training" in self.panels:
+            self.panels["training"].reset()
+        self._set_session_path(path)
+        self._session_created, self._session_source = session.created, session.data_source
+        self._remember_session(path)
+        self._hide_banner()
+        done = session.epochs_done
+        text = f"Opened {path.name}: {done} epoch{'s' if done != 1 else ''} trained."
+        dataset = self.panels.get("dataset")
+        source = Path(session.data_source) if session.data_source else None
+        if state.data is None and dataset is not None:
+            if source is not None and source.exists():
+                dataset.load_folder(source, remember=False)
+                text += f" Loading its data from {source}…"
+            else:
+                text += " Load MNIST in the Data panel to train it further."
+        self.status_label.setText(text)
+        return True
+
+    @Slot()
+    def save_session(self) -> None:
+        if self.session_path is None:
+            self.save_session_as()
+        else:
+            self.save_session_to(self.session_path)
+
+    @Slot()
+    def save_session_as(self) -> None:
+        if self.state is None or self.state.training:
+            return
+        start = self.session_path or Path(self._session_folder()) / "experiment.mlps"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session", str(start), "MLP Studio sessions (*.mlps)"
+        )
+        if path:
+            self.save_session_to(path)
+
+    def save_session_to(self, path: str | Path) -> Path | None:
+        """Write the experiment to `path` (".mlps" appended if missing)."""
+        if self.state is None or self.state.training:
+            return None
+        from core.errors import StudioError
+        from core.session import SUFFIX, Session, save_session
+
+        path = Path(path)
+        if path.suffix.lower() != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        state = self.state
+        problems = state.spec.problems()
+        if problems:
+            self._show_message("Cannot save the session: " + " ".join(problems), "warning")
+            return None
+        model = state.ensure_model()
+        lineage = self.controller.lineage_of(model)
+        data = state.data
+        session = Session(
+            spec=state.spec,
+            weights={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            data_config=state.data_config,
+            train_config=state.train_config,
+            normalization=data.normalization if data is not None else None,
+            class_names=list(data.class_names)
+            if data is not None
+            else [str(d) for d in range(state.spec.output_size)],
+            history=lineage.history,
+            best_weights=lineage.best_state,
+            best_epoch=lineage.best_epoch,
+            epochs_done=lineage.epochs_done,
+            data_source=self._data_source(),
+            created=self._session_created if path == self.session_path else "",
+        )
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            save_session(session, path)
+        except StudioError as err:
+            self._show_message(str(err), "error")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._set_session_path(path)
+        self._session_created = session.created
+        self._remember_session(path)
+        self.statusBar().showMessage(f"Saved the session to {path}.", 8000)
+        return path
+
+    def _data_source(self) -> str:
+        """Where the loaded MNIST came from (the Data panel knows), else the session's."""
+        mnist = getattr(self.panels.get("dataset"), "_mnist", None)
+        return str(getattr(mnist, "source", "") or self._session_source)
 
     # ------------------------------------------------------------------ layout, help, closing
 

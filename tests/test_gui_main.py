@@ -122,6 +122,7 @@ def test_toolbar_states_idle_training_paused(qtbot, ready):
     assert enabled(window) == {"train": False, "pause": True, "step": True, "stop": True,
                                "reset": False, "import": False, "export": False}  # fmt: skip
     assert not window.undo_action.isEnabled()
+    assert not any(a.isEnabled() for a in window.session_actions)
     assert window.status_label.text() == "Training…"
 
     with qtbot.waitSignal(window.controller.stateChanged, timeout=ANSWER_MS):
@@ -231,8 +232,9 @@ def test_export_then_import_a_model(qtbot, ready, tmp_path):
     with qtbot.waitSignal(window.controller.finished, timeout=60_000):
         window.train_action.trigger()
     trained = {k: v.clone() for k, v in state.model.state_dict().items()}
-    path = window.export_model_to(str(tmp_path / "model"), next(
-        f for f in app_main_filters() if "safetensors" in f))
+    path = window.export_model_to(
+        str(tmp_path / "model"), next(f for f in app_main_filters() if "safetensors" in f)
+    )
     assert path == tmp_path / "model.safetensors" and path.exists()
     assert window.export_model_to(str(tmp_path / "model.onnx")).exists()
 
@@ -322,3 +324,46 @@ def test_main_window_opens_from_main(qtbot, monkeypatch):
     monkeypatch.setattr(app, "exec", fake_exec)
     assert app_main.main(["mlp-studio"]) == 0
     assert app.style().name().lower() == "fusion"
+
+
+def test_save_new_open_session_round_trip(qtbot, ready, tmp_path):
+    window, state = ready, ready.state
+    configure(state, epochs=1, lr=0.002)
+    with qtbot.waitSignal(window.controller.finished, timeout=60_000):
+        window.train_action.trigger()
+    trained = {k: v.clone() for k, v in state.model.state_dict().items()}
+    path = window.save_session_to(tmp_path / "experiment")
+    assert path == tmp_path / "experiment.mlps" and path.exists()
+    assert window.windowTitle().startswith("experiment.mlps")
+    assert window.recent_sessions() == [str(path)]
+
+    window.new_session_action.trigger()
+    assert state.spec.hidden == NetworkSpec().hidden and state.train_config.lr == 0.001
+    assert window.session_path is None and window.windowTitle() == "MLP Studio"
+
+    assert window.open_session_from(path)
+    assert state.spec.hidden == [LayerSpec(32)] and state.train_config.lr == 0.002
+    for key, value in state.model.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+    assert window.controller.lineage_of(state.model).epochs_done == 1
+
+    # Training an opened session continues its epoch count and history.
+    with qtbot.waitSignal(window.controller.epochEnded, timeout=60_000) as blocker:
+        window.train_action.trigger()
+    assert blocker.args[0].epoch == 2
+    qtbot.waitUntil(lambda: not window.controller.running, timeout=30_000)
+    window.save_session_action.trigger()  # saves to the opened file without asking
+    from core.session import load_session
+
+    saved = load_session(path)
+    assert saved.epochs_done == 2 and [e.epoch for e in saved.history.epochs] == [1, 2]
+    assert saved.normalization is not None and saved.best_epoch in (1, 2)
+
+
+def test_opening_a_broken_session_shows_why(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.mlps"
+    bad.write_bytes(b"PK not really")
+    assert not window.open_session_from(bad)
+    assert "Cannot open" in window.message_text()
+    assert not window.open_session_from(tmp_path / "gone.mlps")
+    assert "does not exist" in window.message_text()
