@@ -1,0 +1,419 @@
+"""The training settings form, bound to StudioState.train_config.
+
+Every edit writes a whole TrainConfig through state.set_train_config; changes from elsewhere
+(the designer's loss pairing, an opened session) arrive through trainConfigChanged and update the
+widgets without echo. Problems (TrainConfig.problems()) are listed inline under the form.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import torch
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QColor, QPalette, QValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.state import StudioState
+from core.errors import SpecError
+from core.losses import LOSSES, canonical_loss
+from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
+
+OPTIMIZER_NAMES = {
+    "sgd": "SGD",
+    "momentum": "SGD with momentum",
+    "nesterov": "Nesterov momentum",
+    "adagrad": "AdaGrad",
+    "adadelta": "AdaDelta",
+    "rmsprop": "RMSprop",
+    "adam": "Adam",
+    "adamw": "AdamW",
+}
+SCHEDULE_NAMES = {"constant": "Constant", "step": "Step decay", "cosine": "Cosine annealing"}
+DEVICE_NAMES = {
+    "cpu": "CPU",
+    "auto": "Auto (best available)",
+    "cuda": "CUDA GPU",
+    "mps": "Apple GPU (MPS)",
+}
+TARGET_NAMES = {
+    "index": "class-index targets",
+    "one_hot": "one-hot targets",
+    "plus_minus_one": "±1 targets",
+    "probabilities": "probability targets",
+}
+PROBLEM_COLOR = QColor("#d9453a")  # reads on light and dark backgrounds
+_PARTIAL_NUMBER = re.compile(r"[+]?(\d*\.?\d*)([eE][-+]?\d*)?")
+
+
+def available_devices() -> list[str]:
+    """What this machine can train on: cpu and auto always, GPUs when torch finds them."""
+    devices = ["cpu", "auto"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def ladder_step(value: float, steps: int, smallest: float, allow_zero: bool) -> float:
+    """Move `steps` rungs along 1-2-5 per decade (..., 0.001, 0.002, 0.005, 0.01, ...)."""
+    for _ in range(abs(steps)):
+        if value <= 0:
+            value = smallest if steps > 0 else 0.0
+            continue
+        e = math.floor(math.log10(value))
+        rungs = sorted(round(m * 10.0**k, 12) for k in (e - 1, e, e + 1) for m in (1, 2, 5))
+        if steps > 0:
+            value = next(r for r in rungs if r > value * (1 + 1e-9))
+        else:
+            lower = [r for r in rungs if r < value * (1 - 1e-9)]
+            value = lower[-1]
+            if value < smallest * (1 - 1e-9):
+                value = 0.0 if allow_zero else smallest
+    return value
+
+
+class LogSpinBox(QDoubleSpinBox):
+    """A box for values spanning decades (learning rate, decay): shows "0.001" or "1e-05",
+    accepts typed scientific notation, and the arrows/wheel step along 1-2-5 per decade."""
+
+    def __init__(
+        self, maximum: float, smallest: float, allow_zero: bool, parent: QWidget | None = None
+    ):
+        super().__init__(parent)
+        self.setDecimals(10)  # the text shows %g; this only bounds rounding
+        self.setRange(0.0, maximum)
+        self.setKeyboardTracking(False)
+        self._smallest = smallest
+        self._allow_zero = allow_zero
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:
+        t = text.strip()
+        try:
+            value = float(t)
+        except ValueError:
+            partial = _PARTIAL_NUMBER.fullmatch(t) is not None
+            return (QValidator.State.Intermediate if partial else QValidator.State.Invalid,
+                    text, pos)  # fmt: skip
+        ok = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate, text, pos)
+
+    def stepBy(self, steps: int) -> None:
+        value = ladder_step(self.value(), steps, self._smallest, self._allow_zero)
+        self.setValue(min(value, self.maximum()))
+
+    def stepEnabled(self) -> QDoubleSpinBox.StepEnabledFlag:
+        flags = QDoubleSpinBox.StepEnabledFlag.StepNone
+        if self.value() < self.maximum():
+            flags |= QDoubleSpinBox.StepEnabledFlag.StepUpEnabled
+        if self.value() > (0.0 if self._allow_zero else self._smallest):
+            flags |= QDoubleSpinBox.StepEnabledFlag.StepDownEnabled
+        return flags
+
+
+class DoublingSpinBox(QSpinBox):
+    """Batch sizes: the arrows double and halve (32, 64, 128, ...); any number can be typed."""
+
+    def stepBy(self, steps: int) -> None:
+        value = self.value()
+        for _ in range(abs(steps)):
+            if steps > 0:
+                value = 1 << value.bit_length()  # the next power of two above
+            else:
+                value = max(1, 1 << ((value - 1).bit_length() - 1)) if value > 1 else 1
+        self.setValue(value)
+
+
+class HyperparametersForm(QWidget):
+    def __init__(self, state: StudioState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self._writing = False
+
+        self.loss = QComboBox()
+        for key, info in LOSSES.items():
+            self.loss.addItem(info.label, key)
+        self.loss.setToolTip("What training minimises; it also fixes the output activation")
+        self.pairing = QLabel("")
+        self.pairing.setWordWrap(True)
+        self.pairing.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.optimizer = QComboBox()
+        for key in OPTIMIZERS:
+            self.optimizer.addItem(OPTIMIZER_NAMES.get(key, key), key)
+        self.lr = LogSpinBox(10.0, 1e-6, allow_zero=False)
+        self.lr.setToolTip(
+            "Step size. Arrows step 1-2-5 per decade; type e.g. 3e-4.\n"
+            "Typical: 0.001 for Adam, 0.01-0.1 for SGD."
+        )
+        self.momentum = QDoubleSpinBox()
+        self.momentum.setRange(0.0, 0.999)
+        self.momentum.setDecimals(3)
+        self.momentum.setSingleStep(0.05)
+        self.momentum.setToolTip("Share of the previous step kept (momentum and Nesterov only)")
+        self.schedule = QComboBox()
+        for key in SCHEDULES:
+            self.schedule.addItem(SCHEDULE_NAMES.get(key, key), key)
+        self.schedule.setToolTip("How the learning rate changes over the epochs")
+        self.step_epochs = QSpinBox()
+        self.step_epochs.setRange(1, 100_000)
+        self.step_epochs.setSuffix(" epochs")
+        self.gamma = QDoubleSpinBox()
+        self.gamma.setRange(0.01, 1.0)
+        self.gamma.setDecimals(3)
+        self.gamma.setSingleStep(0.05)
+        self.gamma.setToolTip("Multiply the learning rate by this at every step")
+        self.batch_size = DoublingSpinBox()
+        self.batch_size.setRange(1, 1_000_000)
+        self.batch_size.setToolTip("Samples per gradient step; the arrows double and halve")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100_000)
+        self.weight_decay = LogSpinBox(1.0, 1e-6, allow_zero=True)
+        self.weight_decay.setToolTip("L2 penalty, applied by the optimizer (typical: 0 to 1e-4)")
+        self.l1 = LogSpinBox(1.0, 1e-6, allow_zero=True)
+        self.l1.setToolTip("L1 penalty on the weights, added to the loss; pushes weights to 0")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Seeds the batch order (the network's weights use its own seed)")
+        self.device = QComboBox()
+        self.stats_every = QSpinBox()
+        self.stats_every.setRange(1, 1_000_000)
+        self.stats_every.setSuffix(" batches")
+        self.stats_every.setToolTip("How often gradient norms and dead units are measured")
+        self.restore_best = QCheckBox("Keep the best epoch")
+        self.restore_best.setToolTip(
+            "At the end, restore the weights of the epoch with the lowest validation loss"
+        )
+        for combo in (self.loss, self.optimizer, self.schedule, self.device):
+            # Long names elide instead of widening the whole side panel.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(10)
+        for box in (self.momentum, self.step_epochs, self.gamma, self.batch_size, self.epochs,
+                    self.seed, self.stats_every):  # fmt: skip
+            box.setKeyboardTracking(False)  # write on Enter / focus out, not every keystroke
+
+        def group(title: str) -> tuple[QGroupBox, QFormLayout]:
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+            return box, form
+
+        opt_box, opt = group("Optimization")
+        opt.addRow("Loss", self.loss)
+        opt.addRow("", self.pairing)
+        opt.addRow("Optimizer", self.optimizer)
+        opt.addRow("Learning rate", self.lr)
+        opt.addRow("Momentum", self.momentum)
+        sched_box, sched = group("Learning-rate schedule")
+        sched.addRow("Schedule", self.schedule)
+        sched.addRow("Every", self.step_epochs)
+        sched.addRow("Factor (γ)", self.gamma)
+        self._schedule_form = sched
+        run_box, run = group("Run")
+        run.addRow("Batch size", self.batch_size)
+        run.addRow("Epochs", self.epochs)
+        run.addRow("Seed", self.seed)
+        run.addRow("Device", self.device)
+        reg_box, reg = group("Regularization")
+        reg.addRow("Weight decay", self.weight_decay)
+        reg.addRow("L1", self.l1)
+        more_box, more = group("Monitoring")
+        more.addRow("Stats every", self.stats_every)
+        more.addRow(self.restore_best)
+
+        self.problems = QLabel("")
+        self.problems.setWordWrap(True)
+        self.problems.setTextFormat(Qt.TextFormat.PlainText)
+        self.locked = QLabel("Settings are locked while training runs.")
+        self.locked.setWordWrap(True)
+        self.locked.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self._groups = [opt_box, sched_box, run_box, reg_box, more_box]
+        for box in self._groups:
+            layout.addWidget(box)
+        layout.addWidget(self.problems)
+        layout.addWidget(self.locked)
+        layout.addStretch(1)
+        self._style_problems()
+
+        for combo in (self.loss, self.optimizer, self.schedule, self.device):
+            combo.currentIndexChanged.connect(self._edited)
+        for box in (
+            self.lr,
+            self.momentum,
+            self.step_epochs,
+            self.gamma,
+            self.batch_size,
+            self.epochs,
+            self.weight_decay,
+            self.l1,
+            self.seed,
+            self.stats_every,
+        ):
+            box.valueChanged.connect(self._edited)  # fmt: skip
+        self.restore_best.toggled.connect(self._edited)
+        state.trainConfigChanged.connect(self._on_state_config)
+        state.trainingChanged.connect(self._on_training)
+        self._apply(state.train_config)
+        self._on_training(state.training)
+
+    # ---- widgets -> state ----
+
+    def config(self) -> TrainConfig:
+        """The TrainConfig the widgets show (fields without a widget come from the state)."""
+        config = self.state.train_config
+        config.loss = self.loss.currentData()
+        config.optimizer = self.optimizer.currentData()
+        config.lr = self.lr.value()
+        config.momentum = self.momentum.value()
+        config.schedule = self.schedule.currentData()
+        config.step_epochs = self.step_epochs.value()
+        config.gamma = self.gamma.value()
+        config.batch_size = self.batch_size.value()
+        config.epochs = self.epochs.value()
+        config.weight_decay = self.weight_decay.value()
+        config.l1 = self.l1.value()
+        config.seed = self.seed.value()
+        config.device = self.device.currentData()
+        config.stats_every = self.stats_every.value()
+        config.restore_best = self.restore_best.isChecked()
+        return config
+
+    def _edited(self, *_args) -> None:
+        config = self.config()
+        self._update_dependents(config)
+        self._writing = True
+        try:
+            self.state.set_train_config(config)
+        finally:
+            self._writing = False
+
+    # ---- state -> widgets ----
+
+    def _on_state_config(self, config: TrainConfig) -> None:
+        if not self._writing:
+            self._apply(config)
+
+    def _apply(self, config: TrainConfig) -> None:
+        self._fill_devices(config.device)
+        blockers = [QSignalBlocker(w) for w in (
+            self.loss, self.optimizer, self.schedule, self.device, self.lr, self.momentum,
+            self.step_epochs, self.gamma, self.batch_size, self.epochs, self.weight_decay,
+            self.l1, self.seed, self.stats_every, self.restore_best)]  # fmt: skip
+        try:
+            for combo, value in (
+                (self.loss, _canonical(config.loss)),
+                (self.optimizer, config.optimizer),
+                (self.schedule, config.schedule),
+                (self.device, config.device),
+            ):
+                _select(combo, value)
+            for box, value in ((self.lr, config.lr), (self.momentum, config.momentum),
+                               (self.gamma, config.gamma), (self.weight_decay, config.weight_decay),
+                               (self.l1, config.l1)):  # fmt: skip
+                if box.value() != value:  # untouched boxes keep the user's cursor
+                    box.setValue(value)
+            for box, value in (
+                (self.step_epochs, config.step_epochs),
+                (self.batch_size, config.batch_size),
+                (self.epochs, config.epochs),
+                (self.seed, config.seed),
+                (self.stats_every, config.stats_every),
+            ):
+                if isinstance(value, int) and box.value() != value:
+                    box.setValue(value)
+            self.restore_best.setChecked(config.restore_best)
+        finally:
+            del blockers
+        self._update_dependents(config)
+
+    def _fill_devices(self, current: str) -> None:
+        devices = available_devices()
+        if current not in devices:
+            devices.append(current)  # shown, and reported below, rather than silently changed
+        if [self.device.itemData(i) for i in range(self.device.count())] == devices:
+            return
+        with QSignalBlocker(self.device):
+            self.device.clear()
+            for key in devices:
+                self.device.addItem(DEVICE_NAMES.get(key, key), key)
+
+    def _update_dependents(self, config: TrainConfig) -> None:
+        self.momentum.setEnabled(config.optimizer in ("momentum", "nesterov"))
+        step = config.schedule == "step"
+        self._schedule_form.setRowVisible(self.step_epochs, step)
+        self._schedule_form.setRowVisible(self.gamma, step)
+        info = LOSSES.get(_canonical(config.loss))
+        if info is not None:
+            self.pairing.setText(
+                f"{info.output} output · {TARGET_NAMES.get(info.target, info.target)}\n"
+                f"{info.formula}"
+            )
+        problems = config.problems()
+        if config.device not in available_devices():
+            problems.append(f"Device '{config.device}' is not available on this machine: "
+                            "choose CPU or Auto.")  # fmt: skip
+        self.problems.setText("\n".join(f"• {p}" for p in problems))
+        self.problems.setVisible(bool(problems))
+
+    def problem_text(self) -> str:
+        return self.problems.text() if self.problems.isVisibleTo(self) else ""
+
+    # ---- training lock and looks ----
+
+    def _on_training(self, active: bool) -> None:
+        for box in self._groups:
+            box.setEnabled(not active)
+        self.locked.setVisible(active)
+
+    def _style_problems(self) -> None:
+        pal = self.problems.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, PROBLEM_COLOR)
+        self.problems.setPalette(pal)
+
+
+def _canonical(loss: str) -> str:
+    try:
+        return canonical_loss(loss)
+    except SpecError:
+        return loss  # listed as a problem; the box keeps its choice
+
+
+def _select(combo: QComboBox, value: str) -> None:
+    index = combo.findData(value)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    form = HyperparametersForm(StudioState())
+    form.resize(300, 700)
+    form.show()
+    app.exec()

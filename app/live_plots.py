@@ -1,0 +1,521 @@
+"""Live training curves: loss, accuracy, gradient norms and dead/saturated units (pyqtgraph).
+
+The panels only *append* in their `add_*` methods (cheap, called per training event) and draw in
+`redraw()`, which the training view calls from a ~20 Hz timer when something changed. Curves are
+created once and updated with setData; history lives in arrays that double when full and halve
+themselves (every other point) past a cap, so a long run keeps its whole history in bounded memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import CSVExporter, ImageExporter
+from PySide6.QtCore import QEvent, QPoint, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.training import BatchProgress, EpochEnd, LayerStats
+
+# Mid-luminance colours that read on light and dark backgrounds; the first two match the
+# designer's positive blue / negative orange (TensorFlow Playground's pair).
+SERIES_COLORS = (
+    "#0877bd", "#f59322", "#2ca02c", "#d62728", "#9467bd",
+    "#17becf", "#e377c2", "#8c564b", "#bcbd22", "#7f7f7f",
+)  # fmt: skip
+TRAIN_COLOR = QColor(SERIES_COLORS[0])
+VAL_COLOR = QColor(SERIES_COLORS[1])
+EMA_SMOOTHING = 0.95  # weight of the past in the smoothed loss: about a 20-batch window
+MAX_BATCH_POINTS = 200_000
+
+
+# ---------------------------------------------------------------- growing history
+
+
+class SeriesBuffer:
+    """Rows of float64 columns (x, y1, y2, ...) that grow by doubling.
+
+    Past `max_points` rows it keeps every other row and from then on accepts only every
+    `stride`-th offered row, so memory stays bounded while the history still spans the whole run.
+    """
+
+    def __init__(self, columns: int, max_points: int = MAX_BATCH_POINTS, capacity: int = 256):
+        self._data = np.empty((columns, capacity))
+        self._n = 0
+        self.max_points = max_points
+        self.stride = 1  # keep one offered row in `stride`
+        self._offered = 0  # rows offered so far (kept or not)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def columns(self) -> int:
+        return self._data.shape[0]
+
+    def column(self, index: int) -> np.ndarray:
+        """A view of the kept values of one column (valid until the next append)."""
+        return self._data[index, : self._n]
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append rows given as an array [columns, k]."""
+        rows = np.asarray(rows, dtype=np.float64).reshape(self.columns, -1)
+        k = rows.shape[1]
+        if self.stride > 1:
+            offered = self._offered + np.arange(k)
+            rows = rows[:, offered % self.stride == 0]
+        self._offered += k
+        m = rows.shape[1]
+        if self._n + m > self._data.shape[1]:
+            capacity = max(2 * self._data.shape[1], self._n + m)
+            grown = np.empty((self.columns, capacity))
+            grown[:, : self._n] = self._data[:, : self._n]
+            self._data = grown
+        self._data[:, self._n : self._n + m] = rows
+        self._n += m
+        while self._n > self.max_points:
+            self._decimate()
+
+    def _decimate(self) -> None:
+        # A new array, not an in-place shuffle: pyqtgraph may still hold views of the old one.
+        kept = self._data[:, : self._n : 2]
+        self._data = np.empty((self.columns, max(self._data.shape[1], 256)))
+        self._n = kept.shape[1]
+        self._data[:, : self._n] = kept
+        self.stride *= 2
+
+    def clear(self) -> None:
+        self._n = 0
+        self.stride = 1
+        self._offered = 0
+
+
+def batch_positions(event: BatchProgress) -> np.ndarray:
+    """x of each loss in a BatchProgress, in epochs (batch b of epoch e is e - 1 + b / batches).
+
+    The trainer flushes its pending losses at every epoch end, so one event never spans epochs.
+    """
+    k = len(event.losses)
+    batches = np.arange(event.batch - k + 1, event.batch + 1, dtype=np.float64)
+    return (event.epoch - 1) + batches / event.batches_per_epoch
+
+
+# ---------------------------------------------------------------- theme and export
+
+
+def theme_plot(widget: pg.PlotWidget, palette: QPalette) -> None:
+    """Plot background, axes, title and legend text in the palette's colours."""
+    text = palette.color(QPalette.ColorRole.Text)
+    widget.setBackground(palette.color(QPalette.ColorRole.Base))
+    item = widget.getPlotItem()
+    for name in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(text))
+        axis.setTextPen(pg.mkPen(text))
+    title = item.titleLabel
+    if title.text:
+        title.setText(title.text, color=text)
+    legend = item.legend
+    if legend is not None:
+        legend.setLabelTextColor(text)
+        base = QColor(palette.color(QPalette.ColorRole.Base))
+        base.setAlpha(200)
+        legend.setBrush(pg.mkBrush(base))
+        legend.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Mid)))
+
+
+def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    widget = pg.PlotWidget()
+    widget.setMinimumHeight(150)
+    item = widget.getPlotItem()
+    item.setTitle(title, size="10pt")
+    item.setLabel("bottom", x_label)
+    item.setLabel("left", y_label)
+    item.showGrid(x=True, y=True, alpha=0.15)
+    # Long histories: draw only what is in view, reduced to min/max pairs per pixel.
+    item.setDownsampling(auto=True, mode="peak")
+    item.setClipToView(True)
+    return widget
+
+
+def export_plot(widget: pg.PlotWidget, path: str | Path) -> Path:
+    """Write a plot as .png (ImageExporter), .svg or .csv (CSVExporter: the curves' full data)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    item = widget.getPlotItem()
+    if suffix == ".png":
+        exporter = ImageExporter(item)
+        # Twice the on-screen size: crisp in slides and documents.
+        exporter.parameters()["width"] = max(2 * int(item.sceneBoundingRect().width()), 800)
+        exporter.export(str(path))
+    elif suffix == ".svg":
+        export_svg(widget, path)
+    elif suffix == ".csv":
+        CSVExporter(item).export(str(path))
+    else:
+        raise ValueError(f"Cannot export a plot as '{suffix}': choose .png, .svg or .csv.")
+    return path
+
+
+def export_svg(widget: QWidget, path: str | Path) -> Path:
+    """Render a widget into an SVG file.
+
+    pyqtgraph's SVGExporter fails on the close-path commands that current Qt writes
+    (pyqtgraph issue #3485), so the widget paints itself into Qt's own SVG generator.
+    """
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(widget.size())
+    generator.setViewBox(QRectF(widget.rect()))
+    generator.setResolution(widget.logicalDpiX())  # else text and pens scale by 96/72
+    generator.setTitle(widget.windowTitle() or "MLP Studio plot")
+    painter = QPainter(generator)
+    try:
+        # QWidget's own render (QGraphicsView overloads render with other arguments): the
+        # background, every child, as on screen.
+        QWidget.render(widget, painter, QPoint())
+    finally:
+        painter.end()
+    return Path(path)
+
+
+def file_stem(name: str) -> str:
+    """A plot title as a file name: "Dead / saturated units" -> "dead_saturated_units"."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "plot"
+
+
+FORMAT_FILTERS = {
+    "png": "PNG image (*.png)",
+    "svg": "SVG vector image (*.svg)",
+    "csv": "CSV data (*.csv)",
+}
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    name: str  # menu text and default file name, e.g. "Loss"
+    formats: tuple[str, ...]  # offered suffixes, first is the default
+    write: Callable[[Path], object]  # writes the format its suffix names
+
+
+class ExportButton(QToolButton):
+    """An "Export…" button whose menu lists plots; each entry asks for a file and writes it.
+
+    `targets` is a list, or a function returning one (asked each time the menu opens, so one
+    button on a tab bar can serve whichever tab is showing).
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[ExportTarget] | Callable[[], Sequence[ExportTarget]],
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.setText("Export…")
+        self.setToolTip("Save a plot as a PNG or SVG image, or its data as CSV")
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self._targets = targets
+        self.setMenu(QMenu(self))
+        self.menu().aboutToShow.connect(self._fill_menu)
+
+    def targets(self) -> list[ExportTarget]:
+        return list(self._targets() if callable(self._targets) else self._targets)
+
+    def _fill_menu(self) -> None:
+        menu = self.menu()
+        menu.clear()
+        for target in self.targets():
+            formats = "/".join(f.upper() for f in target.formats)
+            action = menu.addAction(f"{target.name} ({formats})…")
+            action.triggered.connect(lambda _=False, t=target: self.ask_and_export(t))
+
+    def ask_and_export(self, target: ExportTarget) -> None:
+        filters = ";;".join(FORMAT_FILTERS[f] for f in target.formats)
+        default = file_stem(target.name) + "." + target.formats[0]
+        path, chosen = QFileDialog.getSaveFileName(self, f"Export {target.name}", default, filters)
+        if not path:
+            return
+        path = Path(path)
+        if path.suffix.lower().lstrip(".") not in target.formats:
+            # The user typed a bare name: use the format of the filter they picked.
+            fmt = next(
+                (f for f in target.formats if FORMAT_FILTERS[f] == chosen), target.formats[0]
+            )
+            path = path.with_name(path.name + "." + fmt)
+        try:
+            target.write(path)
+        except (OSError, ValueError, RuntimeError) as err:
+            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{err}")
+
+
+def caption(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return label
+
+
+class PlotPanel(QWidget):
+    """A tab of plots that follows palette changes and offers an Export button."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plots: list[pg.PlotWidget] = []
+        self.dirty = False
+
+    def export_targets(self) -> list[ExportTarget]:
+        return [
+            ExportTarget(w.getPlotItem().titleLabel.text, ("png", "svg", "csv"),
+                         lambda path, w=w: export_plot(w, path))
+            for w in self.plots
+        ]  # fmt: skip
+
+    def footer(self, text: str) -> QLabel:
+        """The tab's explanation, under its plots (the Export button sits on the tab bar)."""
+        return caption(text)
+
+    def apply_theme(self) -> None:
+        for widget in self.plots:
+            theme_plot(widget, self.palette())
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_theme()
+        super().changeEvent(event)
+
+
+# ---------------------------------------------------------------- loss and accuracy
+
+
+class CurvesPanel(PlotPanel):
+    """Training loss per batch (raw, faint, and smoothed), validation loss and accuracies per
+    epoch; x is in epochs everywhere so the curves line up."""
+
+    def __init__(self, parent: QWidget | None = None, max_points: int = MAX_BATCH_POINTS):
+        super().__init__(parent)
+        self.loss_plot = make_plot("Loss", "epoch", "loss")
+        self.acc_plot = make_plot("Accuracy", "epoch", "accuracy (%)")
+        self.acc_plot.setXLink(self.loss_plot)
+        self.plots = [self.loss_plot, self.acc_plot]
+        self.loss_plot.addLegend(offset=(-8, 8))
+        self.acc_plot.addLegend(offset=(-8, -8))
+        raw = QColor(TRAIN_COLOR)
+        raw.setAlpha(70)
+        self.raw_curve = self.loss_plot.plot(name="training (each batch)", pen=pg.mkPen(raw))
+        self.ema_curve = self.loss_plot.plot(
+            name="training (smoothed)", pen=pg.mkPen(TRAIN_COLOR, width=2)
+        )
+        self.val_loss_curve = self.loss_plot.plot(
+            name="validation", pen=pg.mkPen(VAL_COLOR, width=2), symbol="o", symbolSize=6,
+            symbolBrush=VAL_COLOR, symbolPen=None,
+        )  # fmt: skip
+        self.train_acc_curve = self.acc_plot.plot(
+            name="training", pen=pg.mkPen(TRAIN_COLOR, width=2), symbol="o", symbolSize=5,
+            symbolBrush=TRAIN_COLOR, symbolPen=None,
+        )  # fmt: skip
+        self.val_acc_curve = self.acc_plot.plot(
+            name="validation", pen=pg.mkPen(VAL_COLOR, width=2), symbol="o", symbolSize=6,
+            symbolBrush=VAL_COLOR, symbolPen=None,
+        )  # fmt: skip
+        self.batches = SeriesBuffer(3, max_points)  # x, raw loss, smoothed loss
+        self.epochs = SeriesBuffer(5)  # x, train loss, val loss, train acc, val acc
+        self._ema: float | None = None
+        self._ema_steps = 0
+        self.markers: list[pg.InfiniteLine] = []
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.loss_plot, 3)
+        layout.addWidget(self.acc_plot, 2)
+        layout.addWidget(self.footer(
+            "Faint: the loss of every batch; bold: its moving average; dots: the validation "
+            "set after each epoch. A validation loss rising while training loss falls means "
+            "overfitting."
+        ))  # fmt: skip
+        self.apply_theme()
+
+    def add_progress(self, event: BatchProgress) -> None:
+        losses = np.array(event.losses, dtype=np.float64)  # our own copy
+        smoothed = np.empty_like(losses)
+        for i, value in enumerate(losses):
+            # Bias-corrected EMA (as Adam and TensorBoard do): no pull towards 0 at the start.
+            self._ema_steps += 1
+            prev = 0.0 if self._ema is None else self._ema
+            self._ema = EMA_SMOOTHING * prev + (1 - EMA_SMOOTHING) * value
+            smoothed[i] = self._ema / (1 - EMA_SMOOTHING**self._ema_steps)
+        self.batches.append(np.stack([batch_positions(event), losses, smoothed]))
+        self.dirty = True
+
+    def add_epoch(self, event: EpochEnd) -> None:
+        self.epochs.append(
+            np.array(
+                [
+                    [event.epoch],
+                    [event.train_loss],
+                    [event.val.loss],
+                    [100 * event.train_accuracy],
+                    [100 * event.val.accuracy],
+                ]
+            )
+        )
+        self.dirty = True
+
+    def mark(self, x: float, text: str) -> None:
+        """A labelled vertical line (e.g. where training diverged)."""
+        line = pg.InfiniteLine(
+            x, angle=90, pen=pg.mkPen(SERIES_COLORS[3], style=Qt.PenStyle.DashLine),
+            label=text, labelOpts={"position": 0.9, "color": SERIES_COLORS[3]},
+        )  # fmt: skip
+        self.loss_plot.addItem(line)
+        self.markers.append(line)
+
+    def redraw(self) -> None:
+        b, e = self.batches, self.epochs
+        self.raw_curve.setData(b.column(0), b.column(1), connect="finite")
+        self.ema_curve.setData(b.column(0), b.column(2), connect="finite")
+        self.val_loss_curve.setData(e.column(0), e.column(2), connect="finite")
+        self.train_acc_curve.setData(e.column(0), e.column(3))
+        self.val_acc_curve.setData(e.column(0), e.column(4))
+        self.dirty = False
+
+    def clear(self) -> None:
+        self.batches.clear()
+        self.epochs.clear()
+        self._ema, self._ema_steps = None, 0
+        for line in self.markers:
+            self.loss_plot.removeItem(line)
+        self.markers.clear()
+        self.redraw()
+
+
+# ---------------------------------------------------------------- the vanishing-gradient view
+
+
+class GradientsPanel(PlotPanel):
+    """Gradient norm of each layer (log scale) and the share of dead or saturated units per
+    hidden layer, over training time in epochs."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.grad_plot = make_plot("Gradient norm per layer", "epoch", "‖∂L/∂W‖ (log)")
+        self.grad_plot.setLogMode(False, True)
+        self.unit_plot = make_plot("Dead / saturated units", "epoch", "share of units (%)")
+        self.unit_plot.setXLink(self.grad_plot)
+        self.plots = [self.grad_plot, self.unit_plot]
+        self.grad_plot.addLegend(offset=(-8, 8))
+        self.unit_plot.addLegend(offset=(-8, 8))
+        self.grad_curves: list[pg.PlotDataItem] = []
+        self.unit_curves: list[pg.PlotDataItem] = []
+        self.unit_kinds: list[str] = []  # per hidden layer: "dead" or "saturated"
+        self.grads: SeriesBuffer | None = None  # x, norm per layer
+        self.units: SeriesBuffer | None = None  # x, share per hidden layer
+        self._pending: list[LayerStats] = []  # stats whose epoch position is not known yet
+        self._last: BatchProgress | None = None
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.grad_plot, 3)
+        layout.addWidget(self.unit_plot, 2)
+        layout.addWidget(self.footer(
+            "Vanishing gradients: when the first layers' gradient norms sit orders of "
+            "magnitude below the output layer's, those layers barely learn. Saturated "
+            "sigmoid/tanh units (outputs in the flat tails) and dead ReLUs (0 for every input "
+            "of a batch) pass back almost no gradient. Try ReLU-like activations, He "
+            "initialisation, batch norm or a smaller learning rate."
+        ))  # fmt: skip
+        self.apply_theme()
+
+    def set_layers(self, activations: Sequence[str]) -> None:
+        """Create one curve per layer: hidden layers (their activation names), then the output."""
+        for curve in self.grad_curves:
+            self.grad_plot.removeItem(curve)
+        for curve in self.unit_curves:
+            self.unit_plot.removeItem(curve)
+        hidden = len(activations)
+        names = [f"hidden {i + 1}" for i in range(hidden)] + ["output"]
+        self.grad_curves = [
+            self.grad_plot.plot(name=name, pen=pg.mkPen(SERIES_COLORS[i % 10], width=2))
+            for i, name in enumerate(names)
+        ]
+        # Saturation only exists for sigmoid/tanh; every other activation can only die.
+        self.unit_kinds = ["saturated" if a in ("sigmoid", "tanh") else "dead" for a in activations]
+        self.unit_curves = [
+            self.unit_plot.plot(
+                name=f"hidden {i + 1} {kind} ({act})",
+                pen=pg.mkPen(
+                    SERIES_COLORS[i % 10],
+                    width=2,
+                    style=Qt.PenStyle.SolidLine if kind == "dead" else Qt.PenStyle.DashLine,
+                ),
+            )  # fmt: skip
+            for i, (kind, act) in enumerate(zip(self.unit_kinds, activations, strict=True))
+        ]
+        self.grads = SeriesBuffer(1 + hidden + 1)
+        self.units = SeriesBuffer(1 + hidden)
+        self.apply_theme()
+        self.dirty = True
+
+    def add_stats(self, event: LayerStats) -> None:
+        self._pending.append(event)
+
+    def add_progress(self, event: BatchProgress) -> None:
+        """Stats are reported just before the batch they describe; the next progress report
+        covers that batch, and tells its epoch."""
+        self._last = event
+        if self._pending:
+            self._place_pending(event)
+
+    def flush_pending(self) -> None:
+        """Place stats reported after the last progress (a run stopped mid-report)."""
+        if self._pending and self._last is not None:
+            self._place_pending(self._last)
+
+    def _place_pending(self, ref: BatchProgress) -> None:
+        for stats in self._pending:
+            if self.grads is None or self.grads.columns != 1 + len(stats.grad_norms):
+                hidden = len(stats.grad_norms) - 1
+                self.set_layers(["relu"] * hidden)  # the caller had not said; assume "dead"
+            x = (ref.epoch - 1) + (ref.batch - (ref.step - stats.step)) / ref.batches_per_epoch
+            norms = np.array(stats.grad_norms, dtype=np.float64)
+            norms[norms <= 0] = np.nan  # log scale: a zero gradient is a gap, not -inf
+            share = np.array(
+                [s if kind == "saturated" else d for d, s, kind in
+                 zip(stats.dead_fraction, stats.saturated_fraction, self.unit_kinds, strict=True)],
+                dtype=np.float64,
+            )  # fmt: skip
+            self.grads.append(np.concatenate([[x], norms])[:, None])
+            self.units.append(np.concatenate([[x], 100 * share])[:, None])
+        self._pending.clear()
+        self.dirty = True
+
+    def redraw(self) -> None:
+        if self.grads is not None:
+            x = self.grads.column(0)
+            for i, curve in enumerate(self.grad_curves):
+                curve.setData(x, self.grads.column(i + 1), connect="finite")
+            x = self.units.column(0)
+            for i, curve in enumerate(self.unit_curves):
+                curve.setData(x, self.units.column(i + 1))
+        self.dirty = False
+
+    def clear(self) -> None:
+        self._pending.clear()
+        self._last = None
+        if self.grads is not None:
+            self.grads.clear()
+            self.units.clear()
+        self.redraw()

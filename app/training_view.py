@@ -1,0 +1,268 @@
+"""The training view: settings on the side, live plots in tabs.
+
+The shell wires the controller's signals to the slots on_progress, on_layer_stats, on_snapshot,
+on_epoch_end, on_diverged and on_finished, calls reset() when a run starts from scratch, and
+forwards probeChanged (the chosen activations sample, normalized, [1, D]) to
+controller.set_probe. The slots only append (events may arrive at 20-50 Hz); a single-shot
+timer redraws the visible tab at most ~20 times a second, and other tabs when they are shown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.activations_view import ActivationsView
+from app.confusion_view import ConfusionView
+from app.hyperparameters import HyperparametersForm
+from app.live_plots import CurvesPanel, ExportButton, GradientsPanel
+from app.state import StudioState
+from app.weights_grid import WeightsGrid
+from core.training import BatchProgress, Diverged, EpochEnd, Finished, LayerStats, Snapshot
+
+REDRAW_MS = 50  # ~20 frames a second at most
+
+
+class TrainingView(QWidget):
+    probeChanged = Signal(object)  # np.ndarray [1, D]: forward to controller.set_probe
+
+    def __init__(self, state: StudioState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.hyperparameters = HyperparametersForm(state)
+        self.curves = CurvesPanel()
+        self.gradients = GradientsPanel()
+        self.weights = WeightsGrid()
+        self.activations = ActivationsView(state)
+        self.confusion = ConfusionView()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        for page, title in ((self.curves, "Curves"), (self.gradients, "Gradients"),
+                            (self.weights, "Weights"), (self.activations, "Activations"),
+                            (self.confusion, "Confusion")):  # fmt: skip
+            self.tabs.addTab(page, title)
+        self.export_button = ExportButton(lambda: self.tabs.currentWidget().export_targets())
+        self.export_button.setAutoRaise(True)
+        self.tabs.setCornerWidget(self.export_button, Qt.Corner.TopRightCorner)
+
+        self.status = QLabel("Not trained yet.")
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.best = QLabel("")
+        self.best.setTextFormat(Qt.TextFormat.RichText)
+        self.status.setWordWrap(True)  # wrap rather than widen the view
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedWidth(140)
+        self.progress.setMaximumHeight(10)
+        header = QHBoxLayout()
+        header.setContentsMargins(6, 4, 6, 0)
+        header.addWidget(self.status, 1)
+        header.addWidget(self.best)
+        header.addWidget(self.progress)
+
+        scroll = QScrollArea()
+        scroll.setWidget(self.hyperparameters)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(self.hyperparameters.minimumSizeHint().width() + 16)
+        self.settings_scroll = scroll
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(header)
+        right_layout.addWidget(self.tabs, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([scroll.minimumWidth(), 10_000])  # the plots get the rest
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw_visible)
+        self.tabs.currentChanged.connect(lambda _i: self._redraw_visible())
+        self.activations.probeChanged.connect(self.probeChanged)
+        state.modelChanged.connect(self._on_model)
+        state.trainingChanged.connect(self._on_training)
+        self._last: BatchProgress | None = None
+        self._total_epochs = state.train_config.epochs
+        self._best_text = ""
+        self._status_dirty = False
+        self.reset()
+        self._on_model(state.model)
+
+    # ---- the slots the shell wires to TrainingController ----
+
+    @Slot()
+    def reset(self) -> None:
+        """Forget the previous run's history (a new run starts from scratch)."""
+        self.curves.clear()
+        self.gradients.clear()
+        self.gradients.set_layers([h.activation.name for h in self.state.spec.hidden])
+        self.confusion.clear()
+        self.weights.clear()
+        self._last = None
+        self._total_epochs = self.state.train_config.epochs
+        self._best_text = ""
+        self.status.setText("Ready to train.")
+        self.best.setText("")
+        self.progress.setValue(0)
+        self._schedule()
+
+    @Slot(object)
+    def on_progress(self, event: BatchProgress) -> None:
+        self.curves.add_progress(event)
+        self.gradients.add_progress(event)
+        self._last = event
+        self._total_epochs = max(self._total_epochs, event.epoch)
+        self._status_dirty = True
+        self._schedule()
+
+    @Slot(object)
+    def on_layer_stats(self, event: LayerStats) -> None:
+        hidden = [h.activation.name for h in self.state.spec.hidden]
+        if self.gradients.grads is None or self.gradients.grads.columns != 1 + len(
+            event.grad_norms
+        ):
+            # A run without reset() and with another depth: name the layers from the spec.
+            if len(hidden) + 1 == len(event.grad_norms):
+                self.gradients.set_layers(hidden)
+        self.gradients.add_stats(event)
+        self._schedule()
+
+    @Slot(object)
+    def on_snapshot(self, event: Snapshot) -> None:
+        if event.weights:
+            self.weights.set_weights(event.weights[0])
+        self.activations.show_activations(event.activations)
+        self._schedule()
+
+    @Slot(object)
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        self.curves.add_epoch(event)
+        self.confusion.set_metrics("validation", event.val, self.state.data, f"epoch {event.epoch}")
+        self._total_epochs = event.epochs
+        if event.best:
+            self._best_text = f"best <b>{event.val.accuracy:.2%}</b> (epoch {event.epoch})"
+            self.best.setToolTip("Best validation accuracy so far")
+        self._status_dirty = True
+        self._schedule()
+
+    @Slot(object)
+    def on_diverged(self, event: Diverged) -> None:
+        self._mark_divergence(event)
+        self.status.setText(f"<b>Diverged</b> at epoch {event.epoch}, batch {event.batch}.")
+        self.status.setToolTip(event.message)
+
+    @Slot(object)
+    def on_finished(self, event: Finished) -> None:
+        self.gradients.flush_pending()
+        if event.test is not None:
+            note = f"best epoch {event.best_epoch}" if event.best_epoch else "final model"
+            self.confusion.set_metrics("test", event.test, self.state.data, note)
+            self.confusion.show_split("test")
+        if event.diverged is not None:
+            self._mark_divergence(event.diverged)
+            text = f"<b>Diverged</b> at epoch {event.diverged.epoch}: lower the learning rate."
+            self.status.setToolTip(event.diverged.message)
+        elif event.stopped:
+            text = "<b>Stopped.</b>"
+        else:
+            text = "<b>Finished.</b>"
+        if event.test is not None:
+            text += f" Test accuracy <b>{event.test.accuracy:.2%}</b>."
+        self.status.setText(text)
+        self._status_dirty = False
+        self.flush()
+
+    # ---- drawing ----
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _pages(self) -> list[QWidget]:
+        return [self.tabs.widget(i) for i in range(self.tabs.count())]
+
+    def _redraw_visible(self) -> None:
+        page = self.tabs.currentWidget()
+        if getattr(page, "dirty", False):
+            page.redraw()
+        self._draw_status()
+
+    def flush(self) -> None:
+        """Redraw everything that changed, visible or not (tests, screenshots, end of run)."""
+        for page in self._pages():
+            if page.dirty:
+                page.redraw()
+        self._draw_status()
+
+    def _draw_status(self) -> None:
+        if not self._status_dirty or self._last is None:
+            return
+        self._status_dirty = False
+        e = self._last
+        self.status.setText(
+            f"Epoch <b>{e.epoch}</b>/{self._total_epochs} · batch {e.batch}/{e.batches_per_epoch}"
+            f" · {e.samples_per_second:,.0f} samples/s · lr {e.lr:.3g}"
+        )
+        self.best.setText(self._best_text)
+        done = (e.epoch - 1 + e.batch / e.batches_per_epoch) / max(self._total_epochs, 1)
+        self.progress.setValue(int(1000 * min(done, 1.0)))
+
+    def _mark_divergence(self, event: Diverged) -> None:
+        bpe = self._last.batches_per_epoch if self._last is not None else 1
+        x = event.epoch - 1 + event.batch / bpe
+        if not any(abs(line.value() - x) < 1e-9 for line in self.curves.markers):
+            self.curves.mark(x, "diverged")
+            self.curves.dirty = True
+            self._schedule()
+
+    # ---- the model outside training ----
+
+    def _on_model(self, model) -> None:
+        if self.state.training:
+            return  # the worker owns it; snapshots bring its weights
+        if model is None:
+            self.weights.clear()
+        else:
+            first = model.linears[0].weight.detach().cpu().numpy()
+            self.weights.set_weights(np.array(first))
+        self._schedule()
+
+    def _on_training(self, active: bool) -> None:
+        if not active:
+            self._on_model(self.state.model)
+
+    def probe(self) -> np.ndarray | None:
+        """The activations sample, normalized, [1, D]: pass it to set_probe when starting."""
+        return self.activations.probe()
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    view = TrainingView(StudioState())
+    view.resize(900, 700)
+    view.show()
+    app.exec()
