@@ -278,6 +278,12 @@ class DesignerPanel(QWidget):
     def _context_menu(self, layer: int, pos: QPoint) -> None:
         if layer >= 0:
             self.select_layer(layer)
+        menu = self.layer_menu(layer)
+        menu.exec(pos)
+        menu.deleteLater()
+
+    def layer_menu(self, layer: int) -> QMenu:
+        """The context menu for hidden layer `layer` (-1: the input/output or empty space)."""
         menu = QMenu(self)
         editable = not self.state.training
         count = len(self.state.spec.hidden)
@@ -298,7 +304,7 @@ class DesignerPanel(QWidget):
             action.setEnabled(editable)
             action.triggered.connect(slot)
             menu.addAction(action)
-        menu.exec(pos)
+        return menu
 
     def _list_context_menu(self, pos: QPoint) -> None:
         row = self.layer_list.indexAt(pos).row()

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtWidgets import QApplication
 
 from app.designer import DesignerPanel
 from app.state import StudioState
@@ -286,3 +288,25 @@ def test_binary_task_labels_its_two_outputs(panel):
     panel.state.replace_spec(spec)
     title, _image, _text = panel.diagram.node_info(len(panel.diagram.columns) - 1, 1)
     assert title == "Output 7"
+
+
+def test_context_menu_on_a_layer_inserts_and_removes(panel, qtbot):
+    diagram = panel.diagram
+    diagram.contextMenuRequested.disconnect(panel._context_menu)  # no modal menu in a test
+    pos = cell_centre(panel, 2, 0)  # a neuron of hidden layer 2
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, diagram.mapToGlobal(pos))
+    with qtbot.waitSignal(diagram.contextMenuRequested) as blocker:
+        QApplication.sendEvent(diagram, event)
+    assert blocker.args[0] == 1
+
+    def actions(layer):
+        return {action.text(): action for action in panel.layer_menu(layer).actions()}
+
+    actions(1)["Insert layer before layer 2"].trigger()
+    assert [h.units for h in panel.state.spec.hidden] == [128, 64, 64]
+    actions(1)["Remove layer 2"].trigger()
+    assert [h.units for h in panel.state.spec.hidden] == [128, 64]
+    actions(-1)["Add hidden layer at the start"].trigger()
+    assert len(panel.state.spec.hidden) == 3 and panel.editor.index == 0
+    panel.state.set_training(True)
+    assert not any(action.isEnabled() for action in actions(0).values())
