@@ -1,0 +1,464 @@
+"""Export the model to a file other programs can run, then prove the file is the model.
+
+The dialog writes ONNX, TorchScript or safetensors + JSON (core.export), reloads the file the
+way a user would (onnxruntime for ONNX, torch for the others) and compares its probabilities
+with the live model on up to 1,000 test images (core.export.verify_export). Writing and
+verifying run on a worker thread: a first TorchScript export takes ~2 s.
+
+Run alone: python -m app.export_dialog [--screenshot PNG]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import export
+from core.errors import StudioError
+
+LAST_FOLDER_KEY = "files/lastModelFolder"
+MAX_DIFFERENCE = 1e-4  # float32 rounding gives ~1e-7; more means the file is not the model
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    key: str
+    label: str
+    suffix: str
+    description: str
+    writer: str  # function name in core.export
+    needs: str = ""  # a module the format needs, if any
+
+
+FORMATS = (
+    ExportFormat(
+        "onnx",
+        "ONNX",
+        ".onnx",
+        "Runs in onnxruntime from Python, C++, C#, Java or JavaScript.",
+        "export_onnx",
+        "onnx",
+    ),
+    ExportFormat(
+        "torchscript",
+        "TorchScript",
+        ".pt",
+        "Runs with PyTorch alone (torch.jit.load), no MLP Studio needed.",
+        "export_torchscript",
+    ),
+    ExportFormat(
+        "safetensors",
+        "safetensors + JSON",
+        ".safetensors",
+        "The weights, with a readable .json description beside them; MLP Studio (File > "
+        "Import model) rebuilds the network from it.",
+        "export_safetensors",
+    ),
+)
+
+
+def format_difference(value: float) -> str:
+    """3e-07 -> "3e-7"; 0 -> "0"."""
+    if value == 0:
+        return "0"
+    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", f"{value:.0e}")
+
+
+class _Job(QObject):
+    """Writes and verifies on a pool thread; `done` arrives in the GUI thread (queued)."""
+
+    done = Signal(object)  # (path, max difference) or an error message (str)
+
+    def __init__(self, fmt: ExportFormat, bundle: export.ModelBundle, path: Path, pixels):
+        super().__init__()
+        self.fmt, self.bundle, self.path, self.pixels = fmt, bundle, path, pixels
+
+    def run(self) -> None:
+        try:
+            written = getattr(export, self.fmt.writer)(self.bundle, self.path)
+            result = (Path(written), export.verify_export(self.bundle, written, self.pixels))
+        except StudioError as err:
+            result = str(err)
+        except Exception as err:  # a bug in an exporter: report it, keep the app alive
+            result = f"The export failed unexpectedly: {type(err).__name__}: {err}"
+        self.done.emit(result)
+
+
+class ExportDialog(QDialog):
+    """Export `bundle`, verify the file on `pixels` (raw [N, D] 0-255) and show how to use it.
+
+    `pixels_label` says what the pixels are ("test images"). `settings` remembers the folder.
+    """
+
+    exported = Signal(str, float)  # the file written and verified, its max difference
+    finished_job = Signal(bool)  # a write + verify ended (True: written and verified)
+
+    def __init__(
+        self,
+        bundle: export.ModelBundle,
+        pixels: np.ndarray,
+        parent: QWidget | None = None,
+        *,
+        pixels_label: str = "test images",
+        settings: QSettings | None = None,
+    ):
+        super().__init__(parent)
+        self.setWindowTitle("Export model")
+        self.bundle = bundle
+        self.pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+        self.pixels_label = pixels_label
+        self.settings = settings if settings is not None else QSettings()
+        self.max_difference: float | None = None
+        self._job: _Job | None = None
+        self._path_confirmed = ""  # a path the save dialog already asked about overwriting
+        self._build()
+        folder = Path(self.settings.value(LAST_FOLDER_KEY, str(Path.home()), str))
+        self.path_edit.setText(str(folder / f"mlp-studio-model{FORMATS[0].suffix}"))
+        first = next((i for i, f in enumerate(FORMATS) if self._available(f)), 0)
+        self.format_buttons.button(first).setChecked(True)
+        self._on_format()
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        spec = self.bundle.spec
+        intro = QLabel(
+            f"The file takes raw pixels (N × {spec.input_size}, values 0–255, digits prepared "
+            f"like MNIST) and returns {spec.output_size} class probabilities per image: the "
+            f"'{self.bundle.normalization.kind}' normalization and the conversion of the "
+            "outputs to probabilities are built in."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        box = QGroupBox("Format")
+        grid = QGridLayout(box)
+        grid.setColumnStretch(1, 1)
+        grid.setHorizontalSpacing(12)
+        self.format_buttons = QButtonGroup(self)
+        for i, fmt in enumerate(FORMATS):
+            button = QRadioButton(f"{fmt.label} ({fmt.suffix})")
+            note = QLabel(fmt.description)
+            note.setWordWrap(True)
+            note.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # secondary text
+            if not self._available(fmt):
+                button.setEnabled(False)
+                note.setText(f"Needs the {fmt.needs} package: pip install {fmt.needs}")
+            self.format_buttons.addButton(button, i)
+            grid.addWidget(button, i, 0, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(note, i, 1, Qt.AlignmentFlag.AlignTop)
+        self.format_buttons.idToggled.connect(lambda _i, on: on and self._on_format())
+        layout.addWidget(box)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("File:"))
+        self.path_edit = QLineEdit()
+        self.path_edit.setMinimumWidth(380)
+        self.path_edit.textEdited.connect(self._on_path_edited)
+        row.addWidget(self.path_edit, 1)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self.browse)
+        row.addWidget(self.browse_button)
+        layout.addLayout(row)
+
+        status = QGridLayout()
+        status.setColumnStretch(1, 1)
+        status.setHorizontalSpacing(6)
+        self.status_icon = QLabel()
+        self.status_icon.setFixedWidth(20)
+        self.status_icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        status.addWidget(self.status_icon, 0, 0)
+        self.status_label = QLabel(
+            f"After writing, the file is loaded back and checked against the model on "
+            f"{len(self.pixels):,} {self.pixels_label}."
+        )
+        self.status_label.setWordWrap(True)
+        self.detail_label = QLabel()
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.detail_label.hide()
+        for row, label in enumerate((self.status_label, self.detail_label)):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            status.addWidget(label, row, 1)
+        layout.addLayout(status)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy: the exporters report no progress
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.progress.hide()
+        layout.addWidget(self.progress)
+
+        usage = QHBoxLayout()
+        self.usage_title = QLabel("<b>Use it in Python</b>")
+        usage.addWidget(self.usage_title)
+        usage.addStretch(1)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the code to the clipboard")
+        self.copy_button.clicked.connect(self.copy_snippet)
+        usage.addWidget(self.copy_button)
+        layout.addLayout(usage)
+        self.snippet = QPlainTextEdit()
+        self.snippet.setReadOnly(True)
+        self.snippet.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.snippet.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        lines = 15  # the longest snippet (safetensors) without scrolling
+        self.snippet.setMinimumHeight(self.snippet.fontMetrics().lineSpacing() * lines + 12)
+        layout.addWidget(self.snippet, 1)
+
+        buttons = QDialogButtonBox()
+        self.export_button = buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button.setDefault(True)
+        self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.clicked.connect(self.start_export)
+        self.close_button.clicked.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(720, self.sizeHint().height())
+        self.export_button.setFocus()
+
+    @staticmethod
+    def _available(fmt: ExportFormat) -> bool:
+        return not fmt.needs or _has(fmt.needs)
+
+    # ------------------------------------------------------------------ format and path
+
+    def current_format(self) -> ExportFormat:
+        return FORMATS[max(self.format_buttons.checkedId(), 0)]
+
+    def set_format(self, key: str) -> None:
+        index = next(i for i, f in enumerate(FORMATS) if f.key == key)
+        self.format_buttons.button(index).setChecked(True)
+
+    def path(self) -> Path:
+        """The file to write: the typed path with the chosen format's suffix."""
+        text = self.path_edit.text().strip() or f"mlp-studio-model{self.current_format().suffix}"
+        path = Path(text).expanduser()
+        suffix = self.current_format().suffix
+        return path if path.suffix.lower() == suffix else path.with_suffix(suffix)
+
+    def set_path(self, path: str | Path) -> None:
+        self.path_edit.setText(str(path))
+        self._on_path_edited()
+
+    @Slot()
+    def _on_format(self) -> None:
+        text = self.path_edit.text().strip()
+        if text:
+            self.path_edit.setText(str(self.path()))
+        self._update_snippet()
+
+    @Slot()
+    def _on_path_edited(self) -> None:
+        suffix = Path(self.path_edit.text().strip()).suffix.lower()
+        for i, fmt in enumerate(FORMATS):
+            if fmt.suffix == suffix and self.format_buttons.button(i).isEnabled():
+                self.format_buttons.button(i).setChecked(True)
+        self._update_snippet()
+
+    def _update_snippet(self) -> None:
+        self.snippet.setPlainText(export.usage_snippet(self.path()))
+
+    @Slot()
+    def browse(self) -> None:
+        fmt = self.current_format()
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export model", str(self.path()), f"{fmt.label} (*{fmt.suffix})"
+        )
+        if path:
+            self._path_confirmed = str(Path(path).with_suffix(fmt.suffix))
+            self.set_path(self._path_confirmed)
+
+    @Slot()
+    def copy_snippet(self) -> None:
+        QGuiApplication.clipboard().setText(self.snippet.toPlainText())
+        self.copy_button.setText("Copied")
+
+    # ------------------------------------------------------------------ exporting
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    @Slot()
+    def start_export(self) -> bool:
+        """Write and verify in the background; False if it did not start."""
+        if self._job is not None:
+            return False
+        fmt, path = self.current_format(), self.path()
+        self.path_edit.setText(str(path))
+        if path.exists() and str(path) != self._path_confirmed:
+            answer = QMessageBox.question(
+                self,
+                "Replace the file?",
+                f"{path.name} already exists in {path.parent}. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        self.max_difference = None
+        self._set_busy(True)
+        self._show_status("busy", f"Writing {path.name}…", "Then it is loaded back and checked.")
+        job = _Job(fmt, self.bundle, path, self.pixels)
+        job.done.connect(self._on_done)
+        self._job = job
+        QThreadPool.globalInstance().start(job.run)
+        return True
+
+    @Slot(object)
+    def _on_done(self, result) -> None:
+        self._job = None
+        self._set_busy(False)
+        if isinstance(result, str):
+            self._show_status("error", result, "Nothing was written, or the old file was kept.")
+            self.finished_job.emit(False)
+            return
+        path, difference = result
+        self.max_difference = difference
+        self.settings.setValue(LAST_FOLDER_KEY, str(path.parent))
+        self._path_confirmed = str(path)  # exporting again overwrites it without asking
+        extra = f" and {path.with_suffix('.json').name}" if path.suffix == ".safetensors" else ""
+        where = f"Wrote {path.name}{extra} in {path.parent}"
+        n = f"{len(self.pixels):,} {self.pixels_label}"
+        if difference <= MAX_DIFFERENCE:
+            self._show_status(
+                "ok",
+                f"<b>Verified on {n}</b>, max difference {format_difference(difference)}",
+                f"{where}; reloaded with {_runtime(path)} and compared with the model.",
+            )
+        else:
+            self._show_status(
+                "error",
+                f"<b>The file does not match the model</b>: on {n} its probabilities differ "
+                f"by up to {format_difference(difference)}",
+                f"{where}. Export again; if it persists, report it.",
+            )
+        self._update_snippet()
+        self.exported.emit(str(path), difference)
+        self.finished_job.emit(difference <= MAX_DIFFERENCE)
+
+    def _set_busy(self, busy: bool) -> None:
+        for widget in (self.export_button, self.browse_button, self.path_edit):
+            widget.setEnabled(not busy)
+        for button in self.format_buttons.buttons():
+            button.setEnabled(not busy and self._available(FORMATS[self.format_buttons.id(button)]))
+        self.progress.setVisible(busy)
+
+    def _show_status(self, kind: str, html: str, detail: str = "") -> None:
+        icons = {
+            "ok": QStyle.StandardPixmap.SP_DialogApplyButton,
+            "error": QStyle.StandardPixmap.SP_MessageBoxWarning,
+            "busy": QStyle.StandardPixmap.SP_BrowserReload,
+        }
+        size = self.fontMetrics().height()
+        self.status_icon.setPixmap(self.style().standardIcon(icons[kind]).pixmap(size, size))
+        self.status_label.setText(html)
+        self.detail_label.setText(detail)
+        self.detail_label.setVisible(bool(detail))
+
+    def status_text(self) -> str:
+        """The status lines as plain text (tests and screenshots read it)."""
+        text = f"{self.status_label.text()}\n{self.detail_label.text()}".strip()
+        return re.sub(r"<[^>]+>", "", text)
+
+    def reject(self) -> None:
+        # A running job finishes in the background (the file is written atomically); its
+        # result is simply not shown.
+        super().reject()
+
+
+def _runtime(path: Path) -> str:
+    return "onnxruntime" if path.suffix == ".onnx" and _has("onnxruntime") else "torch"
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _demo(argv: list[str]) -> int:
+    """A dialog for a small freshly initialised model, optionally exported and grabbed."""
+    import argparse
+
+    from core.data import Normalization
+    from core.model import LayerSpec, NetworkSpec, build_model
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--screenshot", metavar="PNG")
+    parser.add_argument("--format", default="onnx", choices=[f.key for f in FORMATS])
+    parser.add_argument("--dark", action="store_true", help="a dark palette, to check contrast")
+    args = parser.parse_args(argv)
+    app = QApplication.instance() or QApplication([])
+    app.setStyle("Fusion")
+    if args.dark:
+        from PySide6.QtGui import QColor
+
+        dark = QPalette()
+        for role, color in (
+            (QPalette.ColorRole.Window, "#2b2b2b"),
+            (QPalette.ColorRole.WindowText, "#e6e6e6"),
+            (QPalette.ColorRole.Base, "#1e1e1e"),
+            (QPalette.ColorRole.Text, "#e6e6e6"),
+            (QPalette.ColorRole.Button, "#3a3a3a"),
+            (QPalette.ColorRole.ButtonText, "#e6e6e6"),
+            (QPalette.ColorRole.PlaceholderText, "#9a9a9a"),
+        ):
+            dark.setColor(role, QColor(color))
+        app.setPalette(dark)
+    spec = NetworkSpec(784, [LayerSpec(64)], 10)
+    normalization = Normalization("unit", np.zeros(784), np.full(784, 255.0))
+    bundle = export.ModelBundle(
+        spec, normalization, "cross-entropy", [str(d) for d in range(10)],
+        build_model(spec).state_dict(),
+    )  # fmt: skip
+    pixels = np.random.default_rng(0).uniform(0, 255, (1000, 784)).astype(np.float32)
+    dialog = ExportDialog(bundle, pixels, pixels_label="random images")
+    dialog.show()
+    if args.screenshot:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp())
+        dialog.set_format(args.format)
+        dialog.set_path(folder / f"digits{dialog.current_format().suffix}")
+        from PySide6.QtCore import QEventLoop
+
+        loop = QEventLoop()
+        dialog.finished_job.connect(loop.quit)
+        if dialog.start_export():
+            loop.exec()
+        app.processEvents()  # the status labels' new heights
+        dialog.grab().save(args.screenshot)
+        return 0
+    return app.exec()
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_demo(sys.argv[1:]))
