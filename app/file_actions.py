@@ -447,6 +447,13 @@ class FileActions(QObject):
         finally:
             self._applying = False
         self._model = model
+        if self.controller is not None:  # its next run continues the epoch count
+            from app.controller import Lineage
+
+            self.controller.adopt(model, Lineage(
+                _copy_history(session.history), session.epochs_done, session.best_weights,
+                session.best_epoch,
+            ))  # fmt: skip
         self._reset_history(_copy_history(session.history), session.epochs_done)
         if session.best_weights is not None:
             self._best, self._best_epoch = dict(session.best_weights), session.best_epoch

@@ -499,7 +499,10 @@ def test_autosave_during_training_then_recover_after_a_kill(qtbot, data, setting
     # Continue training: the epochs go on from 4, the history grows.
     state2.set_data(data.prepared)
     state2.set_train_config(TrainConfig(lr=0.01, epochs=2, batch_size=32))
+    seen = []
+    controller2.epochEnded.connect(lambda event: seen.append(event.epoch))
     run_training(qtbot, controller2)
+    assert seen == [4, 5]  # the controller adopted the restored model's past
     files2.wait_for_saves()
     assert [r.epoch for r in files2.history.epochs] == [1, 2, 3, 4, 5]
     assert load_session(recovery).epochs_done == 5
