@@ -15,7 +15,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from app.live_plots import SERIES_COLORS, ExportTarget, PlotPanel, export_svg
+from app.live_plots import (
+    SERIES_COLORS,
+    ExportTarget,
+    PlotPanel,
+    export_svg,
+    route_scene_export,
+)
 from app.state import StudioState
 from core.losses import probabilities
 
@@ -73,6 +79,7 @@ class ActivationsView(PlotPanel):
         self.output_bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.output_plot.addItem(self.output_bars)
         self.plots = []  # not PlotWidgets: exported through the canvas below
+        route_scene_export(self.canvas, self.export_targets()[0])
 
         self.hint = QLabel("")
         self.hint.setWordWrap(True)

@@ -9,6 +9,7 @@ themselves (every other point) past a cap, so a long run keeps its whole history
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,11 @@ def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     # Long histories: draw only what is in view, reduced to min/max pairs per pixel.
     item.setDownsampling(auto=True, mode="peak")
     item.setClipToView(True)
+    widget_ref = weakref.ref(widget)
+    route_scene_export(
+        widget,
+        ExportTarget(title, ("png", "svg", "csv"), lambda path: export_plot(widget_ref(), path)),
+    )
     return widget
 
 
@@ -244,22 +250,41 @@ class ExportButton(QToolButton):
             action.triggered.connect(lambda _=False, t=target: self.ask_and_export(t))
 
     def ask_and_export(self, target: ExportTarget) -> None:
-        filters = ";;".join(FORMAT_FILTERS[f] for f in target.formats)
-        default = file_stem(target.name) + "." + target.formats[0]
-        path, chosen = QFileDialog.getSaveFileName(self, f"Export {target.name}", default, filters)
-        if not path:
-            return
-        path = Path(path)
-        if path.suffix.lower().lstrip(".") not in target.formats:
-            # The user typed a bare name: use the format of the filter they picked.
-            fmt = next(
-                (f for f in target.formats if FORMAT_FILTERS[f] == chosen), target.formats[0]
-            )
-            path = path.with_name(path.name + "." + fmt)
-        try:
-            target.write(path)
-        except (OSError, ValueError, RuntimeError) as err:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{err}")
+        ask_and_export(self, target)
+
+
+def ask_and_export(parent: QWidget, target: ExportTarget) -> Path | None:
+    """Ask for a file (the filter picks the format) and write `target` there."""
+    filters = ";;".join(FORMAT_FILTERS[f] for f in target.formats)
+    default = file_stem(target.name) + "." + target.formats[0]
+    path, chosen = QFileDialog.getSaveFileName(parent, f"Export {target.name}", default, filters)
+    if not path:
+        return None
+    path = Path(path)
+    if path.suffix.lower().lstrip(".") not in target.formats:
+        # The user typed a bare name: use the format of the filter they picked.
+        fmt = next((f for f in target.formats if FORMAT_FILTERS[f] == chosen), target.formats[0])
+        path = path.with_name(path.name + "." + fmt)
+    try:
+        target.write(path)
+    except (OSError, ValueError, RuntimeError) as err:
+        QMessageBox.warning(parent, "Export failed", f"Could not write {path}:\n{err}")
+        return None
+    return path
+
+
+def route_scene_export(view: pg.GraphicsView, target: ExportTarget) -> None:
+    """Point the right-click "Export..." of a pyqtgraph view at our exporter (pyqtgraph's own
+    dialog offers its broken SVG export)."""
+    action = view.scene().contextMenu[0]
+    action.triggered.disconnect()
+    view_ref = weakref.ref(view)  # no lambda holding the view alive
+
+    def export() -> None:
+        if (v := view_ref()) is not None:
+            ask_and_export(v, target)
+
+    action.triggered.connect(export)
 
 
 def caption(text: str) -> QLabel:

@@ -9,6 +9,8 @@ timer redraws the visible tab at most ~20 times a second, and other tabs when th
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -32,6 +34,7 @@ from app.weights_grid import WeightsGrid
 from core.training import BatchProgress, Diverged, EpochEnd, Finished, LayerStats, Snapshot
 
 REDRAW_MS = 50  # ~20 frames a second at most
+MAX_REDRAW_MS = 1000
 
 
 class TrainingView(QWidget):
@@ -205,9 +208,15 @@ class TrainingView(QWidget):
 
     def _redraw_visible(self) -> None:
         page = self.tabs.currentWidget()
+        start = time.perf_counter()
         if getattr(page, "dirty", False):
             page.redraw()
+            page.repaint()  # paint now, so the cost below includes it
         self._draw_status()
+        # Slow machine or a huge history: space frames out so drawing takes at most about a
+        # third of the GUI thread, and the window stays responsive.
+        cost_ms = 1000 * (time.perf_counter() - start)
+        self._timer.setInterval(int(min(MAX_REDRAW_MS, max(REDRAW_MS, 3 * cost_ms))))
 
     def flush(self) -> None:
         """Redraw everything that changed, visible or not (tests, screenshots, end of run)."""

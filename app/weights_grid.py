@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.live_plots import ExportTarget, PlotPanel, export_plot
+from app.live_plots import ExportTarget, PlotPanel, export_plot, route_scene_export
 
 MAX_TILES = 64
 SIDE = 28
@@ -57,6 +57,7 @@ class WeightsGrid(PlotPanel):
         )
         self.colorbar.setImageItem(self.image, insert_in=item)
         self.plots = [self.plot]
+        route_scene_export(self.plot, self.export_targets()[0])
         self.info = QLabel("")
         self.level = 0.0  # m of the levels (-m, m); grows only, per run
         self._weights: np.ndarray | None = None  # the shown rows, our own copy

@@ -532,3 +532,17 @@ def test_cell_rect_and_cell_at_agree(qtbot):
     for r, c in [(0, 0), (3, 7), (9, 9)]:
         assert widget.cell_at(widget.cell_rect(r, c).center()) == (r, c)
     assert widget.cell_at(QPoint(1, 1)) is None
+
+
+def test_right_click_export_writes_the_plot(view, tmp_path, monkeypatch):
+    view.on_progress(progress(1, 2, 2, 2, [1.0, 0.5]))
+    view.flush()
+    target = tmp_path / "from_menu"  # no suffix: the chosen filter decides
+    monkeypatch.setattr(
+        "app.live_plots.QFileDialog.getSaveFileName",
+        lambda *args, **kw: (str(target), "CSV data (*.csv)"),
+    )
+    view.curves.loss_plot.scene().contextMenu[0].trigger()  # the view's "Export..." entry
+    written = tmp_path / "from_menu.csv"
+    assert written.exists()
+    assert len(list(csv.reader(written.open()))) == 3
