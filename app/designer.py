@@ -33,7 +33,7 @@ from app.layer_editor import ERROR_COLOR, LayerEditor
 from app.network_diagram import ACTIVATION_NAMES, NetworkDiagram
 from app.state import StudioState
 from core.errors import SpecError
-from core.losses import LOSSES, canonical_loss
+from core.losses import LOSSES, canonical_loss, check_loss_for_task
 from core.model import INITS, MLP, LayerSpec, NetworkSpec, parameter_count
 
 INIT_LABELS = {
@@ -164,7 +164,7 @@ class DesignerPanel(QWidget):
         self.loss_combo.currentIndexChanged.connect(self._on_loss)
         state.specChanged.connect(self._on_spec_changed)
         state.trainConfigChanged.connect(self._on_train_config)
-        state.dataChanged.connect(lambda _data: self._refresh_class_names())
+        state.dataChanged.connect(self._on_data)
         state.dataConfigChanged.connect(lambda _config: self._refresh_class_names())
         state.modelChanged.connect(self._on_model)
         state.trainingChanged.connect(self._on_training)
@@ -364,6 +364,10 @@ class DesignerPanel(QWidget):
             return [f"not {digit}", str(digit)]
         return [str(i) for i in range(spec.output_size)]
 
+    def _on_data(self, _data) -> None:
+        self._refresh_class_names()
+        self._on_train_config(self.state.train_config)  # classification or regression
+
     def _refresh_class_names(self) -> None:
         spec = self.state.spec
         self.diagram.set_spec(spec, self._class_names(spec))
@@ -376,6 +380,17 @@ class DesignerPanel(QWidget):
             return
         with QSignalBlocker(self.loss_combo):
             self.loss_combo.setCurrentIndex(self.loss_combo.findData(info.name))
+        data = self.state.data
+        if data is not None and data.task == "regression":
+            # The trainer compares raw outputs with the real-valued targets.
+            try:
+                check_loss_for_task(info.name, "regression")
+                note = "regression: raw outputs against real-valued targets"
+            except SpecError as err:
+                note = str(err)
+            self.loss_note.setText(note)
+            self.diagram.set_output_kind("regression")
+            return
         self.loss_note.setText(
             f"{OUTPUTS.get(info.output, info.output)}, {TARGETS.get(info.target, info.target)}"
             f"\nloss = {info.formula}"

@@ -227,7 +227,8 @@ class NetworkDiagram(QWidget):
         self._relayout()
 
     def set_output_kind(self, kind: str) -> None:
-        """The loss's output activation ("softmax", "sigmoid", "identity")."""
+        """The loss's output activation ("softmax", "sigmoid", "identity"), or "regression"
+        (raw values: no probabilities)."""
         self._output_kind = kind
         self._relayout()
 
@@ -475,7 +476,11 @@ class NetworkDiagram(QWidget):
             if values.ndim != 2 or row >= len(values) or values.shape[1] != col.size:
                 continue
             values = values[row]
-            if col.kind == "output":
+            if col.kind == "output" and self._output_kind == "regression":
+                scale = max(float(np.abs(values).max()), 1.0)  # raw values, no probabilities
+                picks = ((np.clip(values[col.shown] / scale, -1, 1) + 1) * 127.5).astype(int)
+                colours = [QColor(*lut[i][:3].tolist()) for i in picks]
+            elif col.kind == "output":
                 self._probs = output_probabilities(values, self._output_kind)
                 shown = self._probs[col.shown]
                 colours = [self._mix(float(p)) for p in shown]

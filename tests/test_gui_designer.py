@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 from app.designer import DesignerPanel
 from app.state import StudioState
 from core.activations import ActivationSpec
+from core.data import prepare_arrays
 from core.losses import LOSSES
 from core.model import LayerSpec, NetworkSpec, parameter_count
 from core.training import Snapshot
@@ -310,3 +311,23 @@ def test_context_menu_on_a_layer_inserts_and_removes(panel, qtbot):
     assert len(panel.state.spec.hidden) == 3 and panel.editor.index == 0
     panel.state.set_training(True)
     assert not any(action.isEnabled() for action in actions(0).values())
+
+
+def test_regression_data_shows_raw_outputs(panel, qtbot):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 2)).astype(np.float32)
+    y = x[:, 0].astype(np.float32)
+    data = prepare_arrays(x, y, x, y, x, y, "none", ["y"], task="regression")
+    panel.state.set_data(data)
+    spec = panel.state.spec
+    assert (spec.input_size, spec.output_size) == (2, 1)
+    assert panel.diagram.columns[-1].subtitle == "1 · regression"
+    assert "regression" in panel.loss_note.text()
+    assert "needs class labels" in panel.loss_note.text()  # cross-entropy cannot fit values
+    panel.loss_combo.setCurrentIndex(panel.loss_combo.findData("mae"))
+    assert panel.loss_note.text() == "regression: raw outputs against real-valued targets"
+    panel.show_snapshot(snapshot_for(spec, 2, seed=0))
+    qtbot.waitUntil(lambda: panel.diagram.step == 2)
+    title, _image, text = panel.diagram.node_info(len(panel.diagram.columns) - 1, 0)
+    assert title == "Output y"
+    assert "raw output" in text and "probability" not in text
