@@ -108,11 +108,23 @@ def generate(
         xy, labels = _spiral(rng, n, noise, classes)
     else:
         xy, labels = _regression(rng, n, noise, _plane if name == "plane" else _gaussian_bumps)
-        return Points(xy.astype(np.float32), labels.astype(np.float32), "regression",
-                      (REGRESSION_NAME,), EXTENT, name)  # fmt: skip
+        return Points(
+            xy.astype(np.float32),
+            labels.astype(np.float32),
+            "regression",
+            (REGRESSION_NAME,),
+            EXTENT,
+            name,
+        )
     num_classes = classes if name == "spiral" else 2
-    return Points(xy.astype(np.float32), labels.astype(np.int64), "classification",
-                  CLASS_NAMES[:num_classes], EXTENT, name)  # fmt: skip
+    return Points(
+        xy.astype(np.float32),
+        labels.astype(np.int64),
+        "classification",
+        CLASS_NAMES[:num_classes],
+        EXTENT,
+        name,
+    )
 
 
 def _halves(n: int) -> tuple[int, int]:
@@ -406,19 +418,35 @@ def make_data(
     seed: int = 0,
     val_fraction: float = 0.0,
     normalization: str = "per_pixel",
+    split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> PlaygroundData:
     """Split, compute features, normalize (per feature, from the training split) and tensorize.
 
     "per_pixel" standardizes each feature on its own: x1² spans 0-36 while sin(x1) spans -1-1.
+    `split` gives (train, val, test) indices instead of a random split (a drawing keeps each
+    point's side as points are added); pass the test array as val to use it as validation.
     """
     names = tuple(feature_names)
     inputs = features(points.xy, names)
-    train, val, test = split_points(len(points), train_fraction, seed, val_fraction)
+    if split is None:
+        split = split_points(len(points), train_fraction, seed, val_fraction)
+    train, val, test = (np.asarray(part, np.int64) for part in split)
+    if split[1] is split[2]:
+        val = test  # keep "test doubles as validation" visible as identity
+    if len(train) == 0 or len(test) == 0 or len(val) == 0:
+        raise SpecError("Every split needs at least one point: add points or change the share.")
     y = points.labels
     data = prepare_arrays(
-        inputs[train], y[train], inputs[val], y[val], inputs[test], y[test],
-        normalization, list(points.class_names), task=points.task,
-    )  # fmt: skip
+        inputs[train],
+        y[train],
+        inputs[val],
+        y[val],
+        inputs[test],
+        y[test],
+        normalization,
+        list(points.class_names),
+        task=points.task,
+    )
     return PlaygroundData(points, train, val, test, names, data)
 
 

@@ -1,0 +1,94 @@
+"""Colours of the playground views, after TensorFlow Playground: orange for negative values and
+class 0, blue for positive values and class 1, a pale grey in between. Pure numpy: every map
+returns uint8 RGB arrays that the views hand to Qt/pyqtgraph as images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ORANGE = (245, 147, 34)  # Playground's #f59322: negative, class 0
+BLUE = (8, 119, 189)  # Playground's #0877bd: positive, class 1
+NEUTRAL = (232, 234, 235)  # Playground's #e8eaeb: zero, undecided
+PAPER = (255, 255, 255)
+# Playground draws its heatmaps at alpha 160/255 over white: pale enough for points to stand out.
+HEATMAP_ALPHA = 160 / 255
+# Class colours: Playground's pair first, then distinct hues that stay readable when pale.
+CLASS_COLORS = (
+    ORANGE,
+    BLUE,
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+)
+
+
+def class_color(index: int) -> tuple[int, int, int]:
+    return CLASS_COLORS[index % len(CLASS_COLORS)]
+
+
+def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """a + (b - a) t, per pixel; a/b [..., 3] (broadcast), t [...]."""
+    return a + (b - a) * t[..., None]
+
+
+def diverging(values: np.ndarray, scale: float = 1.0, pale: bool = False) -> np.ndarray:
+    """uint8 [..., 3]: -scale orange, 0 neutral, +scale blue (clipped beyond)."""
+    v = np.clip(np.nan_to_num(np.asarray(values, np.float32)) / max(scale, 1e-12), -1.0, 1.0)
+    neutral = np.array(NEUTRAL, np.float32)
+    end = np.where((v < 0)[..., None], np.array(ORANGE, np.float32), np.array(BLUE, np.float32))
+    rgb = _mix(neutral, end, np.abs(v))
+    return _finish(rgb, pale)
+
+
+def tint(values: np.ndarray, color: tuple[int, int, int], pale: bool = False) -> np.ndarray:
+    """uint8 [..., 3]: 0 neutral to 1 `color` (clipped), e.g. one class's probability."""
+    t = np.clip(np.nan_to_num(np.asarray(values, np.float32)), 0.0, 1.0)
+    rgb = _mix(np.array(NEUTRAL, np.float32), np.array(color, np.float32), t)
+    return _finish(rgb, pale)
+
+
+def classes_rgb(probabilities: np.ndarray, pale: bool = False) -> np.ndarray:
+    """uint8 [..., 3] of class probabilities [..., C]: the predicted class's colour, from neutral
+    where the network hesitates (confidence 1/C) to full where it is sure (confidence 1).
+
+    For two classes this is exactly the diverging map of 2 P(class 1) - 1.
+    """
+    p = np.asarray(probabilities, np.float32)
+    c = p.shape[-1]
+    predicted = p.argmax(-1)
+    confidence = p.max(-1)
+    strength = np.clip((confidence - 1.0 / c) / (1.0 - 1.0 / c), 0.0, 1.0)
+    palette = np.array([class_color(k) for k in range(c)], np.float32)
+    rgb = _mix(np.array(NEUTRAL, np.float32), palette[predicted], strength)
+    return _finish(rgb, pale)
+
+
+def _finish(rgb: np.ndarray, pale: bool) -> np.ndarray:
+    if pale:
+        rgb = _mix(np.array(PAPER, np.float32), rgb, np.full(rgb.shape[:-1], HEATMAP_ALPHA))
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def decision_rgb(grid: np.ndarray, task: str, scale: float = 1.0, pale: bool = True) -> np.ndarray:
+    """The big view's background from core.playground.decision_grid output.
+
+    binary [r, r] P(class 1); multi-class [r, r, C]; regression [r, r] values (+-scale).
+    """
+    if task == "regression":
+        return diverging(grid, scale, pale)
+    if grid.ndim == 3:
+        return classes_rgb(grid, pale)
+    return diverging(2.0 * grid - 1.0, 1.0, pale)
+
+
+def point_colors(labels: np.ndarray, task: str, scale: float = 1.0) -> np.ndarray:
+    """uint8 [N, 3] colours of points: their class, or their value on the diverging map."""
+    if task == "regression":
+        return diverging(labels, scale)
+    return np.array([class_color(int(k)) for k in labels], np.uint8).reshape(-1, 3)
