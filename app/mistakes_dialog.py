@@ -6,7 +6,6 @@ MNIST splits show the images; 2-D playground data (no images) shows the feature 
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -128,9 +127,11 @@ class MistakesDialog(QDialog):
 
 
 if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+
     from core.metrics import metrics_from_probabilities
 
-    app = pg.mkQApp()
+    app = QApplication([])
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, 500)
     probs = rng.dirichlet(np.ones(10), 500)

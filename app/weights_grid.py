@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.live_plots import ExportTarget, PlotPanel, export_plot, route_scene_export
@@ -123,7 +124,7 @@ class WeightsGrid(PlotPanel):
     def apply_theme(self) -> None:
         super().apply_theme()
         if hasattr(self, "colorbar"):
-            text = self.palette().color(self.foregroundRole())
+            text = self.palette().color(QPalette.ColorRole.Text)
             axis = self.colorbar.axis
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
