@@ -1,0 +1,710 @@
+"""Draw a digit and watch the network read it.
+
+The drawing (or an opened picture, or an MNIST test digit) goes through exactly what
+`mlp-studio predict` does: core.digits.preprocess_digit (crop to the ink, fit into 20x20, centre
+the mass in 28x28), then the normalization training used, then the network
+(core.inference.predict_digit). Every step is shown, then the class probabilities, each hidden
+layer's activations and the pixels that pushed the guess (input-gradient saliency).
+
+Run alone: python -m app.canvas_panel [--mnist DIR --epochs N] [--screenshot PNG [--dark]]
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.digit_views import (
+    ActivationMap,
+    ImageTile,
+    ProbabilityBars,
+    gray_levels,
+    rgb_to_qimage,
+    saliency_rgb,
+)
+from app.drawing_canvas import MAX_BRUSH, MIN_BRUSH, SIZE, DrawingCanvas, gray_to_qimage
+from app.state import StudioState
+from core.data import Normalization, fit_normalization
+from core.digits import FIELD, DigitSteps, load_image, preprocess_digit
+from core.errors import StudioError
+from core.inference import DigitPrediction, predict_digit
+from core.model import MLP, build_model, describe
+
+NO_MODEL = "Train or import a model to see its guess."
+# While training runs, the copy the canvas predicts with is refreshed at most this often (and
+# re-run on the current drawing), so the guess visibly follows the learning.
+REFRESH_SECONDS = 0.5
+# Normalizations that do not depend on the training data: usable before any data is loaded.
+FIXED_NORMALIZATIONS = ("none", "unit", "symmetric")
+
+
+class CanvasPanel(QWidget):
+    def __init__(self, state: StudioState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.steps: DigitSteps = preprocess_digit(np.zeros((SIZE, SIZE), np.float32))
+        self.prediction: DigitPrediction | None = None
+        self.normalization: Normalization | None = None
+        self._gray = np.zeros((SIZE, SIZE), np.float32)
+        # Predictions use a private copy of the model, never state.model itself: predict_digit
+        # switches its model to eval() (dropout off, batch norm on running statistics) and a
+        # training thread may be using state.model in train() mode at the same time; flipping
+        # its mode from here would silently turn dropout off mid-training. The copy is rebuilt
+        # when the network changes and its weights re-read (load_state_dict copies them) on
+        # modelChanged and, while training, at most every REFRESH_SECONDS. Reading weights that
+        # the optimizer is updating in place is memory-safe in PyTorch; at worst a layer is one
+        # step newer than another, which a display can live with.
+        self._copy: MLP | None = None
+        self._copy_of: weakref.ref | None = None
+        self._copied_at = -float("inf")
+        self._stale = True
+
+        self._build()
+        state.modelChanged.connect(self._on_model_changed)
+        state.dataChanged.connect(self._on_data_changed)
+        state.trainingChanged.connect(self._on_training_changed)
+        state.trainConfigChanged.connect(lambda _config: self._predict())  # the loss's head
+        state.dataConfigChanged.connect(lambda _config: self._refresh())  # normalization kind
+        self._training_timer = QTimer(self)
+        self._training_timer.setInterval(int(REFRESH_SECONDS * 1000))
+        self._training_timer.timeout.connect(self._predict)
+        self._on_data_changed(state.data)
+        self._on_training_changed(state.training)
+        self._update_buttons()
+        self._refresh()
+
+    # ------------------------------------------------------------------ widgets
+
+    def _build(self) -> None:
+        self.canvas = DrawingCanvas()
+        self.canvas.imageChanged.connect(self._on_image)
+        self.canvas.historyChanged.connect(self._update_buttons)
+
+        self.undo_button = QPushButton("Undo stroke")
+        self.undo_button.setToolTip("Take back the last stroke (Ctrl+Z on the canvas)")
+        self.undo_button.clicked.connect(self.canvas.undo)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Wipe the canvas (Delete on the canvas)")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.brush_slider = QSlider(Qt.Orientation.Horizontal)
+        self.brush_slider.setRange(MIN_BRUSH, MAX_BRUSH)
+        self.brush_slider.setValue(self.canvas.brush_size())
+        self.brush_slider.setToolTip("Brush size in canvas pixels ([ and ] on the canvas)")
+        self.brush_slider.valueChanged.connect(self.canvas.set_brush_size)
+        self.brush_value = QLabel()
+        self.canvas.brushSizeChanged.connect(self._on_brush_size)
+        self._on_brush_size(self.canvas.brush_size())
+        self.open_button = QPushButton("Open image…")
+        self.open_button.setToolTip("Put a PNG or JPEG picture of a digit on the canvas")
+        self.open_button.clicked.connect(self.open_image)
+        self.test_button = QPushButton("Pick a test image")
+        self.test_button.clicked.connect(lambda: self.pick_test_image())
+        self.source_label = QLabel()
+        self.source_label.setWordWrap(True)
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label.hide()
+
+        tools = QGridLayout()
+        tools.setHorizontalSpacing(6)
+        tools.addWidget(self.undo_button, 0, 0)
+        tools.addWidget(self.clear_button, 0, 1)
+        brush = QHBoxLayout()
+        brush.addWidget(QLabel("Brush"))
+        brush.addWidget(self.brush_slider, 1)
+        brush.addWidget(self.brush_value)
+        tools.addLayout(brush, 0, 2)
+        tools.addWidget(self.open_button, 1, 0)
+        tools.addWidget(self.test_button, 1, 1)
+        tools.setColumnStretch(2, 1)
+
+        left = QVBoxLayout()
+        left.setSpacing(6)
+        left.addLayout(tools)
+        left.addWidget(self.message_label)
+        left.addWidget(self.canvas, 1)
+        left.addWidget(self.source_label)
+
+        # The guess: a large digit, how sure, and what the model is.
+        self.guess_label = QLabel("?")
+        big = QFont(self.font())
+        big.setPointSizeF(big.pointSizeF() * 3.6)
+        big.setBold(True)
+        self.guess_label.setFont(big)
+        self.guess_label.setMinimumWidth(self.guess_label.fontMetrics().horizontalAdvance("00"))
+        self.guess_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.confidence_label = QLabel()
+        medium = QFont(self.font())
+        medium.setPointSizeF(medium.pointSizeF() * 1.35)
+        self.confidence_label.setFont(medium)
+        self.confidence_label.setWordWrap(True)
+        self.detail_label = QLabel()
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        guess_text = QVBoxLayout()
+        guess_text.setSpacing(2)
+        guess_text.addStretch(1)
+        guess_text.addWidget(self.confidence_label)
+        guess_text.addWidget(self.detail_label)
+        guess_text.addStretch(1)
+        header = QHBoxLayout()
+        header.addWidget(self.guess_label)
+        header.addSpacing(8)
+        header.addLayout(guess_text, 1)
+        self.bars = ProbabilityBars()
+
+        self.input_tile = ImageTile("Your drawing", smooth=True)
+        self.cropped_tile = ImageTile("Cropped to ink")
+        self.fitted_tile = ImageTile("Fitted 20×20")
+        self.centered_tile = ImageTile("Centred 28×28")
+        self.normalized_tile = ImageTile("Normalized")
+        self.step_tiles = [
+            self.input_tile,
+            self.cropped_tile,
+            self.fitted_tile,
+            self.centered_tile,
+            self.normalized_tile,
+        ]
+        steps = QHBoxLayout()
+        steps.setSpacing(2)
+        for i, tile in enumerate(self.step_tiles):
+            if i:
+                steps.addWidget(_arrow())
+            steps.addWidget(tile, 1)
+
+        self.saliency_tile = ImageTile("Saliency")
+        self.saliency_tile.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.saliency_tile.clicked.connect(self.toggle_saliency)
+        self.show_ink_saliency = True
+        self._update_saliency_tip()
+        self.layer_maps: list[ActivationMap] = []
+        self.network_hint = QLabel()
+        self.network_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.network_hint.setWordWrap(True)
+        self._network_row = QHBoxLayout()
+        self._network_row.setSpacing(6)
+        self._network_row.addWidget(self.network_hint, 1)
+        self._network_row.addWidget(self.saliency_tile, 1)
+
+        right = QVBoxLayout()
+        right.setSpacing(6)
+        right.addLayout(header)
+        right.addWidget(self.bars, 1)
+        right.addWidget(_heading("From drawing to network input"))
+        right.addLayout(steps)
+        right.addWidget(_heading("Inside the network"))
+        right.addLayout(self._network_row)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(16)
+        layout.addLayout(left, 5)
+        layout.addLayout(right, 6)
+
+    def _set_layer_maps(self, model: MLP | None) -> None:
+        """One activation map per hidden layer of the current network."""
+        hidden = [] if model is None else model.spec.hidden
+        titles = [f"Hidden {i} · {layer.units}" for i, layer in enumerate(hidden, start=1)]
+        if [m.title for m in self.layer_maps] == titles:
+            return
+        for old in self.layer_maps:
+            self._network_row.removeWidget(old)
+            old.deleteLater()
+        self.layer_maps = [ActivationMap(title) for title in titles]
+        for i, layer_map in enumerate(self.layer_maps):
+            self._network_row.insertWidget(i, layer_map, 1)
+
+    # ------------------------------------------------------------------ actions
+
+    @Slot()
+    def open_image(self) -> None:
+        settings = QSettings()
+        folder = str(settings.value("canvas/lastImageFolder", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open a picture of a digit",
+            folder,
+            "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)",
+        )
+        if path:
+            settings.setValue("canvas/lastImageFolder", str(Path(path).parent))
+            self.open_image_file(path)
+
+    def open_image_file(self, path: str | Path) -> bool:
+        """Put a picture on the canvas (either polarity; see core.digits.load_image)."""
+        try:
+            gray = load_image(path)
+        except StudioError as err:
+            self._show_message(str(err))
+            return False
+        self._show_message("")
+        self.canvas.place_image(gray, tag=("file", Path(path).name))
+        return True
+
+    def pick_test_image(self, index: int | None = None) -> int | None:
+        """Put MNIST test digit `index` (random if None) on the canvas; returns the index."""
+        data = self.state.data
+        if data is None or data.raw_test is None or len(data.raw_test) == 0:
+            return None
+        if index is None:
+            index = int(np.random.default_rng().integers(len(data.raw_test)))
+        label = int(data.y_test[index])
+        name = data.class_names[label] if label < len(data.class_names) else str(label)
+        self._show_message("")
+        tag = ("test", index, label, name)
+        self.canvas.place_image(data.raw_test[index].astype(np.float32), tag)
+        return index
+
+    def _show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
+
+    @Slot(int)
+    def _on_brush_size(self, size: int) -> None:
+        self.brush_value.setText(f"{size} px")
+        if self.brush_slider.value() != size:
+            self.brush_slider.blockSignals(True)
+            self.brush_slider.setValue(size)
+            self.brush_slider.blockSignals(False)
+
+    @Slot()
+    def _update_buttons(self) -> None:
+        self.undo_button.setEnabled(self.canvas.can_undo())
+        self.clear_button.setEnabled(not self.canvas.is_blank())
+        tag = self.canvas.picture_tag()
+        if tag is None:
+            self.source_label.setText("")
+        elif tag[0] == "file":
+            self.source_label.setText(f"Picture: {tag[1]}")
+        else:
+            _, index, _, name = tag
+            self.source_label.setText(f"MNIST test image #{index} · true label <b>{name}</b>")
+        self.source_label.setVisible(tag is not None)
+
+    def true_label(self) -> int | None:
+        """Class index of the test image on the canvas, if one is."""
+        tag = self.canvas.picture_tag()
+        return tag[2] if tag is not None and tag[0] == "test" else None
+
+    # ------------------------------------------------------------------ state
+
+    @Slot(object)
+    def _on_model_changed(self, _model) -> None:
+        self._stale = True
+        self._refresh()
+
+    @Slot(object)
+    def _on_data_changed(self, data) -> None:
+        usable = data is not None and data.raw_test is not None and len(data.raw_test) > 0
+        self.test_button.setEnabled(usable)
+        self.test_button.setToolTip(
+            "Put a random digit from the test set on the canvas, with its true label"
+            if usable
+            else "Load MNIST in the Data panel first"
+        )
+        self._refresh()
+
+    @Slot(bool)
+    def _on_training_changed(self, active: bool) -> None:
+        self._stale = True
+        if active:
+            self._training_timer.start()
+        else:
+            self._training_timer.stop()
+            self._predict()
+
+    def _inference_model(self) -> MLP | None:
+        """The private eval-mode copy of state.model, up to date (see __init__)."""
+        live = self.state.model
+        if live is None:
+            self._copy = self._copy_of = None
+            return None
+        if self._copy is None or self._copy_of() is not live or self._copy.spec != live.spec:
+            self._copy = build_model(live.spec).eval()
+            self._copy.requires_grad_(False)  # saliency needs the input's gradient only
+            self._copy_of = weakref.ref(live)
+            self._stale = True
+        now = time.monotonic()
+        if self._stale or now - self._copied_at >= REFRESH_SECONDS:
+            with torch.no_grad():
+                self._copy.load_state_dict(live.state_dict())
+            self._copied_at, self._stale = now, False
+        return self._copy
+
+    def _pick_normalization(self, input_size: int) -> Normalization | None:
+        """What training used: the prepared data's normalization; before data is loaded, the
+        chosen kind if it does not depend on the data (an imported model sets the kind)."""
+        data = self.state.data
+        if data is not None and data.normalization.size == input_size:
+            return data.normalization
+        kind = self.state.data_config.normalization
+        if kind in FIXED_NORMALIZATIONS:
+            # These kinds only use the input size: a blank sample stands in for the data.
+            return fit_normalization(kind, np.zeros((1, input_size), np.float32))
+        return None
+
+    # ------------------------------------------------------------------ the pipeline
+
+    @Slot(object)
+    def _on_image(self, gray: np.ndarray) -> None:
+        self._gray = gray
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Preprocess the current drawing, show the steps, predict."""
+        self.steps = preprocess_digit(self._gray)
+        self._predict()
+
+    @Slot()
+    def _predict(self) -> None:
+        model = self._inference_model()
+        input_size = FIELD * FIELD if model is None else model.spec.input_size
+        self.normalization = self._pick_normalization(input_size)
+        self._show_steps()
+        self._set_layer_maps(model)
+        self.prediction = None
+        problem = self._problem(model)
+        if problem is None and not self.steps.empty:
+            self.prediction = predict_digit(
+                model, self.normalization, self.state.train_config.loss, self.steps.pixels, True
+            )
+        self._show_prediction(model, problem)
+
+    def _problem(self, model: MLP | None) -> str | None:
+        """Why there is no prediction, or None."""
+        if model is None:
+            return NO_MODEL
+        if model.spec.input_size != FIELD * FIELD:
+            return (
+                f"This network takes {model.spec.input_size} inputs per sample: the canvas "
+                f"needs one with {FIELD * FIELD} inputs (a 28×28 image)."
+            )
+        if self.normalization is None:
+            kind = self.state.data_config.normalization
+            return (
+                f"The model expects '{kind}' normalization, computed from its training data: "
+                "load MNIST in the Data panel to see its guess."
+            )
+        return None
+
+    def _show_steps(self) -> None:
+        steps = self.steps
+        self.input_tile.set_image(
+            gray_to_qimage(self._gray),
+            f"{SIZE}×{SIZE}",
+            box=None if steps.empty else steps.bbox,
+        )
+        if steps.empty:
+            for tile in self.step_tiles[1:]:
+                tile.set_image(None)
+                tile.set_placeholder("empty")
+            return
+        h, w = steps.cropped.shape
+        self.cropped_tile.set_image(gray_to_qimage(steps.cropped), f"{w}×{h} px")
+        self.fitted_tile.set_image(
+            gray_to_qimage(steps.fitted), "+ mass centre", marker=steps.center_of_mass
+        )
+        self.centered_tile.set_image(
+            gray_to_qimage(steps.centered), "+ at (14, 14)", marker=(FIELD / 2, FIELD / 2)
+        )
+        norm = self.normalization
+        if norm is None:
+            self.normalized_tile.set_image(None)
+            self.normalized_tile.set_placeholder("needs the data")
+            return
+        values = norm.apply(steps.pixels[None, :])[0].reshape(FIELD, FIELD)
+        low, high = float(values.min()), float(values.max())
+        self.normalized_tile.set_image(
+            gray_to_qimage(gray_levels(values, low, high)), f"{norm.kind}: {low:.2g} … {high:.2g}"
+        )
+
+    def _class_names(self, count: int) -> list[str]:
+        data = self.state.data
+        if data is not None and data.num_classes == count:
+            return list(data.class_names)
+        return [str(i) for i in range(count)]
+
+    def _show_prediction(self, model: MLP | None, problem: str | None) -> None:
+        count = 10 if model is None else model.spec.output_size
+        names = self._class_names(count)
+        true = self.true_label()
+        pred = self.prediction
+        self.bars.set_probabilities(None if pred is None else pred.probabilities, names, true)
+        muted = QPalette.ColorRole.PlaceholderText
+        if pred is None:
+            self.guess_label.setText("?")
+            self.guess_label.setForegroundRole(muted)
+            self.confidence_label.setText(problem or "Draw a digit to see its guess.")
+            self.detail_label.setText("" if model is None else describe(model.spec))
+            for layer_map in self.layer_maps:
+                layer_map.set_activations(None)
+            self.saliency_tile.set_image(None)
+            self.saliency_tile.set_placeholder("")
+            self._show_network_hint(model)
+            return
+        top = pred.top
+        p = float(pred.probabilities[top])
+        self.guess_label.setText(names[top])
+        self.guess_label.setForegroundRole(QPalette.ColorRole.WindowText)
+        self.confidence_label.setText(f"{p:.1%} sure")
+        detail = describe(model.spec)
+        if true is not None:
+            mark = "✓ right" if true == top else f"✗ the true label is {names[true]}"
+            detail = f"{mark} · {detail}"
+        if self.state.training:
+            detail = f"learning now · {detail}"
+        self.detail_label.setText(detail)
+        for layer_map, values, layer in zip(
+            self.layer_maps, pred.activations, model.spec.hidden, strict=True
+        ):
+            active = float((values > 0).mean()) if values.size else 0.0
+            layer_map.set_activations(values, f"{layer.activation.name} · {active:.0%} > 0")
+        self._show_saliency(names[top])
+        self._show_network_hint(model)
+
+    @Slot()
+    def toggle_saliency(self) -> None:
+        """Switch the saliency tile between 'ink x gradient' and the plain gradient."""
+        self.show_ink_saliency = not self.show_ink_saliency
+        self._update_saliency_tip()
+        if self.prediction is not None:
+            self._show_saliency(self.bars.names()[self.prediction.top])
+
+    def saliency_map(self) -> np.ndarray | None:
+        """float32 [784]: what the saliency tile shows (before colouring), or None."""
+        if self.prediction is None or self.prediction.saliency is None:
+            return None
+        gradient = self.prediction.saliency
+        return gradient * self.steps.pixels if self.show_ink_saliency else gradient.copy()
+
+    def _show_saliency(self, top_name: str) -> None:
+        shown = self.saliency_map()
+        what = "ink × gradient" if self.show_ink_saliency else "gradient"
+        self.saliency_tile.set_image(
+            rgb_to_qimage(saliency_rgb(self.steps.centered, shown)), f"{what} of p({top_name})"
+        )
+
+    def _update_saliency_tip(self) -> None:
+        if self.show_ink_saliency:
+            tip = (
+                "Which of your pixels pushed the guess: each pixel's value times the gradient "
+                "of the top probability with respect to it. Red raised the probability, blue "
+                "lowered it. Click to show the plain gradient."
+            )
+        else:
+            tip = (
+                "The gradient of the top probability with respect to each input pixel: red "
+                "where more ink would raise it, blue where it would lower it. Click to show "
+                "only the pixels you drew (ink × gradient)."
+            )
+        self.saliency_tile.setToolTip(tip)
+
+    def _show_network_hint(self, model: MLP | None) -> None:
+        if model is None:
+            text = "Each hidden layer lights up here, one cell per neuron."
+        elif not model.spec.hidden:
+            text = "This network has no hidden layer: the pixels go straight to the outputs."
+        else:
+            text = ""
+        self.network_hint.setText(text)
+        self.network_hint.setVisible(bool(text))
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = QFont(label.font())
+    font.setBold(True)
+    label.setFont(font)
+    label.setContentsMargins(0, 6, 0, 0)
+    return label
+
+
+def _arrow() -> QLabel:
+    label = QLabel("→")
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+    # Centred on the tiles' images, not on their images plus two caption lines.
+    label.setContentsMargins(0, 0, 0, 2 * label.fontMetrics().height())
+    return label
+
+
+# ---------------------------------------------------------------------- demo and screenshot
+
+
+def demo_strokes(digit: str = "3") -> list[list[tuple[float, float]]]:
+    """A hand-drawn-looking digit as strokes of points in 0-1 canvas coordinates."""
+
+    def arc(cx, cy, rx, ry, start, stop, n=24):
+        t = np.radians(np.linspace(start, stop, n))
+        return [(cx + rx * np.cos(a), cy + ry * np.sin(a)) for a in t]
+
+    if digit == "3":
+        return [arc(0.49, 0.33, 0.17, 0.15, -165, 95) + arc(0.49, 0.65, 0.2, 0.17, -95, 160)[1:]]
+    if digit == "7":
+        return [[(0.28, 0.22), (0.72, 0.2), (0.6, 0.45), (0.46, 0.8)]]
+    if digit == "0":
+        return [arc(0.5, 0.5, 0.2, 0.3, -90, 275, 40)]
+    raise ValueError(f"no demo strokes for {digit!r}: use 0, 3 or 7")
+
+
+def draw_strokes(canvas: DrawingCanvas, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw with synthetic mouse events, as a user would (press, moves with the button held,
+    release); points are 0-1 fractions of the canvas' drawing area."""
+    from PySide6.QtCore import QEvent, QPoint, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    area = canvas.drawing_rect()
+    left = Qt.MouseButton.LeftButton
+    for stroke in strokes:
+        points = [
+            QPoint(round(area.x() + x * area.width()), round(area.y() + y * area.height()))
+            for x, y in stroke
+        ]
+        QTest.mousePress(canvas, left, Qt.KeyboardModifier.NoModifier, points[0])
+        for point in points[1:]:
+            # QTest.mouseMove cannot hold a button in Qt 6: send the event itself.
+            local = QPointF(point)
+            event = QMouseEvent(
+                QEvent.Type.MouseMove,
+                local,
+                QPointF(canvas.mapToGlobal(point)),
+                left,
+                left,
+                Qt.KeyboardModifier.NoModifier,
+            )
+            QApplication.sendEvent(canvas, event)
+        QTest.mouseRelease(canvas, left, Qt.KeyboardModifier.NoModifier, points[-1])
+
+
+def _dark_palette() -> QPalette:
+    from PySide6.QtGui import QColor
+
+    pal = QPalette()
+    role = QPalette.ColorRole
+    for r, color in {
+        role.Window: (45, 45, 48),
+        role.WindowText: (230, 230, 230),
+        role.Base: (30, 30, 32),
+        role.AlternateBase: (45, 45, 48),
+        role.Text: (230, 230, 230),
+        role.Button: (55, 55, 58),
+        role.ButtonText: (230, 230, 230),
+        role.Highlight: (64, 140, 230),
+        role.HighlightedText: (255, 255, 255),
+        role.Mid: (90, 90, 95),
+        role.PlaceholderText: (150, 150, 155),
+        role.ToolTipBase: (60, 60, 64),
+        role.ToolTipText: (230, 230, 230),
+    }.items():
+        pal.setColor(r, QColor(*color))
+    pal.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor(120, 120, 120))
+    pal.setColor(QPalette.ColorGroup.Disabled, role.WindowText, QColor(120, 120, 120))
+    return pal
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    parser = argparse.ArgumentParser(description="The drawing canvas panel on its own.")
+    parser.add_argument("--mnist", help="MNIST folder (default: $MLP_STUDIO_DATA or the cache)")
+    parser.add_argument("--epochs", type=int, default=0, help="train a model first (0: none)")
+    parser.add_argument("--model", help="an exported .safetensors model to use")
+    parser.add_argument("--save-model", help="after --epochs, export the model here")
+    parser.add_argument("--screenshot", help="draw a demo digit, save the panel to this PNG")
+    parser.add_argument("--digit", default="3", help="the demo digit: 0, 3 or 7")
+    parser.add_argument("--dark", action="store_true", help="dark palette")
+    parser.add_argument("--size", default="960x600", help="panel size, WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setStyle("Fusion")
+    if args.dark:
+        app.setPalette(_dark_palette())
+    state = StudioState()
+    if args.mnist or args.epochs:
+        from core.data import DataConfig, prepare_mnist
+        from core.mnist import load_mnist
+
+        mnist = load_mnist(args.mnist, download=False)
+        state.set_data(prepare_mnist(mnist, DataConfig()))
+    if args.model:
+        from core.export import load_bundle
+
+        bundle = load_bundle(args.model)
+        state.replace_spec(bundle.spec)
+        config, data_config = state.train_config, state.data_config
+        config.loss, data_config.normalization = bundle.loss, bundle.normalization.kind
+        state.set_train_config(config)
+        state.set_data_config(data_config)
+        model = build_model(bundle.spec)
+        model.load_state_dict(bundle.state_dict)
+        state.set_model(model)
+    elif args.epochs:
+        from core.model import LayerSpec
+        from core.training import TrainConfig, Trainer
+
+        spec = state.spec
+        spec.hidden = [LayerSpec(256), LayerSpec(128)]
+        state.replace_spec(spec)
+        model = state.ensure_model()
+        finished = Trainer(model, state.data, TrainConfig(epochs=args.epochs)).run()
+        if finished.test is not None:
+            print(f"test accuracy {finished.test.accuracy:.2%}")
+        state.set_model(model)
+        if args.save_model:
+            from core.export import ModelBundle, export_safetensors
+
+            bundle = ModelBundle(
+                model.spec, state.data.normalization, state.train_config.loss,
+                list(state.data.class_names), model.state_dict(),
+            )  # fmt: skip
+            print(f"saved {export_safetensors(bundle, args.save_model)}")
+    panel = CanvasPanel(state)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    panel.resize(width, height)
+    panel.setWindowTitle("MLP Studio: drawing canvas")
+    panel.show()
+    if args.screenshot:
+        from PySide6.QtTest import QTest
+
+        QTest.qWaitForWindowExposed(panel)
+        draw_strokes(panel.canvas, demo_strokes(args.digit))
+        app.processEvents()
+        QApplication.sendEvent(panel.canvas, QEvent(QEvent.Type.Leave))  # no brush outline
+        panel.canvas.clearFocus()
+        app.processEvents()
+        Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+        panel.grab().save(args.screenshot)
+        guess = "none" if panel.prediction is None else panel.bars.names()[panel.prediction.top]
+        print(f"saved {args.screenshot}; guess {guess}")
+        return 0
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
