@@ -37,12 +37,12 @@ class ActivationPlot(pg.PlotWidget):
         self.note.setPos(0, 0)
         self._apply_palette()
 
-    def set_activation(self, spec: ActivationSpec | None) -> str:
+    def set_activation(self, spec: ActivationSpec | None, empty_note: str = "No activation") -> str:
         """Plot `spec`; returns "" or the reason there is no curve (also shown on the plot)."""
         reason = ""
         if spec is None:
             f = df = np.array([])
-            reason = "No activation"
+            reason = empty_note
         else:
             try:
                 with np.errstate(all="ignore"):

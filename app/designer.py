@@ -13,6 +13,7 @@ import torch
 from PySide6.QtCore import QPoint, QSignalBlocker, Qt, Slot
 from PySide6.QtGui import QAction, QPalette
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -58,6 +59,7 @@ FIELD_WORDS = {
     "formula": "formula",
     "dropout": "dropout",
 }
+WIDE_LAYOUT = 760  # px: below this the list/settings and the layer editor stack vertically
 MERGED_FIELDS = ("units", "slope", "pieces", "formula", "dropout")  # spin-box-like steps
 
 
@@ -72,6 +74,7 @@ class DesignerPanel(QWidget):
         self.state = state
         self._selected = 0 if state.spec.hidden else -1
         self._sized = False
+        self.setMinimumWidth(420)  # the layout adapts below WIDE_LAYOUT (see resizeEvent)
 
         self.diagram = NetworkDiagram()
         self.add_button = QPushButton("Add layer")
@@ -112,7 +115,7 @@ class DesignerPanel(QWidget):
             )
             combo.setMinimumContentsLength(12)
         self.loss_note = QLabel()
-        self.loss_note.setWordWrap(True)
+        self.loss_note.setWordWrap(False)  # short lines; wrapped labels defeat the splitter
         self.loss_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         network_box = QGroupBox("Network")
         form = QFormLayout(network_box)
@@ -133,15 +136,15 @@ class DesignerPanel(QWidget):
         upper_layout.addLayout(top)
         upper_layout.addWidget(self.diagram, 1)
         upper_layout.addWidget(self.problems_label)
-        left = QVBoxLayout()
-        left.addWidget(self.layer_list)
-        left.addWidget(network_box)
+        self.left_layout = left = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        left.addWidget(self.layer_list, 0, Qt.AlignmentFlag.AlignTop)
+        left.addWidget(network_box, 0, Qt.AlignmentFlag.AlignTop)
         left.addStretch(1)
         lower = QWidget()
-        lower_layout = QHBoxLayout(lower)
-        lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addLayout(left, 2)
-        lower_layout.addWidget(self.editor_box, 3)
+        self.lower_layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, lower)
+        self.lower_layout.setContentsMargins(0, 0, 0, 0)
+        self.lower_layout.addLayout(left, 2)
+        self.lower_layout.addWidget(self.editor_box, 3)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(upper)
         self.splitter.addWidget(lower)
@@ -173,6 +176,15 @@ class DesignerPanel(QWidget):
         self._on_spec_changed(state.spec)
         self._on_model(state.model)
         self._on_training(state.training)
+
+    def resizeEvent(self, event) -> None:
+        # A narrow dock stacks the controls under each other instead of side by side.
+        width = event.size().width()
+        across, down = QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom
+        self.lower_layout.setDirection(across if width >= WIDE_LAYOUT else down)
+        # Stacked, the layer list goes beside the network settings while there is room.
+        self.left_layout.setDirection(across if 560 <= width < WIDE_LAYOUT else down)
+        super().resizeEvent(event)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -385,12 +397,17 @@ class DesignerPanel(QWidget):
             # The trainer compares raw outputs with the real-valued targets.
             try:
                 check_loss_for_task(info.name, "regression")
-                note = "regression: raw outputs against real-valued targets"
+                note, tip = "regression: raw outputs\nagainst real-valued targets", ""
             except SpecError as err:
-                note = str(err)
+                note, tip = (
+                    "regression needs MSE, MAE or MSLE:\nthis loss needs class labels",
+                    str(err),
+                )
             self.loss_note.setText(note)
+            self.loss_note.setToolTip(tip)
             self.diagram.set_output_kind("regression")
             return
+        self.loss_note.setToolTip("")
         self.loss_note.setText(
             f"{OUTPUTS.get(info.output, info.output)}, {TARGETS.get(info.target, info.target)}"
             f"\nloss = {info.formula}"

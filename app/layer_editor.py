@@ -7,11 +7,11 @@ import copy
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -95,13 +95,12 @@ class LayerEditor(QWidget):
         self.form.addRow("Slope", self.slope)
         self.form.addRow("Pieces", self.pieces)
         self.form.addRow("f(x) =", self.formula)
-        self.form.addRow("", self.formula_status)
         self.form.addRow("Dropout", self.dropout)
         self.form.addRow("", self.batch_norm)
         self.fields = QWidget()
         self.fields.setLayout(self.form)
         self.plot.setMinimumWidth(160)
-        row = QHBoxLayout()
+        self.row = row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.fields, 3)
         row.addWidget(self.plot, 2)
@@ -109,6 +108,7 @@ class LayerEditor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.hint)
         layout.addLayout(row, 1)
+        layout.addWidget(self.formula_status)  # full width: parse errors can be long
 
         self.units.valueChanged.connect(lambda v: self._emit("units", units=v))
         self.activation.currentIndexChanged.connect(self._on_activation)
@@ -118,6 +118,14 @@ class LayerEditor(QWidget):
         self.dropout.valueChanged.connect(lambda v: self._emit("dropout", dropout=round(v, 4)))
         self.batch_norm.toggled.connect(lambda on: self._emit("batch_norm", batch_norm=on))
         self.set_layer(-1, None)
+
+    def resizeEvent(self, event) -> None:
+        # Narrow: the plot goes under the fields rather than beside them.
+        wide = event.size().width() >= 420
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.row.direction() != direction:
+            self.row.setDirection(direction)
+        super().resizeEvent(event)
 
     @property
     def index(self) -> int:
@@ -132,6 +140,7 @@ class LayerEditor(QWidget):
         self.fields.setVisible(layer is not None)
         self.plot.setVisible(layer is not None)
         if layer is None:
+            self.formula_status.hide()
             return
         act = layer.activation
         with QSignalBlocker(self.units):
@@ -154,7 +163,7 @@ class LayerEditor(QWidget):
         self._applied_formula = act.formula
         self._show_rows(act.name)
         self._refresh_formula_status()
-        self.plot.set_activation(self._preview_activation())
+        self._show_plot()
 
     def _draft_pending(self) -> bool:
         return self.formula.text().strip() != self._applied_formula
@@ -163,15 +172,21 @@ class LayerEditor(QWidget):
         self.form.setRowVisible(self.slope, name == "leaky_relu")
         self.form.setRowVisible(self.pieces, name == "maxout")
         self.form.setRowVisible(self.formula, name == "custom")
-        self.form.setRowVisible(self.formula_status, name == "custom")
+        self.formula_status.setVisible(self._layer is not None and name == "custom")
 
-    def _preview_activation(self) -> ActivationSpec | None:
+    def _show_plot(self) -> None:
+        """Plot the layer's activation, or the formula being typed (the error is shown below
+        the editor, so the plot only says that there is no curve)."""
         if self._layer is None:
-            return None
+            self.plot.set_activation(None)
+            return
         act = copy.deepcopy(self._layer.activation)
         if act.name == "custom":
             act.formula = self.formula.text()
-        return act
+            if self.formula_error():
+                self.plot.set_activation(None, "No curve: the formula has a problem")
+                return
+        self.plot.set_activation(act)
 
     def _formula_problem(self, text: str) -> str:
         problems = activation_problems(ActivationSpec("custom", formula=text))
@@ -213,7 +228,7 @@ class LayerEditor(QWidget):
         for key, value in changes.items():
             setattr(act, key, value)
         self._emit(field, activation=act)
-        self.plot.set_activation(self._preview_activation())
+        self._show_plot()
 
     def _on_activation(self) -> None:
         name = self.activation.currentData()
@@ -233,7 +248,7 @@ class LayerEditor(QWidget):
             self._applied_formula = text.strip()
             self._emit_act("formula", formula=text.strip())
         else:
-            self.plot.set_activation(self._preview_activation())
+            self._show_plot()
         self._refresh_formula_status()
 
 

@@ -187,7 +187,7 @@ class NetworkDiagram(QWidget):
         super().__init__(parent)
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(360, 280)
+        self.setMinimumSize(360, 240)
         self._spec = NetworkSpec()
         self._class_names: list[str] = []
         self._output_kind = "softmax"
@@ -693,16 +693,20 @@ class NetworkDiagram(QWidget):
             p.setPen(faint)
             p.drawText(QPointF(x + 23, y + 4), label)
             x += 30 + p.fontMetrics().horizontalAdvance(label)
-        note = "weight; width ∝ |w| per layer"
-        if self._image_input():
-            note += "; input lines sum a 7×7 patch"
+        step = f"step {self._step:,}" if self._step is not None else ""
+        metrics = p.fontMetrics()
+        room = self.width() - 14 - metrics.horizontalAdvance(step) - 16 - (x + 4)
         if self._weights is None:
-            note = "no weights yet: lines turn coloured when a model exists"
+            notes = ["no weights yet: lines turn coloured when a model exists", "no weights yet"]
+        else:
+            notes = ["weight; width ∝ |w| per layer", "width ∝ |w|"]
+            if self._image_input():
+                notes.insert(0, notes[0] + "; input lines sum a 7×7 patch")
+        # The longest note that fits (the hover cards explain the rest).
+        note = next((n for n in notes if metrics.horizontalAdvance(n) <= room), "")
         p.drawText(QPointF(x + 4, y + 4), note)
-        if self._step is not None:
-            label = f"step {self._step:,}"
-            advance = p.fontMetrics().horizontalAdvance(label)
-            p.drawText(QPointF(self.width() - 14 - advance, y + 4), label)
+        if step:
+            p.drawText(QPointF(self.width() - 14 - metrics.horizontalAdvance(step), y + 4), step)
 
     # ---- interaction ----
 

@@ -324,8 +324,9 @@ def test_regression_data_shows_raw_outputs(panel, qtbot):
     assert panel.diagram.columns[-1].subtitle == "1 · regression"
     assert "regression" in panel.loss_note.text()
     assert "needs class labels" in panel.loss_note.text()  # cross-entropy cannot fit values
+    assert "regression" in panel.loss_note.toolTip()
     panel.loss_combo.setCurrentIndex(panel.loss_combo.findData("mae"))
-    assert panel.loss_note.text() == "regression: raw outputs against real-valued targets"
+    assert panel.loss_note.text() == "regression: raw outputs\nagainst real-valued targets"
     panel.show_snapshot(snapshot_for(spec, 2, seed=0))
     qtbot.waitUntil(lambda: panel.diagram.step == 2)
     title, _image, text = panel.diagram.node_info(len(panel.diagram.columns) - 1, 0)
