@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 import torch
-from PySide6.QtCore import QPoint, QSignalBlocker, Qt, Slot
+from PySide6.QtCore import QPoint, QSignalBlocker, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QPalette
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -178,20 +178,27 @@ class DesignerPanel(QWidget):
         self._on_training(state.training)
 
     def resizeEvent(self, event) -> None:
-        # A narrow dock stacks the controls under each other instead of side by side.
+        # A narrow dock stacks the controls under each other instead of side by side...
         width = event.size().width()
         across, down = QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom
-        self.lower_layout.setDirection(across if width >= WIDE_LAYOUT else down)
-        # Stacked, the layer list goes beside the network settings while there is room.
-        self.left_layout.setDirection(across if 560 <= width < WIDE_LAYOUT else down)
+        lower = across if width >= WIDE_LAYOUT else down
+        # ...and then puts the layer list beside the network settings while there is room.
+        left = across if 560 <= width < WIDE_LAYOUT else down
+        changed = (self.lower_layout.direction(), self.left_layout.direction()) != (lower, left)
+        self.lower_layout.setDirection(lower)
+        self.left_layout.setDirection(left)
         super().resizeEvent(event)
+        if changed or not self._sized:
+            QTimer.singleShot(0, self, self._fit_controls)  # once the layouts have settled
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._sized:  # first show: the controls get what they ask for, the diagram the rest
-            self._sized = True
-            lower = self.splitter.widget(1).sizeHint().height()
-            self.splitter.setSizes([max(self.splitter.height() - lower, 1), lower])
+    def _fit_controls(self) -> None:
+        """The controls get the height they ask for, the diagram all the rest."""
+        total = sum(self.splitter.sizes())
+        if total <= 0:
+            return
+        self._sized = True
+        lower = self.splitter.widget(1).sizeHint().height()
+        self.splitter.setSizes([max(total - lower, 1), lower])
 
     # ---- slots for the main window ----
 
