@@ -340,11 +340,11 @@ class DesignerPanel(QWidget):
             self.init_combo.setCurrentIndex(max(self.init_combo.findData(spec.init), 0))
         with QSignalBlocker(self.seed_spin):
             self.seed_spin.setValue(min(spec.seed, self.seed_spin.maximum()))
-        try:
-            count = f"{parameter_count(spec):,} parameters"
-        except (TypeError, ValueError):
-            count = "parameters: unknown"
-        self.params_label.setText(count)
+        sizes_ok = spec.input_size > 0 and spec.output_size > 0
+        if sizes_ok and all(layer.units > 0 for layer in spec.hidden):
+            self.params_label.setText(f"{parameter_count(spec):,} parameters")
+        else:  # a count over impossible layers would only confuse
+            self.params_label.setText("parameters: fix the layer sizes")
         problems = spec.problems()
         self.problems_label.setText("\n".join(f"⚠ {p}" for p in problems))
         self.problems_label.setVisible(bool(problems))

@@ -130,6 +130,7 @@ def test_the_spin_box_refuses_zero_and_invalid_specs_are_explained(panel):
     panel.state.replace_spec(spec)
     assert not panel.problems_label.isHidden()
     assert "Hidden layer 2 has 0 neurons" in panel.problems_label.text()
+    assert panel.params_label.text() == "parameters: fix the layer sizes"
     spec.hidden[1] = LayerSpec(64, ActivationSpec("custom", formula="x +* 2"))
     panel.state.replace_spec(spec)
     assert "custom formula" in panel.problems_label.text()
