@@ -1,0 +1,153 @@
+"""Training throughput through the GUI (every live view on) vs the headless engine.
+
+Same data, network, optimizer, batch size and epochs; runs interleaved in one process
+(headless, GUI, headless, GUI, ...) because the machine is noisy: only ratios measured in
+one run mean anything. Headless is what the CLI does: Trainer.run() on the main thread with
+torch's default thread count and no snapshots. GUI is the real main window (offscreen) with
+its TrainingController (worker thread, snapshots every 0.15 s, probe activations), the
+network and training docks visible, and every training-view tab redrawn at 20 Hz.
+
+Throughput = training samples / training seconds (EpochEnd.seconds: the epochs' batches,
+without validation), and also per wall-clock second of the whole run.
+
+    python bench/bench_gui_throughput.py [--data DIR] [--epochs 2] [--repeats 3]
+                                         [--threads 1,2] [--hidden 128] [--batch-size 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import torch  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from core.data import DataConfig, prepare_mnist  # noqa: E402
+from core.mnist import load_mnist  # noqa: E402
+from core.model import LayerSpec, NetworkSpec, build_model  # noqa: E402
+from core.training import EpochEnd, TrainConfig, Trainer  # noqa: E402
+
+
+def setup(args):
+    mnist = load_mnist(args.data, download=False)
+    data = prepare_mnist(mnist, DataConfig())
+    spec = NetworkSpec(hidden=[LayerSpec(h) for h in args.hidden])
+    config = TrainConfig(batch_size=args.batch_size, epochs=args.epochs)
+    return data, spec, config
+
+
+def headless(data, spec, config) -> tuple[float, float]:
+    """(samples per training second, samples per wall second) of a plain Trainer.run()."""
+    epochs: list[EpochEnd] = []
+    trainer = Trainer(
+        build_model(spec), data, config,
+        on_event=lambda e: epochs.append(e) if isinstance(e, EpochEnd) else None,
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer.run()
+    wall = time.perf_counter() - start
+    samples = len(data.x_train) * config.epochs
+    return samples / sum(e.seconds for e in epochs), samples / wall
+
+
+def make_window(app, data, spec, config):
+    from app.main_window import MainWindow
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    window = MainWindow(QSettings("mlp-studio-bench", "bench"), autoload_data=False)
+    window.resize(1600, 1000)
+    window.show()
+    window.load_engine()
+    window.docks["designer"].raise_()  # the live diagram is on screen too
+    window.state.set_data(data)
+    window.state.replace_spec(spec)
+    window.state.set_train_config(config)
+    app.processEvents()
+    return window
+
+
+def gui(app, window, spec, threads: int) -> tuple[float, float, int]:
+    """(samples per training second, per wall second, snapshots shown) of a GUI run."""
+    state, controller = window.state, window.controller
+    controller.threads = threads
+    state.set_model(None)  # fresh weights, same seed as headless
+    training = window.panels["training"]
+    epochs: list[EpochEnd] = []
+    snapshots = []
+    controller.epochEnded.connect(epochs.append)
+    controller.snapshot.connect(snapshots.append)
+    # Every view on: redraw every training-view tab (not only the visible one) at 20 Hz.
+    redraw = QTimer()
+    redraw.setInterval(50)
+    redraw.timeout.connect(training.flush)
+    redraw.start()
+    loop = QEventLoop()
+    controller.finished.connect(loop.quit)
+    start = time.perf_counter()
+    window.train()
+    loop.exec()  # the real event loop, as in the app
+    wall = time.perf_counter() - start
+    redraw.stop()
+    controller.epochEnded.disconnect(epochs.append)
+    controller.snapshot.disconnect(snapshots.append)
+    controller.finished.disconnect(loop.quit)
+    samples = len(state.data.x_train) * state.train_config.epochs
+    return samples / sum(e.seconds for e in epochs), samples / wall, len(snapshots)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=os.environ.get("MLP_STUDIO_DATA"))
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", default="1,2", help="worker thread counts to compare")
+    parser.add_argument("--hidden", type=lambda t: [int(v) for v in t.split(",")], default=[128])
+    parser.add_argument("--batch-size", type=int, default=128)
+    args = parser.parse_args()
+    threads = [int(t) for t in args.threads.split(",")]
+
+    app = QApplication(sys.argv[:1])
+    data, spec, config = setup(args)
+    window = make_window(app, data, spec, config)
+    print(
+        f"MNIST {len(data.x_train):,} training samples, network 784-"
+        f"{'-'.join(map(str, args.hidden))}-10, Adam, batch {args.batch_size}, "
+        f"{args.epochs} epochs; torch {torch.__version__}, {os.cpu_count()} cores, "
+        f"headless threads {torch.get_num_threads()}"
+    )
+
+    results: dict[str, list[tuple[float, ...]]] = {"headless": []}
+    results.update({f"gui-{t}": [] for t in threads})
+    headless(data, spec, TrainConfig(batch_size=args.batch_size, epochs=1))  # warm-up
+    for repeat in range(args.repeats):
+        results["headless"].append(headless(data, spec, config))
+        for t in threads:
+            results[f"gui-{t}"].append(gui(app, window, spec, t))
+        line = " | ".join(f"{k} {v[-1][0]:,.0f}/s" for k, v in results.items())
+        print(f"repeat {repeat + 1}: {line}", flush=True)
+
+    base_train = statistics.median(r[0] for r in results["headless"])
+    base_wall = statistics.median(r[1] for r in results["headless"])
+    print(f"\nheadless: {base_train:,.0f} samples/s training, {base_wall:,.0f} per wall second")
+    for t in threads:
+        runs = results[f"gui-{t}"]
+        train = statistics.median(r[0] for r in runs)
+        wall = statistics.median(r[1] for r in runs)
+        shots = statistics.median(r[2] for r in runs)
+        print(
+            f"GUI, worker {t} thread{'s' if t > 1 else ''}: {train:,.0f} samples/s training "
+            f"= {train / base_train:.0%} of headless; {wall:,.0f} per wall second = "
+            f"{wall / base_wall:.0%}; {shots:.0f} snapshots shown per run"
+        )
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
