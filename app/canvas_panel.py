@@ -80,8 +80,8 @@ class CanvasPanel(QWidget):
         state.modelChanged.connect(self._on_model_changed)
         state.dataChanged.connect(self._on_data_changed)
         state.trainingChanged.connect(self._on_training_changed)
-        state.trainConfigChanged.connect(lambda _config: self._predict())  # the loss's head
-        state.dataConfigChanged.connect(lambda _config: self._refresh())  # normalization kind
+        state.trainConfigChanged.connect(self._on_settings_changed)  # the loss's output head
+        state.dataConfigChanged.connect(self._on_settings_changed)  # the normalization kind
         self._training_timer = QTimer(self)
         self._training_timer.setInterval(int(REFRESH_SECONDS * 1000))
         self._training_timer.timeout.connect(self._predict)
@@ -120,6 +120,8 @@ class CanvasPanel(QWidget):
         self.source_label.setWordWrap(True)
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
+        # A warm red that reads on light and dark windows alike.
+        self.message_label.setStyleSheet("color: #d9534f;")
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_label.hide()
 
@@ -140,8 +142,8 @@ class CanvasPanel(QWidget):
         left.setSpacing(6)
         left.addLayout(tools)
         left.addWidget(self.message_label)
-        left.addWidget(self.canvas, 1)
         left.addWidget(self.source_label)
+        left.addWidget(self.canvas, 1)
 
         # The guess: a large digit, how sure, and what the model is.
         self.guess_label = QLabel("?")
@@ -312,6 +314,10 @@ class CanvasPanel(QWidget):
         self._refresh()
 
     @Slot(object)
+    def _on_settings_changed(self, _config) -> None:
+        self._predict()
+
+    @Slot(object)
     def _on_data_changed(self, data) -> None:
         usable = data is not None and data.raw_test is not None and len(data.raw_test) > 0
         self.test_button.setEnabled(usable)
@@ -450,34 +456,34 @@ class CanvasPanel(QWidget):
         self.bars.set_probabilities(None if pred is None else pred.probabilities, names, true)
         muted = QPalette.ColorRole.PlaceholderText
         if pred is None:
-            self.guess_label.setText("?")
-            self.guess_label.setForegroundRole(muted)
-            self.confidence_label.setText(problem or "Draw a digit to see its guess.")
-            self.detail_label.setText("" if model is None else describe(model.spec))
+            _set_text(self.guess_label, "?", muted)
+            _set_text(self.confidence_label, problem or "Draw a digit to see its guess.")
+            _set_text(self.detail_label, "" if model is None else describe(model.spec))
             for layer_map in self.layer_maps:
                 layer_map.set_activations(None)
             self.saliency_tile.set_image(None)
             self.saliency_tile.set_placeholder("")
+            self.saliency_tile.setVisible(model is not None)
             self._show_network_hint(model)
             return
         top = pred.top
         p = float(pred.probabilities[top])
-        self.guess_label.setText(names[top])
-        self.guess_label.setForegroundRole(QPalette.ColorRole.WindowText)
-        self.confidence_label.setText(f"{p:.1%} sure")
+        _set_text(self.guess_label, names[top], QPalette.ColorRole.WindowText)
+        _set_text(self.confidence_label, f"{p:.1%} sure")
         detail = describe(model.spec)
         if true is not None:
             mark = "✓ right" if true == top else f"✗ the true label is {names[true]}"
             detail = f"{mark} · {detail}"
         if self.state.training:
             detail = f"learning now · {detail}"
-        self.detail_label.setText(detail)
+        _set_text(self.detail_label, detail)
         for layer_map, values, layer in zip(
             self.layer_maps, pred.activations, model.spec.hidden, strict=True
         ):
             active = float((values > 0).mean()) if values.size else 0.0
             layer_map.set_activations(values, f"{layer.activation.name} · {active:.0%} > 0")
         self._show_saliency(names[top])
+        self.saliency_tile.setVisible(True)
         self._show_network_hint(model)
 
     @Slot()
@@ -528,6 +534,14 @@ class CanvasPanel(QWidget):
         self.network_hint.setVisible(bool(text))
 
 
+def _set_text(label: QLabel, text: str, role: QPalette.ColorRole | None = None) -> None:
+    """Change a label only if needed: every change costs a repaint, on every stroke."""
+    if label.text() != text:
+        label.setText(text)
+    if role is not None and label.foregroundRole() != role:
+        label.setForegroundRole(role)
+
+
 def _heading(text: str) -> QLabel:
     label = QLabel(text)
     font = QFont(label.font())
@@ -557,12 +571,21 @@ def demo_strokes(digit: str = "3") -> list[list[tuple[float, float]]]:
         t = np.radians(np.linspace(start, stop, n))
         return [(cx + rx * np.cos(a), cy + ry * np.sin(a)) for a in t]
 
+    def by_hand(points):
+        """A slight forward slant and a wobble, as a hand draws."""
+        out = []
+        for i, (x, y) in enumerate(points):
+            out.append((x + 0.1 * (0.5 - y) + 0.006 * np.sin(i * 0.9), y + 0.005 * np.cos(i * 0.7)))
+        return out
+
     if digit == "3":
-        return [arc(0.49, 0.33, 0.17, 0.15, -165, 95) + arc(0.49, 0.65, 0.2, 0.17, -95, 160)[1:]]
+        top = arc(0.5, 0.33, 0.16, 0.14, -160, 92)
+        bottom = arc(0.49, 0.64, 0.19, 0.17, -92, 155)[1:]
+        return [by_hand(top + bottom)]
     if digit == "7":
-        return [[(0.28, 0.22), (0.72, 0.2), (0.6, 0.45), (0.46, 0.8)]]
+        return [by_hand([(0.3, 0.22), (0.5, 0.21), (0.71, 0.2), (0.62, 0.42), (0.5, 0.79)])]
     if digit == "0":
-        return [arc(0.5, 0.5, 0.2, 0.3, -90, 275, 40)]
+        return [by_hand(arc(0.5, 0.5, 0.2, 0.3, -90, 275, 40))]
     raise ValueError(f"no demo strokes for {digit!r}: use 0, 3 or 7")
 
 

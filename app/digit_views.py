@@ -48,6 +48,22 @@ def caption_color(widget: QWidget, muted: bool = False) -> QColor:
     return widget.palette().color(role)
 
 
+def mix(a: QColor, b: QColor, t: float) -> QColor:
+    """The opaque colour t of the way from a to b. Opaque fills paint several times faster
+    than translucent ones, and these views repaint on every stroke."""
+    channels = zip(a.getRgbF()[:3], b.getRgbF()[:3], strict=True)
+    return QColor.fromRgbF(*(x + (y - x) * t for x, y in channels))
+
+
+def _opaque(widget: QWidget) -> None:
+    """The widget's paintEvent fills all of it: Qt can skip repainting what is underneath."""
+    widget.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+
+
+def _background(widget: QWidget, painter: QPainter, event) -> None:
+    painter.fillRect(event.rect(), widget.palette().color(QPalette.ColorRole.Window))
+
+
 class ImageTile(QWidget):
     """A square image on black with a title and a caption under it; optional overlays: a box
     (top, left, bottom, right) and a cross marker (row, col), both in image pixels."""
@@ -65,6 +81,7 @@ class ImageTile(QWidget):
         self._placeholder = ""
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setMinimumSize(56, 56 + 2 * self._line_height())
+        _opaque(self)
 
     def set_image(
         self,
@@ -106,13 +123,13 @@ class ImageTile(QWidget):
         return QSize(84, 84 + 2 * self._line_height() + 4)
 
     def square(self) -> QRectF:
-        """Where the image area is drawn."""
-        side = max(8, min(self.width(), self.height() - 2 * self._line_height() - 4))
-        return QRectF((self.width() - side) / 2, 0, side, side)
+        """Where the image area is drawn (whole pixels, inside a 1-pixel frame)."""
+        side = max(8, min(self.width() - 2, self.height() - 2 * self._line_height() - 6))
+        return QRectF((self.width() - side) // 2, 1, side, side)
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        _background(self, painter, event)
         square = self.square()
         painter.fillRect(square, QColor(0, 0, 0))
         if self._image is not None and not self._image.isNull():
@@ -127,6 +144,7 @@ class ImageTile(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
             painter.drawImage(target, self._image)
             accent = QColor(255, 196, 0)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             if self._box is not None:
                 top, left, bottom, right = self._box
                 painter.setPen(QPen(accent, 1.5))
@@ -151,13 +169,15 @@ class ImageTile(QWidget):
             painter.setFont(self._small_font())
             painter.drawText(square, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self._placeholder)  # fmt: skip
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setPen(QPen(caption_color(self, muted=True), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(square.adjusted(-0.5, -0.5, 0.5, 0.5))
+        painter.drawRect(square.toAlignedRect().adjusted(-1, -1, 0, 0))
         line = self._line_height()
         painter.setFont(self._small_font())
         painter.setPen(caption_color(self))
-        text_rect = QRectF(0, square.bottom() + 3, self.width(), line)
+        # From the bottom, so the captions of a row of tiles line up whatever their widths.
+        text_rect = QRectF(0, self.height() - 2 * line - 1, self.width(), line)
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, self.title)
         if self._caption:
             painter.setPen(caption_color(self, muted=True))
@@ -177,6 +197,7 @@ class ProbabilityBars(QWidget):
         self._marked: int | None = None  # a class to mark (the true label of a test image)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(180, 110)
+        _opaque(self)
 
     def set_probabilities(
         self, values: np.ndarray | None, names: list[str], marked: int | None = None
@@ -197,6 +218,7 @@ class ProbabilityBars(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
+        _background(self, painter, event)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = self.palette()
         metrics = QFontMetrics(self.font())
@@ -206,14 +228,16 @@ class ProbabilityBars(QWidget):
         bar_w = min(slot * 0.68, 46.0)
         top, bottom = line + 2, self.height() - line - 4  # percentages above, names below
         full = max(1.0, bottom - top)
+        window = pal.color(QPalette.ColorRole.Window)
         accent = pal.color(QPalette.ColorRole.Highlight)
-        other = QColor(accent)
-        other.setAlphaF(0.45)
-        track = QColor(pal.color(QPalette.ColorRole.WindowText))
-        track.setAlphaF(0.07)
+        other = mix(window, accent, 0.45)
+        track = mix(window, pal.color(QPalette.ColorRole.WindowText), 0.07)
         best = None if self._values is None else int(np.argmax(self._values))
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+        bold = QFont(self.font())
+        bold.setBold(True)
+        text, muted = caption_color(self), caption_color(self, muted=True)
         for i, name in enumerate(self._names):
             x = slot * i + (slot - bar_w) / 2
             painter.setPen(Qt.PenStyle.NoPen)
@@ -227,17 +251,15 @@ class ProbabilityBars(QWidget):
                     painter.drawRoundedRect(QRectF(x, bottom - h, bar_w, h), 3, 3)
                 if p >= 0.005:
                     painter.setFont(small)
-                    painter.setPen(caption_color(self, muted=i != best))
+                    painter.setPen(muted if i != best else text)
                     label = f"{p:.0%}" if p >= 0.01 else "<1%"
                     painter.drawText(
                         QRectF(slot * i, bottom - h - line - 1, slot, line),
                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
                         label,
                     )
-            font = QFont(self.font())
-            font.setBold(i == best)
-            painter.setFont(font)
-            painter.setPen(caption_color(self))
+            painter.setFont(bold if i == best else self.font())
+            painter.setPen(text)
             name_rect = QRectF(slot * i, bottom + 3, slot, line)
             painter.drawText(name_rect, Qt.AlignmentFlag.AlignHCenter, name)
             if i == self._marked:  # underline the true label
@@ -265,6 +287,7 @@ class ActivationMap(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         metrics = QFontMetrics(self.font())
         self.setMinimumSize(56, 56 + 2 * metrics.height())
+        _opaque(self)
 
     def set_activations(self, values: np.ndarray | None, caption: str = "") -> None:
         self._values = None if values is None else np.array(values, np.float32).reshape(-1)
@@ -282,11 +305,12 @@ class ActivationMap(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
+        _background(self, painter, event)
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
         line = QFontMetrics(small).height()
-        side = max(8, min(self.width(), self.height() - 2 * line - 4))
-        square = QRectF((self.width() - side) / 2, 0, side, side)
+        side = max(8, min(self.width() - 2, self.height() - 2 * line - 6))
+        square = QRectF((self.width() - side) // 2, 1, side, side)
         frame = square
         if self._image is not None:
             rows, columns = self._image.height(), self._image.width()
@@ -301,10 +325,11 @@ class ActivationMap(QWidget):
         else:
             painter.fillRect(square, QColor(0, 0, 0))
         painter.setPen(QPen(caption_color(self, muted=True), 1))
-        painter.drawRect(frame.adjusted(-0.5, -0.5, 0.5, 0.5))
+        painter.drawRect(frame.toAlignedRect().adjusted(-1, -1, 0, 0))
         painter.setFont(small)
         painter.setPen(caption_color(self))
-        text_rect = QRectF(0, square.bottom() + 3, self.width(), line)
+        # From the bottom, so the captions of a row of tiles line up whatever their widths.
+        text_rect = QRectF(0, self.height() - 2 * line - 1, self.width(), line)
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, self.title)
         if self._caption:
             painter.setPen(caption_color(self, muted=True))

@@ -112,6 +112,8 @@ class DrawingCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)  # for the brush outline
         self.setAttribute(Qt.WidgetAttribute.WA_TabletTracking, True)
+        # paintEvent fills every pixel, so Qt need not repaint the panel underneath first.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setCursor(Qt.CursorShape.CrossCursor)
         policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         policy.setHeightForWidth(True)
@@ -219,10 +221,25 @@ class DrawingCanvas(QWidget):
         painter = self._painter(self._image)
         _paint_stroke(painter, points[-2:], with_dot=len(points) == 1)
         painter.end()
-        self.update()
+        self._update_around(points[-2:])
         self._dirty = True
         if not self._emit_timer.isActive():
             self._emit_timer.start()
+
+    def _update_around(self, points: list[tuple[float, float, float]]) -> None:
+        """Repaint only the widget area of the newest segment: a full repaint of the scaled
+        canvas on every mouse move would cost more than the prediction."""
+        target = self.drawing_rect()
+        scale = target.width() / SIZE
+        pad = max(w for _, _, w in points) / 2 + 2
+        xs, ys = [x for x, _, _ in points], [y for _, y, _ in points]
+        area = QRectF(
+            target.x() + (min(xs) - pad) * scale,
+            target.y() + (min(ys) - pad) * scale,
+            (max(xs) - min(xs) + 2 * pad) * scale,
+            (max(ys) - min(ys) + 2 * pad) * scale,
+        )
+        self.update(area.toAlignedRect().adjusted(-1, -1, 1, 1))
 
     def _end(self) -> None:
         if self._stroke is None:
@@ -230,6 +247,7 @@ class DrawingCanvas(QWidget):
         stroke, self._stroke = self._stroke, None
         if stroke.points:
             self._history.append(stroke)
+        self.update()  # the brush outline comes back
         self.historyChanged.emit()
         self._emit_timer.stop()
         self._dirty = True
@@ -272,7 +290,7 @@ class DrawingCanvas(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self._hover = event.position()
         if self._stroke is not None and event.buttons() & Qt.MouseButton.LeftButton:
-            self._extend(event.position(), float(self._brush))
+            self._extend(event.position(), float(self._brush))  # no outline while drawing
         else:
             self.update()  # move the brush outline
 
@@ -335,23 +353,23 @@ class DrawingCanvas(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        painter.fillRect(event.rect(), pal.color(QPalette.ColorRole.Window))
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         target = self.drawing_rect()
         painter.drawImage(target, self._image)
-        pal = self.palette()
         role = QPalette.ColorRole.Highlight if self.hasFocus() else QPalette.ColorRole.Mid
-        frame = pal.color(role)
-        painter.setPen(QPen(frame, 1))
+        painter.setPen(QPen(pal.color(role), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(target.adjusted(-0.5, -0.5, 0.5, 0.5))
+        painter.drawRect(target.toAlignedRect().adjusted(-1, -1, 0, 0))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self._stroke is None and not self._has_ink:
             painter.setPen(QColor(255, 255, 255, 110))
             font = painter.font()
             font.setPointSizeF(font.pointSizeF() * 1.3)
             painter.setFont(font)
             painter.drawText(target, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
-        if self._hover is not None and target.contains(self._hover):
+        if self._stroke is None and self._hover is not None and target.contains(self._hover):
             radius = self._brush * target.width() / SIZE / 2
             painter.setPen(QPen(QColor(255, 255, 255, 140), 1))
             painter.drawEllipse(self._hover, radius, radius)

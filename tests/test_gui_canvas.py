@@ -438,3 +438,21 @@ def test_mnist_digits_at_other_sizes_and_places_keep_their_class(qtbot, mnist_di
         np.testing.assert_array_equal(panel.canvas.image(), np.rint(canvas))
         agree += int(panel.prediction.top == original)
     assert agree >= 180, f"only {agree} of 200 re-rendered digits kept their class"
+
+
+def test_a_closed_panel_no_longer_listens_to_the_state(qtbot, ring_data, ring_model):
+    state = state_with(ring_data, ring_model)
+    panel = CanvasPanel(state)
+    destroyed = []
+    panel.destroyed.connect(lambda: destroyed.append(True))
+    panel.deleteLater()
+    qtbot.waitUntil(lambda: bool(destroyed))
+    config, data_config = state.train_config, state.data_config
+    config.loss = "mse"
+    data_config.normalization = "symmetric"
+    state.set_train_config(config)  # would raise if a slot of the deleted panel still ran
+    state.set_data_config(data_config)
+    state.set_training(True)
+    state.set_training(False)
+    state.set_model(None)
+    state.set_data(None)
