@@ -11,11 +11,13 @@ A second run sends moves in bursts of 8 (faster than a prediction, as a quick ha
 counts predictions, to show the coalescing.
 
 Usage: QT_QPA_PLATFORM=offscreen python bench/bench_canvas_latency.py [--model FILE] [--moves N]
+       [--while-training]
 Needs MNIST ($MLP_STUDIO_DATA or the download cache) unless --model is given.
 """
 
 import argparse
 import sys
+import threading
 import time
 
 import numpy as np
@@ -105,10 +107,24 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", help="an exported .safetensors model instead of training")
     parser.add_argument("--moves", type=int, default=300)
+    parser.add_argument(
+        "--while-training",
+        action="store_true",
+        help="keep training the model in a thread meanwhile, as the GUI's Train button does",
+    )
     args = parser.parse_args()
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     state = build_state(args.model)
+    trainer = thread = None
+    if args.while_training:
+        if state.data is None:
+            print("error: --while-training needs MNIST to train on (leave out --model)")
+            return 2
+        trainer = Trainer(state.model, state.data, TrainConfig(epochs=1000))
+        thread = threading.Thread(target=trainer.run, daemon=True)
+        thread.start()
+        state.set_training(True)
     panel = CanvasPanel(state)
     panel.resize(960, 600)
     panel.show()
@@ -163,6 +179,11 @@ def main() -> int:
         app.processEvents()
     burst_predictions = len(set_at)
     QTest.mouseRelease(canvas, LEFT, Qt.KeyboardModifier.NoModifier, points[-1])
+    if trainer is not None:
+        trainer.stop()
+        thread.join()
+        state.set_training(False)
+        print("(measured while the model kept training in another thread)")
 
     for label, values in (("move -> bars set", to_set), ("move -> bars painted", to_paint)):
         v = np.array(values)
