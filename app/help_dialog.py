@@ -49,6 +49,7 @@ class HelpDialog(QDialog):
         self.topics = load_topics(folder)
         self.list = QListWidget()
         self.list.setObjectName("helpTopics")
+        self.list.setSpacing(3)  # a list of topics to click, not a dense table
         for topic in self.topics:
             item = QListWidgetItem(topic.title)
             item.setData(Qt.ItemDataRole.UserRole, topic.key)
@@ -58,21 +59,29 @@ class HelpDialog(QDialog):
         self.browser.setOpenExternalLinks(True)
         # Markdown gets the document's default font; a little air between paragraphs and
         # table cells keeps long explanations readable.
-        self.browser.document().setDocumentMargin(14)
-        self.browser.document().setDefaultStyleSheet("td, th { padding: 3px 8px; }")
+        self.browser.document().setDocumentMargin(16)
+        self.browser.document().setDefaultStyleSheet(
+            "p, li { line-height: 135%; } td, th { padding: 3px 10px; } pre { margin: 8px 12px; }"
+        )
+        font = self.browser.font()
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.browser.setFont(font)
 
         splitter = QSplitter()
         splitter.addWidget(self.list)
         splitter.addWidget(self.browser)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([220, 620])
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        list_width = self.list.sizeHintForColumn(0) + 2 * self.list.frameWidth() + 16
+        self.list.setMinimumWidth(list_width)
+        splitter.setSizes([list_width, 900 - list_width])
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
         layout.addWidget(buttons)
         self.list.currentRowChanged.connect(self._show_row)
-        self.resize(900, 620)
+        self.resize(940, 640)
         if self.topics:
             self.list.setCurrentRow(0)
 

@@ -14,8 +14,32 @@ import math
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPalette
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QObject,
+    QPointF,
+    QRect,
+    QRectF,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QIcon,
+    QIconEngine,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QPolygonF,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -28,6 +52,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QSizePolicy,
     QStyle,
+    QTabWidget,
     QToolBar,
     QToolButton,
     QWidget,
@@ -59,6 +84,75 @@ EXPORT_FILTERS = {
 
 def app_icon() -> QIcon:
     return QIcon(str(RESOURCES / "icons" / "mlp-studio.svg"))
+
+
+class GlyphIconEngine(QIconEngine):
+    """Toolbar glyphs drawn in the palette's button-text colour at any size and scale.
+
+    The style's standard media icons are black bitmaps that vanish on dark themes; these
+    follow the current palette (and its disabled colour) every time they are painted.
+    """
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def clone(self) -> QIconEngine:
+        return GlyphIconEngine(self.kind)
+
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
+        group = (
+            QPalette.ColorGroup.Disabled
+            if mode == QIcon.Mode.Disabled
+            else QPalette.ColorGroup.Normal
+        )
+        colour = QApplication.palette().color(group, QPalette.ColorRole.ButtonText)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        side = min(rect.width(), rect.height())
+        painter.translate(
+            rect.x() + (rect.width() - side) / 2, rect.y() + (rect.height() - side) / 2
+        )
+        painter.scale(side / 24, side / 24)  # glyphs are drawn on a 24 x 24 grid
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        kind = self.kind
+        if kind in ("play", "step"):
+            right = 19 if kind == "play" else 15
+            painter.drawPolygon(QPolygonF([QPointF(6, 4.5), QPointF(right, 12), QPointF(6, 19.5)]))
+            if kind == "step":
+                painter.drawRect(QRectF(16, 5, 3, 14))
+        elif kind == "pause":
+            painter.drawRect(QRectF(6, 5, 4, 14))
+            painter.drawRect(QRectF(14, 5, 4, 14))
+        elif kind == "stop":
+            painter.drawRoundedRect(QRectF(6, 6, 12, 12), 1.5, 1.5)
+        elif kind == "reset":
+            pen = QPen(colour, 2.4)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawArc(QRectF(5, 5, 14, 14), 100 * 16, 280 * 16)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawPolygon(QPolygonF([QPointF(10, 1.5), QPointF(15.5, 5), QPointF(10, 9)]))
+        painter.restore()
+
+    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
+        return self.scaledPixmap(size, mode, state, 1.0)
+
+    def scaledPixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State, scale: float):
+        pixmap = QPixmap(size * scale)
+        pixmap.setDevicePixelRatio(scale)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        self.paint(painter, QRect(0, 0, size.width(), size.height()), mode, state)
+        painter.end()
+        return pixmap
+
+
+def glyph_icon(kind: str) -> QIcon:
+    return QIcon(GlyphIconEngine(kind))
 
 
 def _format_rate(samples_per_second: float) -> str:
@@ -105,6 +199,7 @@ class MessageBanner(QFrame):
         layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self._level = ""
         self.hide()
 
     def show_message(self, text: str, level: str = "warning") -> None:
@@ -116,8 +211,14 @@ class MessageBanner(QFrame):
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
         self.icon.setPixmap(self.style().standardIcon(pixmap).pixmap(size, size))
         self.label.setText(text)
+        self._level = level
         self._tint(level)
         self.show()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.ApplicationPaletteChange and self._level:
+            self._tint(self._level)  # the desktop switched between light and dark
+        super().changeEvent(event)
 
     def _tint(self, level: str) -> None:
         # A hue mixed into the theme's own window colour, so text stays readable in light and
@@ -129,9 +230,8 @@ class MessageBanner(QFrame):
         tinted = base.fromRgb(
             *(round(c * (1 - mix) + h * mix) for c, h in zip(base.getRgb()[:3], hue, strict=True))
         )
-        own = self.palette()
+        own = QPalette(palette)
         own.setColor(QPalette.ColorRole.Window, tinted)
-        own.setColor(QPalette.ColorRole.WindowText, palette.color(QPalette.ColorRole.WindowText))
         self.setPalette(own)
 
 
@@ -183,6 +283,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.setDockNestingEnabled(True)
+        # Tabbed docks show their tabs on top, where people look for them, not at the bottom.
+        self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks
             | QMainWindow.DockOption.AllowNestedDocks
@@ -208,7 +310,7 @@ class MainWindow(QMainWindow):
             shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
             action.setShortcuts([QKeySequence(s) for s in shortcuts])
         if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
+            action.setIcon(glyph_icon(icon))
         if tip:
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             action.setToolTip(f"{tip} ({keys})" if keys else tip)
@@ -217,7 +319,6 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        sp = QStyle.StandardPixmap
         key = QKeySequence.StandardKey
         self.new_session_action = self._action(
             "&New session",
@@ -268,28 +369,28 @@ class MainWindow(QMainWindow):
             self.train,
             ["Ctrl+Return", "F5"],
             "Train the network on the loaded data",
-            sp.SP_MediaPlay,
+            "play",
         )
         self.pause_action = self._action(
             "&Pause",
             self.toggle_pause,
             "F6",
             "Pause after the current batch, or resume",
-            sp.SP_MediaPause,
+            "pause",
         )
         self.step_action = self._action(
             "&Step",
             self.step,
             "F7",
             "Train on exactly one batch, then stay paused",
-            sp.SP_MediaSkipForward,
+            "step",
         )
         self.stop_action = self._action(
             "St&op",
             self.stop,
             "F8",
             "Stop training; the model keeps its best weights so far",
-            sp.SP_MediaStop,
+            "stop",
         )
         self.reset_action = self._action(
             "&Reset weights",
@@ -297,7 +398,7 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+R",
             "Start again from new random weights (the network seed goes up by one; "
             "Edit > Undo brings the previous seed back)",
-            sp.SP_BrowserReload,
+            "reset",
         )
         self.training_actions = [
             self.train_action,
@@ -631,13 +732,7 @@ class MainWindow(QMainWindow):
         self.reset_action.setEnabled(loaded and idle)
         paused = run_state == "paused"
         self.pause_action.setText("Resume" if paused else "Pause")
-        self.pause_action.setIcon(
-            self.style().standardIcon(
-                QStyle.StandardPixmap.SP_MediaPlay
-                if paused
-                else QStyle.StandardPixmap.SP_MediaPause
-            )
-        )
+        self.pause_action.setIcon(glyph_icon("play" if paused else "pause"))
         # Anything that replaces the network or reads its weights waits for the run to end.
         self.import_action.setEnabled(loaded and idle)
         self.export_action.setEnabled(loaded and idle)

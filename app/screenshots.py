@@ -1,0 +1,176 @@
+"""Render the main window and each panel mid-training to PNG files (docs, visual checks).
+
+    python -m app.screenshots OUTDIR [--data DIR] [--subset 12000] [--theme light|dark|both]
+
+Loads MNIST (a training subset, for speed) through the Data panel, trains a small network with
+the real controller, pauses in the middle of the run, and grabs the window and each dock.
+Runs offscreen unless QT_QPA_PLATFORM says otherwise; settings go to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+MAX_BYTES = 300_000  # docs images stay small; larger ones are re-encoded with fewer colours
+
+
+def dark_palette():
+    """Fusion's colours for a dark desktop theme (what Qt picks up from a dark system)."""
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    role, group = QPalette.ColorRole, QPalette.ColorGroup
+    colours = {
+        role.Window: "#2b2d30", role.WindowText: "#e6e6e6", role.Base: "#1f2023",
+        role.AlternateBase: "#2b2d30", role.ToolTipBase: "#3c3f41", role.ToolTipText: "#e6e6e6",
+        role.Text: "#e6e6e6", role.Button: "#3a3c40", role.ButtonText: "#e6e6e6",
+        role.BrightText: "#ff6b6b", role.Link: "#6aa9ff", role.Highlight: "#3d7bd9",
+        role.HighlightedText: "#ffffff", role.PlaceholderText: "#8c8c8c", role.Light: "#505357",
+        role.Midlight: "#44474b", role.Mid: "#36383c", role.Dark: "#1c1d20", role.Shadow: "#111",
+    }  # fmt: skip
+    for r, c in colours.items():
+        p.setColor(r, QColor(c))
+    for r in (role.WindowText, role.Text, role.ButtonText):
+        p.setColor(group.Disabled, r, QColor("#7a7a7a"))
+    return p
+
+
+def save_png(widget, path: Path) -> Path:
+    """Grab `widget` to `path`, re-encoding with a palette if the file would be too big."""
+    from PIL import Image
+    from PySide6.QtCore import QBuffer, QIODevice
+
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    widget.grab().save(buffer, "PNG")
+    data = bytes(buffer.data())
+    if len(data) > MAX_BYTES:
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        for colours in (256, 128, 64):
+            out = io.BytesIO()
+            image.quantize(colours, method=Image.Quantize.MEDIANCUT).save(out, "PNG", optimize=True)
+            data = out.getvalue()
+            if len(data) <= MAX_BYTES:
+                break
+    path.write_bytes(data)
+    return path
+
+
+def wait(app, condition, timeout_s: float = 120.0) -> None:
+    """Run the event loop until `condition()` holds (screenshots only; tests use qtbot)."""
+    import time
+
+    from PySide6.QtCore import QEventLoop
+
+    end = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("timed out while preparing the screenshots")
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[Path]:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.main import make_application
+    from app.main_window import MainWindow
+
+    app = make_application([sys.argv[0]])
+    if theme == "dark":
+        app.setPalette(dark_palette())
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    settings_dir = tempfile.mkdtemp(prefix="mlp-studio-shots-")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
+
+    window = MainWindow(QSettings("mlp-studio-screenshots", theme), autoload_data=False)
+    window.resize(1440, 900)
+    window.show()
+    window.load_engine()
+    state, controller = window.state, window.controller
+
+    from core.data import DataConfig, SplitConfig
+    from core.mnist import resolve_data_dir
+    from core.model import LayerSpec, NetworkSpec
+
+    folder = resolve_data_dir(data_dir)
+    if folder is None:
+        raise SystemExit("no MNIST folder: pass --data DIR or set MLP_STUDIO_DATA")
+    state.set_data_config(DataConfig(split=SplitConfig(subset=subset)))
+    window.panels["dataset"].load_folder(folder, remember=False)
+    wait(app, lambda: state.data is not None)
+    state.edit_spec(NetworkSpec(hidden=[LayerSpec(64), LayerSpec(32)]), "Two hidden layers")
+    config = state.train_config
+    config.epochs = 4
+    state.set_train_config(config)
+    window.docks["designer"].raise_()
+
+    epochs = []
+    controller.epochEnded.connect(epochs.append)
+    window.train()
+    wait(app, lambda: len(epochs) >= 2)
+    controller.pause()
+    wait(app, lambda: controller.run_state == "paused")
+    training = window.panels["training"]
+    wait(app, lambda: True, 0)
+    training.flush()
+    app.processEvents()
+
+    suffix = "" if theme == "light" else "-dark"
+    written = [save_png(window, outdir / f"main-window{suffix}.png")]
+    if theme == "light":
+        written.append(save_png(window.docks["designer"].widget(), outdir / "designer.png"))
+        for index in range(training.tabs.count()):
+            name = training.tabs.tabText(index).lower()
+            training.tabs.setCurrentIndex(index)
+            training.flush()
+            app.processEvents()
+            written.append(save_png(training, outdir / f"training-{name}.png"))
+        training.tabs.setCurrentIndex(0)
+        window.docks["dataset"].raise_()
+        app.processEvents()
+        written.append(save_png(window.docks["dataset"].widget(), outdir / "dataset.png"))
+        window.show_help("backpropagation")
+        app.processEvents()
+        written.append(save_png(window._help_dialog, outdir / "help.png"))
+        window._help_dialog.close()
+    controller.stop()
+    wait(app, lambda: not controller.running)
+    window.close()
+    QApplication.processEvents()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.screenshots")
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--data", help="MNIST folder (default: $MLP_STUDIO_DATA)")
+    parser.add_argument("--subset", type=int, default=12_000, help="training images to use")
+    parser.add_argument("--theme", choices=("light", "dark", "both"), default="both")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    themes = ("light", "dark") if args.theme == "both" else (args.theme,)
+    if len(themes) > 1:  # one QApplication palette per process: run each theme separately
+        import subprocess
+
+        for theme in themes:
+            command = [sys.executable, "-m", "app.screenshots", str(args.outdir),
+                       "--subset", str(args.subset), "--theme", theme]  # fmt: skip
+            if args.data:
+                command += ["--data", args.data]
+            if subprocess.run(command).returncode:
+                return 1
+        return 0
+    for path in render(args.outdir, args.data, args.subset, themes[0]):
+        print(f"{path} ({path.stat().st_size // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
