@@ -95,7 +95,8 @@ class NeuronGridView(QWidget):
         self.editable = True
         self.editor: WeightEditor | None = None
         self._images: list[list[QImage]] = []
-        self._geometry: tuple | None = None  # cached layout: (tiles, links) for this size
+        self._geometry: tuple | None = None  # cached layout: (size, tile rects, tile size)
+        self._paths: dict[tuple[int, int, int], QPainterPath] = {}  # link curves, same layout
 
     # ---- content ----
 
@@ -150,6 +151,7 @@ class NeuronGridView(QWidget):
             top = header + 6 + (block - (n * tile + (n - 1) * GAP)) / 2
             rects.append([QRectF(x, top + i * (tile + GAP), tile, tile) for i in range(n)])
         self._geometry = ((self.width(), self.height()), rects, tile)
+        self._paths = {}
         return rects, tile
 
     def resizeEvent(self, event) -> None:
@@ -171,6 +173,12 @@ class NeuronGridView(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
+        try:
+            self._paint(painter)
+        finally:
+            painter.end()  # explicitly: a painter kept alive (by a traceback) upsets Qt
+
+    def _paint(self, painter: QPainter) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         palette = self.palette()
@@ -187,8 +195,11 @@ class NeuronGridView(QWidget):
             color = QColor(*(BLUE if value > 0 else ORANGE))
             strength = min(abs(value) / max(scale, 1e-9), 1.0)
             color.setAlphaF(0.25 + 0.65 * strength)
-            painter.setPen(QPen(color, 0.5 + 3.5 * strength))
-            painter.drawPath(_curve(start, end))
+            painter.setPen(QPen(color, 0.5 + 1.75 * strength))  # wider strokes cost much more
+            path = self._paths.get((layer, row, col))
+            if path is None:
+                path = self._paths[(layer, row, col)] = _curve(start, end)
+            painter.drawPath(path)
         border = QColor(text)
         border.setAlpha(70)
         fm = self.fontMetrics()

@@ -37,13 +37,22 @@ def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return a + (b - a) * t[..., None]
 
 
+LUT_SIZE = 256
+
+
+def _diverging_lut(pale: bool) -> np.ndarray:
+    """uint8 [LUT_SIZE, 3]: entry i is the colour of -1 + 2 i / (LUT_SIZE - 1)."""
+    v = np.linspace(-1.0, 1.0, LUT_SIZE, dtype=np.float32)
+    end = np.where((v < 0)[:, None], np.array(ORANGE, np.float32), np.array(BLUE, np.float32))
+    return _finish(_mix(np.array(NEUTRAL, np.float32), end, np.abs(v)), pale)
+
+
 def diverging(values: np.ndarray, scale: float = 1.0, pale: bool = False) -> np.ndarray:
-    """uint8 [..., 3]: -scale orange, 0 neutral, +scale blue (clipped beyond)."""
-    v = np.clip(np.nan_to_num(np.asarray(values, np.float32)) / max(scale, 1e-12), -1.0, 1.0)
-    neutral = np.array(NEUTRAL, np.float32)
-    end = np.where((v < 0)[..., None], np.array(ORANGE, np.float32), np.array(BLUE, np.float32))
-    rgb = _mix(neutral, end, np.abs(v))
-    return _finish(rgb, pale)
+    """uint8 [..., 3]: -scale orange, 0 neutral, +scale blue (clipped beyond; NaN neutral)."""
+    v = np.asarray(values, np.float32) * np.float32((LUT_SIZE - 1) / 2 / max(scale, 1e-12))
+    v += (LUT_SIZE - 1) / 2 + 0.5
+    index = np.clip(np.nan_to_num(v, nan=LUT_SIZE / 2), 0, LUT_SIZE - 1).astype(np.intp)
+    return _DIVERGING_LUTS[int(pale)][index]
 
 
 def tint(values: np.ndarray, color: tuple[int, int, int], pale: bool = False) -> np.ndarray:
@@ -92,3 +101,13 @@ def point_colors(labels: np.ndarray, task: str, scale: float = 1.0) -> np.ndarra
     if task == "regression":
         return diverging(labels, scale)
     return np.array([class_color(int(k)) for k in labels], np.uint8).reshape(-1, 3)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+# Lookup tables (plain, then pale): a frame colours ~20 grids, and a table lookup is a handful
+# of numpy calls where the arithmetic would be fifteen, each a GIL hand-off while a trainer runs.
+_DIVERGING_LUTS = (_frozen(_diverging_lut(False)), _frozen(_diverging_lut(True)))

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -77,7 +78,8 @@ from core.training import BatchProgress, EpochEnd, Snapshot
 
 RESOLUTION = 100  # the big view's grid
 NEURON_STEP = 3  # neuron tiles keep every third row/column of it: 34 x 34
-FRAME_MS = 33  # at most ~30 redraws a second
+FRAME_MS = 33  # at most ~30 boundary redraws a second
+NETWORK_MS = 125  # neuron tiles and links: ~8 a second while training (their painting costs more)
 DRAW_CLASSES = 5
 ERROR_COLOR = "#c0392b"
 # Settings that suit 2-D problems (Playground trains with batches of 10), applied once when the
@@ -108,6 +110,10 @@ class RunView(QWidget):
         self.boundary = BoundaryView()
         self.caption = QLabel(" ")
         self.caption.setWordWrap(True)
+        # Text that changes every frame must not re-layout the panel every frame.
+        for label in (self.caption, self.losses):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            label.setMinimumWidth(40)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
@@ -185,14 +191,16 @@ class PlaygroundPanel(QWidget):
         self._feature_tiles: np.ndarray | None = None
         self._curves: list[tuple[float, float, float]] = []
         self._epoch_label = ""
-        self._dirty = False
+        self._grids_dirty = False
         self.frames_drawn = 0
+        self._network_drawn = 0.0  # perf_counter of the last neuron-view update
+        self._frame_time = 0.0  # ... and of the last frame
+        self._curves_shown: list | None = None
         self._rng = np.random.default_rng(0)
 
         self._build()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._frame)
 
         state.dataChanged.connect(self._on_data_changed)
@@ -770,14 +778,14 @@ class PlaygroundPanel(QWidget):
             self._curves = []  # a new run from scratch
         self._curves.append((event.epoch, event.train_loss, event.val.loss))
         self._epoch_label = f"Epoch {event.epoch:,} of {event.epochs:,}"
-        self._schedule()
+        self._schedule(grids=False)
 
     @Slot(object)
     def on_progress(self, event: BatchProgress) -> None:
         if not self.active:
             return
         self._epoch_label = f"Epoch {event.epoch:,} · step {event.step:,}"
-        self._schedule()
+        self._schedule(grids=False)
 
     def _on_weight_edited(self, layer: int, row: int, col: int, value: float) -> None:
         if self.state.training:
@@ -795,10 +803,15 @@ class PlaygroundPanel(QWidget):
 
     # ---------------------------------------------------------------- drawing frames
 
-    def _schedule(self) -> None:
-        self._dirty = True
+    def _schedule(self, grids: bool = True) -> None:
+        """Redraw soon: at once if the last frame is FRAME_MS old, else when it will be.
+
+        grids=False: only the texts and curves changed (progress, epoch ends), not the weights.
+        """
+        self._grids_dirty |= grids
         if not self._timer.isActive():
-            self._timer.start()
+            since = (time.perf_counter() - self._frame_time) * 1000
+            self._timer.start(int(max(0.0, FRAME_MS - since)))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -824,25 +837,46 @@ class PlaygroundPanel(QWidget):
 
     def _frame(self) -> None:
         if self.isVisible():  # a hidden panel draws when shown again (showEvent)
-            self.refresh()
+            self.refresh(self._grids_dirty)
 
-    def refresh(self) -> None:
-        """Recompute and redraw the boundary, the neurons and the curves now."""
-        self._dirty = False
-        self.live.set_curves(np.array(self._curves).reshape(-1, 3), self._test_label())
+    def refresh(self, grids: bool = True) -> None:
+        """Redraw the curves and texts now, and (grids) recompute the boundary and neurons."""
+        if self._curves_shown != self._curves:  # pyqtgraph re-ranges on every setData
+            self._curves_shown = list(self._curves)
+            self.live.set_curves(np.array(self._curves).reshape(-1, 3), self._test_label())
+        self.live.caption.setText(self._caption())
+        if not grids:
+            return
+        self._grids_dirty = False
         pg_data, model = self.playground, self.display_model()
         if pg_data is None or model is None or self._inputs is None:
             self.live.boundary.set_image(None)
             self._show_network(None)
-            self.live.caption.setText(self._caption())
             return
         task = pg_data.data.task
         loss = self.state.train_config.loss
-        decision, neurons = network_grids(model, self._inputs, loss, task, RESOLUTION, NEURON_STEP)
+        # One intra-op thread: the grid is small, and an OpenMP team of the GUI thread spinning
+        # against the training thread made each op ~100x slower on two cores (measured).
+        # torch.set_num_threads is per calling thread, so the worker's setting is untouched.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            decision, neurons = network_grids(
+                model, self._inputs, loss, task, RESOLUTION, NEURON_STEP
+            )
+        finally:
+            torch.set_num_threads(threads)
         self.live.boundary.set_image(decision_rgb(decision, task, self._value_scale()))
-        self._show_network(model, decision, neurons)
-        self.live.caption.setText(self._caption())
+        now = time.perf_counter()
+        wait = NETWORK_MS / 1000 - (now - self._network_drawn)
+        if not self.state.training or wait <= 0:
+            self._network_drawn = now
+            self._show_network(model, decision, neurons)
+        else:  # the neurons catch up with this frame's weights a little later
+            self._grids_dirty = True
+            self._timer.start(int(wait * 1000) + 1)
         self.frames_drawn += 1
+        self._frame_time = time.perf_counter()
 
     def _caption(self) -> str:
         if self.playground is None:

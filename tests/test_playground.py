@@ -140,8 +140,10 @@ def test_generator_arguments_are_checked():
 def test_features_in_the_order_asked():
     p = np.array([[1.0, 2.0], [-3.0, 0.5]], np.float32)
     f = features(p, FEATURES)
-    expected = [[1, 2, 1, 4, 2, math.sin(1), math.sin(2)],
-                [-3, 0.5, 9, 0.25, -1.5, math.sin(-3), math.sin(0.5)]]  # fmt: skip
+    expected = [
+        [1, 2, 1, 4, 2, math.sin(1), math.sin(2)],
+        [-3, 0.5, 9, 0.25, -1.5, math.sin(-3), math.sin(0.5)],
+    ]
     np.testing.assert_allclose(f, expected, rtol=1e-6)
     assert f.dtype == np.float32
     np.testing.assert_array_equal(features(p, ["x2", "x1"]), p[:, ::-1])
@@ -248,10 +250,14 @@ def test_csv_as_real_values_and_an_extent_that_fits(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("x1,x2,label\n" + "0,0,0\n" * 5 + "1,2\n",
-         "points.csv line 7: expected 3 comma-separated values x1,x2,label, got 2"),
-        ("0,0,0\n1,2,3,4\n", "points.csv line 2: expected 3 comma-separated values "
-         "x1,x2,label, got 4"),
+        (
+            "x1,x2,label\n" + "0,0,0\n" * 5 + "1,2\n",
+            "points.csv line 7: expected 3 comma-separated values x1,x2,label, got 2",
+        ),
+        (
+            "0,0,0\n1,2,3,4\n",
+            "points.csv line 2: expected 3 comma-separated values x1,x2,label, got 4",
+        ),
         ("1;2;3\n", "points.csv line 1: expected 3 comma-separated values x1,x2,label, got 1"),
         ("0,0,0\n0,abc,1\n", "points.csv line 2: x2 'abc' is not a number"),
         ("0,0,0\n0,1,\n", "points.csv line 2: label '' is not a number"),
@@ -262,7 +268,7 @@ def test_csv_as_real_values_and_an_extent_that_fits(tmp_path):
         ("x1,x2,label\n", "points.csv has no points"),
         ("".join(f"{i},0,{i}\n" for i in range(11)), "points.csv has 11 different labels"),
     ],
-)  # fmt: skip
+)
 def test_malformed_csv_files_name_the_file_and_line(tmp_path, text, message):
     with pytest.raises(DataFormatError) as info:
         load_points_csv(write(tmp_path, text))
@@ -372,8 +378,13 @@ def test_decision_grid_for_binary_multi_class_and_regression():
 def test_neuron_grids_show_each_hidden_neuron_in_eval_mode():
     names = ["x1", "x2"]
     norm = make_data(generate("circle", 60), names).data.normalization
-    spec = NetworkSpec(2, [LayerSpec(5, ActivationSpec("relu"), dropout=0.5),
-                           LayerSpec(3, ActivationSpec("tanh"))], 2, "he", 1)  # fmt: skip
+    spec = NetworkSpec(
+        2,
+        [LayerSpec(5, ActivationSpec("relu"), dropout=0.5), LayerSpec(3, ActivationSpec("tanh"))],
+        2,
+        "he",
+        1,
+    )
     model = build_model(spec)
     model.train()
     grids = neuron_grids(model, names, norm, EXTENT, 16)
