@@ -67,7 +67,8 @@ class ConfusionMatrixWidget(QWidget):
         return QSize(380, 380)
 
     def set_matrix(self, matrix: np.ndarray | None, class_names: list[str]) -> None:
-        self.matrix = None if matrix is None else np.array(matrix, dtype=np.int64)
+        # An empty matrix (regression: no classes) is drawn as "no matrix", not divided by 0.
+        self.matrix = None if matrix is None or len(matrix) == 0 else np.array(matrix, np.int64)
         self.class_names = list(class_names)
         self.update()
 
