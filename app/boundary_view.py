@@ -70,6 +70,7 @@ class BoundaryView(pg.PlotWidget):
         self._image: np.ndarray | None = None
         empty = (np.zeros((0, 2)), np.zeros((0, 3), np.uint8))
         self.points: tuple[np.ndarray, ...] = empty + empty
+        self.light_rims = True
         self.scene().sigMouseClicked.connect(self._on_click)
         self.set_extent(extent)
         self.apply_theme()
@@ -85,6 +86,12 @@ class BoundaryView(pg.PlotWidget):
         x0, x1, y0, y1 = self._extent
         self.image_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        # Playground's square gets even ticks; labels at its very edges would be cut in half.
+        ticks = None
+        if self._extent == EXTENT:
+            ticks = [[(v, str(v)) for v in range(-4, 5, 2)], [(v, "") for v in range(-5, 6)]]
+        for side in ("left", "bottom"):
+            self.getPlotItem().getAxis(side).setTicks(ticks)
 
     def set_image(self, rgb: np.ndarray | None) -> None:
         """uint8 [r, r, 3] (row 0 at the bottom), or None for a blank plane."""
@@ -106,7 +113,13 @@ class BoundaryView(pg.PlotWidget):
         train_colors: np.ndarray,
         test_xy: np.ndarray,
         test_colors: np.ndarray,
+        light_rims: bool = True,
     ) -> None:
+        """Training points get a white rim (Playground), or a grey one when `light_rims` is
+        False: regression colours near zero are pale, and white on pale vanishes."""
+        self.light_rims = light_rims
+        rim = (255, 255, 255, 230) if light_rims else (110, 110, 110, 200)
+        self.train_points.setPen(pg.mkPen(*rim))
         arrays = []
         for xy, colors in ((train_xy, train_colors), (test_xy, test_colors)):
             arrays += [
@@ -162,17 +175,27 @@ class BoundaryView(pg.PlotWidget):
 
 
 class SquareBox(QWidget):
-    """Keeps its one child square (plus the axes), centred at the top: the plane is a square."""
+    """Keeps `child` square (plus its axes) at the top, as large as fits, with `below` (a
+    caption) right under it rather than at the bottom of the spare room."""
 
-    def __init__(self, child: QWidget, parent: QWidget | None = None):
+    def __init__(self, child: QWidget, below: QWidget | None = None, parent=None):
         super().__init__(parent)
-        self.child = child
-        child.setParent(self)
+        self.child, self.below = child, below
+        for widget in (child, below):
+            if widget is not None:
+                widget.setParent(self)
         self.setMinimumSize(child.minimumSize())
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def resizeEvent(self, event) -> None:
-        side = max(min(self.width() - LEFT_AXIS, self.height() - BOTTOM_AXIS), 10)
+        below = 0
+        if self.below is not None:
+            below = self.below.heightForWidth(self.width())
+            below = max(below, self.below.sizeHint().height()) + 4
+        side = max(min(self.width() - LEFT_AXIS, self.height() - BOTTOM_AXIS - below), 10)
         width = side + LEFT_AXIS
-        self.child.setGeometry((self.width() - width) // 2, 0, width, side + BOTTOM_AXIS)
+        left = (self.width() - width) // 2
+        self.child.setGeometry(left, 0, width, side + BOTTOM_AXIS)
+        if self.below is not None:
+            self.below.setGeometry(left, side + BOTTOM_AXIS + 4, width, below - 4)
         super().resizeEvent(event)

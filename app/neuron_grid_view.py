@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.playground_colors import BLUE, ORANGE
 
 MAX_SHOWN = 12  # neurons drawn per column; the rest are counted under it
-MAX_TILE = 52
+MAX_TILE = 64
 MIN_TILE = 14
 GAP = 6
 HIT_DISTANCE = 5.0  # pixels
@@ -93,6 +93,7 @@ class NeuronGridView(QWidget):
         self.weights: list[np.ndarray] = []  # per Linear [out, in]
         self.biases: list[np.ndarray] = []
         self.editable = True
+        self.note = ""  # a hint painted under the tiles
         self.editor: WeightEditor | None = None
         self._images: list[list[QImage]] = []
         self._geometry: tuple | None = None  # cached layout: (size, tile rects, tile size)
@@ -130,7 +131,7 @@ class NeuronGridView(QWidget):
             return self._geometry[1], self._geometry[2]
         fm = self.fontMetrics()
         header = 2 * fm.height() + 8
-        footer = fm.height() + 4
+        footer = fm.height() + 4 + (self._note_height() + 8 if self.note else 0)
         left_labels = max((fm.horizontalAdvance(t) for t in _first_labels(self.columns)), default=0)
         right_labels = max((fm.horizontalAdvance(t) for t in _last_labels(self.columns)), default=0)
         left = 6 + (left_labels + 6 if left_labels else 0)
@@ -153,6 +154,14 @@ class NeuronGridView(QWidget):
         self._geometry = ((self.width(), self.height()), rects, tile)
         self._paths = {}
         return rects, tile
+
+    def _note_height(self) -> int:
+        flags = Qt.TextFlag.TextWordWrap
+        return (
+            self.fontMetrics()
+            .boundingRect(0, 0, self.width() - 12, 1000, flags, self.note)
+            .height()
+        )
 
     def resizeEvent(self, event) -> None:
         self._geometry = None
@@ -230,6 +239,14 @@ class NeuronGridView(QWidget):
                     Qt.AlignmentFlag.AlignCenter,
                     f"+{hidden} more",
                 )
+        if self.note:
+            bottom = max((r[-1].bottom() for r in rects if r), default=0) + fm.height() + 8
+            painter.setPen(faint)
+            painter.drawText(
+                QRectF(6, bottom, self.width() - 12, self.height() - bottom),
+                Qt.TextFlag.TextWordWrap,
+                self.note,
+            )
 
     def _draw_header(self, painter, column: Column, centre: float, text, faint, fm) -> None:
         bold = painter.font()

@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -84,7 +83,15 @@ DRAW_CLASSES = 5
 ERROR_COLOR = "#c0392b"
 # Settings that suit 2-D problems (Playground trains with batches of 10), applied once when the
 # studio switches from other data (MNIST) to the playground.
-PLAYGROUND_TRAINING = {"optimizer": "adam", "lr": 0.03, "batch_size": 10, "epochs": 200}
+PLAYGROUND_TRAINING = {
+    "optimizer": "adam",
+    "lr": 0.03,
+    "batch_size": 10,
+    "epochs": 200,
+    # The test split doubles as validation here, and the views show the weights as they train:
+    # end with them too, not with an earlier epoch picked by its test loss.
+    "restore_best": False,
+}
 PLAYGROUND_HIDDEN = (8, 8)
 
 
@@ -96,6 +103,7 @@ class RunView(QWidget):
         self.title = QLabel(f"<b>{title}</b>")
         self.losses = QLabel(" ")
         self.losses.setTextFormat(Qt.TextFormat.RichText)
+        self.losses.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.plot = pg.PlotWidget()
         self.plot.setFixedHeight(78)
         item = self.plot.getPlotItem()
@@ -110,21 +118,19 @@ class RunView(QWidget):
         self.boundary = BoundaryView()
         self.caption = QLabel(" ")
         self.caption.setWordWrap(True)
-        # Text that changes every frame must not re-layout the panel every frame.
-        for label in (self.caption, self.losses):
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-            label.setMinimumWidth(40)
+        # The caption changes every frame: it sits in the SquareBox, outside any layout, so
+        # it never re-lays out the panel.
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addStretch(1)
-        head.addWidget(self.losses)
+        head.addWidget(self.losses, 1)
         layout.addLayout(head)
         layout.addWidget(self.plot)
-        layout.addWidget(SquareBox(self.boundary), 1)
-        layout.addWidget(self.caption)
+        layout.addWidget(SquareBox(self.boundary, self.caption), 1)
         self.curves = np.zeros((0, 3))  # epoch, train loss, test loss
         self.test_label = "Test"
         self.apply_theme()
@@ -136,9 +142,11 @@ class RunView(QWidget):
         self.train_curve.setData(c[:, 0], c[:, 1])
         self.test_curve.setData(c[:, 0], c[:, 2])
         if len(c):
+            # The words carry their curve's colour: the legend of the plot.
+            faint = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
             self.losses.setText(
                 f"{test_label} loss <b>{c[-1, 2]:.3f}</b> &nbsp; "
-                f"Training loss <b>{c[-1, 1]:.3f}</b>"
+                f"<span style='color:{faint}'>Training loss <b>{c[-1, 1]:.3f}</b></span>"
             )
         else:
             self.losses.setText(" ")
@@ -330,7 +338,10 @@ class PlaygroundPanel(QWidget):
             box = QCheckBox(FEATURE_LABELS[name])
             box.setChecked(name in self.feature_names)
             scale = float(np.abs(grid).max()) or 1.0
-            box.setIcon(QIcon(QPixmap.fromImage(_qimage(diverging(grid, scale)))))
+            pixmap = QPixmap.fromImage(_qimage(diverging(grid, scale)))
+            icon = QIcon(pixmap)
+            icon.addPixmap(pixmap, QIcon.Mode.Disabled)  # stays readable while training runs
+            box.setIcon(icon)
             box.setIconSize(box.iconSize() * 2)
             box.toggled.connect(self._on_feature_toggled)
             self.feature_boxes[name] = box
@@ -343,14 +354,12 @@ class PlaygroundPanel(QWidget):
         # network
         self.network = NeuronGridView()
         self.network.weightEdited.connect(self._on_weight_edited)
-        self.network_note = self._faint(
+        self.network.note = (
             "Each square shows what a neuron outputs over the plane (orange negative, blue "
             "positive). Links are weights; click one, or a neuron for its bias, to edit it."
         )
-        self.network_note.setWordWrap(True)
         network_box = QVBoxLayout()
         network_box.addWidget(self.network, 1)
-        network_box.addWidget(self.network_note)
 
         # output: live and pinned runs
         self.live = RunView("This run")
@@ -378,7 +387,7 @@ class PlaygroundPanel(QWidget):
         output_box.addLayout(runs, 1)
         output_box.addLayout(under)
 
-        middle = QGridLayout()
+        self.middle = middle = QGridLayout()
         middle.setHorizontalSpacing(14)
         middle.addLayout(features_box, 0, 0)
         middle.addLayout(network_box, 0, 1)
@@ -469,6 +478,7 @@ class PlaygroundPanel(QWidget):
             self._inputs = self._feature_tiles = None
         self._draw_points()
         self._curves = []
+        self._epoch_label = ""
         self.live.set_curves(np.zeros((0, 3)), self._test_label())
         self.live.boundary.set_image(None)
         self.active = pg_data is not None and self.state.data is pg_data.data
@@ -504,7 +514,11 @@ class PlaygroundPanel(QWidget):
         else:
             train, test = np.ones(len(points), bool), np.zeros(len(points), bool)
         self.live.boundary.set_points(
-            points.xy[train], colors[train], points.xy[test], colors[test]
+            points.xy[train],
+            colors[train],
+            points.xy[test],
+            colors[test],
+            light_rims=points.task != "regression",
         )
 
     def _publish(self) -> None:
@@ -531,7 +545,7 @@ class PlaygroundPanel(QWidget):
         for key, value in PLAYGROUND_TRAINING.items():
             setattr(config, key, value)
         self.state.set_train_config(config)
-        text = "Adam, learning rate 0.03, batches of 10, 200 epochs"
+        text = "Adam, learning rate 0.03, batches of 10, 200 epochs, ending with the last weights"
         if network:
             spec = self.state.spec
             spec.hidden = [LayerSpec(n, ActivationSpec("tanh")) for n in PLAYGROUND_HIDDEN]
@@ -947,15 +961,17 @@ class PlaygroundPanel(QWidget):
         if self.pinned.isVisible():
             self.pinned.setVisible(False)
             self.pin_button.setText("Pin this run")
+            self.middle.setColumnStretch(1, 3)
             return
         self.pin()
 
     def pin(self) -> None:
         """Freeze the live boundary, points and curves in the second view."""
+        self.refresh()  # the newest weights and texts, not the last frame's
         live, pinned = self.live.boundary, self.pinned.boundary
         pinned.set_extent(live.extent)
         pinned.set_image(live.image())
-        pinned.set_points(*live.points)
+        pinned.set_points(*live.points, light_rims=live.light_rims)
         pinned.set_test_visible(self.show_test.isChecked())
         self.pinned.set_curves(self.live.curves, self.live.test_label)
         features = ", ".join(FEATURE_LABELS[n] for n in self.feature_names)
@@ -963,6 +979,7 @@ class PlaygroundPanel(QWidget):
         self.pinned.caption.setText(f"{self.live.caption.text()} · {features} · pinned {stamp}")
         self.pinned.setVisible(True)
         self.pin_button.setText("Unpin")
+        self.middle.setColumnStretch(1, 2)  # two boundaries side by side need the room
 
     # ---------------------------------------------------------------- bits
 
@@ -1023,19 +1040,36 @@ class PlaygroundPanel(QWidget):
             )
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """The panel on its own with Train/Pause/Resume/Stop; --screenshot renders a demo."""
+    import argparse
+    import sys
+
+    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
     from app.controller import TrainingController
+    from app.screenshots import dark_palette, save_png
 
-    app = QApplication([])
+    parser = argparse.ArgumentParser(description="The 2-D playground panel on its own.")
+    parser.add_argument("--screenshot", help="train a 3-arm spiral twice, save the panel here")
+    parser.add_argument("--dark", action="store_true", help="dark palette")
+    parser.add_argument("--size", default="1400x660", help="window size, WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setStyle("Fusion")
+    if args.dark:
+        app.setPalette(dark_palette())
     state = StudioState()
     panel = PlaygroundPanel(state)
     controller = TrainingController(state, snapshot_interval=0.05)
     controller.snapshot.connect(panel.on_snapshot)
     controller.epochEnded.connect(panel.on_epoch_end)
     controller.progress.connect(panel.on_progress)
+    controller.failed.connect(lambda message: panel._show_message(message))
     window = QWidget()
+    window.setWindowTitle("MLP Studio playground")
     layout = QVBoxLayout(window)
     bar = QHBoxLayout()
     for text, slot in (
@@ -1048,11 +1082,53 @@ if __name__ == "__main__":
         button.clicked.connect(slot)
         bar.addWidget(button)
     bar.addStretch(1)
-    layout.addLayout(bar)
+    if not args.screenshot:
+        layout.addLayout(bar)
     layout.addWidget(panel)
-    controller.failed.connect(lambda message: panel._show_message(message))
-    panel.activate()
-    window.resize(1400, 760)
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
     window.show()
     app.aboutToQuit.connect(controller.shutdown)
-    app.exec()
+    panel.activate()
+    if not args.screenshot:
+        return app.exec()
+
+    def wait_for(signal, condition=lambda *a: True) -> None:
+        loop = QEventLoop()
+
+        def check(*values):
+            if condition(*values):
+                loop.quit()
+
+        signal.connect(check)
+        loop.exec()
+        signal.disconnect(check)
+
+    panel.classes_spin.setValue(3)
+    panel.select_dataset("spiral")
+    panel.message.setVisible(False)
+    config = state.train_config
+    config.epochs = 150
+    state.set_train_config(config)
+    controller.start()  # x1, x2 only: the spiral is hard
+    wait_for(controller.finished)
+    panel.pin()
+    panel.set_features(("x1", "x2", "sin(x1)", "sin(x2)"))
+    panel.message.setVisible(False)
+    config.epochs = 300
+    state.set_train_config(config)
+    controller.start()
+    wait_for(controller.epochEnded, lambda event: event.epoch >= 100)
+    controller.pause()
+    wait_for(controller.stateChanged, lambda value: value == "paused")
+    panel.refresh()
+    app.processEvents()
+    path = save_png(window, Path(args.screenshot))
+    print(f"saved {path} ({path.stat().st_size:,} bytes)")
+    controller.stop()
+    controller.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
