@@ -83,6 +83,7 @@ class NeuronGridView(QWidget):
     """Columns of neuron heatmaps joined by weight-coloured links."""
 
     weightEdited = Signal(int, int, int, float)  # layer, row (neuron), col (input; -1 bias), value
+    nodeHovered = Signal(object)  # (column, index) of the tile under the mouse, or None
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -94,6 +95,7 @@ class NeuronGridView(QWidget):
         self.biases: list[np.ndarray] = []
         self.editable = True
         self.note = ""  # a hint painted under the tiles
+        self.hovered: tuple[int, int] | None = None
         self.editor: WeightEditor | None = None
         self._images: list[list[QImage]] = []
         self._geometry: tuple | None = None  # cached layout: (size, tile rects, tile size)
@@ -334,8 +336,19 @@ class NeuronGridView(QWidget):
         names = self.columns[column].names
         return names[index] if index < len(names) else f"node {index + 1}"
 
+    def _set_hovered(self, node: tuple[int, int] | None) -> None:
+        if node != self.hovered:
+            self.hovered = node
+            self.nodeHovered.emit(node)
+
+    def leaveEvent(self, event) -> None:
+        self._set_hovered(None)
+        super().leaveEvent(event)
+
     def mouseMoveEvent(self, event) -> None:
         hit = self.hit(event.position())
+        on_tile = hit is not None and hit.kind in ("node", "bias")
+        self._set_hovered((hit.layer + 1, hit.row) if on_tile else None)
         if hit is None:
             QToolTip.hideText()
             return

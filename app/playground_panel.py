@@ -1,8 +1,9 @@
 """The 2-D playground: small problems whose every neuron can be watched over the input plane.
 
 Layout as in TensorFlow Playground: data settings on top; input features, the network's neuron
-heatmaps and the output (loss curves above the decision boundary) side by side. "Pin this run"
-freezes the current boundary and curves beside the live ones for comparison.
+heatmaps and the output (loss curves above the decision boundary) side by side. Resting the
+mouse on a neuron shows its output large in the big view. "Pin this run" freezes the current
+boundary and curves beside the live ones for comparison.
 
 The panel is a client of the state: when the user works with it (or clicks "Train on the
 playground data") it calls state.set_data with playground PreparedData, and training then runs
@@ -354,9 +355,11 @@ class PlaygroundPanel(QWidget):
         # network
         self.network = NeuronGridView()
         self.network.weightEdited.connect(self._on_weight_edited)
+        self.network.nodeHovered.connect(self._on_node_hovered)
         self.network.note = (
             "Each square shows what a neuron outputs over the plane (orange negative, blue "
-            "positive). Links are weights; click one, or a neuron for its bias, to edit it."
+            "positive); rest the mouse on one to see it large. Links are weights: click one, "
+            "or a neuron for its bias, to edit it."
         )
         network_box = QVBoxLayout()
         network_box.addWidget(self.network, 1)
@@ -874,13 +877,19 @@ class PlaygroundPanel(QWidget):
         # torch.set_num_threads is per calling thread, so the worker's setting is untouched.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        try:
+        hover = self.network.hovered
+        try:  # full-resolution neurons only while one is shown in the big view
             decision, neurons = network_grids(
-                model, self._inputs, loss, task, RESOLUTION, NEURON_STEP
+                model, self._inputs, loss, task, RESOLUTION, 1 if hover else NEURON_STEP
             )
         finally:
             torch.set_num_threads(threads)
-        self.live.boundary.set_image(decision_rgb(decision, task, self._value_scale()))
+        shown = self._hover_image(hover, decision, neurons) if hover else None
+        if hover:
+            neurons = [g[:, ::NEURON_STEP, ::NEURON_STEP] for g in neurons]
+        if shown is None:
+            shown = decision_rgb(decision, task, self._value_scale())
+        self.live.boundary.set_image(shown)
         now = time.perf_counter()
         wait = NETWORK_MS / 1000 - (now - self._network_drawn)
         if not self.state.training or wait <= 0:
@@ -898,7 +907,39 @@ class PlaygroundPanel(QWidget):
         spec = self.state.spec
         parts = [self._epoch_label] if self._epoch_label else []
         parts.append(describe(spec))
+        hover = self.network.hovered
+        if hover is not None and self.network.columns:
+            column, index = hover
+            names = self.network.columns[column].names
+            if index < len(names):
+                parts.append(f"showing {names[index]}")
         return " · ".join(parts)
+
+    def _on_node_hovered(self, _node) -> None:
+        self._schedule()
+
+    def _hover_image(
+        self, hover: tuple[int, int], decision: np.ndarray, neurons: list[np.ndarray]
+    ) -> np.ndarray | None:
+        """The big view shows one node over the plane while the mouse rests on its tile."""
+        column, index = hover
+        pg_data = self.playground
+        if column == 0:
+            name = pg_data.feature_names[index]
+            grid = feature_grids([name], pg_data.points.extent, RESOLUTION)[0]
+            return diverging(grid, float(np.abs(grid).max()) or 1.0, pale=True)
+        if column <= len(neurons):
+            layer = neurons[column - 1]
+            if index >= len(layer):
+                return None
+            scale = max(1.0, float(np.abs(layer[:MAX_SHOWN]).max()))
+            return diverging(layer[index], scale, pale=True)
+        if pg_data.data.task == "regression":
+            return None  # the output is what the view shows anyway
+        probs = np.stack([1 - decision, decision], -1) if decision.ndim == 2 else decision
+        if index >= probs.shape[-1]:
+            return None
+        return tint(probs[..., index], class_color(index), pale=True)
 
     def _show_network(self, model: MLP | None, decision=None, neurons=None) -> None:
         pg_data = self.playground

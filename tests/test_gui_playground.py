@@ -6,9 +6,11 @@ import torch
 from PySide6.QtCore import QPoint, Qt
 
 from app.controller import TrainingController
+from app.playground_colors import diverging
 from app.playground_panel import PlaygroundPanel
 from app.state import StudioState
 from core.data import prepare_arrays
+from core.playground import neuron_grids
 from core.training import Snapshot, Trainer
 
 
@@ -144,8 +146,9 @@ def test_a_malformed_csv_file_is_explained_in_the_panel(panel, tmp_path):
     )
     assert panel.state.data is data and panel.mode == "dataset"
     good = tmp_path / "good.csv"
-    good.write_text("".join(f"{x},{y},{int(x * y > 0) * 2 - 1}\n" for x in range(-3, 4)
-                            for y in (-2.5, 1.5)))  # fmt: skip
+    good.write_text(
+        "".join(f"{x},{y},{int(x * y > 0) * 2 - 1}\n" for x in range(-3, 4) for y in (-2.5, 1.5))
+    )
     assert panel.import_csv(str(good))
     assert not panel.message.isVisible() or "Playground" in panel.message.text()
     assert panel.state.data.class_names == ["-1", "1"] and len(panel.playground.points) == 14
@@ -273,3 +276,31 @@ def test_spiral_arms_and_noise_regenerate_the_data(panel):
     assert panel.live.boundary.image().shape == (100, 100, 3)
     assert panel.network.columns[-1].tiles.shape[0] == 5
     assert torch.equal(panel.state.data.x_val, panel.state.data.x_test)
+
+
+def test_resting_on_a_neuron_shows_it_in_the_big_view(panel, qtbot):
+    panel.select_dataset("circle")
+    panel.refresh()
+    decision = panel.live.boundary.image().copy()
+    view = panel.network
+    qtbot.mouseMove(view, view.tile_center(1, 2).toPoint())
+    qtbot.waitUntil(lambda: view.hovered == (1, 2))
+    panel.refresh()
+    shown = panel.live.boundary.image()
+    assert "showing neuron 3 of layer 1" in panel.live.caption.text()
+    assert not np.array_equal(shown, decision)
+    # that neuron's output over the plane, at the big view's resolution
+    pg = panel.playground
+    grids = neuron_grids(
+        panel.display_model(), pg.feature_names, pg.data.normalization, pg.points.extent, 100
+    )
+    expected = diverging(grids[0][2], max(1.0, float(np.abs(grids[0]).max())), pale=True)
+    assert np.abs(shown.astype(int) - expected).max() <= 1
+    qtbot.mouseMove(view, view.tile_center(0, 1).toPoint())
+    qtbot.waitUntil(lambda: view.hovered == (0, 1))
+    panel.refresh()
+    x2 = panel.live.boundary.image()
+    assert dominant(x2[90, 50]) == "blue" and dominant(x2[10, 50]) == "orange"  # x2 rises
+    view._set_hovered(None)  # the mouse left the view
+    panel.refresh()
+    np.testing.assert_array_equal(panel.live.boundary.image(), decision)
