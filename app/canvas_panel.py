@@ -356,11 +356,11 @@ class CanvasPanel(QWidget):
         return self._copy
 
     def _pick_normalization(self, input_size: int) -> Normalization | None:
-        """What training used: the prepared data's normalization; before data is loaded, the
-        chosen kind if it does not depend on the data (an imported model sets the kind)."""
-        data = self.state.data
-        if data is not None and data.normalization.size == input_size:
-            return data.normalization
+        """What the weights expect: the imported model's own or the training data's
+        (state.model_normalization); else the chosen kind if it does not depend on the data."""
+        norm = self.state.model_normalization
+        if norm is not None and norm.size == input_size:
+            return norm
         kind = self.state.data_config.normalization
         if kind in FIXED_NORMALIZATIONS:
             # These kinds only use the input size: a blank sample stands in for the data.

@@ -170,9 +170,8 @@ class FileActions(QObject):
         self._best_epoch: int | None = None
         self._best_loss = float("inf")
         self._created = ""
-        # The model's own normalization and class names (imported or opened), valid until the
-        # model trains on the loaded data.
-        self._model_normalization: Normalization | None = None
+        # The model's own class names (imported or opened), valid until the model trains on
+        # the loaded data (its normalization lives in the state).
         self._model_class_names: list[str] | None = None
         self._applying = False
         self._revision = 0
@@ -287,14 +286,14 @@ class FileActions(QObject):
             # New weights (built, reset, edited network): their history starts empty.
             self._model = model
             self._reset_history()
-            self._model_normalization = self._model_class_names = None
+            self._model_class_names = None
         self._changed()
 
     @Slot(bool)
     def _on_training_changed(self, active: bool) -> None:
         if active:
             # From now on the weights learn the loaded data's normalization.
-            self._model_normalization = self._model_class_names = None
+            self._model_class_names = None
         self._update_actions()
 
     def _reset_history(self, history: History | None = None, epochs: int = 0) -> None:
@@ -362,10 +361,7 @@ class FileActions(QObject):
     def model_normalization(self) -> Normalization | None:
         """What the current weights expect: their own (imported, opened) until they train on
         the loaded data, then the data's."""
-        if self._model_normalization is not None:
-            return self._model_normalization
-        data = self.state.data
-        return data.normalization if data is not None else None
+        return self.state.model_normalization
 
     def class_names(self, output_size: int) -> list[str]:
         names = self._model_class_names
@@ -443,7 +439,7 @@ class FileActions(QObject):
             state.replace_spec(session.spec)
             state.set_train_config(session.train_config)
             state.set_data_config(session.data_config)
-            state.set_model(model)
+            state.set_model(model, session.normalization)
         finally:
             self._applying = False
         self._model = model
@@ -460,7 +456,6 @@ class FileActions(QObject):
             for record in session.history.epochs:
                 if record.epoch == session.best_epoch:
                     self._best_loss = record.val_loss
-        self._model_normalization = session.normalization
         self._model_class_names = list(session.class_names)
         self._created = session.created
         self.data_source = session.data_source
@@ -489,7 +484,7 @@ class FileActions(QObject):
             self._applying = False
         self._model = None
         self._reset_history()
-        self._model_normalization = self._model_class_names = None
+        self._model_class_names = None
         self._created = ""
         self._set_path("")
         self._revision += 1
@@ -758,12 +753,11 @@ class FileActions(QObject):
             if digit is not False:
                 data_config.target_digit = digit
             state.set_data_config(data_config)
-            state.set_model(model)
+            state.set_model(model, bundle.normalization)
         finally:
             self._applying = False
         self._model = model
         self._reset_history()
-        self._model_normalization = bundle.normalization
         self._model_class_names = list(bundle.class_names)
         self._changed()
         self.historyLoaded.emit(History())

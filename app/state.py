@@ -11,7 +11,7 @@ import copy
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from core.data import DataConfig, PreparedData
+from core.data import DataConfig, Normalization, PreparedData
 from core.model import MLP, NetworkSpec, build_model
 from core.training import TrainConfig
 
@@ -58,6 +58,7 @@ class StudioState(QObject):
         self._data_config = DataConfig()
         self._data: PreparedData | None = None
         self._model: MLP | None = None
+        self._model_normalization: Normalization | None = None
         self._training = False
 
     # ---- network spec (undoable) ----
@@ -128,9 +129,20 @@ class StudioState(QObject):
     def model(self) -> MLP | None:
         return self._model
 
-    def set_model(self, model: MLP | None) -> None:
+    def set_model(self, model: MLP | None, normalization: Normalization | None = None) -> None:
+        """New weights; `normalization` is what they expect when they did not learn from the
+        loaded data (an imported model or an opened session)."""
         self._model = model
+        self._model_normalization = normalization
         self.modelChanged.emit(model)
+
+    @property
+    def model_normalization(self) -> Normalization | None:
+        """What the current weights expect (canvas and export use it): their own until they
+        train on the loaded data, then the data's."""
+        if self._model_normalization is not None:
+            return self._model_normalization
+        return self._data.normalization if self._data is not None else None
 
     def ensure_model(self) -> MLP:
         """The current model, built from the spec (seeded) if there is none yet."""
@@ -145,4 +157,6 @@ class StudioState(QObject):
     def set_training(self, active: bool) -> None:
         if active != self._training:
             self._training = active
+            if active:  # from now on the weights learn the loaded data's normalization
+                self._model_normalization = None
             self.trainingChanged.emit(active)
