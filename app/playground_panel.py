@@ -207,6 +207,13 @@ class PlaygroundPanel(QWidget):
         self._curves_shown: list | None = None
         self._rng = np.random.default_rng(0)
 
+        # The GUI thread draws grids with one intra-op thread. With torch's default (all cores)
+        # every op of a frame started a thread team that spun against the training worker:
+        # tanh of 32k values took 12 ms instead of 0.1 (2 cores, bench_playground_fps.py).
+        # Set once, never restored: torch.set_num_threads also sets the count that threads
+        # starting later adopt, and the controller's worker sets its own when it starts.
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
         self._build()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -872,18 +879,10 @@ class PlaygroundPanel(QWidget):
             return
         task = pg_data.data.task
         loss = self.state.train_config.loss
-        # One intra-op thread: the grid is small, and an OpenMP team of the GUI thread spinning
-        # against the training thread made each op ~100x slower on two cores (measured).
-        # torch.set_num_threads is per calling thread, so the worker's setting is untouched.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        hover = self.network.hovered
-        try:  # full-resolution neurons only while one is shown in the big view
-            decision, neurons = network_grids(
-                model, self._inputs, loss, task, RESOLUTION, 1 if hover else NEURON_STEP
-            )
-        finally:
-            torch.set_num_threads(threads)
+        hover = self.network.hovered  # full-resolution neurons only while one is shown large
+        decision, neurons = network_grids(
+            model, self._inputs, loss, task, RESOLUTION, 1 if hover else NEURON_STEP
+        )
         shown = self._hover_image(hover, decision, neurons) if hover else None
         if hover:
             neurons = [g[:, ::NEURON_STEP, ::NEURON_STEP] for g in neurons]

@@ -492,25 +492,35 @@ def grid_inputs(
 
 
 @torch.no_grad()
-def _forward(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Outputs and hidden activations in eval mode (no dropout), restoring the model's mode."""
+def _evaluate(
+    model: nn.Module, x: torch.Tensor, loss: str, task: str
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Answers [N, K] (class probabilities; raw outputs for regression) and each hidden layer's
+    activations [N, units], float32, in eval mode (no dropout), restoring the model's mode."""
     was_training = model.training
     model.eval()
     try:
         device = next(model.parameters()).device
-        return model.forward_with_activations(x.to(device))
+        out, acts = model.forward_with_activations(x.to(device))
+        if task != "regression":
+            out = probabilities(loss, out)
+        return out.float().cpu().numpy(), [a.float().cpu().numpy() for a in acts]
     finally:
         model.train(was_training)
 
 
-def output_grid(outputs: torch.Tensor, loss: str, task: str, resolution: int) -> np.ndarray:
-    """What decision_grid shows, from raw outputs of the grid points (see decision_grid)."""
+def _answer_grid(answers: np.ndarray, task: str, resolution: int) -> np.ndarray:
+    """What decision_grid shows, from _evaluate's answers of the grid points."""
     if task == "regression":
-        return outputs[:, 0].float().cpu().numpy().reshape(resolution, resolution)
-    probs = probabilities(loss, outputs).float().cpu().numpy()
-    if probs.shape[1] == 2:
-        return probs[:, 1].reshape(resolution, resolution)
-    return probs.reshape(resolution, resolution, probs.shape[1])
+        return answers[:, 0].reshape(resolution, resolution)
+    if answers.shape[1] == 2:
+        return answers[:, 1].reshape(resolution, resolution)
+    return answers.reshape(resolution, resolution, answers.shape[1])
+
+
+def _neuron_grid(activations: np.ndarray, resolution: int, step: int = 1) -> np.ndarray:
+    grid = activations.T.reshape(activations.shape[1], resolution, resolution)
+    return np.ascontiguousarray(grid[:, ::step, ::step])
 
 
 def decision_grid(
@@ -531,8 +541,8 @@ def decision_grid(
     `inputs` (from grid_inputs) skips recomputing the features of the grid.
     """
     x = grid_inputs(feature_names, normalization, extent, resolution) if inputs is None else inputs
-    outputs, _ = _forward(model, x)
-    return output_grid(outputs, loss, task, resolution)
+    answers, _ = _evaluate(model, x, loss, task)
+    return _answer_grid(answers, task, resolution)
 
 
 def network_grids(
@@ -548,12 +558,9 @@ def network_grids(
     The neuron grids keep every `neuron_step`-th row and column: a live view can draw a
     100 x 100 boundary and ~34 x 34 neuron tiles for the price of one pass.
     """
-    outputs, activations = _forward(model, inputs)
-    neurons = []
-    for a in activations:
-        grid = a.float().cpu().numpy().T.reshape(a.shape[1], resolution, resolution)
-        neurons.append(np.ascontiguousarray(grid[:, ::neuron_step, ::neuron_step]))
-    return output_grid(outputs, loss, task, resolution), neurons
+    answers, hidden = _evaluate(model, inputs, loss, task)
+    neurons = [_neuron_grid(a, resolution, neuron_step) for a in hidden]
+    return _answer_grid(answers, task, resolution), neurons
 
 
 def neuron_grids(
@@ -566,8 +573,6 @@ def neuron_grids(
 ) -> list[np.ndarray]:
     """Each hidden neuron's output over the plane: per hidden layer [units, res, res] float32."""
     x = grid_inputs(feature_names, normalization, extent, resolution) if inputs is None else inputs
-    _, activations = _forward(model, x)
-    return [
-        np.ascontiguousarray(a.float().cpu().numpy().T.reshape(a.shape[1], resolution, resolution))
-        for a in activations
-    ]
+    # The loss only shapes the answers, which are not kept here.
+    _, hidden = _evaluate(model, x, "sparse_categorical_cross_entropy", "regression")
+    return [_neuron_grid(a, resolution) for a in hidden]
