@@ -472,8 +472,7 @@ class PlaygroundPanel(QWidget):
         """Recompute what depends only on the data: grid inputs, feature tiles, points, curves."""
         points, pg_data = self.points, self.playground
         extent = points.extent if points is not None else EXTENT
-        for view in (self.live.boundary,):
-            view.set_extent(extent)
+        self.live.boundary.set_extent(extent)
         if pg_data is not None:
             norm = pg_data.data.normalization
             self._inputs = grid_inputs(pg_data.feature_names, norm, extent, RESOLUTION)
