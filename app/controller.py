@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from app.state import StudioState
 from core.errors import StudioError
@@ -34,6 +36,14 @@ log = logging.getLogger(__name__)
 
 REPORT_INTERVAL = 0.05  # s between progress events: ~20 GUI updates a second
 SNAPSHOT_INTERVAL = 0.15  # s between weight/activation copies for the live views
+# The views get the events in batches, at most every PACE_MIN s. The pace follows how busy
+# the GUI thread is (its CPU time per wall second), aiming at PACE_BUSY: a busy GUI thread
+# holds the GIL that the training thread needs between every torch call, so drawing as fast
+# as events come would slow training down 2-3x (measured: bench/bench_gui_throughput.py).
+# Slow views or a slow machine get fewer, larger updates (at most PACE_MAX apart) instead.
+PACE_MIN, PACE_MAX = 0.05, 1.0
+PACE_BUSY = 0.12
+PACE_WINDOW = 0.3  # s of GUI-thread activity judged at a time
 
 
 def training_threads() -> int:
@@ -47,6 +57,43 @@ def training_threads() -> int:
     if value.isdigit() and int(value) > 0:
         return int(value)
     return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _merge_progress(events: list) -> list:
+    """Consecutive BatchProgress of one epoch become one (their losses in order); other
+    events stay as they are, in place. A merged event never spans two epochs, like the
+    trainer's."""
+    out: list = []
+    run: list[BatchProgress] = []
+
+    def close_run() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            # The rate over the whole run of events: batches / time, where each event's time
+            # is its batches / its rate (batches of one run have the same size).
+            last = run[-1]
+            batches = sum(len(e.losses) for e in run)
+            seconds = sum(len(e.losses) / e.samples_per_second for e in run
+                          if e.samples_per_second > 0)  # fmt: skip
+            out.append(BatchProgress(
+                last.epoch, last.batch, last.batches_per_epoch, last.step,
+                np.concatenate([e.losses for e in run]).astype(np.float32, copy=False),
+                batches / seconds if seconds > 0 else last.samples_per_second, last.lr,
+            ))  # fmt: skip
+        run.clear()
+
+    for event in events:
+        if isinstance(event, BatchProgress) and (not run or run[-1].epoch == event.epoch):
+            run.append(event)
+            continue
+        close_run()
+        if isinstance(event, BatchProgress):
+            run.append(event)
+        else:
+            out.append(event)
+    close_run()
+    return out
 
 
 @dataclass
@@ -149,6 +196,7 @@ class _Worker(QObject):
 class TrainingController(QObject):
     """Starts, steers and stops training of `state.model` on `state.data` in a QThread."""
 
+    # Events reach these signals in the trainer's order, delivered in batches (see PACE_*).
     progress = Signal(object)  # BatchProgress
     layerStats = Signal(object)  # LayerStats
     snapshot = Signal(object)  # Snapshot
@@ -180,6 +228,14 @@ class TrainingController(QObject):
         # epoch count and a saved session holds the whole history; replaced with the model.
         self._trained_model = None
         self.lineage = Lineage()
+        # Events waiting for the next delivery to the views (see PACE_*).
+        self._pending: list[BatchProgress | LayerStats | EpochEnd] = []
+        self._snapshot_waiting = False
+        self.pace = PACE_MIN
+        self._busy_mark = (time.perf_counter(), time.thread_time())
+        self._deliver_timer = QTimer(self)
+        self._deliver_timer.setSingleShot(True)
+        self._deliver_timer.timeout.connect(self._deliver)
 
     # ---- queries ----
 
@@ -277,6 +333,7 @@ class TrainingController(QObject):
         worker.done.connect(thread.quit)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker, self._result = thread, worker, None
+        self._busy_mark = (time.perf_counter(), time.thread_time())  # the pace carries over
         state.set_training(True)
         thread.start()
         self._set_state("running")
@@ -333,43 +390,81 @@ class TrainingController(QObject):
 
     @Slot(object)
     def _on_event(self, event) -> None:
-        if isinstance(event, BatchProgress):
-            self.progress.emit(event)
-        elif isinstance(event, LayerStats):
-            self.layerStats.emit(event)
-        elif isinstance(event, EpochEnd):
-            self.epochEnded.emit(event)
+        if isinstance(event, BatchProgress | LayerStats | EpochEnd):
+            self._pending.append(event)
+            trainer = self.trainer
+            if trainer is not None and trainer.paused:
+                self._deliver()  # a step or the last batches before a pause: show them now
+            else:
+                self._schedule_delivery()
         elif isinstance(event, Diverged):
+            self._deliver()  # keep the order: the batches before it first
             self.diverged.emit(event)
         elif isinstance(event, Finished):
             self._result = event
 
     @Slot()
     def _on_snapshot_ready(self) -> None:
-        worker = self._worker
-        snapshot = worker.take_snapshot() if worker is not None else None
-        if snapshot is not None:
-            self.snapshot.emit(snapshot)
+        self._snapshot_waiting = True
+        self._schedule_delivery()
+
+    def _schedule_delivery(self) -> None:
+        if not self._deliver_timer.isActive():
+            self._deliver_timer.start(round(1000 * self.pace))
+
+    @Slot()
+    def _deliver(self) -> None:
+        """Hand the waiting events to the views in order (consecutive batch progress merged
+        within an epoch), then the newest snapshot; then adapt the pace to how busy the GUI
+        thread has been."""
+        self._deliver_timer.stop()
+        pending, self._pending = self._pending, []
+        for event in _merge_progress(pending):
+            if isinstance(event, BatchProgress):
+                self.progress.emit(event)
+            elif isinstance(event, LayerStats):
+                self.layerStats.emit(event)
+            else:
+                self.epochEnded.emit(event)
+        if self._snapshot_waiting:
+            self._snapshot_waiting = False
+            worker = self._worker
+            snapshot = worker.take_snapshot() if worker is not None else None
+            if snapshot is not None:
+                self.snapshot.emit(snapshot)
+        self._adapt_pace()
+
+    def _adapt_pace(self) -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        wall = now - self._busy_mark[0]
+        if wall < PACE_WINDOW:
+            return
+        busy = max(cpu - self._busy_mark[1], 0.0) / wall
+        self._busy_mark = (now, cpu)
+        # Proportional, damped (square root) so the pace settles instead of oscillating.
+        factor = (max(busy, 1e-3) / PACE_BUSY) ** 0.5
+        self.pace = min(max(self.pace * factor, PACE_MIN), PACE_MAX)
 
     @Slot()
     def _on_halted(self) -> None:
         worker = self._worker
         if worker is not None and worker.trainer.paused and self._state == "running":
+            self._deliver()  # the views show where it stopped
             self._set_state("paused")
 
     @Slot()
     def _on_thread_finished(self) -> None:
         if self._thread is None:  # already cleaned up by shutdown()
             return
-        self._on_snapshot_ready()  # the final weights, if the worker left a snapshot
+        self._snapshot_waiting = True  # the final weights, if the worker left a snapshot
+        self._deliver()
         thread, worker, result = self._thread, self._worker, self._result
         self._thread = self._worker = self._result = None
         trainer = worker.trainer
         model = trainer.model
         if result is not None:
             self.lineage = self.lineage.extended(trainer, result)
-        worker.deleteLater()
-        thread.deleteLater()
+        thread.deleteLater()  # the worker goes with its last Python reference
         self.state.set_training(False)
         self._set_state("idle")
         if self.state.model is model:

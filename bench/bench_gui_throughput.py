@@ -42,8 +42,18 @@ def setup(args):
     return data, spec, config
 
 
-def headless(data, spec, config) -> tuple[float, float]:
+def headless(data, spec, config, threads: int | None = None) -> tuple[float, float]:
     """(samples per training second, samples per wall second) of a plain Trainer.run()."""
+    default = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _headless(data, spec, config)
+    finally:
+        torch.set_num_threads(default)
+
+
+def _headless(data, spec, config) -> tuple[float, float]:
     epochs: list[EpochEnd] = []
     trainer = Trainer(
         build_model(spec), data, config,
@@ -104,7 +114,7 @@ def gui(app, window, spec, threads: int) -> tuple[float, float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.environ.get("MLP_STUDIO_DATA"))
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", default="1,2", help="worker thread counts to compare")
     parser.add_argument("--hidden", type=lambda t: [int(v) for v in t.split(",")], default=[128])
@@ -115,35 +125,47 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     data, spec, config = setup(args)
     window = make_window(app, data, spec, config)
+    default_threads = torch.get_num_threads()
     print(
         f"MNIST {len(data.x_train):,} training samples, network 784-"
         f"{'-'.join(map(str, args.hidden))}-10, Adam, batch {args.batch_size}, "
-        f"{args.epochs} epochs; torch {torch.__version__}, {os.cpu_count()} cores, "
-        f"headless threads {torch.get_num_threads()}"
+        f"{args.epochs} epochs; torch {torch.__version__}, {os.cpu_count()} cores; headless "
+        f"with torch's default {default_threads} threads (as the CLI) and with 1"
     )
 
-    results: dict[str, list[tuple[float, ...]]] = {"headless": []}
+    headless_keys = [f"headless-{default_threads}", "headless-1"]
+    results: dict[str, list[tuple[float, ...]]] = {k: [] for k in headless_keys}
     results.update({f"gui-{t}": [] for t in threads})
-    headless(data, spec, TrainConfig(batch_size=args.batch_size, epochs=1))  # warm-up
+    warm = TrainConfig(batch_size=args.batch_size, epochs=1)
+    headless(data, spec, warm)
+    window.state.set_train_config(warm)
+    gui(app, window, spec, threads[0])  # warm-up: the views' update pace settles
+    window.state.set_train_config(config)
     for repeat in range(args.repeats):
-        results["headless"].append(headless(data, spec, config))
+        results[headless_keys[0]].append(headless(data, spec, config))
+        results["headless-1"].append(headless(data, spec, config, threads=1))
         for t in threads:
-            results[f"gui-{t}"].append(gui(app, window, spec, t))
+            cpu = time.thread_time()
+            run = gui(app, window, spec, t)
+            busy = (time.thread_time() - cpu) * run[1] / (len(data.x_train) * args.epochs)
+            results[f"gui-{t}"].append((*run, busy, window.controller.pace))
         line = " | ".join(f"{k} {v[-1][0]:,.0f}/s" for k, v in results.items())
         print(f"repeat {repeat + 1}: {line}", flush=True)
 
-    base_train = statistics.median(r[0] for r in results["headless"])
-    base_wall = statistics.median(r[1] for r in results["headless"])
-    print(f"\nheadless: {base_train:,.0f} samples/s training, {base_wall:,.0f} per wall second")
+    med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
+    print("\nmedians, samples per training second: "
+          + ", ".join(f"{k} {v:,.0f}" for k, v in med.items()))  # fmt: skip
     for t in threads:
         runs = results[f"gui-{t}"]
-        train = statistics.median(r[0] for r in runs)
-        wall = statistics.median(r[1] for r in runs)
+        same = med["headless-1"] if t == 1 else med.get(f"headless-{t}", med[headless_keys[0]])
+        busy = statistics.median(r[3] for r in runs)
+        pace = statistics.median(r[4] for r in runs)
         shots = statistics.median(r[2] for r in runs)
         print(
-            f"GUI, worker {t} thread{'s' if t > 1 else ''}: {train:,.0f} samples/s training "
-            f"= {train / base_train:.0%} of headless; {wall:,.0f} per wall second = "
-            f"{wall / base_wall:.0%}; {shots:.0f} snapshots shown per run"
+            f"GUI, worker {t} thread{'s' if t > 1 else ''}: {med[f'gui-{t}']:,.0f}/s = "
+            f"{med[f'gui-{t}'] / med[headless_keys[0]]:.0%} of headless ({default_threads} "
+            f"threads), {med[f'gui-{t}'] / same:.0%} of headless with {t}; GUI thread busy "
+            f"{busy:.0%}, views updated every {pace:.2f} s, {shots:.0f} snapshots shown per run"
         )
     window.close()
     return 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
 
-from app.controller import TrainingController, _Worker
+from app.controller import TrainingController, _merge_progress, _Worker
 from app.state import StudioState
 from core.activations import ActivationSpec
 from core.data import DataConfig, prepare_mnist
@@ -16,7 +18,7 @@ from core.losses import canonical_loss, loss_function
 from core.metrics import evaluate
 from core.mnist import load_folder
 from core.model import LayerSpec, NetworkSpec
-from core.training import Finished, Trainer
+from core.training import BatchProgress, Finished, LayerStats, Trainer
 
 ANSWER_MS = 200  # pause/resume/step/stop must be answered within this
 
@@ -261,3 +263,47 @@ def test_worker_sets_its_own_thread_count(qtbot, state, monkeypatch):
         with qtbot.waitSignal(controller.finished, timeout=30_000):
             controller.start()
     assert seen == [1, 2]
+
+
+def progress(epoch, batch, losses, rate=1000.0):
+    return BatchProgress(epoch, batch, 10, (epoch - 1) * 10 + batch,
+                         np.asarray(losses, np.float32), rate, 0.001)  # fmt: skip
+
+
+def test_merged_progress_keeps_order_and_never_spans_epochs():
+    stats = LayerStats(3, *[np.zeros(2)] * 5)
+    events = [progress(1, 2, [1.0, 0.9], 1000.0), progress(1, 3, [0.8], 500.0), stats,
+              progress(1, 4, [0.7]), progress(2, 1, [0.6]), progress(2, 2, [0.5])]  # fmt: skip
+    merged = _merge_progress(events)
+    assert [type(e).__name__ for e in merged] == ["BatchProgress", "LayerStats",
+                                                   "BatchProgress", "BatchProgress"]  # fmt: skip
+    first = merged[0]
+    np.testing.assert_array_equal(first.losses, np.float32([1.0, 0.9, 0.8]))
+    assert (first.epoch, first.batch, first.step) == (1, 3, 3)
+    # 3 batches in 2/1000 + 1/500 s: the rate over both reports, not the last one.
+    assert first.samples_per_second == pytest.approx(3 / (2 / 1000 + 1 / 500))
+    assert merged[2].epoch == 1 and merged[3].epoch == 2
+    assert list(merged[3].losses) == [0.6, 0.5]
+
+
+def test_a_busy_gui_gets_fewer_larger_updates_and_loses_no_losses(qtbot, state, controller):
+    configure(state, epochs=10_000, batch_size=8)
+    seen = []
+
+    def slow_view(event):  # a view that takes 40 ms of CPU per update
+        seen.append(event)
+        end = time.thread_time() + 0.04
+        while time.thread_time() < end:
+            pass
+
+    controller.progress.connect(slow_view)
+    with qtbot.waitSignal(controller.progress, timeout=30_000):
+        controller.start()
+    qtbot.waitUntil(lambda: controller.pace >= 0.2, timeout=20_000)
+    with qtbot.waitSignal(controller.finished, timeout=5_000) as blocker:
+        controller.stop()
+    # Every batch's loss arrived exactly once, in order, however the updates were batched.
+    losses = np.concatenate([e.losses for e in seen])
+    history = blocker.args[0].history.batch_losses
+    np.testing.assert_array_equal(losses, np.float32(history[: len(losses)]))
+    assert [e.step for e in seen] == sorted(e.step for e in seen)
