@@ -43,7 +43,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -62,7 +61,6 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "MLP Studio"
 LAYOUT_VERSION = 1  # bump when dock object names or the default arrangement change
-MAX_RECENT = 8
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 # (key, module, class, dock title); the order is the order of View menu entries.
@@ -71,15 +69,6 @@ PANELS = (
     ("designer", "app.designer", "DesignerPanel", "Network"),
     ("training", "app.training_view", "TrainingView", "Training"),
 )
-
-EXPORT_FILTERS = {
-    "ONNX model (*.onnx)": ("export_onnx", ".onnx"),
-    "TorchScript model (*.pt)": ("export_torchscript", ".pt"),
-    "safetensors weights + JSON description (*.safetensors)": (
-        "export_safetensors",
-        ".safetensors",
-    ),
-}
 
 
 def app_icon() -> QIcon:
@@ -260,10 +249,12 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         autoload_data: bool = True,
+        recovery_path: str | Path | None = None,
     ):
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
         self.autoload_data = autoload_data  # the Data panel loads MNIST from known places
+        self.recovery_path = recovery_path  # the autosave file (None: FileActions' default)
         self.state = None  # app.state.StudioState, once the engine is loaded
         self.controller = None  # app.controller.TrainingController
         self.panels: dict[str, QWidget] = {}
@@ -276,9 +267,7 @@ class MainWindow(QMainWindow):
         self._rate = 0.0  # smoothed samples per second, for the time-left estimate
         self._run_epochs: tuple[int, int] | None = None  # (first epoch, last epoch) of the run
         self._help_dialog = None
-        self.session_path: Path | None = None  # the file File > Save session writes
-        self._session_created = ""  # kept across saves of the same session
-        self._session_source = ""  # where the opened session's MNIST came from
+        self.file_actions = None  # app.file_actions.FileActions: sessions, import, export
 
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
@@ -320,47 +309,6 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         key = QKeySequence.StandardKey
-        self.new_session_action = self._action(
-            "&New session",
-            self.new_session,
-            key.New,
-            tip="Start over: default network and settings, untrained weights (data stays loaded)",
-        )
-        self.open_session_action = self._action(
-            "&Open session…",
-            self.open_session,
-            key.Open,
-            tip="Continue a saved experiment (.mlps): network, weights, settings and history",
-        )
-        self.save_session_action = self._action(
-            "&Save session",
-            self.save_session,
-            key.Save,
-            tip="Save the whole experiment to its session file",
-        )
-        self.save_session_as_action = self._action(
-            "Save session &as…",
-            self.save_session_as,
-            key.SaveAs,
-            tip="Save the whole experiment to a new session file (.mlps)",
-        )
-        self.session_actions = [
-            self.new_session_action,
-            self.open_session_action,
-            self.save_session_action,
-            self.save_session_as_action,
-        ]
-        self.import_action = self._action(
-            "&Import model…",
-            self.import_model,
-            tip="Load a network and its weights from a .safetensors file exported by MLP Studio",
-        )
-        self.export_action = self._action(
-            "&Export model…",
-            self.export_model,
-            "Ctrl+E",
-            tip="Save the trained network as ONNX, TorchScript or safetensors",
-        )
         self.quit_action = self._action("&Quit", self.close, key.Quit)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -423,16 +371,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         self.file_menu = bar.addMenu("&File")
-        self.file_menu.addAction(self.new_session_action)
-        self.file_menu.addAction(self.open_session_action)
-        self.recent_menu = self.file_menu.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self.file_menu.addAction(self.save_session_action)
-        self.file_menu.addAction(self.save_session_as_action)
-        self.file_menu.addSeparator()
-        self.file_menu.addAction(self.import_action)
-        self.file_menu.addAction(self.export_action)
-        self.file_menu.addSeparator()
+        # Sessions, import and export join once the engine is loaded (FileActions).
         self.file_menu.addAction(self.quit_action)
         self.edit_menu = bar.addMenu("&Edit")  # filled once the undo stack exists
         self.edit_menu.menuAction().setVisible(False)
@@ -536,6 +475,7 @@ class MainWindow(QMainWindow):
 
             self.state = StudioState(self)
             self.controller = TrainingController(self.state, self)
+            self._build_file_actions()
             self._build_edit_menu()
             self._build_docks()
             self._wire()
@@ -549,6 +489,39 @@ class MainWindow(QMainWindow):
             else "Ready"
         )
         self.engineLoaded.emit()
+        # If the last run did not close cleanly, offer its autosave (once the window is up).
+        QTimer.singleShot(0, self.file_actions.offer_recovery)
+
+    def _build_file_actions(self) -> None:
+        from app.file_actions import FileActions
+
+        actions = FileActions(self, self.state, self.controller, self.settings, self.recovery_path)
+        actions.add_to_menu(self.file_menu, before=self.quit_action)
+        actions.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        actions.sessionChanged.connect(self._on_session_changed)
+        actions.dirtyChanged.connect(self.setWindowModified)
+        actions.historyLoaded.connect(self._on_history_loaded)
+        self.file_actions = actions
+        self._on_session_changed("")
+
+    @Slot(str)
+    def _on_session_changed(self, path: str) -> None:
+        name = Path(path).name if path else "Untitled"
+        self.setWindowTitle(f"{name}[*] – {APP_NAME}")  # [*]: Qt marks unsaved changes there
+        self.setWindowModified(self.file_actions.dirty)
+        dataset, source = self.panels.get("dataset"), self.file_actions.data_source
+        if path and self.state.data is None and dataset is not None and source:
+            if Path(source).is_dir():  # an opened session: load the MNIST it was trained on
+                dataset.load_folder(source, remember=False)
+
+    @Slot(object)
+    def _on_history_loaded(self, _history) -> None:
+        """A session was opened, restored or started, or a model imported: the curves of
+        earlier weights no longer apply."""
+        if "training" in self.panels:
+            self.panels["training"].reset()
+        self._hide_banner()
+        self._on_model_changed(self.state.model)
 
     def _build_edit_menu(self) -> None:
         stack = self.state.undo_stack
@@ -733,12 +706,6 @@ class MainWindow(QMainWindow):
         paused = run_state == "paused"
         self.pause_action.setText("Resume" if paused else "Pause")
         self.pause_action.setIcon(glyph_icon("play" if paused else "pause"))
-        # Anything that replaces the network or reads its weights waits for the run to end.
-        self.import_action.setEnabled(loaded and idle)
-        self.export_action.setEnabled(loaded and idle)
-        for action in self.session_actions:
-            action.setEnabled(loaded and idle)
-        self.recent_menu.setEnabled(loaded and idle and bool(self.recent_sessions()))
         if loaded:
             stack = self.state.undo_stack
             self.undo_action.setEnabled(idle and stack.canUndo())
@@ -828,6 +795,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_data_changed(self, data) -> None:
+        # Sessions record where their MNIST came from (the Data panel knows; no public
+        # accessor yet, so read its loaded arrays' source).
+        mnist = getattr(self.panels.get("dataset"), "_mnist", None)
+        if mnist is not None and self.file_actions is not None:
+            self.file_actions.data_source = str(mnist.source)
         if data is not None and not self.state.training:
             self.status_label.setText(
                 f"Data ready: {len(data.x_train):,} training, "
@@ -877,319 +849,6 @@ class MainWindow(QMainWindow):
     def message_text(self) -> str:
         """The message the banner shows, or "" (tests and screenshots read it)."""
         return self.banner.label.text() if self.banner_bar.isVisible() else ""
-
-    # ------------------------------------------------------------------ models
-
-    @Slot()
-    def export_model(self) -> None:
-        if not self._can_export():
-            return
-        folder = self.settings.value("files/lastModelFolder", str(Path.home()))
-        path, chosen = QFileDialog.getSaveFileName(
-            self,
-            "Export model",
-            str(Path(folder) / "mlp-studio-model.onnx"),
-            ";;".join(EXPORT_FILTERS),
-        )
-        if path:
-            self.export_model_to(path, chosen)
-
-    def _can_export(self) -> bool:
-        if self.state is None or self.state.training:
-            return False
-        if self.state.data is None:
-            self._show_message(
-                "Nothing to export yet: load data and train a model first (the "
-                "export includes the data's normalization).",
-                "info",
-            )
-            return False
-        return True
-
-    def export_model_to(self, path: str, name_filter: str = "") -> Path | None:
-        """Export state.model to `path` in the format of `name_filter` (else of its suffix)."""
-        if not self._can_export():
-            return None
-        from core import export
-        from core.errors import StudioError
-
-        function, suffix = EXPORT_FILTERS.get(name_filter, (None, None))
-        target = Path(path)
-        if function is None:
-            by_suffix = {s: f for f, s in EXPORT_FILTERS.values()}
-            function = by_suffix.get(target.suffix.lower())
-            if function is None:
-                self._show_message(
-                    f"Cannot export to {target.name}: name the file *.onnx, *.pt or *.safetensors.",
-                    "warning",
-                )
-                return None
-        elif target.suffix.lower() != suffix:
-            target = target.with_name(target.name + suffix)
-        data, model = self.state.data, self.state.ensure_model()
-        bundle = export.ModelBundle(
-            spec=model.spec,
-            normalization=data.normalization,
-            loss=self.state.train_config.loss,
-            class_names=list(data.class_names),
-            state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        )
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            written = getattr(export, function)(bundle, target)
-        except StudioError as err:
-            self._show_message(str(err), "error")
-            return None
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.settings.setValue("files/lastModelFolder", str(Path(written).parent))
-        self.statusBar().showMessage(f"Exported the model to {written}.", 8000)
-        return Path(written)
-
-    @Slot()
-    def import_model(self) -> None:
-        if self.state is None or self.state.training:
-            return
-        folder = self.settings.value("files/lastModelFolder", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import model", str(folder), "MLP Studio weights (*.safetensors)"
-        )
-        if path:
-            self.import_model_from(path)
-
-    def import_model_from(self, path: str) -> bool:
-        """Replace the network and its weights by those of a .safetensors export."""
-        if self.state is None or self.state.training:
-            return False
-        from core.errors import StudioError
-        from core.export import load_bundle
-        from core.model import build_model
-
-        try:
-            bundle = load_bundle(path)
-            model = build_model(bundle.spec)
-            model.load_state_dict(bundle.state_dict)
-        except StudioError as err:
-            self._show_message(str(err), "error")
-            return False
-        except RuntimeError as err:  # weights that do not fit the described network
-            self._show_message(
-                f"Cannot import {Path(path).name}: its weights do not match "
-                f"its network description ({err}).",
-                "error",
-            )
-            return False
-        state = self.state
-        state.replace_spec(bundle.spec)
-        config = state.train_config
-        config.loss = bundle.loss
-        state.set_train_config(config)
-        data_config = state.data_config
-        if data_config.normalization != bundle.normalization.kind:
-            data_config.normalization = bundle.normalization.kind
-            state.set_data_config(data_config)
-        state.set_model(model)
-        self.settings.setValue("files/lastModelFolder", str(Path(path).parent))
-        note = ""
-        data = state.data
-        if data is not None and data.num_classes != bundle.spec.output_size:
-            note = (
-                f" It has {bundle.spec.output_size} outputs but the loaded data has "
-                f"{data.num_classes} classes: change the task in the Data panel to train it."
-            )
-        self.statusBar().showMessage(f"Imported {Path(path).name}.{note}", 10_000)
-        if note:
-            self._show_message(note.strip(), "info")
-        return True
-
-    # ------------------------------------------------------------------ sessions
-
-    def recent_sessions(self) -> list[str]:
-        value = self.settings.value("session/recent", [])
-        if isinstance(value, str):  # QSettings gives a bare string for a one-item list
-            value = [value]
-        return [str(v) for v in value or []]
-
-    def _remember_session(self, path: Path) -> None:
-        recent = [str(path), *(p for p in self.recent_sessions() if p != str(path))]
-        self.settings.setValue("session/recent", recent[:MAX_RECENT])
-        self.settings.setValue("session/last", str(path))
-        self._update_actions(self.controller.run_state if self.controller else "idle")
-
-    @Slot()
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for number, path in enumerate(self.recent_sessions(), start=1):
-            action = self.recent_menu.addAction(f"&{number} {Path(path).name}")
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            action.triggered.connect(lambda _checked=False, p=path: self.open_session_from(p))
-        self.recent_menu.addSeparator()
-        clear = self.recent_menu.addAction("Clear the list")
-        clear.triggered.connect(lambda: self.settings.remove("session/recent"))
-
-    def _session_folder(self) -> str:
-        last = self.settings.value("session/last", "")
-        return str(Path(last).parent) if last else str(Path.home())
-
-    def _set_session_path(self, path: Path | None) -> None:
-        self.session_path = path
-        self.setWindowTitle(f"{path.name} – {APP_NAME}" if path else APP_NAME)
-
-    @Slot()
-    def new_session(self) -> None:
-        """Default network and settings with fresh weights; loaded MNIST stays loaded."""
-        if self.state is None or self.state.training:
-            return
-        from core.data import DataConfig
-        from core.model import NetworkSpec
-        from core.training import TrainConfig
-
-        state = self.state
-        spec = NetworkSpec()
-        if state.data is not None:  # keep the network fitting the loaded data
-            spec.input_size = int(state.data.x_train.shape[1])
-            spec.output_size = state.data.num_classes
-        state.set_train_config(TrainConfig())
-        state.set_data_config(DataConfig())  # the Data panel prepares the data again
-        state.replace_spec(spec)
-        state.set_model(None)
-        self._set_session_path(None)
-        self._session_created = self._session_source = ""
-        if "training" in self.panels:
-            self.panels["training"].reset()
-        self._hide_banner()
-        self.status_label.setText("New session.")
-
-    @Slot()
-    def open_session(self) -> None:
-        if self.state is None or self.state.training:
-            return
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open session", self._session_folder(), "MLP Studio sessions (*.mlps)"
-        )
-        if path:
-            self.open_session_from(path)
-
-    def open_session_from(self, path: str | Path) -> bool:
-        """Load a .mlps session: network, weights, settings, history; its data if needed."""
-        if self.state is None or self.state.training:
-            return False
-        from app.controller import Lineage
-        from core.errors import StudioError
-        from core.model import build_model
-        from core.session import load_session
-
-        path = Path(path)
-        try:
-            session = load_session(path)
-            model = build_model(session.spec)
-            model.load_state_dict(session.weights)
-        except StudioError as err:
-            self._show_message(str(err), "error")
-            if not path.exists():  # forget files that are gone
-                recent = [p for p in self.recent_sessions() if p != str(path)]
-                self.settings.setValue("session/recent", recent)
-            return False
-        state = self.state
-        state.set_train_config(session.train_config)
-        state.set_data_config(session.data_config)
-        state.replace_spec(session.spec)
-        state.set_model(model)
-        self.controller.adopt(
-            model,
-            Lineage(session.history, session.epochs_done, session.best_weights, session.best_epoch),
-        )
-        state.set_model(model)  # again, now that its lineage is known: views keep its progress
-        if "training" in self.panels:
-            self.panels["training"].reset()
-        self._set_session_path(path)
-        self._session_created, self._session_source = session.created, session.data_source
-        self._remember_session(path)
-        self._hide_banner()
-        done = session.epochs_done
-        text = f"Opened {path.name}: {done} epoch{'s' if done != 1 else ''} trained."
-        dataset = self.panels.get("dataset")
-        source = Path(session.data_source) if session.data_source else None
-        if state.data is None and dataset is not None:
-            if source is not None and source.exists():
-                dataset.load_folder(source, remember=False)
-                text += f" Loading its data from {source}…"
-            else:
-                text += " Load MNIST in the Data panel to train it further."
-        self.status_label.setText(text)
-        return True
-
-    @Slot()
-    def save_session(self) -> None:
-        if self.session_path is None:
-            self.save_session_as()
-        else:
-            self.save_session_to(self.session_path)
-
-    @Slot()
-    def save_session_as(self) -> None:
-        if self.state is None or self.state.training:
-            return
-        start = self.session_path or Path(self._session_folder()) / "experiment.mlps"
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save session", str(start), "MLP Studio sessions (*.mlps)"
-        )
-        if path:
-            self.save_session_to(path)
-
-    def save_session_to(self, path: str | Path) -> Path | None:
-        """Write the experiment to `path` (".mlps" appended if missing)."""
-        if self.state is None or self.state.training:
-            return None
-        from core.errors import StudioError
-        from core.session import SUFFIX, Session, save_session
-
-        path = Path(path)
-        if path.suffix.lower() != SUFFIX:
-            path = path.with_name(path.name + SUFFIX)
-        state = self.state
-        problems = state.spec.problems()
-        if problems:
-            self._show_message("Cannot save the session: " + " ".join(problems), "warning")
-            return None
-        model = state.ensure_model()
-        lineage = self.controller.lineage_of(model)
-        data = state.data
-        session = Session(
-            spec=state.spec,
-            weights={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-            data_config=state.data_config,
-            train_config=state.train_config,
-            normalization=data.normalization if data is not None else None,
-            class_names=list(data.class_names)
-            if data is not None
-            else [str(d) for d in range(state.spec.output_size)],
-            history=lineage.history,
-            best_weights=lineage.best_state,
-            best_epoch=lineage.best_epoch,
-            epochs_done=lineage.epochs_done,
-            data_source=self._data_source(),
-            created=self._session_created if path == self.session_path else "",
-        )
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            save_session(session, path)
-        except StudioError as err:
-            self._show_message(str(err), "error")
-            return None
-        finally:
-            QApplication.restoreOverrideCursor()
-        self._set_session_path(path)
-        self._session_created = session.created
-        self._remember_session(path)
-        self.statusBar().showMessage(f"Saved the session to {path}.", 8000)
-        return path
-
-    def _data_source(self) -> str:
-        """Where the loaded MNIST came from (the Data panel knows), else the session's."""
-        mnist = getattr(self.panels.get("dataset"), "_mnist", None)
-        return str(getattr(mnist, "source", "") or self._session_source)
 
     # ------------------------------------------------------------------ layout, help, closing
 
@@ -1242,13 +901,21 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _shutdown(self) -> None:
+        """Stop every background job; safe to call again (closeEvent, then aboutToQuit)."""
         if self.controller is not None:
             self.controller.shutdown()
         dataset = self.panels.get("dataset")
         if dataset is not None:
             dataset.shutdown()
+        if self.file_actions is not None:
+            self.file_actions.shutdown()  # a clean exit: the recovery autosave goes
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.controller is not None:
+            self.controller.shutdown()  # a run cannot be saved while it changes the weights
+        if self.file_actions is not None and not self.file_actions.maybe_save():
+            event.ignore()  # the user wants to keep working (the run stays stopped)
+            return
         self._closing = True
         self._shutdown()
         self.save_settings()

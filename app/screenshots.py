@@ -88,7 +88,11 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     settings_dir = tempfile.mkdtemp(prefix="mlp-studio-shots-")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
 
-    window = MainWindow(QSettings("mlp-studio-screenshots", theme), autoload_data=False)
+    window = MainWindow(
+        QSettings("mlp-studio-screenshots", theme),
+        autoload_data=False,
+        recovery_path=Path(settings_dir) / "recovery.mlps",
+    )
     window.resize(1440, 900)
     window.show()
     window.load_engine()
@@ -106,7 +110,7 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     wait(app, lambda: state.data is not None)
     state.edit_spec(NetworkSpec(hidden=[LayerSpec(64), LayerSpec(32)]), "Two hidden layers")
     config = state.train_config
-    config.epochs = 4
+    config.epochs = 12  # long enough to still be running when paused after two epochs
     state.set_train_config(config)
     window.docks["designer"].raise_()
 
@@ -115,7 +119,7 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     window.train()
     wait(app, lambda: len(epochs) >= 2)
     controller.pause()
-    wait(app, lambda: controller.run_state == "paused")
+    wait(app, lambda: controller.run_state in ("paused", "idle"))
     training = window.panels["training"]
     wait(app, lambda: True, 0)
     training.flush()
@@ -141,6 +145,7 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
         window._help_dialog.close()
     controller.stop()
     wait(app, lambda: not controller.running)
+    window.file_actions.maybe_save = lambda: True  # nobody to ask about saving
     window.close()
     QApplication.processEvents()
     return written

@@ -96,6 +96,7 @@ def main() -> int:
             name = f"training, {t} thread{'s' if t > 1 else ''}, {'all' if all_tabs else 'shown'}"
             pace = window.controller.pace
             print(f"{describe(name, late)}  views every {pace:.2f} s", flush=True)
+    window.file_actions.maybe_save = lambda: True  # nobody to ask about saving
     window.close()
     return 0
 

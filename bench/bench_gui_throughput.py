@@ -20,7 +20,9 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -70,7 +72,11 @@ def make_window(app, data, spec, config):
     from app.main_window import MainWindow
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    window = MainWindow(QSettings("mlp-studio-bench", "bench"), autoload_data=False)
+    window = MainWindow(
+        QSettings("mlp-studio-bench", "bench"),
+        autoload_data=False,
+        recovery_path=Path(tempfile.mkdtemp()) / "recovery.mlps",
+    )
     window.resize(1600, 1000)
     window.show()
     window.load_engine()
@@ -167,6 +173,7 @@ def main() -> int:
             f"threads), {med[f'gui-{t}'] / same:.0%} of headless with {t}; GUI thread busy "
             f"{busy:.0%}, views updated every {pace:.2f} s, {shots:.0f} snapshots shown per run"
         )
+    window.file_actions.maybe_save = lambda: True  # nobody to ask about saving
     window.close()
     return 0
 

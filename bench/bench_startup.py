@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 CHILD = r"""
@@ -64,9 +65,11 @@ def main() -> int:
     args = parser.parse_args()
     env = dict(os.environ, QT_QPA_PLATFORM=args.platform)
     env.pop("MLP_STUDIO_DATA", None)  # measure the app, not loading MNIST
-    # Settings of a throwaway organisation would need the app's cooperation; a fresh HOME
-    # keeps the user's window layout and last folder out of the measurement.
-    env["XDG_CONFIG_HOME"] = os.path.join(os.environ.get("TMPDIR", "/tmp"), "mlp-bench-config")
+    # Fresh config and data folders keep the user's window layout, last folder and any
+    # crash-recovery autosave out of the measurement.
+    scratch = tempfile.mkdtemp(prefix="mlp-bench-startup-")
+    env["XDG_CONFIG_HOME"] = os.path.join(scratch, "config")
+    env["XDG_DATA_HOME"] = os.path.join(scratch, "data")  # no recovery file to offer
 
     results: dict[str, list[float]] = {"shown": [], "ready": [], "torch": [], "torch_at_shown": []}
     for repeat in range(args.repeats):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from app import main as app_main
 from app.help_dialog import load_topics
 from app.main_window import MainWindow
 from core.activations import ActivationSpec
 from core.data import DataConfig, prepare_mnist
+from core.export import export_safetensors
 from core.losses import canonical_loss, loss_function
 from core.metrics import evaluate
 from core.mnist import load_folder
@@ -27,8 +31,16 @@ def small_mnist(tmp_path_factory):
     return load_folder(write_mnist_folder(tmp_path_factory.mktemp("mnist"), 600, 100))
 
 
-def make_window(qtbot) -> MainWindow:
-    window = MainWindow(QSettings(), autoload_data=False)
+@pytest.fixture(autouse=True)
+def no_modal_questions(monkeypatch):
+    """Closing with unsaved training asks whether to save: answer Discard, never block."""
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args, **kwargs: QMessageBox.StandardButton.Discard)  # fmt: skip
+
+
+def make_window(qtbot, recovery: Path | None = None) -> MainWindow:
+    recovery = recovery or Path(tempfile.mkdtemp()) / "recovery.mlps"
+    window = MainWindow(QSettings(), autoload_data=False, recovery_path=recovery)
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
@@ -61,8 +73,11 @@ def configure(state, **changes):
 
 
 def enabled(window) -> dict[str, bool]:
-    names = ("train", "pause", "step", "stop", "reset", "import", "export")
-    return {n: getattr(window, f"{n}_action").isEnabled() for n in names}
+    names = ("train", "pause", "step", "stop", "reset")
+    states = {n: getattr(window, f"{n}_action").isEnabled() for n in names}
+    if window.file_actions is not None:  # New/Open/Save/Save as/Import (Export needs a model)
+        states["files"] = all(a.isEnabled() for a in window.file_actions.actions()[:5])
+    return states
 
 
 def test_frame_needs_no_engine_and_loads_it_later(qtbot, monkeypatch):
@@ -84,6 +99,7 @@ def test_docks_menus_and_view_toggles(window):
     assert all(d.objectName() for d in docks)  # saveState needs object names
     menus = [a.text() for a in window.menuBar().actions() if a.isVisible()]
     assert menus == ["&File", "&Edit", "&Train", "&View", "&Help"]
+    assert window.windowTitle() == "Untitled[*] – MLP Studio"
     assert window.undo_action in window.edit_menu.actions()
 
     for key, dock in window.docks.items():
@@ -115,14 +131,14 @@ def test_toolbar_states_idle_training_paused(qtbot, ready):
     window = ready
     idle = enabled(window)
     assert idle == {"train": True, "pause": False, "step": True, "stop": False, "reset": True,
-                    "import": True, "export": True}  # fmt: skip
+                    "files": True}  # fmt: skip
     configure(window.state, epochs=10_000, batch_size=8)
     with qtbot.waitSignal(window.controller.progress, timeout=30_000):
         window.train_action.trigger()
     assert enabled(window) == {"train": False, "pause": True, "step": True, "stop": True,
-                               "reset": False, "import": False, "export": False}  # fmt: skip
+                               "reset": False, "files": False}  # fmt: skip
     assert not window.undo_action.isEnabled()
-    assert not any(a.isEnabled() for a in window.session_actions)
+    assert not window.file_actions.export_action.isEnabled()
     assert window.status_label.text() == "Training…"
 
     with qtbot.waitSignal(window.controller.stateChanged, timeout=ANSWER_MS):
@@ -226,37 +242,24 @@ def test_reset_weights_draws_new_weights_and_undo_brings_the_seed_back(qtbot, re
     assert torch.equal(state.ensure_model().linears[0].weight.detach(), before)
 
 
-def test_export_then_import_a_model(qtbot, ready, tmp_path):
+def test_import_a_model_exported_from_the_app(qtbot, ready, tmp_path):
     window, state = ready, ready.state
     configure(state, epochs=1)
     with qtbot.waitSignal(window.controller.finished, timeout=60_000):
         window.train_action.trigger()
     trained = {k: v.clone() for k, v in state.model.state_dict().items()}
-    path = window.export_model_to(
-        str(tmp_path / "model"), next(f for f in app_main_filters() if "safetensors" in f)
-    )
-    assert path == tmp_path / "model.safetensors" and path.exists()
-    assert window.export_model_to(str(tmp_path / "model.onnx")).exists()
+    assert window.file_actions.export_action.isEnabled()
+    path = export_safetensors(window.file_actions.current_bundle(), tmp_path / "model.safetensors")
 
     window.reset_action.trigger()
     spec = state.spec
     spec.hidden = [LayerSpec(8)]
     state.edit_spec(spec, "shrink")
-    assert window.import_model_from(str(path))
+    assert window.file_actions.import_file(path)
     assert state.spec.hidden == [LayerSpec(32)]
     for key, value in state.model.state_dict().items():
         assert torch.equal(value, trained[key]), key
-
-    bad = tmp_path / "bad.safetensors"
-    bad.write_bytes(b"not a model")
-    assert not window.import_model_from(str(bad))
-    assert "Cannot open" in window.message_text()
-
-
-def app_main_filters():
-    from app.main_window import EXPORT_FILTERS
-
-    return list(EXPORT_FILTERS)
+    assert "Imported model.safetensors" in window.statusBar().currentMessage()
 
 
 def test_geometry_and_layout_are_remembered(qtbot, monkeypatch):
@@ -305,9 +308,12 @@ def test_main_runs_the_cli_for_subcommands(capsys):
     assert "error:" in capsys.readouterr().err
 
 
-def test_main_window_opens_from_main(qtbot, monkeypatch):
+def test_main_window_opens_from_main(qtbot, monkeypatch, tmp_path):
     """main() with no arguments builds the app, shows the frame, loads the engine."""
+    import app.file_actions
+
     monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    monkeypatch.setattr(app.file_actions, "default_recovery_path", lambda: tmp_path / "r.mlps")
     windows = []
 
     def fake_exec():
@@ -326,44 +332,40 @@ def test_main_window_opens_from_main(qtbot, monkeypatch):
     assert app.style().name().lower() == "fusion"
 
 
-def test_save_new_open_session_round_trip(qtbot, ready, tmp_path):
+def test_file_menu_sessions_continue_training(qtbot, ready, tmp_path):
     window, state = ready, ready.state
+    texts = [a.text() for a in window.file_menu.actions()]
+    assert texts[:3] == ["&New session", "&Open session…", "Recent sessions"]
+    assert texts[-1] == "&Quit" and "&Export model…" in texts and "&Import model…" in texts
+
     configure(state, epochs=1, lr=0.002)
     with qtbot.waitSignal(window.controller.finished, timeout=60_000):
         window.train_action.trigger()
-    trained = {k: v.clone() for k, v in state.model.state_dict().items()}
-    path = window.save_session_to(tmp_path / "experiment")
-    assert path == tmp_path / "experiment.mlps" and path.exists()
-    assert window.windowTitle().startswith("experiment.mlps")
-    assert window.recent_sessions() == [str(path)]
+    assert window.isWindowModified()
+    path = tmp_path / "experiment.mlps"
+    assert window.file_actions.save_to(path, wait=True)
+    assert window.windowTitle() == "experiment.mlps[*] – MLP Studio"
+    assert not window.isWindowModified()
 
-    window.new_session_action.trigger()
-    assert state.spec.hidden == NetworkSpec().hidden and state.train_config.lr == 0.001
-    assert window.session_path is None and window.windowTitle() == "MLP Studio"
-
-    assert window.open_session_from(path)
+    assert window.file_actions.new_session()
+    assert window.windowTitle().startswith("Untitled")
+    assert window.file_actions.open_file(path, ask=False)
     assert state.spec.hidden == [LayerSpec(32)] and state.train_config.lr == 0.002
-    for key, value in state.model.state_dict().items():
-        assert torch.equal(value, trained[key]), key
-    assert window.controller.lineage_of(state.model).epochs_done == 1
-
-    # Training an opened session continues its epoch count and history.
+    # Training an opened session continues its epoch count.
     with qtbot.waitSignal(window.controller.epochEnded, timeout=60_000) as blocker:
         window.train_action.trigger()
     assert blocker.args[0].epoch == 2
     qtbot.waitUntil(lambda: not window.controller.running, timeout=30_000)
-    window.save_session_action.trigger()  # saves to the opened file without asking
-    from core.session import load_session
-
-    saved = load_session(path)
-    assert saved.epochs_done == 2 and [e.epoch for e in saved.history.epochs] == [1, 2]
-    assert saved.normalization is not None and saved.best_epoch in (1, 2)
+    assert window.file_actions.epochs_done == 2
 
 
-def test_opening_a_broken_session_shows_why(qtbot, window, tmp_path):
-    bad = tmp_path / "broken.mlps"
-    bad.write_bytes(b"PK not really")
-    assert not window.open_session_from(bad)
-    assert "Cannot open" in window.message_text()
-    assert not window.open_session_from(tmp_path / "gone.mlps")
-    assert "does not exist" in window.message_text()
+def test_a_clean_exit_removes_the_recovery_autosave(qtbot, ready, tmp_path):
+    window = ready
+    configure(window.state, epochs=1)
+    with qtbot.waitSignal(window.controller.finished, timeout=60_000):
+        window.train_action.trigger()
+    window.file_actions.wait_for_saves()
+    recovery = window.file_actions.recovery_path
+    assert recovery.exists()  # autosaved after the epoch
+    window.close()
+    assert not recovery.exists()
