@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-MAX_BYTES = 300_000  # docs images stay small; larger ones are re-encoded with fewer colours
+MAX_BYTES = 280_000  # docs images stay under 300 KB; larger ones get fewer colours
 
 
 def dark_palette():
