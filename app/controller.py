@@ -49,9 +49,12 @@ PACE_WINDOW = 0.3  # s of GUI-thread activity judged at a time
 def training_threads() -> int:
     """Intra-op threads for the worker: every core but one, so the GUI thread keeps a core.
 
-    Measured on 2 cores (bench/bench_gui_throughput.py, bench/bench_gui_latency.py): a small
-    MLP is overhead-bound and trains as fast on one thread as on two, while two threads
-    compete with the event loop for both cores. MLP_STUDIO_THREADS overrides it.
+    Measured on 2 cores (bench/bench_gui_throughput.py): GUI-driven training of 784-128-10
+    ran at 47.8k samples/s with one worker thread and 36.7k with two, whose OpenMP team spins
+    against the GUI thread; headless, one thread reaches ~85% of two on an idle machine, and
+    two collapse to 3-9k samples/s whenever another process wants a core. The setting is per
+    thread (OpenMP), so it does not change the GUI thread's own torch calls.
+    MLP_STUDIO_THREADS overrides it.
     """
     value = os.environ.get("MLP_STUDIO_THREADS", "")
     if value.isdigit() and int(value) > 0:

@@ -9,7 +9,6 @@ panels and builds the docks. `app.main` calls it right after the first paint.
 from __future__ import annotations
 
 import importlib
-import logging
 import math
 import threading
 from pathlib import Path
@@ -56,8 +55,6 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
-
-log = logging.getLogger(__name__)
 
 APP_NAME = "MLP Studio"
 LAYOUT_VERSION = 1  # bump when dock object names or the default arrangement change
@@ -535,14 +532,8 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         for key, module_name, class_name, title in PANELS:
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as err:
-                if err.name != module_name:
-                    raise
-                log.warning("%s is missing: the %s panel is not shown", module_name, title)
-                continue
-            cls = getattr(module, class_name)
+            # Imported here, not at the top: they bring torch and pyqtgraph (see module doc).
+            cls = getattr(importlib.import_module(module_name), class_name)
             if key == "dataset":
                 panel = cls(self.state, autoload=self.autoload_data)
             else:
@@ -734,6 +725,8 @@ class MainWindow(QMainWindow):
         if run_state == "idle":
             self._run_epochs = None
             self.eta_label.clear()
+        elif run_state == "paused":
+            self.eta_label.setText("paused")
         self.status_label.setText(text)  # `finished` replaces "Ready" by the run's summary
 
     @Slot(object)
