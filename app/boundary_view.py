@@ -24,8 +24,10 @@ class SmoothImageItem(pg.ImageItem):
     """An ImageItem drawn with bilinear smoothing: a 100 x 100 grid stretched over a few hundred
     pixels looks like Playground's canvas instead of a mosaic."""
 
+    smooth = True
+
     def paint(self, painter, *args):
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
         super().paint(painter, *args)
 
 

@@ -99,7 +99,10 @@ class NeuronGridView(QWidget):
         self.editor: WeightEditor | None = None
         self._images: list[list[QImage]] = []
         self._geometry: tuple | None = None  # cached layout: (size, tile rects, tile size)
-        self._paths: dict[tuple[int, int, int], QPainterPath] = {}  # link curves, same layout
+        self._paths: list[tuple[int, int, int, QPainterPath]] | None = None  # for the layout
+        self._path_shapes: list | None = None
+        self._pens = _link_pens()
+        self.fast = False  # plain (not antialiased) links: cheaper while training runs
 
     # ---- content ----
 
@@ -154,7 +157,7 @@ class NeuronGridView(QWidget):
             top = header + 6 + (block - (n * tile + (n - 1) * GAP)) / 2
             rects.append([QRectF(x, top + i * (tile + GAP), tile, tile) for i in range(n)])
         self._geometry = ((self.width(), self.height()), rects, tile)
-        self._paths = {}
+        self._paths = None
         return rects, tile
 
     def _note_height(self) -> int:
@@ -169,16 +172,19 @@ class NeuronGridView(QWidget):
         self._geometry = None
         super().resizeEvent(event)
 
-    def _links(self, rects: list[list[QRectF]]):
-        """(layer, row, col, start, end) of every drawn link."""
-        for layer in range(min(len(self.weights), len(rects) - 1)):
-            w = self.weights[layer]
-            for row, target in enumerate(rects[layer + 1]):
-                for col, source in enumerate(rects[layer]):
-                    if row < w.shape[0] and col < w.shape[1]:
+    def _link_paths(self, rects: list[list[QRectF]]) -> list[tuple[int, int, int, QPainterPath]]:
+        """(layer, row, col, curve) of every drawn link, kept until the layout changes."""
+        shapes = [w.shape for w in self.weights]
+        if self._paths is None or self._path_shapes != shapes:
+            self._paths, self._path_shapes = [], shapes
+            for layer in range(min(len(self.weights), len(rects) - 1)):
+                rows, cols = shapes[layer]
+                for row, target in enumerate(rects[layer + 1][:rows]):
+                    end = QPointF(target.left(), target.center().y())
+                    for col, source in enumerate(rects[layer][:cols]):
                         start = QPointF(source.right(), source.center().y())
-                        end = QPointF(target.left(), target.center().y())
-                        yield layer, row, col, start, end
+                        self._paths.append((layer, row, col, _curve(start, end)))
+        return self._paths
 
     # ---- painting ----
 
@@ -200,17 +206,20 @@ class NeuronGridView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No network to show yet.")
             return
         rects, tile = self._layout()
+        # Antialiased strokes cost ~3x: while training (fast) the links are drawn plain.
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, not self.fast)
         scale = max((float(np.abs(w).max()) for w in self.weights if w.size), default=1.0)
-        for layer, row, col, start, end in self._links(rects):
-            value = float(self.weights[layer][row, col])
-            color = QColor(*(BLUE if value > 0 else ORANGE))
-            strength = min(abs(value) / max(scale, 1e-9), 1.0)
-            color.setAlphaF(0.25 + 0.65 * strength)
-            painter.setPen(QPen(color, 0.5 + 1.75 * strength))  # wider strokes cost much more
-            path = self._paths.get((layer, row, col))
-            if path is None:
-                path = self._paths[(layer, row, col)] = _curve(start, end)
+        # Pen per link from whole-layer arrays: the loop below only draws.
+        levels = [
+            np.rint(np.minimum(np.abs(w) / max(scale, 1e-9), 1.0) * (PEN_LEVELS - 1)).astype(int)
+            + PEN_LEVELS * (w > 0)
+            for w in self.weights
+        ]
+        pens = self._pens
+        for layer, row, col, path in self._link_paths(rects):
+            painter.setPen(pens[levels[layer][row, col]])
             painter.drawPath(path)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         border = QColor(text)
         border.setAlpha(70)
         fm = self.fontMetrics()
@@ -394,6 +403,22 @@ class NeuronGridView(QWidget):
         if self.editor is editor:
             self.editor = None
         editor.deleteLater()
+
+
+PEN_LEVELS = 12
+
+
+def _link_pens() -> list[QPen]:
+    """Pens of links by strength level, negative (orange) then positive (blue): weaker is
+    thinner and fainter. Wider strokes cost much more to draw, so the widest is 2.25 px."""
+    pens = []
+    for rgb in (ORANGE, BLUE):
+        for level in range(PEN_LEVELS):
+            strength = level / (PEN_LEVELS - 1)
+            color = QColor(*rgb)
+            color.setAlphaF(0.25 + 0.65 * strength)
+            pens.append(QPen(color, 0.5 + 1.75 * strength))
+    return pens
 
 
 def _first_labels(columns: list[Column]) -> list[str]:

@@ -66,16 +66,20 @@ def classes_rgb(probabilities: np.ndarray, pale: bool = False) -> np.ndarray:
     """uint8 [..., 3] of class probabilities [..., C]: the predicted class's colour, from neutral
     where the network hesitates (confidence 1/C) to full where it is sure (confidence 1).
 
-    For two classes this is exactly the diverging map of 2 P(class 1) - 1.
+    For two classes this is the diverging map of 2 P(class 1) - 1 (to the table's step).
     """
     p = np.asarray(probabilities, np.float32)
     c = p.shape[-1]
     predicted = p.argmax(-1)
-    confidence = p.max(-1)
-    strength = np.clip((confidence - 1.0 / c) / (1.0 - 1.0 / c), 0.0, 1.0)
+    level = (p.max(-1) - 1.0 / c) * np.float32((LUT_SIZE - 1) / (1.0 - 1.0 / c))
+    level = np.clip(level + 0.5, 0, LUT_SIZE - 1).astype(np.intp)
+    # A table per class (a few hundred colours) instead of per-pixel arithmetic.
     palette = np.array([class_color(k) for k in range(c)], np.float32)
-    rgb = _mix(np.array(NEUTRAL, np.float32), palette[predicted], strength)
-    return _finish(rgb, pale)
+    strength = np.linspace(0.0, 1.0, LUT_SIZE, dtype=np.float32)
+    table = _finish(
+        _mix(np.array(NEUTRAL, np.float32), palette[:, None, :], strength[None, :]), pale
+    )
+    return table[predicted, level]
 
 
 def _finish(rgb: np.ndarray, pale: bool) -> np.ndarray:

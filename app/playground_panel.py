@@ -79,7 +79,11 @@ from core.training import BatchProgress, EpochEnd, Snapshot
 RESOLUTION = 100  # the big view's grid
 NEURON_STEP = 3  # neuron tiles keep every third row/column of it: 34 x 34
 FRAME_MS = 33  # at most ~30 boundary redraws a second
-NETWORK_MS = 125  # neuron tiles and links: ~8 a second while training (their painting costs more)
+# While training, slower parts redraw less often: the controller paces deliveries by how busy
+# the GUI thread is, so every millisecond saved here is boundary frames gained.
+NETWORK_MS = 250  # neuron tiles and links (their painting costs the most)
+CURVES_MS = 250  # loss curves (pyqtgraph re-ranges and repaints the plot on every change)
+SETTLE_MS = 400  # no snapshot for this long (paused, finished): links antialiased again
 DRAW_CLASSES = 5
 ERROR_COLOR = "#c0392b"
 # Settings that suit 2-D problems (Playground trains with batches of 10), applied once when the
@@ -205,6 +209,8 @@ class PlaygroundPanel(QWidget):
         self._network_drawn = 0.0  # perf_counter of the last neuron-view update
         self._frame_time = 0.0  # ... and of the last frame
         self._curves_shown: list | None = None
+        self._curves_time = 0.0
+        self._snapshot_time = 0.0
         self._rng = np.random.default_rng(0)
 
         # The GUI thread draws grids with one intra-op thread. With torch's default (all cores)
@@ -774,6 +780,7 @@ class PlaygroundPanel(QWidget):
                 self._shadow.load_state_dict(model.state_dict())
         else:
             self._shadow = None
+        self.network.fast = False
         self._update_controls()
         self._schedule()
 
@@ -791,6 +798,8 @@ class PlaygroundPanel(QWidget):
             for lin, w, b in zip(linears, snapshot.weights, snapshot.biases, strict=True):
                 lin.weight.copy_(torch.from_numpy(w))
                 lin.bias.copy_(torch.from_numpy(b))
+        self._snapshot_time = time.perf_counter()
+        self.network.fast = True  # plain links while weights stream in (see refresh)
         self._schedule()
 
     @Slot(object)
@@ -832,9 +841,14 @@ class PlaygroundPanel(QWidget):
         grids=False: only the texts and curves changed (progress, epoch ends), not the weights.
         """
         self._grids_dirty |= grids
-        if not self._timer.isActive():
-            since = (time.perf_counter() - self._frame_time) * 1000
-            self._timer.start(int(max(0.0, FRAME_MS - since)))
+        since = (time.perf_counter() - self._frame_time) * 1000
+        self._wake_in(FRAME_MS - since)
+
+    def _wake_in(self, ms: float) -> None:
+        """Run the next frame in `ms` at the latest (an earlier wake-up stays)."""
+        ms = int(max(0.0, ms))
+        if not self._timer.isActive() or self._timer.remainingTime() > ms:
+            self._timer.start(ms)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -864,9 +878,21 @@ class PlaygroundPanel(QWidget):
 
     def refresh(self, grids: bool = True) -> None:
         """Redraw the curves and texts now, and (grids) recompute the boundary and neurons."""
-        if self._curves_shown != self._curves:  # pyqtgraph re-ranges on every setData
-            self._curves_shown = list(self._curves)
+        now = time.perf_counter()
+        if self._curves_shown != self._curves and (
+            not self.state.training or now - self._curves_time >= CURVES_MS / 1000
+        ):
+            self._curves_shown, self._curves_time = list(self._curves), now
             self.live.set_curves(np.array(self._curves).reshape(-1, 3), self._test_label())
+        elif self._curves_shown != self._curves:  # catch up a little later
+            self._wake_in(CURVES_MS - (now - self._curves_time) * 1000 + 1)
+        if self.network.fast:  # antialiased links again once the weights stop changing
+            quiet = (now - self._snapshot_time) * 1000
+            if quiet >= SETTLE_MS:
+                self.network.fast = False
+                self.network.update()
+            else:
+                self._wake_in(SETTLE_MS - quiet + 1)
         self.live.caption.setText(self._caption())
         if not grids:
             return
@@ -895,7 +921,7 @@ class PlaygroundPanel(QWidget):
             self._show_network(model, decision, neurons)
         else:  # the neurons catch up with this frame's weights a little later
             self._grids_dirty = True
-            self._timer.start(int(wait * 1000) + 1)
+            self._wake_in(wait * 1000 + 1)
         self.frames_drawn += 1
         self._frame_time = time.perf_counter()
 
@@ -1160,6 +1186,9 @@ def main(argv: list[str] | None = None) -> int:
     wait_for(controller.epochEnded, lambda event: event.epoch >= 100)
     controller.pause()
     wait_for(controller.stateChanged, lambda value: value == "paused")
+    settle = QEventLoop()
+    QTimer.singleShot(SETTLE_MS + 100, settle.quit)  # the links settle to antialiased
+    settle.exec()
     panel.refresh()
     app.processEvents()
     path = save_png(window, Path(args.screenshot))
