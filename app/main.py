@@ -73,11 +73,14 @@ def make_application(argv: list[str]):
     QCoreApplication.setOrganizationName("MLP Studio")
     QCoreApplication.setOrganizationDomain("mlp-studio.org")
     QCoreApplication.setApplicationName("MLP Studio")
-    # Crisp at fractional HiDPI scales (125%, 150%) instead of rounding to 1x or 2x.
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
-        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
-    )
-    app = QApplication.instance() or QApplication(argv)
+    app = QApplication.instance()
+    if app is None:
+        # Crisp at fractional HiDPI scales (125%, 150%) instead of rounding to 1x or 2x; it
+        # must be set before the application object exists.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        app = QApplication(argv)
     # Fusion follows the system palette (light or dark) the same way on every platform.
     app.setStyle("Fusion")
     QGuiApplication.setDesktopFileName("mlp-studio")
