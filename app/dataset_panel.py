@@ -730,6 +730,12 @@ class DatasetPanel(QWidget):
             return
         self._apply(result)
 
+    def activate(self) -> None:
+        """Train on MNIST again (after the playground published its data), if it is ready."""
+        current = self._current
+        if current is not None and self.state.data is not current.data and not self.state.training:
+            self._apply(current)
+
     def _apply(self, result: _Prepared) -> None:
         self.banner.clear("settings")
         self._current = result

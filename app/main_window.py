@@ -57,7 +57,7 @@ from PySide6.QtWidgets import (
 )
 
 APP_NAME = "MLP Studio"
-LAYOUT_VERSION = 1  # bump when dock object names or the default arrangement change
+LAYOUT_VERSION = 2  # bump when dock object names or the default arrangement change
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 # (key, module, class, dock title); the order is the order of View menu entries.
@@ -65,6 +65,8 @@ PANELS = (
     ("dataset", "app.dataset_panel", "DatasetPanel", "Data"),
     ("designer", "app.designer", "DesignerPanel", "Network"),
     ("training", "app.training_view", "TrainingView", "Training"),
+    ("playground", "app.playground_panel", "PlaygroundPanel", "Playground"),
+    ("canvas", "app.canvas_panel", "CanvasPanel", "Draw"),
 )
 
 
@@ -476,6 +478,7 @@ class MainWindow(QMainWindow):
             self._build_edit_menu()
             self._build_docks()
             self._wire()
+            self._open_playground_without_mnist()
         finally:
             QApplication.restoreOverrideCursor()
         self._update_device_label()
@@ -488,6 +491,17 @@ class MainWindow(QMainWindow):
         self.engineLoaded.emit()
         # If the last run did not close cleanly, offer its autosave (once the window is up).
         QTimer.singleShot(0, self.file_actions.offer_recovery)
+
+    def _open_playground_without_mnist(self) -> None:
+        """A first launch with no MNIST at hand opens on a playground problem, not on an empty
+        screen: the playground needs no download."""
+        from core.mnist import resolve_data_dir
+
+        if not self.autoload_data or "playground" not in self.docks:
+            return
+        if resolve_data_dir() is None and not self.settings.value("data/last_folder", ""):
+            self.docks["playground"].raise_()
+            self.panels["playground"].activate()
 
     def _build_file_actions(self) -> None:
         from app.file_actions import FileActions
@@ -560,6 +574,11 @@ class MainWindow(QMainWindow):
             left[0].raise_()
         if right is not None:
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
+            # The playground and the canvas are other ways to look at training: tabs beside it.
+            for key in ("playground", "canvas"):
+                if key in self.docks:
+                    self.tabifyDockWidget(right, self.docks[key])
+            right.raise_()
         if left and right is not None:
             width = self.width()
             self.resizeDocks(
@@ -609,6 +628,19 @@ class MainWindow(QMainWindow):
         designer = self.panels.get("designer")
         if designer is not None:
             c.snapshot.connect(designer.show_snapshot)
+        playground = self.panels.get("playground")
+        if playground is not None:
+            c.progress.connect(playground.on_progress)
+            c.snapshot.connect(playground.on_snapshot)
+            c.epochEnded.connect(playground.on_epoch_end)
+        # The data that trains is the data the user looked at last: raising the Data or the
+        # Playground tab publishes that panel's data to the state.
+        for key in ("dataset", "playground"):
+            if key in self.panels:
+                panel = self.panels[key]
+                self.docks[key].visibilityChanged.connect(
+                    lambda visible, p=panel: visible and p.activate()
+                )
         dataset = self.panels.get("dataset")
         if dataset is not None:
             dataset.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))

@@ -89,13 +89,13 @@ def test_frame_needs_no_engine_and_loads_it_later(qtbot, monkeypatch):
     assert not any(enabled(window).values())  # nothing to act on yet
     with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
         window.load_engine_after_first_paint()
-    assert set(window.docks) == {"dataset", "designer", "training"}
+    assert set(window.docks) == {"dataset", "designer", "training", "playground", "canvas"}
     window.close()
 
 
 def test_docks_menus_and_view_toggles(window):
     docks = window.findChildren(QDockWidget)
-    assert {d.windowTitle() for d in docks} == {"Data", "Network", "Training"}
+    assert {d.windowTitle() for d in docks} == {"Data", "Network", "Training", "Playground", "Draw"}
     assert all(d.objectName() for d in docks)  # saveState needs object names
     menus = [a.text() for a in window.menuBar().actions() if a.isVisible()]
     assert menus == ["&File", "&Edit", "&Train", "&View", "&Help"]
@@ -319,7 +319,8 @@ def test_main_window_opens_from_main(qtbot, monkeypatch, tmp_path):
     def fake_exec():
         window = windows[0]
         qtbot.waitSignal(window.engineLoaded, timeout=60_000).wait()
-        assert window.isVisible() and set(window.docks) == {"dataset", "designer", "training"}
+        panels = {"dataset", "designer", "training", "playground", "canvas"}
+        assert window.isVisible() and set(window.docks) == panels
         window.close()
         return 0
 
@@ -369,3 +370,19 @@ def test_a_clean_exit_removes_the_recovery_autosave(qtbot, ready, tmp_path):
     assert recovery.exists()  # autosaved after the epoch
     window.close()
     assert not recovery.exists()
+
+
+def test_first_launch_without_mnist_opens_on_the_playground(qtbot, monkeypatch, tmp_path):
+    from app.main_window import MainWindow
+
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    monkeypatch.setattr("core.mnist.default_cache_dir", lambda: tmp_path / "empty-cache")
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.load_engine()
+    data = window.state.data
+    assert data is not None and data.raw_train is None  # 2-D points, not MNIST
+    assert window.state.spec.input_size == data.x_train.shape[1]
+    assert not window.docks["playground"].visibleRegion().isEmpty()
+    window.close()
