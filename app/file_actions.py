@@ -388,12 +388,20 @@ class FileActions(QObject):
         if not self.can_export():
             return None
         model, normalization = self.state.model, self.model_normalization()
+        data = self.state.data
+        # A playground surface's model predicts a value: export it raw, not as probabilities.
+        task = (
+            data.task
+            if data is not None and data.input_shape == (model.spec.input_size,)
+            else "classification"
+        )
         return ModelBundle(
             model.spec,
             normalization,
             self.state.train_config.loss,
             self.class_names(model.spec.output_size),
             _copy_weights(model),
+            task,
         )
 
     def collect_session(self) -> Session:

@@ -59,6 +59,8 @@ class ModelBundle:
     loss: str  # decides the output head (see core.losses.probabilities)
     class_names: list[str]
     state_dict: dict[str, Tensor]
+    # "regression": the one output is the predicted value itself (no softmax head).
+    task: str = "classification"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,12 @@ def app_version() -> str:
 
 def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
     """The JSON-able model description stored in (and beside) every exported file."""
+    if bundle.task == "regression":
+        values = "the predicted value (raw network output), one column"
+        raw = "raw inputs in the units of the training data"
+    else:
+        values = "class probabilities, each row sums to 1, in class_names order"
+        raw = "raw pixels 0-255, 28x28 row-major, white ink on black, MNIST-style"
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -103,18 +111,19 @@ def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
             "name": INPUT_NAME,
             "shape": ["N", bundle.spec.input_size],
             "dtype": "float32",
-            "values": "raw pixels 0-255, 28x28 row-major, white ink on black, MNIST-style",
+            "values": raw,
         },
         "output": {
             "name": OUTPUT_NAME,
             "shape": ["N", bundle.spec.output_size],
             "dtype": "float32",
-            "values": "class probabilities, each row sums to 1, in class_names order",
+            "values": values,
         },
         "spec": bundle.spec.to_dict(),
         "normalization": bundle.normalization.to_dict(),
         "loss": canonical_loss(bundle.loss),
         "class_names": list(bundle.class_names),
+        "task": bundle.task,
     }
 
 
@@ -123,18 +132,18 @@ def bundle_from_metadata(
 ) -> ModelBundle:
     """Rebuild a bundle from its description and weights; ExportError saying what is wrong."""
     try:
-        spec, normalization, loss, class_names = _parse_metadata(meta)
+        spec, normalization, loss, class_names, task = _parse_metadata(meta)
         _check_tensors(_layout(build_model(spec).state_dict()), _layout(state_dict))
     except ExportError as err:
         raise ExportError(f"Cannot open {source}: {err}.") from None
-    return ModelBundle(spec, normalization, loss, class_names, dict(state_dict))
+    return ModelBundle(spec, normalization, loss, class_names, dict(state_dict), task)
 
 
 # The helpers below raise ExportError with a sentence fragment ("it ...", "the weights ...");
 # the public functions put "Cannot open <file>: " in front.
 
 
-def _parse_metadata(meta: object) -> tuple[NetworkSpec, Normalization, str, list[str]]:
+def _parse_metadata(meta: object) -> tuple[NetworkSpec, Normalization, str, list[str], str]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ExportError("it does not contain an MLP Studio model description")
     version = meta.get("format_version")
@@ -163,7 +172,11 @@ def _parse_metadata(meta: object) -> tuple[NetworkSpec, Normalization, str, list
         and len(names) == spec.output_size
     ):
         raise ExportError(f"its class names are not a list of {spec.output_size} strings")
-    return spec, normalization, loss, names
+    # Files written before regression export have no "task": they are classifiers.
+    task = meta.get("task", "classification")
+    if task not in ("classification", "regression"):
+        raise ExportError(f"its task {task!r} is neither 'classification' nor 'regression'")
+    return spec, normalization, loss, names, task
 
 
 Layout = dict[str, tuple[list[int], Any]]  # tensor name -> (shape, dtype or None if unknown)
@@ -198,19 +211,27 @@ def _check_tensors(expected: Layout, found: Layout) -> None:
 class InferenceModule(nn.Module):
     """Raw pixels [N, D] 0-255 -> class probabilities [N, C]: normalization, MLP, head."""
 
-    def __init__(self, model: nn.Module, normalization: Normalization, loss: str) -> None:
+    def __init__(
+        self, model: nn.Module, normalization: Normalization, loss: str, regression: bool = False
+    ) -> None:
         super().__init__()
         self.model = model
         self.register_buffer("mean", torch.tensor(normalization.mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(normalization.std, dtype=torch.float32))
         self.loss = loss
+        self.regression = regression
 
     def forward(self, pixels: Tensor) -> Tensor:
-        return probabilities(self.loss, self.model((pixels - self.mean) / self.std))
+        outputs = self.model((pixels - self.mean) / self.std)
+        # A regression's single output is the value itself: a softmax over it is always 1.
+        return outputs if self.regression else probabilities(self.loss, outputs)
 
 
 def inference_module(bundle: ModelBundle) -> nn.Module:
-    """The bundle as one eval-mode module: raw [N, 784] float32 0-255 -> probabilities [N, C]."""
+    """The bundle as one eval-mode module: raw [N, 784] float32 0-255 -> probabilities [N, C].
+
+    A regression bundle (task "regression") returns the raw predicted values [N, 1] instead.
+    """
     state = {k: v.detach().cpu() for k, v in bundle.state_dict.items()}
     model = build_model(bundle.spec)
     try:
@@ -218,7 +239,10 @@ def inference_module(bundle: ModelBundle) -> nn.Module:
     except ExportError as err:
         raise ExportError(f"Cannot use this model: {err}.") from None
     model.load_state_dict(state)
-    module = InferenceModule(model, bundle.normalization, canonical_loss(bundle.loss)).eval()
+    regression = bundle.task == "regression"
+    module = InferenceModule(
+        model, bundle.normalization, canonical_loss(bundle.loss), regression
+    ).eval()
     module.requires_grad_(False)
     return module
 
@@ -256,7 +280,11 @@ def export_onnx(bundle: ModelBundle, path: str | Path) -> Path:
         raise ExportError(f"Cannot convert this model to ONNX: {_first_line(err)}") from None
     proto = onnx.load_from_string(buffer.getvalue())
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(bundle_to_metadata(bundle))})
-    proto.doc_string = "MLP Studio model: raw pixels [N, 784] 0-255 -> probabilities [N, C]"
+    proto.doc_string = (
+        "MLP Studio model: raw inputs [N, D] -> predicted values [N, 1]"
+        if bundle.task == "regression"
+        else "MLP Studio model: raw pixels [N, 784] 0-255 -> probabilities [N, C]"
+    )
     onnx.checker.check_model(proto)
     atomic_write(path, proto.SerializeToString())
     return path
@@ -383,7 +411,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
             text = (f.metadata() or {}).get(METADATA_KEY)
             if text is None:
                 raise ExportError("it has no MLP Studio model description in its header")
-            spec, normalization, loss, class_names = _parse_metadata(_json(text))
+            spec, normalization, loss, class_names, task = _parse_metadata(_json(text))
             # Names and shapes first, from the header, before any tensor data is read.
             expected = _layout(build_model(spec).state_dict())
             _check_tensors(expected, {k: (f.get_slice(k).get_shape(), None) for k in f.keys()})
@@ -395,7 +423,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
         raise ExportError(
             f"Cannot open {path}: it is not a valid safetensors file ({_first_line(err)})."
         ) from None
-    return ModelBundle(spec, normalization, loss, class_names, state)
+    return ModelBundle(spec, normalization, loss, class_names, state, task)
 
 
 def load_predictor(path: str | Path) -> Predictor:
@@ -473,7 +501,7 @@ def _described(path: Path, text: str | bytes | None) -> tuple[NetworkSpec, list[
     try:
         if not text:
             raise ExportError("it has no MLP Studio model description")
-        spec, _, _, class_names = _parse_metadata(_json(text))
+        spec, _, _, class_names, _ = _parse_metadata(_json(text))
     except ExportError as err:
         raise ExportError(f"Cannot open {path}: {err}.") from None
     return spec, class_names
