@@ -399,6 +399,10 @@ class CurvesPanel(PlotPanel):
         )
         self.dirty = True
 
+    def show_accuracy(self, shown: bool) -> None:
+        """Show or hide the accuracy plot (hidden for regression, which has no accuracy)."""
+        self.acc_plot.setVisible(shown)
+
     def mark(self, x: float, text: str) -> None:
         """A labelled vertical line (e.g. where training diverged)."""
         line = pg.InfiniteLine(
@@ -413,8 +417,17 @@ class CurvesPanel(PlotPanel):
         self.raw_curve.setData(b.column(0), b.column(1), connect="finite")
         self.ema_curve.setData(b.column(0), b.column(2), connect="finite")
         self.val_loss_curve.setData(e.column(0), e.column(2), connect="finite")
-        self.train_acc_curve.setData(e.column(0), e.column(3))
-        self.val_acc_curve.setData(e.column(0), e.column(4))
+        x, train_acc, val_acc = e.column(0), e.column(3), e.column(4)
+        has_accuracy = bool(np.isfinite(train_acc).any() or np.isfinite(val_acc).any())
+        if len(x):
+            # Regression has no accuracy (NaN): hide the plot rather than show an empty one.
+            self.show_accuracy(has_accuracy)
+        if has_accuracy:
+            self.train_acc_curve.setData(x, train_acc, connect="finite")
+            self.val_acc_curve.setData(x, val_acc, connect="finite")
+        else:  # an all-NaN curve only makes pyqtgraph warn ("All-NaN slice")
+            self.train_acc_curve.setData([], [])
+            self.val_acc_curve.setData([], [])
         self.dirty = False
 
     def clear(self) -> None:

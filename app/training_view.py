@@ -9,6 +9,7 @@ timer redraws the visible tab at most ~20 times a second, and other tabs when th
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -105,6 +106,7 @@ class TrainingView(QWidget):
         self.tabs.currentChanged.connect(lambda _i: self._redraw_visible())
         self.activations.probeChanged.connect(self.probeChanged)
         state.modelChanged.connect(self._on_model)
+        state.dataChanged.connect(self._on_data)
         state.trainingChanged.connect(self._on_training)
         self._last: BatchProgress | None = None
         self._total_epochs = state.train_config.epochs
@@ -119,6 +121,7 @@ class TrainingView(QWidget):
     def reset(self) -> None:
         """Forget the previous run's history (a new run starts from scratch)."""
         self.curves.clear()
+        self.curves.show_accuracy(not self._regression())
         self.gradients.clear()
         self.gradients.set_layers([h.activation.name for h in self.state.spec.hidden])
         self.confusion.clear()
@@ -164,7 +167,10 @@ class TrainingView(QWidget):
         self.curves.add_epoch(event)
         self.confusion.set_metrics("validation", event.val, self.state.data, f"epoch {event.epoch}")
         self._total_epochs = event.epochs
-        if event.best:
+        if event.best and math.isnan(event.val.accuracy):  # regression: no accuracy
+            self._best_text = f"best loss <b>{event.val.loss:.4g}</b> (epoch {event.epoch})"
+            self.best.setToolTip("Lowest validation loss so far (regression has no accuracy)")
+        elif event.best:
             self._best_text = f"best <b>{event.val.accuracy:.2%}</b> (epoch {event.epoch})"
             self.best.setToolTip("Best validation accuracy so far")
         self._status_dirty = True
@@ -191,7 +197,9 @@ class TrainingView(QWidget):
             text = "<b>Stopped.</b>"
         else:
             text = "<b>Finished.</b>"
-        if event.test is not None:
+        if event.test is not None and math.isnan(event.test.accuracy):
+            text += f" Test loss <b>{event.test.loss:.4g}</b>."  # regression: no accuracy
+        elif event.test is not None:
             text += f" Test accuracy <b>{event.test.accuracy:.2%}</b>."
         self.status.setText(text)
         self._status_dirty = False
@@ -245,6 +253,13 @@ class TrainingView(QWidget):
             self.curves.mark(x, "diverged")
             self.curves.dirty = True
             self._schedule()
+
+    def _on_data(self, _data) -> None:
+        if not len(self.curves.epochs):  # a finished run keeps its plots as they are
+            self.curves.show_accuracy(not self._regression())
+
+    def _regression(self) -> bool:
+        return self.state.data is not None and self.state.data.task == "regression"
 
     # ---- the model outside training ----
 
