@@ -9,6 +9,7 @@ themselves (every other point) past a cap, so a long run keeps its whole history
 from __future__ import annotations
 
 import re
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -139,14 +140,36 @@ def theme_plot(widget: pg.PlotWidget, palette: QPalette) -> None:
         legend.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Mid)))
 
 
-def make_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
-    widget = pg.PlotWidget()
+class LivePlotWidget(pg.PlotWidget):
+    """A PlotWidget that remembers how long its last paint took (the training view spaces its
+    frames by drawing cost, and the paint happens after its redraw returns)."""
+
+    paint_ms = 0.0
+
+    def paintEvent(self, event) -> None:
+        start = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_ms = 1000 * (time.perf_counter() - start)
+
+    def settle(self) -> None:
+        """Apply pending auto-range now. pyqtgraph does it lazily at the start of a paint, and
+        the range change then schedules a second full paint (of this plot and the plots linked
+        to it); settled before the paint, each plot paints once per update."""
+        self.scene().prepareForPaint()
+
+
+def make_plot(title: str, x_label: str, y_label: str) -> LivePlotWidget:
+    widget = LivePlotWidget()
     widget.setMinimumHeight(150)
     item = widget.getPlotItem()
     item.setTitle(title, size="10pt")
     item.setLabel("bottom", x_label)
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.15)
+    for name in ("left", "bottom"):
+        # Major ticks (and grid lines) only: minor ones make each axis paint ~3x dearer, and
+        # plots repaint several times a second while training.
+        item.getAxis(name).setStyle(maxTickLevel=0)
     # Long histories: draw only what is in view, reduced to min/max pairs per pixel.
     item.setDownsampling(auto=True, mode="peak")
     item.setClipToView(True)
@@ -309,6 +332,19 @@ class PlotPanel(QWidget):
             for w in self.plots
         ]  # fmt: skip
 
+    @property
+    def paint_ms(self) -> float:
+        """What the plots' latest paints cost together."""
+        return sum(getattr(w, "paint_ms", 0.0) for w in self.plots)
+
+    def settle(self) -> None:
+        """After setData: settle every plot's range so each paints once (see LivePlotWidget)."""
+        if not self.isVisible():
+            return  # a hidden tab settles when it is shown and painted
+        for widget in self.plots:
+            if isinstance(widget, LivePlotWidget):
+                widget.settle()
+
     def footer(self, text: str) -> QLabel:
         """The tab's explanation, under its plots (the Export button sits on the tab bar)."""
         return caption(text)
@@ -428,6 +464,7 @@ class CurvesPanel(PlotPanel):
         else:  # an all-NaN curve only makes pyqtgraph warn ("All-NaN slice")
             self.train_acc_curve.setData([], [])
             self.val_acc_curve.setData([], [])
+        self.settle()
         self.dirty = False
 
     def clear(self) -> None:
@@ -548,6 +585,7 @@ class GradientsPanel(PlotPanel):
             x = self.units.column(0)
             for i, curve in enumerate(self.unit_curves):
                 curve.setData(x, self.units.column(i + 1))
+        self.settle()
         self.dirty = False
 
     def clear(self) -> None:

@@ -205,6 +205,7 @@ class NetworkDiagram(QWidget):
         self.line_keys = np.zeros(0, dtype=int)  # pen bucket per line (see line_style)
         self._buckets: dict[int, list] = {}  # pen key -> QLineF list
         self._line_cache: QPixmap | None = None  # the lines, drawn (see _line_layer)
+        self._frame: QPixmap | None = None  # the whole picture, drawn (see _frame_layer)
         self._thumbs: list[QImage] = []  # first hidden layer: incoming weights per shown neuron
         self._fills: dict[int, list[QColor | None]] = {}  # column -> fill per shown node
         self._probs: np.ndarray | None = None  # output probabilities for the probe
@@ -250,7 +251,7 @@ class NetworkDiagram(QWidget):
 
     def set_selected(self, layer: int) -> None:
         self._selected = layer
-        self.update()
+        self._invalidate()
 
     def show_snapshot(self, snapshot) -> None:
         """Slot for Snapshot events: keeps the latest and redraws at most every REDRAW_MS."""
@@ -267,7 +268,10 @@ class NetworkDiagram(QWidget):
         self._step = snap.step
         started = time.perf_counter()
         self._restyle()
-        self._line_layer()
+        # Draw the new frame here, in the timer event, so the paint is only a blit: otherwise
+        # it lands in the same window repaint as the training plots' and blocks the event loop
+        # for their sum.
+        self._frame_layer()
         # Big networks cost more per frame: keep the diagram under ~20% of the GUI thread.
         spent_ms = (time.perf_counter() - started) * 1000
         self._timer.setInterval(int(min(max(REDRAW_MS, 5 * spent_ms), MAX_REDRAW_MS)))
@@ -429,7 +433,7 @@ class NetworkDiagram(QWidget):
         if self.popup.isVisible() and key is not None and key[0] < len(cols):
             if key[1] < len(cols[key[0]].cells):  # live numbers under a resting mouse
                 self.popup.show_info(key, *self.node_info(*key))
-        self.update()
+        self._invalidate()
 
     def _bucket_lines(self, weighted: bool) -> None:
         """Group the lines by (sign, magnitude level) so painting sets each pen once."""
@@ -495,8 +499,32 @@ class NetworkDiagram(QWidget):
 
     # ---- painting ----
 
+    def _invalidate(self) -> None:
+        """Something drawn changed: redraw the frame at the next paint."""
+        self._frame = None
+        self.update()
+
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
+        p.drawPixmap(0, 0, self._frame_layer())
+        p.end()
+
+    def _frame_layer(self) -> QPixmap:
+        """The whole picture, drawn once per change (hover, dock and window repaints only blit
+        it)."""
+        ratio = self.devicePixelRatioF()
+        frame = self._frame
+        if frame is None or frame.size() != self.size() * ratio:
+            frame = QPixmap(self.size() * ratio)
+            frame.setDevicePixelRatio(ratio)
+            p = QPainter(frame)
+            p.setFont(self.font())  # a pixmap's painter starts with the application font
+            self._paint_frame(p)
+            p.end()
+            self._frame = frame
+        return frame
+
+    def _paint_frame(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = self.palette()
         p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
@@ -514,7 +542,6 @@ class NetworkDiagram(QWidget):
         for index, col in enumerate(self._columns):
             self._paint_column(p, index, col, text, faint)
         self._paint_legend(p, faint)
-        p.end()
 
     def _line_layer(self) -> QPixmap:
         """The connections, drawn once per change of weights, size or palette."""
@@ -538,6 +565,8 @@ class NetworkDiagram(QWidget):
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange and "_columns" in self.__dict__:
             self._restyle()  # colour maps and line colours mix with the background
+        elif event.type() == QEvent.Type.FontChange:
+            self._invalidate()
         super().changeEvent(event)
 
     def _paint_column(self, p: QPainter, index: int, col: Column, text: QColor, faint: QColor):

@@ -219,11 +219,12 @@ class TrainingView(QWidget):
         start = time.perf_counter()
         if getattr(page, "dirty", False):
             page.redraw()
-            page.repaint()  # paint now, so the cost below includes it
         self._draw_status()
         # Slow machine or a huge history: space frames out so drawing takes at most about a
-        # third of the GUI thread, and the window stays responsive.
-        cost_ms = 1000 * (time.perf_counter() - start)
+        # third of the GUI thread, and the window stays responsive. The paint itself comes
+        # after this returns (a forced repaint() here made the plots paint twice): count the
+        # page's latest paint instead.
+        cost_ms = 1000 * (time.perf_counter() - start) + getattr(page, "paint_ms", 0.0)
         self._timer.setInterval(int(min(MAX_REDRAW_MS, max(REDRAW_MS, 3 * cost_ms))))
 
     def flush(self) -> None:
