@@ -34,7 +34,7 @@ from app.layer_editor import ERROR_COLOR, LayerEditor
 from app.network_diagram import ACTIVATION_NAMES, NetworkDiagram
 from app.state import StudioState
 from core.errors import SpecError
-from core.losses import LOSSES, canonical_loss, check_loss_for_task
+from core.losses import LOSSES, canonical_loss, check_loss_for_task, pairing
 from core.model import INITS, MLP, LayerSpec, NetworkSpec, parameter_count
 
 INIT_LABELS = {
@@ -44,13 +44,6 @@ INIT_LABELS = {
     "xavier": "Xavier / Glorot",
     "he": "He / Kaiming",
 }
-TARGETS = {
-    "index": "class-index targets",
-    "one_hot": "one-hot targets",
-    "plus_minus_one": "±1 targets",
-    "probabilities": "probability targets",
-}
-OUTPUTS = {"softmax": "softmax outputs", "sigmoid": "sigmoid outputs", "identity": "raw scores"}
 FIELD_WORDS = {
     "units": "neurons",
     "activation": "activation",
@@ -416,8 +409,7 @@ class DesignerPanel(QWidget):
             return
         self.loss_note.setToolTip("")
         self.loss_note.setText(
-            f"{OUTPUTS.get(info.output, info.output)}, {TARGETS.get(info.target, info.target)}"
-            f"\nloss = {info.formula}"
+            f"{pairing(info.name)}\nloss = {info.formula}"
         )
         self.diagram.set_output_kind(info.output)
 

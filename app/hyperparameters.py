@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.state import StudioState
 from core.errors import SpecError
-from core.losses import LOSSES, canonical_loss
+from core.losses import LOSSES, canonical_loss, pairing
 from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
 OPTIMIZER_NAMES = {
@@ -46,12 +46,6 @@ DEVICE_NAMES = {
     "auto": "Auto (best available)",
     "cuda": "CUDA GPU",
     "mps": "Apple GPU (MPS)",
-}
-TARGET_NAMES = {
-    "index": "class-index targets",
-    "one_hot": "one-hot targets",
-    "plus_minus_one": "±1 targets",
-    "probabilities": "probability targets",
 }
 PROBLEM_COLOR = QColor("#d9453a")  # reads on light and dark backgrounds
 _PARTIAL_NUMBER = re.compile(r"[+]?(\d*\.?\d*)([eE][-+]?\d*)?")
@@ -369,10 +363,7 @@ class HyperparametersForm(QWidget):
         self._schedule_form.setRowVisible(self.gamma, step)
         info = LOSSES.get(_canonical(config.loss))
         if info is not None:
-            self.pairing.setText(
-                f"{info.output} output · {TARGET_NAMES.get(info.target, info.target)}\n"
-                f"{info.formula}"
-            )
+            self.pairing.setText(f"{pairing(info.name)}\n{info.formula}")
         problems = config.problems()
         if config.device not in available_devices():
             problems.append(f"Device '{config.device}' is not available on this machine: "

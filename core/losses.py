@@ -76,6 +76,22 @@ TASKS = ("classification", "regression")
 REGRESSION_LOSSES = ("mse", "mae", "msle")
 
 
+_TARGET_WORDS = {
+    "index": "class-index targets",
+    "one_hot": "one-hot targets",
+    "plus_minus_one": "±1 targets",
+    "probabilities": "probability targets",
+}
+_OUTPUT_WORDS = {"softmax": "softmax outputs", "sigmoid": "sigmoid outputs",
+                 "identity": "raw scores"}
+
+
+def pairing(loss: str) -> str:
+    """The output activation and target encoding a loss sets, in words for the GUI."""
+    info = LOSSES[canonical_loss(loss)]
+    return f"{_OUTPUT_WORDS[info.output]}, {_TARGET_WORDS[info.target]}"
+
+
 def canonical_loss(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
     key = ALIASES.get(name.strip().lower(), ALIASES.get(key, key))

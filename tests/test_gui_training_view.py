@@ -445,7 +445,7 @@ def test_form_follows_the_state_without_echo(form, state):
     assert form.optimizer.currentData() == "sgd"
     assert form.lr.value() == pytest.approx(0.1)
     assert form.epochs.value() == 9
-    assert "identity output" in form.pairing.text()
+    assert "raw scores, ±1 targets" in form.pairing.text()
     assert not form.momentum.isEnabled()
     form.optimizer.setCurrentIndex(form.optimizer.findData("momentum"))
     assert form.momentum.isEnabled()
