@@ -160,6 +160,9 @@ class FileActions(QObject):
         self.data_source = ""  # where MNIST was loaded from (the main window may set it)
         self.path = ""  # the session file, "" while unsaved
         self.export_dialog = None
+        # The PlaygroundPanel (the main window sets it): sessions that trained on its data
+        # store its settings() and restore them with apply_settings().
+        self.playground = None
 
         # What the weights in state.model have been through, across runs.
         self._model = state.model
@@ -428,7 +431,15 @@ class FileActions(QObject):
             epochs_done=self.epochs_done,
             data_source=self.data_source or self._default_source(),
             created=self._created,
+            playground=self._playground_settings(),
         )
+
+    def _playground_settings(self) -> dict | None:
+        """The playground's settings when the studio's data is the playground's."""
+        panel = self.playground
+        if panel is None or self.state.data is None or not panel.active:
+            return None
+        return panel.settings()
 
     @staticmethod
     def _default_source() -> str:
@@ -444,6 +455,10 @@ class FileActions(QObject):
         state = self.state
         self._applying = True
         try:
+            if session.playground is not None and self.playground is not None:
+                # First: publishing playground data may adjust the network and training
+                # settings, which the session's own then replace.
+                self.playground.apply_settings(session.playground)
             state.replace_spec(session.spec)
             state.set_train_config(session.train_config)
             state.set_data_config(session.data_config)
@@ -526,6 +541,10 @@ class FileActions(QObject):
             return False
         try:
             self.apply_session(session, str(path))
+        except StudioError as err:  # its playground settings: checked before anything changed
+            QApplication.restoreOverrideCursor()
+            QMessageBox.warning(self.window, "Cannot open the session", str(err))
+            return False
         finally:
             QApplication.restoreOverrideCursor()
         self.settings.setValue(FOLDER_KEY, str(path.parent))

@@ -477,6 +477,7 @@ class MainWindow(QMainWindow):
             self._build_file_actions()
             self._build_edit_menu()
             self._build_docks()
+            self.file_actions.playground = self.panels.get("playground")  # sessions keep its data
             self._wire()
             self._open_playground_without_mnist()
         finally:

@@ -53,7 +53,7 @@ from app.playground_colors import (
 )
 from app.state import StudioState
 from core.activations import ActivationSpec
-from core.errors import StudioError
+from core.errors import SessionError, StudioError
 from core.losses import REGRESSION_LOSSES, canonical_loss
 from core.model import MLP, LayerSpec, NetworkSpec, build_model, describe
 from core.playground import (
@@ -584,6 +584,108 @@ class PlaygroundPanel(QWidget):
             return []
         self.state.set_train_config(config)
         return [f"Loss set to {config.loss.replace('_', ' ')} for this {task} problem."]
+
+    def settings(self) -> dict:
+        """The data settings as plain JSON values (a session stores them): generator settings,
+        plus drawn or imported points themselves."""
+        out = {
+            "mode": self.mode,
+            "dataset": self.dataset,
+            "noise": self.noise_slider.value(),
+            "points": self.points_spin.value(),
+            "train_percent": self.ratio_slider.value(),
+            "classes": self.classes_spin.value(),
+            "seed": self.seed,
+            "features": list(self.feature_names),
+            "task": self.points.task if self.points is not None else "classification",
+        }
+        if self.mode == "draw":
+            out["drawn"] = [list(point) for point in self.drawn]
+            out["drawn_train"] = list(self.drawn_train)
+        elif self.mode == "csv" and self.csv_points is not None:
+            p = self.csv_points
+            out.update(
+                xy=p.xy.tolist(),
+                labels=p.labels.tolist(),
+                class_names=list(p.class_names),
+                extent=list(p.extent),
+                source=p.source,
+            )
+        return out
+
+    def apply_settings(self, settings: dict) -> None:
+        """Show the data `settings()` described and publish it to the studio; SessionError
+        (nothing changes) when they are not valid."""
+        try:
+            values = self._read_settings(settings)
+        except (TypeError, ValueError, KeyError) as err:
+            raise SessionError(
+                f"Its playground settings are invalid ({err}): choose the data in the "
+                "Playground again."
+            ) from None
+        mode, dataset, seed, features, drawn, drawn_train, csv_points, widgets = values
+        for widget, value in widgets:
+            with QSignalBlocker(widget):
+                widget.setValue(value)
+        self.noise_value.setText(str(self.noise_slider.value()))
+        self.ratio_value.setText(f"{self.ratio_slider.value()} %")
+        for name, box in self.feature_boxes.items():
+            with QSignalBlocker(box):
+                box.setChecked(name in features)
+        self.mode, self.dataset, self.seed, self.feature_names = mode, dataset, seed, features
+        if mode == "draw":
+            self.drawn, self.drawn_train = drawn, drawn_train
+        if csv_points is not None:
+            self.csv_points = csv_points
+        self._select_current_mode()
+        self._update_controls()
+        self._rebuild_points(publish=True)
+
+    def _read_settings(self, settings: dict) -> tuple:
+        """Check `settings` (ValueError/TypeError/KeyError) before anything changes."""
+        if not isinstance(settings, dict):
+            raise TypeError("not a JSON object")
+        mode, dataset = str(settings["mode"]), str(settings["dataset"])
+        if mode not in ("dataset", "draw", "csv"):
+            raise ValueError(f"unknown mode {mode!r}")
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}")
+        widgets = []
+        for key, widget in (
+            ("noise", self.noise_slider),
+            ("points", self.points_spin),
+            ("train_percent", self.ratio_slider),
+            ("classes", self.classes_spin),
+        ):
+            value = settings[key]
+            if not isinstance(value, int) or not widget.minimum() <= value <= widget.maximum():
+                raise ValueError(f"{key} {value!r} is not in {widget.minimum()}-{widget.maximum()}")
+            widgets.append((widget, value))
+        seed = settings["seed"]
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed {seed!r} is not a whole number >= 0")
+        features = tuple(settings["features"])
+        if not features or any(name not in FEATURES for name in features):
+            raise ValueError(f"features {list(features)!r} are not among {', '.join(FEATURES)}")
+        drawn, drawn_train, csv_points = [], [], None
+        if mode == "draw":
+            drawn = [(float(x), float(y), int(c)) for x, y, c in settings["drawn"]]
+            drawn_train = [bool(t) for t in settings["drawn_train"]]
+            if len(drawn_train) != len(drawn):
+                raise ValueError("drawn points and their splits differ in number")
+        if mode == "csv":
+            task = str(settings["task"])
+            dtype = np.float32 if task == "regression" else np.int64
+            xy = np.asarray(settings["xy"], np.float32).reshape(-1, 2)
+            labels = np.asarray(settings["labels"], dtype)
+            if len(labels) != len(xy):
+                raise ValueError("imported points and their labels differ in number")
+            extent = tuple(float(v) for v in settings["extent"])
+            if len(extent) != 4:
+                raise ValueError("the extent needs four numbers")
+            names = tuple(str(n) for n in settings["class_names"])
+            csv_points = Points(xy, labels, task, names, extent, str(settings["source"]))
+        return mode, dataset, seed, features, drawn, drawn_train, csv_points, widgets
 
     def activate(self) -> None:
         """Train on the playground data: publish it to the studio (the main window may call

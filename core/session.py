@@ -63,6 +63,9 @@ class Session:
     created: str = ""  # ISO 8601 UTC; save_session fills these in
     modified: str = ""
     app_version: str = ""  # of the MLP Studio that last saved the file
+    # The 2-D playground's data settings (generator settings, or drawn/imported points) when
+    # the session trained on playground data; None for MNIST. The GUI reads and writes it.
+    playground: dict[str, Any] | None = None
 
 
 def now() -> str:
@@ -75,7 +78,7 @@ def now() -> str:
 def session_to_json(session: Session) -> dict[str, Any]:
     """The `session.json` document (without the weights)."""
     norm = session.normalization
-    return {
+    doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "app_version": session.app_version,
@@ -92,6 +95,9 @@ def session_to_json(session: Session) -> dict[str, Any]:
         "best_epoch": session.best_epoch,
         "history": _history_to_json(session.history),
     }
+    if session.playground is not None:  # optional: MNIST sessions look as they always did
+        doc["playground"] = session.playground
+    return doc
 
 
 def session_bytes(session: Session) -> bytes:
@@ -286,6 +292,9 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
     strings = {k: meta.get(k, "") for k in ("data_source", "created", "modified", "app_version")}
     if not all(isinstance(v, str) for v in strings.values()):
         raise SessionError("its data source, timestamps or app version are not text")
+    playground = meta.get("playground")
+    if playground is not None and not isinstance(playground, dict):
+        raise SessionError("its playground settings are not a JSON object")
     return Session(
         spec,
         {},
@@ -298,6 +307,7 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
         best_epoch,
         epochs_done,
         **strings,
+        playground=playground,
     )
 
 
@@ -366,12 +376,16 @@ def session_bundle(session: Session) -> ModelBundle:
             "This session has no normalization yet: it was saved before any data was prepared. "
             "Open it in MLP Studio, load MNIST, train, and save it again."
         )
+    # A playground surface predicts a value: its exports give it raw (see core.export).
+    regression = (session.playground or {}).get("task") == "regression"
+    task = "regression" if regression else "classification"
     return ModelBundle(
         session.spec,
         session.normalization,
         canonical_loss(session.train_config.loss),
         list(session.class_names),
         dict(session.weights),
+        task,
     )
 
 

@@ -66,3 +66,20 @@ def test_task_in_metadata_and_old_files_are_classifiers():
     assert bundle_from_metadata(meta, bundle.state_dict).task == "regression"
     del meta["task"]  # written before regression export existed
     assert bundle_from_metadata(meta, bundle.state_dict).task == "classification"
+
+
+def test_session_of_a_playground_surface_exports_raw_values(tmp_path):
+    from core.session import Session, load_session, save_session, session_bundle
+
+    bundle, raw, expected = regression_bundle()
+    session = Session(
+        bundle.spec,
+        bundle.state_dict,
+        normalization=bundle.normalization,
+        class_names=bundle.class_names,
+        playground={"mode": "dataset", "dataset": "plane", "task": "regression"},
+    )
+    path = save_session(session, tmp_path / "surface.mlps")
+    found = load_predictor(path).predict(raw)
+    assert session_bundle(load_session(path)).task == "regression"
+    assert np.abs(found - expected).max() < 1e-5

@@ -1,0 +1,111 @@
+"""Sessions keep the playground's data: save while XOR is active, open elsewhere, same points."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from app.file_actions import FileActions
+from app.playground_panel import PlaygroundPanel
+from app.state import StudioState
+from core.errors import SessionError
+from core.model import build_model
+from core.session import SESSION_JSON, load_session, save_session
+from core.training import TrainConfig, Trainer
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    shown = []
+
+    def show(parent, title, text, *args, **kwargs):
+        shown.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(show))
+    return shown
+
+
+def studio(qtbot, tmp_path, name: str):
+    """A fresh state with a playground panel and file actions, as the main window wires them."""
+    state = StudioState()
+    window = QWidget()
+    qtbot.addWidget(window)
+    panel = PlaygroundPanel(state)
+    qtbot.addWidget(panel)
+    settings = QSettings(str(tmp_path / f"{name}.ini"), QSettings.Format.IniFormat)
+    files = FileActions(window, state, None, settings, tmp_path / f"{name}-recovery.mlps")
+    files.playground = panel
+    return state, panel, files
+
+
+def train(state, epochs=2):
+    state.set_train_config(TrainConfig(epochs=epochs, batch_size=10, lr=0.03))
+    model = build_model(state.spec)
+    Trainer(model, state.data, state.train_config).run()
+    state.set_model(model)
+
+
+def test_xor_session_restores_the_same_points(qtbot, tmp_path, boxes):
+    state, panel, files = studio(qtbot, tmp_path, "a")
+    panel.select_dataset("xor")
+    panel.noise_slider.setValue(20)
+    panel.set_features(("x1", "x2", "x1*x2"))
+    panel.regenerate()  # seed 1: not the default points
+    assert panel.active and state.data.x_train.shape[1] == 3
+    train(state)
+    path = save_session(files.collect_session(), tmp_path / "xor.mlps")
+    with zipfile.ZipFile(path) as zf:
+        saved = json.loads(zf.read(SESSION_JSON))["playground"]
+    assert saved["dataset"] == "xor" and saved["noise"] == 20 and saved["seed"] == 1
+
+    other, other_panel, opened = studio(qtbot, tmp_path, "b")
+    assert other.data is None
+    assert opened.open_file(path, ask=False)
+    assert boxes == []
+    assert other_panel.active and other_panel.mode == "dataset" and other_panel.dataset == "xor"
+    np.testing.assert_array_equal(other_panel.points.xy, panel.points.xy)
+    np.testing.assert_array_equal(other_panel.points.labels, panel.points.labels)
+    for split in ("x_train", "y_train", "x_test", "y_test"):
+        assert torch.equal(getattr(other.data, split), getattr(state.data, split))
+    assert other_panel.feature_names == ("x1", "x2", "x1*x2")
+    assert other_panel.feature_boxes["x1*x2"].isChecked()
+    # the session's own settings win over the playground defaults applied when publishing
+    assert other.train_config == state.train_config
+    assert other.spec == state.spec
+
+
+def test_drawn_points_and_their_splits_come_back(qtbot, tmp_path, boxes):
+    state, panel, files = studio(qtbot, tmp_path, "a")
+    panel.start_drawing()
+    for i, (x, y) in enumerate([(-3, -3), (3, 3), (-3, 3), (3, -3), (0, 1), (1, 0)]):
+        panel.add_point(x, y, i % 2)
+    assert panel.active
+    train(state, epochs=1)
+    path = save_session(files.collect_session(), tmp_path / "drawn.mlps")
+    other, other_panel, opened = studio(qtbot, tmp_path, "b")
+    assert opened.open_file(path, ask=False)
+    assert other_panel.mode == "draw"
+    assert other_panel.drawn == panel.drawn and other_panel.drawn_train == panel.drawn_train
+    assert torch.equal(other.data.x_test, state.data.x_test)
+
+
+def test_mnist_sessions_have_no_playground_and_bad_settings_are_refused(qtbot, tmp_path, boxes):
+    state, panel, files = studio(qtbot, tmp_path, "a")
+    assert files.collect_session().playground is None  # the playground's data is not in use
+    panel.select_dataset("circle")
+    session = files.collect_session()
+    assert session.playground["dataset"] == "circle"
+    session.playground["dataset"] = "moons"
+    with pytest.raises(SessionError, match="unknown dataset"):
+        panel.apply_settings(session.playground)
+    path = save_session(session, tmp_path / "bad.mlps")
+    assert load_session(path).playground["dataset"] == "moons"  # core keeps it as it is
+    other, other_panel, opened = studio(qtbot, tmp_path, "b")
+    assert not opened.open_file(path, ask=False)
+    assert boxes and "playground settings are invalid" in boxes[0][1]
+    assert other.data is None and other_panel.dataset == "circle"
