@@ -1,0 +1,38 @@
+"""In the main window: a session saved on the playground's XOR reopens on the same points, also
+when MNIST was the data in use, and training continues its epoch count."""
+
+import torch
+from test_gui_main import make_window, no_modal_questions, small_mnist  # noqa: F401
+
+from core.data import DataConfig, prepare_mnist
+
+
+def test_playground_session_reopens_on_its_points(qtbot, small_mnist, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    window = make_window(qtbot, tmp_path / "recovery.mlps")
+    state, panel = window.state, window.panels["playground"]
+    state.set_data(prepare_mnist(small_mnist, DataConfig()))
+    window.docks["playground"].raise_()
+    panel.select_dataset("xor")
+    panel.activate()
+    assert panel.active
+    x_train, y_test = state.data.x_train.clone(), state.data.y_test.clone()
+    config = state.train_config
+    config.epochs = 2
+    state.set_train_config(config)
+    with qtbot.waitSignal(window.controller.finished, timeout=60_000):
+        window.train_action.trigger()
+    path = tmp_path / "xor.mlps"
+    assert window.file_actions.save_to(path, wait=True)
+
+    assert window.file_actions.new_session()
+    state.set_data(prepare_mnist(small_mnist, DataConfig()))  # MNIST trains now
+    assert not panel.active
+    assert window.file_actions.open_file(path, ask=False)
+    assert panel.active and panel.dataset == "xor"
+    assert torch.equal(state.data.x_train, x_train) and torch.equal(state.data.y_test, y_test)
+    with qtbot.waitSignal(window.controller.epochEnded, timeout=60_000) as blocker:
+        window.train_action.trigger()
+    assert blocker.args[0].epoch == 3
+    qtbot.waitUntil(lambda: not window.controller.running, timeout=30_000)
+    window.close()
