@@ -13,9 +13,10 @@ from app.file_actions import FileActions
 from app.playground_panel import PlaygroundPanel
 from app.state import StudioState
 from core.errors import SessionError
+from core.export import export_onnx, load_predictor, verification_pixels
 from core.model import build_model
 from core.session import SESSION_JSON, load_session, save_session
-from core.training import TrainConfig, Trainer
+from core.training import Trainer
 
 
 @pytest.fixture
@@ -44,7 +45,9 @@ def studio(qtbot, tmp_path, name: str):
 
 
 def train(state, epochs=2):
-    state.set_train_config(TrainConfig(epochs=epochs, batch_size=10, lr=0.03))
+    config = state.train_config  # the loss the playground chose for its task
+    config.epochs, config.batch_size, config.lr = epochs, 10, 0.03
+    state.set_train_config(config)
     model = build_model(state.spec)
     Trainer(model, state.data, state.train_config).run()
     state.set_model(model)
@@ -109,3 +112,20 @@ def test_mnist_sessions_have_no_playground_and_bad_settings_are_refused(qtbot, t
     assert not opened.open_file(path, ask=False)
     assert boxes and "playground settings are invalid" in boxes[0][1]
     assert other.data is None and other_panel.dataset == "circle"
+
+
+def test_a_surface_exports_and_saves_its_raw_values(qtbot, tmp_path, boxes):
+    state, panel, files = studio(qtbot, tmp_path, "a")
+    panel.select_dataset("plane")
+    assert state.data.task == "regression"
+    train(state, epochs=1)
+    bundle = files.current_bundle()
+    assert bundle.task == "regression"
+    with torch.no_grad():
+        expected = state.model.eval()(state.data.x_test).numpy()
+    raw = verification_pixels(state.data)
+    path = save_session(files.collect_session(), tmp_path / "plane.mlps")
+    for model_file in (export_onnx(bundle, tmp_path / "plane.onnx"), path):
+        found = load_predictor(model_file).predict(raw)
+        assert found.shape == (len(raw), 1)
+        assert abs(found - expected).max() < 1e-4
