@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import CSVExporter, ImageExporter
-from PySide6.QtCore import QEvent, QPoint, QRectF, Qt
+from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
@@ -324,6 +324,11 @@ class PlotPanel(QWidget):
         super().__init__(parent)
         self.plots: list[pg.PlotWidget] = []
         self.dirty = False
+        self._held: list[QWidget] = []  # plots whose paint waits its turn (see paint_in_turns)
+        self._release_timer = QTimer(self)
+        self._release_timer.setSingleShot(True)
+        self._release_timer.setInterval(1)
+        self._release_timer.timeout.connect(self._release_one)
 
     def export_targets(self) -> list[ExportTarget]:
         return [
@@ -344,6 +349,28 @@ class PlotPanel(QWidget):
         for widget in self.plots:
             if isinstance(widget, LivePlotWidget):
                 widget.settle()
+
+    def paint_in_turns(self) -> None:
+        """After a redraw: let the plots paint one per event-loop turn instead of all in one
+        window repaint, so the event loop (input, timers) gets a turn between them."""
+        if not self.isVisible() or self._held:
+            return
+        self._held = [w for w in self.plots[1:] if w.updatesEnabled()]
+        for widget in self._held:
+            widget.setUpdatesEnabled(False)
+        if self._held:
+            self._release_timer.start()
+
+    def release_held(self) -> None:
+        """Let every held plot paint now (a grab of a plot whose updates are off is blank)."""
+        self._release_timer.stop()
+        while self._held:
+            self._held.pop(0).setUpdatesEnabled(True)
+
+    def _release_one(self) -> None:
+        self._held.pop(0).setUpdatesEnabled(True)  # re-enabling repaints it
+        if self._held:
+            self._release_timer.start()
 
     def footer(self, text: str) -> QLabel:
         """The tab's explanation, under its plots (the Export button sits on the tab bar)."""

@@ -214,6 +214,13 @@ class NetworkDiagram(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._apply_pending)
+        # A snapshot is drawn in two event-loop turns (styles and lines, then the frame), so
+        # neither blocks the event loop for long.
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setInterval(0)
+        self._frame_timer.timeout.connect(self._draw_frame)
+        self._apply_ms = 0.0
         self.popup = NeuronPopup(self)
         self._relayout()
 
@@ -267,13 +274,20 @@ class NetworkDiagram(QWidget):
         self._activations = None if snap.activations is None else list(snap.activations)
         self._step = snap.step
         started = time.perf_counter()
-        self._restyle()
-        # Draw the new frame here, in the timer event, so the paint is only a blit: otherwise
-        # it lands in the same window repaint as the training plots' and blocks the event loop
-        # for their sum.
+        self._restyle(paint=False)
+        self._line_layer()
+        self._apply_ms = (time.perf_counter() - started) * 1000
+        self._frame_timer.start()
+
+    def _draw_frame(self) -> None:
+        """Draw the new frame in a timer event of its own, so the paint is only a blit:
+        otherwise it lands in the same window repaint as the training plots' and blocks the
+        event loop for their sum."""
+        started = time.perf_counter()
         self._frame_layer()
+        self.update()
         # Big networks cost more per frame: keep the diagram under ~20% of the GUI thread.
-        spent_ms = (time.perf_counter() - started) * 1000
+        spent_ms = self._apply_ms + (time.perf_counter() - started) * 1000
         self._timer.setInterval(int(min(max(REDRAW_MS, 5 * spent_ms), MAX_REDRAW_MS)))
 
     @property
@@ -402,8 +416,10 @@ class NetworkDiagram(QWidget):
 
     # ---- colours, widths and pictures from the weights ----
 
-    def _restyle(self) -> None:
-        """Recompute what depends on weights/activations: line styles, thumbnails, fills."""
+    def _restyle(self, paint: bool = True) -> None:
+        """Recompute what depends on weights/activations: line styles, thumbnails, fills.
+
+        paint=False: the caller draws the frame and schedules the paint itself."""
         cols = self._columns
         values = []
         lut = diverging_lut(self.palette().color(QPalette.ColorRole.Base))
@@ -433,7 +449,10 @@ class NetworkDiagram(QWidget):
         if self.popup.isVisible() and key is not None and key[0] < len(cols):
             if key[1] < len(cols[key[0]].cells):  # live numbers under a resting mouse
                 self.popup.show_info(key, *self.node_info(*key))
-        self._invalidate()
+        if paint:
+            self._invalidate()
+        else:
+            self._frame = None  # a paint before the caller's draws it then
 
     def _bucket_lines(self, weighted: bool) -> None:
         """Group the lines by (sign, magnitude level) so painting sets each pen once."""

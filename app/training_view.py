@@ -219,6 +219,8 @@ class TrainingView(QWidget):
         start = time.perf_counter()
         if getattr(page, "dirty", False):
             page.redraw()
+            if hasattr(page, "paint_in_turns"):
+                page.paint_in_turns()
         self._draw_status()
         # Slow machine or a huge history: space frames out so drawing takes at most about a
         # third of the GUI thread, and the window stays responsive. The paint itself comes
@@ -230,6 +232,8 @@ class TrainingView(QWidget):
     def flush(self) -> None:
         """Redraw everything that changed, visible or not (tests, screenshots, end of run)."""
         for page in self._pages():
+            if hasattr(page, "release_held"):
+                page.release_held()  # a grab may follow: nothing waits for its turn
             if page.dirty:
                 page.redraw()
         self._draw_status()
