@@ -356,7 +356,7 @@ class Trainer:
                 model.train()
                 epoch_start = time.perf_counter()
                 order = torch.randperm(n, generator=generator).to(device)
-                loss_sum = torch.zeros((), device=device)
+                loss_sum = 0.0  # a Python float: `value` is already on the host
                 correct = torch.zeros((), dtype=torch.long, device=device)
                 for b in range(batches):
                     if self._wait_for_turn():
@@ -379,7 +379,7 @@ class Trainer:
                         self.on_event(self._layer_stats(step, linears, xb))
                         last_good = _copy_state(model)
                     optimizer.step()
-                    loss_sum += loss.detach() * len(idx)
+                    loss_sum += value * len(idx)
                     if classify:
                         correct += (outputs.detach().argmax(1) == yb).sum()
                     pending.append(value)
