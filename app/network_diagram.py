@@ -206,6 +206,7 @@ class NetworkDiagram(QWidget):
         self._buckets: dict[int, list] = {}  # pen key -> QLineF list
         self._line_cache: QPixmap | None = None  # the lines, drawn (see _line_layer)
         self._frame: QPixmap | None = None  # the whole picture, drawn (see _frame_layer)
+        self._styles: dict[int, tuple[QColor, float]] = {}  # line_style per key, this palette
         self._thumbs: list[QImage] = []  # first hidden layer: incoming weights per shown neuron
         self._fills: dict[int, list[QColor | None]] = {}  # column -> fill per shown node
         self._probs: np.ndarray | None = None  # output probabilities for the probe
@@ -475,11 +476,18 @@ class NetworkDiagram(QWidget):
         Colours are opaque, pre-mixed with the background: translucent antialiased lines
         cost several times more to draw, and faint lines are drawn first anyway.
         """
-        base = self.palette().color(QPalette.ColorRole.Base)
-        if key == 0:
-            return _mix(base, self.palette().color(QPalette.ColorRole.Text), 0.16), 0.7
-        t = abs(key) / LEVELS
-        return _mix(base, POSITIVE if key > 0 else NEGATIVE, 0.14 + 0.86 * t), 0.4 + 3.4 * t * t
+        style = self._styles.get(key)
+        if style is None:  # cached per palette: asked for every bucket of every frame
+            base = self.palette().color(QPalette.ColorRole.Base)
+            if key == 0:
+                style = _mix(base, self.palette().color(QPalette.ColorRole.Text), 0.16), 0.7
+            else:
+                t = abs(key) / LEVELS
+                colour = _mix(base, POSITIVE if key > 0 else NEGATIVE, 0.14 + 0.86 * t)
+                style = colour, 0.4 + 3.4 * t * t
+            self._styles[key] = style
+        colour, width = style
+        return QColor(colour), width  # a copy: callers may change theirs
 
     def line_styles(self) -> list[tuple[str, float]]:
         """Every line's colour (#aarrggbb) and width, in segment order (for tests and tools)."""
@@ -583,6 +591,7 @@ class NetworkDiagram(QWidget):
 
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange and "_columns" in self.__dict__:
+            self._styles.clear()
             self._restyle()  # colour maps and line colours mix with the background
         elif event.type() == QEvent.Type.FontChange:
             self._invalidate()
