@@ -30,7 +30,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
 bench: $(VENV)/.installed-test
-	MLP_STUDIO_DATA=$${MLP_STUDIO_DATA:-$(MNIST_DIR)} sh -c 'for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done'
+	QT_QPA_PLATFORM=offscreen MLP_STUDIO_DATA=$${MLP_STUDIO_DATA:-$(MNIST_DIR)} sh -c 'for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done'
 
 clean:
 	rm -rf $(VENV) .pytest_cache
