@@ -347,6 +347,13 @@ class MainWindow(QMainWindow):
             "Edit > Undo brings the previous seed back)",
             "reset",
         )
+        self.evaluate_action = self._action(
+            "&Evaluate on the test set",
+            self.evaluate,
+            "Ctrl+E",
+            "Measure the current (trained or imported) model on the test split: accuracy, "
+            "confusion matrix, per-class scores",
+        )
         self.training_actions = [
             self.train_action,
             self.pause_action,
@@ -377,6 +384,8 @@ class MainWindow(QMainWindow):
         self.train_menu = bar.addMenu("&Train")
         for action in self.training_actions:
             self.train_menu.addAction(action)
+        self.train_menu.addSeparator()
+        self.train_menu.addAction(self.evaluate_action)
         self.view_menu = bar.addMenu("&View")
         self.help_menu = bar.addMenu("&Help")
         self.help_menu.addAction(self.help_action)
@@ -717,6 +726,31 @@ class MainWindow(QMainWindow):
         self.state.ensure_model()
         self.statusBar().showMessage(f"New random weights from seed {spec.seed}.", 5000)
 
+    @Slot()
+    def evaluate(self) -> None:
+        """The current model on the test split, shown in the Confusion tab."""
+        from core.errors import StudioError
+        from core.training import evaluate_test
+
+        state = self.state
+        if state is None or state.training:
+            return
+        if state.model is None or state.data is None:
+            self._show_message("Evaluate needs a model and data: train or import a model, and "
+                               "load data in the Data or Playground panel.")
+            return
+        try:
+            metrics = evaluate_test(state.model, state.data, state.train_config.loss,
+                                    state.model_normalization)
+        except StudioError as err:
+            self._show_message(str(err))
+            return
+        training = self.panels.get("training")
+        if training is not None:
+            training.show_evaluation(metrics, "current model")
+            self.docks["training"].raise_()
+            training.tabs.setCurrentWidget(training.confusion)
+
     @Slot(str)
     def _update_actions(self, run_state: str) -> None:
         loaded = self.controller is not None
@@ -727,6 +761,7 @@ class MainWindow(QMainWindow):
         self.step_action.setEnabled(loaded and (idle or active))
         self.stop_action.setEnabled(loaded and active)
         self.reset_action.setEnabled(loaded and idle)
+        self.evaluate_action.setEnabled(loaded and idle)
         paused = run_state == "paused"
         self.pause_action.setText("Resume" if paused else "Pause")
         self.pause_action.setIcon(glyph_icon("play" if paused else "pause"))

@@ -183,6 +183,20 @@ class TrainingView(QWidget):
         self.status.setToolTip(event.message)
 
     @Slot(object)
+    def show_evaluation(self, metrics, note: str) -> None:
+        """Test-set metrics of a model evaluated outside training (e.g. an imported one)."""
+        self.confusion.set_metrics("test", metrics, self.state.data, note)
+        self.confusion.show_split("test")
+        if math.isnan(metrics.accuracy):
+            self.status.setText(
+                f"<b>Evaluated</b> on the test set: loss <b>{metrics.loss:.4g}</b>."
+            )
+        else:
+            self.status.setText(f"<b>Evaluated</b> on the test set: accuracy "
+                                f"<b>{metrics.accuracy:.2%}</b>.")
+        self._status_dirty = False
+        self.flush()
+
     def on_finished(self, event: Finished) -> None:
         self.gradients.flush_pending()
         if event.test is not None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.data import PreparedData
+from core.data import Normalization, PreparedData
 from core.errors import SpecError
 from core.losses import canonical_loss, check_loss_for_task, loss_function
 from core.metrics import Metrics, evaluate
@@ -200,6 +200,33 @@ Event = BatchProgress | LayerStats | Snapshot | EpochEnd | Diverged | Finished
 
 class _Stop(Exception):
     pass
+
+
+@torch.no_grad()
+def evaluate_test(model: nn.Module, data: PreparedData, loss: str,
+                  normalization: Normalization | None = None) -> Metrics:
+    """Metrics of a trained or imported model on the test split.
+
+    `normalization` is what the model expects when it did not learn from `data` (an imported
+    model); the test inputs are then taken back to raw pixels and normalized its way.
+    """
+    if model.spec.input_size != data.x_test.shape[1] or (
+        data.task == "classification" and model.spec.output_size != data.num_classes
+    ):
+        raise SpecError(
+            f"This model takes {model.spec.input_size} inputs and gives "
+            f"{model.spec.output_size} outputs, but the data has {data.x_test.shape[1]} inputs "
+            f"and {data.num_classes} classes: load data the model was made for."
+        )
+    x = data.x_test
+    if normalization is not None and normalization is not data.normalization:
+        raw = x * torch.tensor(data.normalization.std) + torch.tensor(data.normalization.mean)
+        x = normalization.apply(raw)
+    name = canonical_loss(loss)
+    fn = loss_function(name, data.num_classes, task=data.task)
+    device = next(model.parameters()).device
+    return evaluate(model, x.to(device), data.y_test.to(device), fn, name, data.num_classes,
+                    task=data.task)
 
 
 def pick_device(name: str) -> torch.device:

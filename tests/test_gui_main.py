@@ -386,3 +386,26 @@ def test_first_launch_without_mnist_opens_on_the_playground(qtbot, monkeypatch, 
     assert window.state.spec.input_size == data.x_train.shape[1]
     assert not window.docks["playground"].visibleRegion().isEmpty()
     window.close()
+
+
+def test_evaluate_shows_the_current_models_test_metrics(qtbot, tmp_path):
+    from app.main_window import MainWindow
+    from core.data import prepare_arrays
+    from core.training import evaluate_test
+
+    window = MainWindow(autoload_data=False)
+    qtbot.addWidget(window)
+    window.load_engine()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(0, 1, (300, 4)).astype(np.float32), rng.integers(0, 3, 300)
+    data = prepare_arrays(x[:200], y[:200], x[200:250], y[200:250], x[250:], y[250:],
+                          "standardize", ["a", "b", "c"])
+    window.state.set_data(data)
+    model = window.state.ensure_model()
+    window.evaluate_action.trigger()
+    expected = evaluate_test(model, data, window.state.train_config.loss)
+    training = window.panels["training"]
+    assert training.tabs.currentWidget() is training.confusion
+    assert "Evaluated" in training.status.text()
+    assert f"{expected.accuracy:.2%}" in training.status.text()
+    window.close()

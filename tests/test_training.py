@@ -228,3 +228,28 @@ def test_class_weights_change_training():
     weighted.class_weights = None
     _, b, _ = run(TrainConfig(epochs=1), data=weighted)
     assert a.history.batch_losses != b.history.batch_losses
+
+
+def test_evaluate_test_matches_the_runs_test_metrics_and_renormalizes():
+    from core.training import evaluate_test
+
+    x, y = blobs(600, 8, 3)
+    split = [x[:420], y[:420], x[420:510], y[420:510], x[510:], y[510:]]
+    standard = prepare_arrays(*split, "standardize", ["0", "1", "2"])
+    trainer, finished, _ = run(TrainConfig(lr=0.01, epochs=2), data=standard)
+    metrics = evaluate_test(trainer.model, standard, "sparse_categorical_cross_entropy")
+    assert metrics.accuracy == finished.test.accuracy
+    assert np.array_equal(metrics.confusion, finished.test.confusion)
+
+    # The same points normalized another way: the model's own normalization is applied.
+    other = prepare_arrays(*split, "none", ["0", "1", "2"])
+    again = evaluate_test(trainer.model, other, "cross-entropy", standard.normalization)
+    assert np.array_equal(again.confusion, metrics.confusion)
+    assert again.loss == pytest.approx(metrics.loss, rel=1e-4)
+
+
+def test_evaluate_test_refuses_a_model_made_for_other_data():
+    from core.training import evaluate_test
+
+    with pytest.raises(SpecError, match="takes 8 inputs.*load data the model was made for"):
+        evaluate_test(small_net(d=8), blob_data(d=5), "cross-entropy")
