@@ -620,6 +620,22 @@ def draw_strokes(canvas: DrawingCanvas, strokes: list[list[tuple[float, float]]]
         QTest.mouseRelease(canvas, left, Qt.KeyboardModifier.NoModifier, points[-1])
 
 
+def load_model_file(state: StudioState, path: str) -> None:
+    """Make an exported .safetensors model current (demo and bench; the app uses FileActions):
+    its network, loss, normalization kind and weights, with the weights' own normalization."""
+    from core.export import load_bundle
+
+    bundle = load_bundle(path)
+    state.replace_spec(bundle.spec)
+    config, data_config = state.train_config, state.data_config
+    config.loss, data_config.normalization = bundle.loss, bundle.normalization.kind
+    state.set_train_config(config)
+    state.set_data_config(data_config)
+    model = build_model(bundle.spec)
+    model.load_state_dict(bundle.state_dict)
+    state.set_model(model, bundle.normalization)
+
+
 def _dark_palette() -> QPalette:
     from PySide6.QtGui import QColor
 
@@ -676,17 +692,7 @@ def main(argv: list[str] | None = None) -> int:
         mnist = load_mnist(args.mnist, download=False)
         state.set_data(prepare_mnist(mnist, DataConfig()))
     if args.model:
-        from core.export import load_bundle
-
-        bundle = load_bundle(args.model)
-        state.replace_spec(bundle.spec)
-        config, data_config = state.train_config, state.data_config
-        config.loss, data_config.normalization = bundle.loss, bundle.normalization.kind
-        state.set_train_config(config)
-        state.set_data_config(data_config)
-        model = build_model(bundle.spec)
-        model.load_state_dict(bundle.state_dict)
-        state.set_model(model)
+        load_model_file(state, args.model)
     elif args.epochs:
         from core.model import LayerSpec
         from core.training import TrainConfig, Trainer

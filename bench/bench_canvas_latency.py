@@ -26,11 +26,11 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app.canvas_panel import CanvasPanel
+from app.canvas_panel import CanvasPanel, load_model_file
 from app.state import StudioState
 from core.data import DataConfig, SplitConfig, prepare_mnist
 from core.mnist import load_mnist
-from core.model import LayerSpec, build_model
+from core.model import LayerSpec
 from core.training import TrainConfig, Trainer
 
 BUDGET_MS = 50.0
@@ -53,17 +53,7 @@ class PaintWatch(QObject):
 def build_state(model_path: str | None) -> StudioState:
     state = StudioState()
     if model_path:
-        from core.export import load_bundle
-
-        bundle = load_bundle(model_path)
-        state.replace_spec(bundle.spec)
-        config, data_config = state.train_config, state.data_config
-        config.loss, data_config.normalization = bundle.loss, bundle.normalization.kind
-        state.set_train_config(config)
-        state.set_data_config(data_config)
-        model = build_model(bundle.spec)
-        model.load_state_dict(bundle.state_dict)
-        state.set_model(model)
+        load_model_file(state, model_path)
         return state
     mnist = load_mnist(download=False)
     data = prepare_mnist(mnist, DataConfig(split=SplitConfig(subset=10_000)))
