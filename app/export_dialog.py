@@ -1,8 +1,9 @@
 """Export the model to a file other programs can run, then prove the file is the model.
 
 The dialog writes ONNX, TorchScript or safetensors + JSON (core.export), reloads the file the
-way a user would (onnxruntime for ONNX, torch for the others) and compares its probabilities
-with the live model on up to 1,000 test images (core.export.verify_export). Writing and
+way a user would (onnxruntime for ONNX, torch for the others) and compares its outputs
+(probabilities, or a regression's values) with the live model on up to 1,000 test images or
+playground points (core.export.verify_export). Writing and
 verifying run on a worker thread: a first TorchScript export takes ~2 s.
 
 Run alone: python -m app.export_dialog [--screenshot PNG]
@@ -111,9 +112,11 @@ class _Job(QObject):
 
 
 class ExportDialog(QDialog):
-    """Export `bundle`, verify the file on `pixels` (raw [N, D] 0-255) and show how to use it.
+    """Export `bundle`, verify the file on `pixels` (raw inputs [N, D]: pixels 0-255, or a
+    playground model's features) and show how to use it.
 
-    `pixels_label` says what the pixels are ("test images"). `settings` remembers the folder.
+    `pixels_label` says what the inputs are ("test images", "test points"). `settings`
+    remembers the folder.
     """
 
     exported = Signal(str, float)  # the file written and verified, its max difference
@@ -149,13 +152,7 @@ class ExportDialog(QDialog):
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
-        spec = self.bundle.spec
-        intro = QLabel(
-            f"The file takes raw pixels (N × {spec.input_size}, values 0–255, digits prepared "
-            f"like MNIST) and returns {spec.output_size} class probabilities per image: the "
-            f"'{self.bundle.normalization.kind}' normalization and the conversion of the "
-            "outputs to probabilities are built in."
-        )
+        self.intro = intro = QLabel(self.intro_text())
         intro.setWordWrap(True)
         layout.addWidget(intro)
 
@@ -243,6 +240,34 @@ class ExportDialog(QDialog):
         self.resize(720, self.sizeHint().height())
         self.export_button.setFocus()
 
+    def intro_text(self) -> str:
+        """What the file takes and gives: pixels or playground features in; class
+        probabilities, or a regression's predicted values, out."""
+        bundle = self.bundle
+        n, c = bundle.spec.input_size, bundle.spec.output_size
+        kind = bundle.normalization.kind
+        if kind == "per_pixel" and not bundle.takes_images:
+            kind = "per-feature"  # the same standardization, of each input feature
+        if bundle.takes_images:
+            takes, row = f"raw pixels (N × {n}, values 0–255, digits prepared like MNIST)", "image"
+        else:
+            names = f": {bundle.feature_list()}" if bundle.feature_names else ""
+            takes = (
+                f"raw input features (N × {n}{names}, in the units of the training data, "
+                "one point per row)"
+            )
+            row = "point"
+        if bundle.task == "regression":
+            return (
+                f"The file takes {takes} and returns one predicted value per {row}: the raw "
+                f"network output, not a probability. The '{kind}' normalization is built in."
+            )
+        return (
+            f"The file takes {takes} and returns {c} class probabilities per {row}: the "
+            f"'{kind}' normalization and the conversion of the outputs to probabilities are "
+            "built in."
+        )
+
     @staticmethod
     def _available(fmt: ExportFormat) -> bool:
         return not fmt.needs or _has(fmt.needs)
@@ -283,7 +308,7 @@ class ExportDialog(QDialog):
         self._update_snippet()
 
     def _update_snippet(self) -> None:
-        self.snippet.setPlainText(export.usage_snippet(self.path()))
+        self.snippet.setPlainText(export.usage_snippet(self.path(), self.bundle))
 
     @Slot()
     def browse(self) -> None:
@@ -347,6 +372,7 @@ class ExportDialog(QDialog):
         extra = f" and {path.with_suffix('.json').name}" if path.suffix == ".safetensors" else ""
         where = f"Wrote {path.name}{extra} in {path.parent}"
         n = f"{len(self.pixels):,} {self.pixels_label}"
+        outputs = "predicted values" if self.bundle.task == "regression" else "probabilities"
         if difference <= MAX_DIFFERENCE:
             self._show_status(
                 "ok",
@@ -356,7 +382,7 @@ class ExportDialog(QDialog):
         else:
             self._show_status(
                 "error",
-                f"<b>The file does not match the model</b>: on {n} its probabilities differ "
+                f"<b>The file does not match the model</b>: on {n} its {outputs} differ "
                 f"by up to {format_difference(difference)}",
                 f"{where}. Export again; if it persists, report it.",
             )

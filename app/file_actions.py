@@ -405,7 +405,18 @@ class FileActions(QObject):
             self.class_names(model.spec.output_size),
             _copy_weights(model),
             task,
+            self._feature_names(model.spec.input_size),
         )
+
+    def _feature_names(self, input_size: int) -> list[str]:
+        """The playground's input features when its data is loaded and fits the model."""
+        panel = self.playground
+        pg_data = getattr(panel, "playground", None)
+        data = self.state.data
+        if pg_data is None or data is None or data is not pg_data.data:
+            return []
+        names = list(pg_data.feature_names)
+        return names if len(names) == input_size else []
 
     def collect_session(self) -> Session:
         """The current experiment as a Session (weights copied now)."""
@@ -806,12 +817,18 @@ class FileActions(QObject):
             )
             return None
         data = self.state.data
+        images = bundle.takes_images
         if data is not None and data.normalization.size == bundle.spec.input_size:
-            pixels, label = verification_pixels(data), "test images"
+            pixels = verification_pixels(data)
+            label = "test images" if images else "test points"
         else:  # an imported model before any data is loaded
             rng = np.random.default_rng(0)
-            pixels = rng.uniform(0, 255, (1000, bundle.spec.input_size)).astype(np.float32)
-            label = "random images"
+            if images:
+                pixels = rng.uniform(0, 255, (1000, bundle.spec.input_size))
+            else:  # feature values of a 2-D problem: around the playground's -6..6 plane
+                pixels = rng.uniform(-6, 6, (1000, bundle.spec.input_size))
+            pixels = pixels.astype(np.float32)
+            label = "random images" if images else "random points"
         if self.export_dialog is not None:
             self.export_dialog.close()
             self.export_dialog.deleteLater()

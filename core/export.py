@@ -6,6 +6,11 @@ prepared like MNIST: see core.digits); output "probabilities" float32 [N, C], ea
 to 1. The normalization and the loss's output activation are built into the file, so a user
 never has to know how the model was trained.
 
+A playground model keeps the tensor names but takes raw input features instead of pixels
+(float32 [N, F]: x1, x2, x1*x2... in the units of the training data, named in the description's
+"feature_names"), and a regression model (task "regression") outputs one predicted value per
+row [N, 1], the raw network output rather than probabilities.
+
 Formats:
 - ONNX (.onnx): runs in onnxruntime, from Python, C++, C#, JavaScript...
 - TorchScript (.pt): runs with torch alone, no MLP Studio needed.
@@ -26,7 +31,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -46,13 +51,16 @@ FORMAT = "mlp-studio-model"
 FORMAT_VERSION = 1
 METADATA_KEY = "mlp_studio"  # key in the safetensors header / ONNX metadata_props
 TORCHSCRIPT_EXTRA = "mlp_studio.json"  # extra file inside the TorchScript archive
+# Tensor names: the same in every export (a playground model's input is features, a
+# regression's output is values), so that code written for one export runs on another.
 INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
 ONNX_OPSET = 17
+IMAGE_INPUTS = 28 * 28  # a model with this many inputs takes MNIST-style images
 
 
 @dataclass
 class ModelBundle:
-    """Everything needed to run a trained model on raw pixels."""
+    """Everything needed to run a trained model on raw inputs (pixels, or 2-D features)."""
 
     spec: NetworkSpec
     normalization: Normalization
@@ -61,6 +69,32 @@ class ModelBundle:
     state_dict: dict[str, Tensor]
     # "regression": the one output is the predicted value itself (no softmax head).
     task: str = "classification"
+    # A playground model's input columns in order ("x1", "x2", "x1*x2"...); empty when unknown
+    # or when the inputs are an image's pixels.
+    feature_names: list[str] = field(default_factory=list)
+
+    @property
+    def takes_images(self) -> bool:
+        """True when the inputs are a 28x28 image's pixels (not 2-D playground features)."""
+        return self.spec.input_size == IMAGE_INPUTS and not self.feature_names
+
+    def input_description(self) -> str:
+        """What the file takes, for people: "raw pixels ..." or "raw input features ..."."""
+        if self.takes_images:
+            return "raw pixels 0-255, 28x28 row-major, white ink on black, MNIST-style"
+        return f"raw input features ({self.feature_list()}), in the units of the training data"
+
+    def feature_list(self) -> str:
+        """The features, "x1, x2", or "3 values per row" when their names are not known."""
+        if self.feature_names:
+            return ", ".join(self.feature_names)
+        n = self.spec.input_size
+        return f"{n} value{'s' if n != 1 else ''} per row"
+
+    def output_description(self) -> str:
+        if self.task == "regression":
+            return "one predicted value per row (the raw network output, not a probability)"
+        return "class probabilities, each row sums to 1, in class_names order"
 
 
 @dataclass(frozen=True)
@@ -73,13 +107,20 @@ class Predictor:
     run: Callable[[np.ndarray], np.ndarray]  # float32 [N, input_size] -> [N, C]
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
-        """Raw pixels 0-255, [N, 784] (or [N, 28, 28], or one image) -> probabilities [N, C]."""
+        """Raw pixels 0-255, [N, 784] (or [N, 28, 28], or one image) -> probabilities [N, C].
+
+        A playground model takes raw features [N, F]; a regression gives values [N, 1].
+        """
         x = np.asarray(raw, dtype=np.float32)
         x = np.ascontiguousarray(x.reshape(1 if x.ndim <= 1 else x.shape[0], -1))
         if x.shape[1] != self.input_size:
+            if self.input_size == IMAGE_INPUTS:
+                raise ExportError(
+                    f"This model takes {self.input_size} pixels per image but got "
+                    f"{x.shape[1]}: give it 28x28 images prepared like MNIST."
+                )
             raise ExportError(
-                f"This model takes {self.input_size} pixels per image but got {x.shape[1]}: "
-                "give it 28x28 images prepared like MNIST."
+                f"This model takes {self.input_size} input features per row but got {x.shape[1]}."
             )
         return self.run(x)
 
@@ -96,13 +137,7 @@ def app_version() -> str:
 
 def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
     """The JSON-able model description stored in (and beside) every exported file."""
-    if bundle.task == "regression":
-        values = "the predicted value (raw network output), one column"
-        raw = "raw inputs in the units of the training data"
-    else:
-        values = "class probabilities, each row sums to 1, in class_names order"
-        raw = "raw pixels 0-255, 28x28 row-major, white ink on black, MNIST-style"
-    return {
+    meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "app_version": app_version(),
@@ -111,13 +146,13 @@ def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
             "name": INPUT_NAME,
             "shape": ["N", bundle.spec.input_size],
             "dtype": "float32",
-            "values": raw,
+            "values": bundle.input_description(),
         },
         "output": {
             "name": OUTPUT_NAME,
             "shape": ["N", bundle.spec.output_size],
             "dtype": "float32",
-            "values": values,
+            "values": bundle.output_description(),
         },
         "spec": bundle.spec.to_dict(),
         "normalization": bundle.normalization.to_dict(),
@@ -125,6 +160,9 @@ def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
         "class_names": list(bundle.class_names),
         "task": bundle.task,
     }
+    if bundle.feature_names:  # only playground models: MNIST descriptions look as before
+        meta["feature_names"] = list(bundle.feature_names)
+    return meta
 
 
 def bundle_from_metadata(
@@ -136,7 +174,8 @@ def bundle_from_metadata(
         _check_tensors(_layout(build_model(spec).state_dict()), _layout(state_dict))
     except ExportError as err:
         raise ExportError(f"Cannot open {source}: {err}.") from None
-    return ModelBundle(spec, normalization, loss, class_names, dict(state_dict), task)
+    features = _feature_names(meta, spec)
+    return ModelBundle(spec, normalization, loss, class_names, dict(state_dict), task, features)
 
 
 # The helpers below raise ExportError with a sentence fragment ("it ...", "the weights ...");
@@ -179,6 +218,19 @@ def _parse_metadata(meta: object) -> tuple[NetworkSpec, Normalization, str, list
     return spec, normalization, loss, names, task
 
 
+def _feature_names(meta: dict, spec: NetworkSpec) -> list[str]:
+    """The description's input feature names; [] when absent or not one per input (they only
+    describe the inputs: a file is not refused over them)."""
+    names = meta.get("feature_names")
+    if (
+        isinstance(names, list)
+        and len(names) == spec.input_size
+        and all(isinstance(n, str) for n in names)
+    ):
+        return list(names)
+    return []
+
+
 Layout = dict[str, tuple[list[int], Any]]  # tensor name -> (shape, dtype or None if unknown)
 
 
@@ -209,7 +261,8 @@ def _check_tensors(expected: Layout, found: Layout) -> None:
 
 
 class InferenceModule(nn.Module):
-    """Raw pixels [N, D] 0-255 -> class probabilities [N, C]: normalization, MLP, head."""
+    """Raw inputs [N, D] (pixels 0-255, or playground features) -> class probabilities [N, C]
+    (a regression's values [N, 1]): normalization, MLP, head."""
 
     def __init__(
         self, model: nn.Module, normalization: Normalization, loss: str, regression: bool = False
@@ -230,7 +283,8 @@ class InferenceModule(nn.Module):
 def inference_module(bundle: ModelBundle) -> nn.Module:
     """The bundle as one eval-mode module: raw [N, 784] float32 0-255 -> probabilities [N, C].
 
-    A regression bundle (task "regression") returns the raw predicted values [N, 1] instead.
+    A playground bundle takes its raw features [N, F] instead of pixels; a regression bundle
+    (task "regression") returns the raw predicted values [N, 1] instead of probabilities.
     """
     state = {k: v.detach().cpu() for k, v in bundle.state_dict.items()}
     model = build_model(bundle.spec)
@@ -248,6 +302,19 @@ def inference_module(bundle: ModelBundle) -> nn.Module:
 
 
 # ---------------------------------------------------------------- exports
+
+
+def _contract(bundle: ModelBundle) -> str:
+    """What the file does, e.g. "raw pixels [N, 784] 0-255 -> probabilities [N, 10]", or for
+    a playground surface "raw features x1, x2 [N, 2] -> predicted values [N, 1]"."""
+    n, c = bundle.spec.input_size, bundle.spec.output_size
+    takes = (
+        f"raw pixels [N, {n}] 0-255"
+        if bundle.takes_images
+        else f"raw features {bundle.feature_list()} [N, {n}]"
+    )
+    gives = "predicted values" if bundle.task == "regression" else "probabilities"
+    return f"{takes} -> {gives} [N, {c}]"
 
 
 def export_onnx(bundle: ModelBundle, path: str | Path) -> Path:
@@ -280,11 +347,7 @@ def export_onnx(bundle: ModelBundle, path: str | Path) -> Path:
         raise ExportError(f"Cannot convert this model to ONNX: {_first_line(err)}") from None
     proto = onnx.load_from_string(buffer.getvalue())
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(bundle_to_metadata(bundle))})
-    proto.doc_string = (
-        "MLP Studio model: raw inputs [N, D] -> predicted values [N, 1]"
-        if bundle.task == "regression"
-        else "MLP Studio model: raw pixels [N, 784] 0-255 -> probabilities [N, C]"
-    )
+    proto.doc_string = f"MLP Studio model: {_contract(bundle)}"
     onnx.checker.check_model(proto)
     atomic_write(path, proto.SerializeToString())
     return path
@@ -411,7 +474,8 @@ def load_bundle(path: str | Path) -> ModelBundle:
             text = (f.metadata() or {}).get(METADATA_KEY)
             if text is None:
                 raise ExportError("it has no MLP Studio model description in its header")
-            spec, normalization, loss, class_names, task = _parse_metadata(_json(text))
+            meta = _json(text)
+            spec, normalization, loss, class_names, task = _parse_metadata(meta)
             # Names and shapes first, from the header, before any tensor data is read.
             expected = _layout(build_model(spec).state_dict())
             _check_tensors(expected, {k: (f.get_slice(k).get_shape(), None) for k in f.keys()})
@@ -423,7 +487,8 @@ def load_bundle(path: str | Path) -> ModelBundle:
         raise ExportError(
             f"Cannot open {path}: it is not a valid safetensors file ({_first_line(err)})."
         ) from None
-    return ModelBundle(spec, normalization, loss, class_names, state, task)
+    features = _feature_names(meta, spec)
+    return ModelBundle(spec, normalization, loss, class_names, state, task, features)
 
 
 def load_predictor(path: str | Path) -> Predictor:
@@ -597,27 +662,51 @@ def verify_export(bundle: ModelBundle, path: str | Path, raw_pixels: np.ndarray)
 # ---------------------------------------------------------------- usage snippets
 
 
-def usage_snippet(path: str | Path) -> str:
-    """Plain-Python code that runs the exported file at `path` (the GUI shows it)."""
+def usage_snippet(path: str | Path, bundle: ModelBundle | None = None) -> str:
+    """Plain-Python code that runs the exported file at `path` (the GUI shows it).
+
+    With the `bundle` written there, the example inputs and the printout fit the model: a
+    playground model takes its features, a regression prints its predicted values.
+    """
     path = Path(path)
-    prepare = (
-        "# pixels: float32 [N, 784], raw 0-255, 28x28 row-major, white ink on black,\n"
-        "# digits fitted into 20x20 and centred by mass like MNIST (see core.digits).\n"
-        "pixels = np.zeros((1, 784), dtype=np.float32)\n"
-    )
+    if bundle is None or bundle.takes_images:
+        name = "pixels"
+        prepare = (
+            "# pixels: float32 [N, 784], raw 0-255, 28x28 row-major, white ink on black,\n"
+            "# digits fitted into 20x20 and centred by mass like MNIST (see core.digits).\n"
+            "pixels = np.zeros((1, 784), dtype=np.float32)\n"
+        )
+    else:
+        name, n = "inputs", bundle.spec.input_size
+        columns = (
+            f"columns {bundle.feature_list()}" if bundle.feature_names else bundle.feature_list()
+        )
+        row = ", ".join(["0.0"] * n)
+        prepare = (
+            f"# inputs: float32 [N, {n}], one point per row, {columns},\n"
+            "# raw values in the units of the training data (the normalization is built in).\n"
+            f"inputs = np.array([[{row}]], dtype=np.float32)\n"
+        )
+    regression = bundle is not None and bundle.task == "regression"
+    result = "values" if regression else "probabilities"
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         imports = "import numpy as np\nimport onnxruntime\n\n"
         body = (
             f"session = onnxruntime.InferenceSession({str(path)!r})\n"
-            f"probabilities = session.run([{OUTPUT_NAME!r}], {{{INPUT_NAME!r}: pixels}})[0]\n"
+            f"{result} = session.run([{OUTPUT_NAME!r}], {{{INPUT_NAME!r}: {name}}})[0]\n"
         )
+        if regression or name != INPUT_NAME:
+            body = (
+                f"# Every MLP Studio export names its tensors {INPUT_NAME!r} (in) and "
+                f"{OUTPUT_NAME!r} (out).\n" + body
+            )
     elif suffix in (".pt", ".torchscript"):
         imports = "import numpy as np\nimport torch\n\n"
         body = (
             f"model = torch.jit.load({str(path)!r})\n"
             "with torch.no_grad():\n"
-            "    probabilities = model(torch.from_numpy(pixels)).numpy()\n"
+            f"    {result} = model(torch.from_numpy({name})).numpy()\n"
         )
     elif suffix == ".safetensors":
         imports = (
@@ -628,13 +717,12 @@ def usage_snippet(path: str | Path) -> str:
             f"with safe_open({str(path)!r}, framework='numpy') as f:\n"
             f"    description = json.loads(f.metadata()[{METADATA_KEY!r}])  # spec, loss...\n"
             "    weights = {name: f.get_tensor(name) for name in f.keys()}\n"
-            f"probabilities = load_predictor({str(path)!r}).predict(pixels)\n"
+            f"{result} = load_predictor({str(path)!r}).predict({name})\n"
         )
     else:
         raise ExportError(f"No usage example for {path}: export to .onnx, .pt or .safetensors.")
-    return (
-        imports
-        + prepare
-        + body
-        + "print(probabilities.argmax(1), probabilities.max(1))  # class index, confidence\n"
-    )
+    if regression:
+        show = "print(values[:, 0])  # one predicted value per row (not a probability)\n"
+    else:
+        show = "print(probabilities.argmax(1), probabilities.max(1))  # class index, confidence\n"
+    return imports + prepare + body + show

@@ -377,8 +377,16 @@ def session_bundle(session: Session) -> ModelBundle:
             "Open it in MLP Studio, load MNIST, train, and save it again."
         )
     # A playground surface predicts a value: its exports give it raw (see core.export).
-    regression = (session.playground or {}).get("task") == "regression"
+    playground = session.playground or {}
+    regression = playground.get("task") == "regression"
     task = "regression" if regression else "classification"
+    features = playground.get("features")
+    if not (
+        isinstance(features, list)
+        and len(features) == session.spec.input_size
+        and all(isinstance(name, str) for name in features)
+    ):
+        features = []
     return ModelBundle(
         session.spec,
         session.normalization,
@@ -386,6 +394,7 @@ def session_bundle(session: Session) -> ModelBundle:
         list(session.class_names),
         dict(session.weights),
         task,
+        list(features),
     )
 
 

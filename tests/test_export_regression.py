@@ -1,6 +1,9 @@
 """Regression models (playground surfaces) export their raw output, not a softmax of it."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +16,11 @@ from core.export import (
     bundle_to_metadata,
     export_onnx,
     export_safetensors,
+    export_torchscript,
     inference_module,
     load_bundle,
     load_predictor,
+    usage_snippet,
     verify_export,
 )
 from core.model import LayerSpec, NetworkSpec, build_model
@@ -83,3 +88,96 @@ def test_session_of_a_playground_surface_exports_raw_values(tmp_path):
     found = load_predictor(path).predict(raw)
     assert session_bundle(load_session(path)).task == "regression"
     assert np.abs(found - expected).max() < 1e-5
+
+
+# ---------------------------------------------------------------- wording: values, features
+
+
+def playground_bundle(task: str = "regression") -> ModelBundle:
+    """A model of a playground problem that knows its input features (x1, x2, x1*x2)."""
+    dataset = "plane" if task == "regression" else "circle"
+    pg = playground.make_data(playground.generate(dataset, 100, 0.0), ("x1", "x2", "x1*x2"))
+    spec = NetworkSpec(input_size=3, hidden=[LayerSpec(4)], output_size=pg.data.num_classes)
+    loss = "mse" if task == "regression" else "cross-entropy"
+    return ModelBundle(
+        spec, pg.data.normalization, loss, list(pg.data.class_names),
+        build_model(spec).state_dict(), task, list(pg.feature_names),
+    )  # fmt: skip
+
+
+def test_description_speaks_of_features_and_values_not_pixels_and_probabilities(tmp_path):
+    bundle = playground_bundle()
+    meta = bundle_to_metadata(bundle)
+    assert "pixels" not in meta["input"]["values"] and "x1, x2, x1*x2" in meta["input"]["values"]
+    assert "one predicted value per row" in meta["output"]["values"]
+    assert "probabilities" not in meta["output"]["values"].replace("not a probability", "")
+    assert meta["feature_names"] == ["x1", "x2", "x1*x2"]
+    # The names survive a round trip through the file; old files without them load as before.
+    loaded = load_bundle(export_safetensors(bundle, tmp_path / "surface.safetensors"))
+    assert loaded.feature_names == ["x1", "x2", "x1*x2"] and not loaded.takes_images
+    del meta["feature_names"]
+    assert bundle_from_metadata(meta, bundle.state_dict).feature_names == []
+    # A playground classifier: probabilities out, but features (not pixels) in.
+    classifier = bundle_to_metadata(playground_bundle("classification"))
+    assert "pixels" not in classifier["input"]["values"]
+    assert "class probabilities" in classifier["output"]["values"]
+
+
+def test_onnx_doc_string_names_features_and_values(tmp_path):
+    import onnx
+
+    proto = onnx.load(export_onnx(playground_bundle(), tmp_path / "surface.onnx"))
+    assert proto.doc_string == (
+        "MLP Studio model: raw features x1, x2, x1*x2 [N, 3] -> predicted values [N, 1]"
+    )
+    # Tensor names are the same in every export.
+    assert [i.name for i in proto.graph.input] == ["pixels"]
+    assert [o.name for o in proto.graph.output] == ["probabilities"]
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".pt", ".safetensors"])
+def test_regression_usage_snippet_prints_values_of_feature_inputs(tmp_path, suffix):
+    bundle = playground_bundle()
+    writer = {".onnx": export_onnx, ".pt": export_torchscript, ".safetensors": export_safetensors}
+    path = writer[suffix](bundle, tmp_path / f"surface{suffix}")
+    snippet = usage_snippet(path, bundle)
+    assert "argmax" not in snippet and "confidence" not in snippet
+    assert "pixels = " not in snippet and "784" not in snippet and "0-255" not in snippet
+    assert "columns x1, x2, x1*x2" in snippet
+    assert "inputs = np.array([[0.0, 0.0, 0.0]], dtype=np.float32)" in snippet
+    assert "print(values[:, 0])  # one predicted value per row" in snippet
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=repo if suffix == ".safetensors" else tmp_path,  # safetensors needs MLP Studio
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    expected = load_predictor(path).predict(np.zeros((1, 3), np.float32))[:, 0]
+    printed = np.array(out.stdout.strip().strip("[]").split(), dtype=np.float32)
+    np.testing.assert_allclose(printed, expected, atol=1e-4)
+
+
+def test_playground_classifier_snippet_takes_features_and_prints_classes(tmp_path):
+    bundle = playground_bundle("classification")
+    snippet = usage_snippet(export_onnx(bundle, tmp_path / "circle.onnx"), bundle)
+    assert "pixels = " not in snippet and "columns x1, x2, x1*x2" in snippet
+    assert "probabilities.argmax(1)" in snippet
+
+
+def test_session_bundle_knows_the_playground_features():
+    from core.session import Session, session_bundle
+
+    bundle = playground_bundle()
+    session = Session(
+        bundle.spec,
+        bundle.state_dict,
+        normalization=bundle.normalization,
+        class_names=bundle.class_names,
+        playground={"task": "regression", "features": ["x1", "x2", "x1*x2"]},
+    )
+    assert session_bundle(session).feature_names == ["x1", "x2", "x1*x2"]
+    session.playground["features"] = ["x1"]  # not one per input: not trusted
+    assert session_bundle(session).feature_names == []

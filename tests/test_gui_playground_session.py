@@ -129,3 +129,40 @@ def test_a_surface_exports_and_saves_its_raw_values(qtbot, tmp_path, boxes):
         found = load_predictor(model_file).predict(raw)
         assert found.shape == (len(raw), 1)
         assert abs(found - expected).max() < 1e-4
+
+
+def test_export_dialog_of_a_surface_speaks_of_values_and_features(qtbot, tmp_path, boxes):
+    state, panel, files = studio(qtbot, tmp_path, "a")
+    panel.select_dataset("plane")
+    panel.set_features(("x1", "x2", "x1*x2"))
+    train(state, epochs=1)
+    dialog = files.export_model()
+    qtbot.addWidget(dialog)
+    intro = dialog.intro.text()
+    assert "one predicted value per point" in intro and "not a probability" in intro
+    assert "x1, x2, x1*x2" in intro
+    assert "class probabilities" not in intro and "pixels" not in intro
+    assert "test points" in dialog.status_text()
+    snippet = dialog.snippet.toPlainText()
+    assert "print(values[:, 0])" in snippet and "argmax" not in snippet
+    assert "columns x1, x2, x1*x2" in snippet and "pixels = " not in snippet
+    dialog.set_path(tmp_path / "surface.onnx")
+    with qtbot.waitSignal(dialog.finished_job, timeout=60_000) as blocker:
+        assert dialog.start_export()
+    assert blocker.args == [True]
+    assert f"Verified on {len(dialog.pixels):,} test points" in dialog.status_text()
+    # The mismatch message, too, speaks of values.
+    dialog._on_done((tmp_path / "surface.onnx", 1.0))
+    assert "its predicted values differ" in dialog.status_text()
+
+
+def test_export_dialog_of_a_playground_classifier_takes_features(qtbot, tmp_path, boxes):
+    state, panel, files = studio(qtbot, tmp_path, "a")
+    panel.select_dataset("circle")
+    train(state, epochs=1)
+    dialog = files.export_model()
+    qtbot.addWidget(dialog)
+    intro = dialog.intro.text()
+    assert "2 class probabilities per point" in intro and "x1, x2" in intro
+    assert "pixels" not in intro and "MNIST" not in intro
+    assert "pixels = " not in dialog.snippet.toPlainText()
