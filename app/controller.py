@@ -1,6 +1,8 @@
-"""The training worker: core.training.Trainer on a QThread, its events re-emitted as Qt signals.
+"""The training worker: a QThread that runs core.training_process.TrainingProcess (the Trainer
+in a child process) and re-emits its events as Qt signals.
 
-The trainer calls back from the worker thread; the worker forwards each event through a queued
+The child has an interpreter of its own, so the GUI's drawing never holds a GIL the training
+needs. The worker thread receives the child's events and forwards each through a queued
 signal, so every slot connected to TrainingController runs in the GUI thread. Progress events
 are already throttled by the trainer (report_interval); snapshots are coalesced here: only the
 newest one waits for the GUI, older ones are dropped instead of queueing up.
@@ -26,11 +28,12 @@ from core.training import (
     Diverged,
     EpochEnd,
     Finished,
+    Halted,
     History,
     LayerStats,
     Snapshot,
-    Trainer,
 )
+from core.training_process import TrainingProcess
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,7 @@ class Lineage:
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch: int | None = None
 
-    def extended(self, trainer: Trainer, result: Finished) -> Lineage:
+    def extended(self, trainer: TrainingProcess, result: Finished) -> Lineage:
         best, best_epoch = self.best_state, self.best_epoch
         if trainer.best_state is not None and (
             best is None or trainer.best_val_loss < best_val_loss(self.history, best_epoch)
@@ -123,29 +126,8 @@ class Lineage:
         )
 
 
-class _GuiTrainer(Trainer):
-    """A Trainer that says when it really halts between batches, so "paused" is a fact.
-
-    Overrides the batch-boundary hook only to observe it; the pause logic stays the trainer's.
-    """
-
-    def __init__(self, *args, on_halt, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._on_halt = on_halt
-        self._halt_reported = False
-
-    def _wait_for_turn(self) -> bool:
-        if self.paused:
-            if not self._halt_reported:
-                self._halt_reported = True
-                self._on_halt()
-        else:
-            self._halt_reported = False
-        return super()._wait_for_turn()
-
-
 class _Worker(QObject):
-    """Lives in the worker thread; run() blocks there until the trainer returns."""
+    """Lives in the worker thread; run() blocks there until the training process has ended."""
 
     event = Signal(object)  # every trainer event except snapshots, in order
     snapshotReady = Signal()  # the newest snapshot waits in take_snapshot()
@@ -153,16 +135,17 @@ class _Worker(QObject):
     failed = Signal(str)
     done = Signal()
 
-    def __init__(self, threads: int):
+    def __init__(self):
         super().__init__()
-        self.trainer: Trainer | None = None
-        self._threads = threads
+        self.trainer: TrainingProcess | None = None
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
 
     def on_event(self, event) -> None:  # called by the trainer, in the worker thread
         if isinstance(event, Snapshot):
             self._offer_snapshot(event)
+        elif isinstance(event, Halted):
+            self.halted.emit()
         else:
             self.event.emit(event)
 
@@ -180,13 +163,8 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
-        trainer = self.trainer
         try:
-            torch.set_num_threads(self._threads)
-            trainer.run()
-            if trainer.snapshot_interval:
-                # The trainer may have restored the best epoch's weights: show those.
-                self._offer_snapshot(trainer.snapshot(len(trainer.history.batch_losses)))
+            self.trainer.run()
         except StudioError as err:
             self.failed.emit(str(err))
         except Exception as err:  # a bug or an out-of-memory: report it, keep the app alive
@@ -260,7 +238,7 @@ class TrainingController(QObject):
             self._trained_model, self.lineage = model, lineage
 
     @property
-    def trainer(self) -> Trainer | None:
+    def trainer(self) -> TrainingProcess | None:
         return None if self._worker is None else self._worker.trainer
 
     def problems(self) -> list[str]:
@@ -301,20 +279,20 @@ class TrainingController(QObject):
             self.failed.emit("Cannot train yet: " + " ".join(problems))
             return False
         state = self.state
-        worker = _Worker(self.threads)
+        worker = _Worker()
         try:
             model = state.ensure_model()
             if model is not self._trained_model:
                 self._trained_model, self.lineage = model, Lineage()
-            trainer = _GuiTrainer(
+            trainer = TrainingProcess(
                 model,
                 state.data,
                 state.train_config,
                 on_event=worker.on_event,
-                on_halt=worker.halted.emit,
                 report_interval=self.report_interval,
                 snapshot_interval=self.snapshot_interval,
                 start_epoch=self.lineage.epochs_done,
+                threads=self.threads,
             )
         except StudioError as err:
             self.failed.emit(str(err))
@@ -377,11 +355,17 @@ class TrainingController(QObject):
         thread = self._thread
         if thread is None:
             return
-        self._worker.trainer.stop()
+        trainer = self._worker.trainer
+        trainer.stop()
         thread.quit()
         if not thread.wait(timeout_ms):
-            log.error("the training thread did not stop within %d ms", timeout_ms)
-            return
+            # The child does not answer (stuck in a huge batch?): end it; its weights are lost
+            # but the window's model keeps the last ones shown.
+            log.error("the training process did not stop within %d ms: killing it", timeout_ms)
+            trainer.kill()
+            if not thread.wait(timeout_ms):
+                log.error("the training thread did not stop")
+                return
         self._on_thread_finished()
 
     # ---- from the worker (GUI thread) ----
@@ -428,14 +412,35 @@ class TrainingController(QObject):
             elif isinstance(event, LayerStats):
                 self.layerStats.emit(event)
             else:
+                self._adopt_epoch_weights()
                 self.epochEnded.emit(event)
         if self._snapshot_waiting:
             self._snapshot_waiting = False
             worker = self._worker
             snapshot = worker.take_snapshot() if worker is not None else None
             if snapshot is not None:
+                self._show_weights(snapshot)
                 self.snapshot.emit(snapshot)
         self._adapt_pace()
+
+    def _show_weights(self, snapshot: Snapshot) -> None:
+        """Copy the child's weights into the window's model, so what reads it while training
+        (the canvas's live prediction, exports) sees the network as it is now."""
+        model = self._trained_model
+        if model is None or self._thread is None:
+            return
+        with torch.no_grad():
+            for linear, w, b in zip(model.linears, snapshot.weights, snapshot.biases,
+                                    strict=True):  # fmt: skip
+                linear.weight.copy_(torch.from_numpy(w))
+                linear.bias.copy_(torch.from_numpy(b))
+
+    def _adopt_epoch_weights(self) -> None:
+        """The window's model takes the weights of the latest epoch's end (all of them, batch
+        norm statistics too): what an autosave at this EpochEnd writes."""
+        trainer, model = self.trainer, self._trained_model
+        if trainer is not None and model is not None and trainer.epoch_state is not None:
+            model.load_state_dict(trainer.epoch_state)
 
     def _adapt_pace(self) -> None:
         now, cpu = time.perf_counter(), time.thread_time()

@@ -150,6 +150,11 @@ class EpochEnd:
 
 
 @dataclass(frozen=True)
+class Halted:
+    """The run has stopped between batches because it is paused (a step or resume goes on)."""
+
+
+@dataclass(frozen=True)
 class Diverged:
     message: str
     epoch: int
@@ -195,7 +200,7 @@ class Finished:
     diverged: Diverged | None
 
 
-Event = BatchProgress | LayerStats | Snapshot | EpochEnd | Diverged | Finished
+Event = BatchProgress | LayerStats | Snapshot | EpochEnd | Halted | Diverged | Finished
 
 
 class _Stop(Exception):
@@ -227,6 +232,16 @@ def evaluate_test(model: nn.Module, data: PreparedData, loss: str,
     device = next(model.parameters()).device
     return evaluate(model, x.to(device), data.y_test.to(device), fn, name, data.num_classes,
                     task=data.task)
+
+
+def check_run(data: PreparedData, config: TrainConfig) -> None:
+    """SpecError with what to change if `config` cannot train on `data` (before any work)."""
+    config.validate()
+    check_loss_for_task(config.loss, data.task)
+    if len(data.x_train) == 0:
+        raise SpecError("The training set is empty: lower the validation share or the "
+                        "imbalance, or raise the subset size.")
+    pick_device(config.device)
 
 
 def pick_device(name: str) -> torch.device:
@@ -284,11 +299,7 @@ class Trainer:
         snapshot_interval: float = 0.0,
         start_epoch: int = 0,
     ):
-        config.validate()
-        check_loss_for_task(config.loss, data.task)
-        if len(data.x_train) == 0:
-            raise SpecError("The training set is empty: lower the validation share or the "
-                            "imbalance, or raise the subset size.")
+        check_run(data, config)
         self.device = pick_device(config.device)
         self.model = model.to(self.device)
         self.data = data
@@ -339,7 +350,11 @@ class Trainer:
         self._probe = None if x is None else x.detach().to(self.device).clone()
 
     def _wait_for_turn(self) -> bool:
-        """Block while paused; True if a stop was requested. Returns within a batch."""
+        """Block while paused (saying so with a Halted event); True if a stop was requested."""
+        with self._cond:
+            halting = self._paused and not self._stop and self._steps_allowed == 0
+        if halting:
+            self.on_event(Halted())
         with self._cond:
             while self._paused and not self._stop and self._steps_allowed == 0:
                 self._cond.wait()

@@ -1,0 +1,352 @@
+"""The Trainer in a child process: the same controls and events, without sharing a GIL.
+
+A GUI drawing in Python holds the GIL that a training thread needs between every torch call;
+on 2 cores that cost a third of the training speed and made the GUI draw less often
+(bench/bench_gui_throughput.py). A child process trains with an interpreter of its own.
+
+The child gets the model's spec and weights, the data (its tensors in shared memory, not
+copied) and the settings; it sends back the Trainer's events in order, then the final weights,
+which `run()` loads into the parent's model. Commands (pause, resume, step, stop, probe) go the
+other way and are answered at the next batch boundary, as with a Trainer in a thread.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import queue
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+
+import numpy as np
+import torch
+import torch.multiprocessing  # noqa: F401 - registers the tensor reductions (shared memory)
+from torch import nn
+
+from core.data import PreparedData
+from core.errors import StudioError
+from core.model import NetworkSpec, build_model
+from core.training import EpochEnd, Event, Finished, Snapshot, TrainConfig, Trainer, check_run
+
+# Seconds to wait for a stopped child to send its last events and end before killing it.
+JOIN_TIMEOUT = 10.0
+
+
+@dataclass
+class Job:
+    """Everything the child needs; sent once, when it starts."""
+
+    spec: dict
+    weights: dict[str, np.ndarray]
+    data: PreparedData  # its tensors travel in shared memory
+    config: dict
+    report_interval: float
+    snapshot_interval: float
+    start_epoch: int
+    threads: int
+    paused: bool = False
+    steps: int = 0
+    probe: np.ndarray | None = None
+    stopped: bool = False  # stop() came before the child started: it never does
+
+
+@dataclass(frozen=True)
+class _Final:
+    """The child's last message: the weights it ended with and the best epoch's.
+
+    Plain arrays, not tensors: a tensor would travel as a shared-memory handle that the
+    parent can only open while the child, which is about to end, still runs."""
+
+    weights: dict[str, np.ndarray]
+    best_weights: dict[str, np.ndarray] | None
+    best_epoch: int | None
+    best_val_loss: float
+
+
+@dataclass(frozen=True)
+class _EpochWeights:
+    """Sent just before each EpochEnd: the weights at that epoch's end (what a recovery file
+    saves), which are the best so far when `best`."""
+
+    weights: dict[str, np.ndarray]
+    best: bool
+
+
+@dataclass(frozen=True)
+class _Failed:
+    message: str
+
+
+def context() -> multiprocessing.context.BaseContext:
+    """Forkserver where there is one: a child forks from a server that has torch imported
+    already (~15 ms) instead of starting Python and importing torch (~1.7 s here).
+
+    torch._dynamo too: the first optimizer step imports it (and sympy), ~1.6 s, which every
+    child would pay again."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__, "torch._dynamo"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def warm_up() -> None:
+    """Start the fork server now (it imports torch in the background), so the first run
+    starts without waiting for it. Harmless to call again or where there is none."""
+    ctx = context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+@dataclass
+class TrainingProcess:
+    """Trains `model` on `data` in a child process; `run()` blocks until the child ends.
+
+    Quacks like a Trainer to its user: pause/resume/step/stop/set_probe from any thread,
+    events through `on_event` (called in the thread that runs `run()`), and afterwards the
+    model holds the final weights and best_state/best_epoch/best_val_loss say what was best.
+    During the run, `epoch_state` holds the weights at the latest epoch's end and `best_state`
+    the best so far, each set before its EpochEnd is passed on.
+    """
+
+    model: nn.Module
+    data: PreparedData
+    config: TrainConfig
+    on_event: Callable[[Event], None] = lambda event: None
+    report_interval: float = 0.05
+    snapshot_interval: float = 0.0
+    start_epoch: int = 0
+    threads: int = 1
+    epoch_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
+    best_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
+    best_epoch: int | None = field(default=None, init=False)
+    best_val_loss: float = field(default=math.inf, init=False)
+
+    def __post_init__(self) -> None:
+        check_run(self.data, self.config)  # what is wrong is said now, not by the child
+        self._lock = threading.Lock()
+        self._paused = False
+        self._job: Job | None = self._make_job()
+        self._commands: Connection | None = None
+        self._process = None
+
+    def _make_job(self) -> Job:
+        # The images for display stay here: the child trains on the tensors alone.
+        data = replace(self.data, raw_train=None, raw_val=None, raw_test=None, indices={})
+        return Job(self.model.spec.to_dict(), _arrays(self.model.state_dict()), data,
+                   self.config.to_dict(), self.report_interval, self.snapshot_interval,
+                   self.start_epoch, self.threads)
+
+    # ---- control, from any thread ----
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self._command("pause")
+
+    def resume(self) -> None:
+        self._command("resume")
+
+    def step(self) -> None:
+        """Run exactly one more batch, then stay paused."""
+        self._command("step")
+
+    def stop(self) -> None:
+        self._command("stop")
+
+    def set_probe(self, x: torch.Tensor | None) -> None:
+        """Samples (normalized, [P, D]) whose activations go into every Snapshot."""
+        self._command("probe", None if x is None else x.detach().cpu().numpy().copy())
+
+    def _command(self, name: str, value=None) -> None:
+        with self._lock:
+            if name in ("pause", "step"):
+                self._paused = True
+            elif name == "resume":
+                self._paused = False
+            job = self._job
+            if job is not None:  # not started yet: the child starts with it
+                job.paused = self._paused
+                job.steps += name == "step"
+                job.probe = value if name == "probe" else job.probe
+                job.stopped |= name == "stop"
+            elif self._commands is not None:
+                try:
+                    self._commands.send((name, value))
+                except OSError:
+                    pass  # the child has ended: nothing left to steer
+
+    def kill(self) -> None:
+        """End the child now (it stopped answering); run() then returns."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
+
+    # ---- the run ----
+
+    def run(self) -> Finished | None:
+        """Start the child and pass its events on until it ends; None if stopped before it
+        started. StudioError if the child failed, with a message for the user."""
+        ctx = context()
+        commands_out, commands_in = ctx.Pipe(duplex=False)
+        events_out, events_in = ctx.Pipe(duplex=False)
+        with self._lock:
+            job, self._job = self._job, None
+            if job.stopped:
+                return None
+            process = ctx.Process(target=serve, args=(commands_out, events_in, job),
+                                  name="mlp-studio-training", daemon=True)
+            process.start()
+            self._process, self._commands = process, commands_in
+        commands_out.close()  # the child's ends: closing ours makes EOF mean "child gone"
+        events_in.close()
+        finished = final = failure = None
+        try:
+            while True:
+                try:
+                    message = events_out.recv()
+                except (EOFError, OSError):
+                    break
+                if isinstance(message, _Final):
+                    final = message
+                elif isinstance(message, _EpochWeights):
+                    self.epoch_state = _tensors(message.weights)
+                    if message.best:
+                        self.best_state = self.epoch_state
+                elif isinstance(message, _Failed):
+                    failure = message.message
+                else:
+                    if isinstance(message, Finished):
+                        finished = message
+                    self.on_event(message)
+        finally:
+            events_out.close()
+            with self._lock:
+                self._commands = None
+                commands_in.close()
+            process.join(JOIN_TIMEOUT)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        if failure is not None:
+            raise StudioError(failure)
+        if final is None:
+            raise StudioError(
+                f"The training process ended unexpectedly (exit code {process.exitcode}), "
+                "perhaps out of memory: the model keeps the weights it had before this run. "
+                "Try a smaller network, batch size or subset."
+            )
+        self.model.load_state_dict(_tensors(final.weights))
+        self.best_state = None if final.best_weights is None else _tensors(final.best_weights)
+        self.best_epoch = final.best_epoch
+        self.best_val_loss = final.best_val_loss
+        return finished
+
+
+# ---- the child ----
+
+
+def serve(commands: Connection, events: Connection, job: Job) -> None:
+    """The child process: train, sending events through `events` while a thread answers
+    `commands`. Events leave through a sender thread, so training never waits for the
+    parent to read; of the snapshots queued, only the newest is sent."""
+    torch.set_num_threads(job.threads)
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_all, args=(outbox, events), daemon=True)
+    sender.start()
+    try:
+        model = build_model(NetworkSpec.from_dict(job.spec))
+        model.load_state_dict(_tensors(job.weights))
+
+        def post(event) -> None:
+            if isinstance(event, EpochEnd):
+                outbox.put(_EpochWeights(_arrays(model.state_dict()), event.best))
+            outbox.put(event)
+
+        trainer = Trainer(model, job.data, TrainConfig.from_dict(job.config),
+                          on_event=post, report_interval=job.report_interval,
+                          snapshot_interval=job.snapshot_interval, start_epoch=job.start_epoch)
+        if job.probe is not None:
+            trainer.set_probe(torch.from_numpy(job.probe))
+        if job.paused:
+            trainer.pause()
+        for _ in range(job.steps):
+            trainer.step()
+        threading.Thread(target=_obey, args=(commands, trainer), daemon=True).start()
+        trainer.run()
+        if trainer.snapshot_interval:
+            # The trainer may have restored the best epoch's weights: show those.
+            outbox.put(trainer.snapshot(len(trainer.history.batch_losses)))
+        best = None if trainer.best_state is None else _arrays(trainer.best_state)
+        outbox.put(_Final(_arrays(model.state_dict()), best, trainer.best_epoch,
+                          trainer.best_val_loss))
+    except StudioError as err:
+        outbox.put(_Failed(str(err)))
+    except Exception as err:  # a bug or an out-of-memory: report it, the parent stays alive
+        traceback.print_exc()
+        outbox.put(_Failed(f"Training failed: {type(err).__name__}: {err}"))
+    finally:
+        outbox.put(None)
+        sender.join()
+
+
+def _arrays(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy().copy() for k, v in state.items()}
+
+
+def _tensors(state: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v) for k, v in state.items()}
+
+
+def _send_all(outbox: queue.SimpleQueue, events: Connection) -> None:
+    while True:
+        message = outbox.get()
+        if isinstance(message, Snapshot):
+            message = _newest_snapshot(message, outbox)
+            if isinstance(message, tuple):  # a non-snapshot came after it: send both, in order
+                snapshot, message = message
+                if not _send(events, snapshot):
+                    return
+        if message is None or not _send(events, message):
+            return
+
+
+def _newest_snapshot(snapshot: Snapshot, outbox: queue.SimpleQueue):
+    """Skip queued snapshots up to the newest; return it, or (it, the next other message)."""
+    while True:
+        try:
+            message = outbox.get_nowait()
+        except queue.Empty:
+            return snapshot
+        if not isinstance(message, Snapshot):
+            return snapshot, message
+        snapshot = message
+
+
+def _send(events: Connection, message) -> bool:
+    try:
+        events.send(message)
+        return True
+    except OSError:  # the parent has gone: nobody is listening
+        return False
+
+
+def _obey(commands: Connection, trainer: Trainer) -> None:
+    while True:
+        try:
+            name, value = commands.recv()
+        except (EOFError, OSError):  # the parent has gone or finished with us: stop
+            trainer.stop()
+            return
+        if name == "probe":
+            trainer.set_probe(None if value is None else torch.from_numpy(value))
+        else:
+            getattr(trainer, name)()
+

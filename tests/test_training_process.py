@@ -1,0 +1,206 @@
+"""TrainingProcess: the Trainer in a child process, and the child's side (serve) in-process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import threading
+
+import numpy as np
+import pytest
+import torch
+from idx_fixtures import write_mnist_folder
+
+import core.training_process as tp
+from core.data import DataConfig, prepare_mnist
+from core.errors import SpecError, StudioError
+from core.mnist import load_folder
+from core.model import LayerSpec, NetworkSpec, build_model
+from core.training import (
+    BatchProgress,
+    EpochEnd,
+    Finished,
+    Halted,
+    LayerStats,
+    Snapshot,
+    TrainConfig,
+    Trainer,
+)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    mnist = load_folder(write_mnist_folder(tmp_path_factory.mktemp("mnist"), 600, 100))
+    return prepare_mnist(mnist, DataConfig())
+
+
+def small_model():
+    return build_model(NetworkSpec(hidden=[LayerSpec(16)]))
+
+
+def test_a_run_in_the_child_matches_a_run_in_this_process(data):
+    config = TrainConfig(epochs=2, batch_size=64)
+    here = small_model()
+    there = small_model()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the child's count: the same arithmetic, the same weights
+    try:
+        expected = Trainer(here, data, config).run()
+    finally:
+        torch.set_num_threads(threads)
+    events = []
+    process = tp.TrainingProcess(there, data, config, on_event=events.append, threads=1)
+    result = process.run()
+
+    assert [type(e) for e in events if not isinstance(e, BatchProgress | LayerStats)] == [
+        EpochEnd, EpochEnd, Finished]  # fmt: skip
+    assert result is events[-1]
+    assert result.test.accuracy == expected.test.accuracy
+    assert result.history.batch_losses == pytest.approx(expected.history.batch_losses, rel=1e-5)
+    for a, b in zip(here.state_dict().values(), there.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert process.best_epoch == 2 and np.isfinite(process.best_val_loss)
+    assert set(process.best_state) == set(there.state_dict())
+
+
+def test_commands_before_the_start_reach_the_child(data):
+    events = []
+    process = tp.TrainingProcess(small_model(), data, TrainConfig(epochs=1, batch_size=64),
+                                 on_event=events.append, snapshot_interval=0.01)  # fmt: skip
+    process.set_probe(data.x_val[:3])
+    process.step()
+    process.step()  # two batches, then paused: stop from another thread
+    assert process.paused
+    halts = threading.Semaphore(0)
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, Halted):
+            halts.release()
+
+    process.on_event = on_event
+    thread = threading.Thread(target=process.run)
+    thread.start()
+    assert halts.acquire(timeout=30)  # it halts after the two steps
+    process.stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    [finished] = [e for e in events if isinstance(e, Finished)]
+    assert finished.stopped and len(finished.history.batch_losses) == 2
+    snapshots = [e for e in events if isinstance(e, Snapshot)]
+    assert snapshots and snapshots[-1].activations[0].shape == (3, 16)
+
+
+def test_a_stop_before_the_start_starts_nothing(data):
+    process = tp.TrainingProcess(small_model(), data, TrainConfig(epochs=1))
+    process.stop()
+    assert process.run() is None
+
+
+def test_impossible_settings_are_refused_before_a_child_starts(data):
+    with pytest.raises(SpecError, match="Batch size 0"):
+        tp.TrainingProcess(small_model(), data, TrainConfig(batch_size=0))
+
+
+def test_a_killed_child_is_reported_and_the_model_keeps_its_weights(data):
+    model = small_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    process = tp.TrainingProcess(model, data, TrainConfig(epochs=100_000, batch_size=8))
+    process.on_event = lambda event: process.kill()
+    with pytest.raises(StudioError, match="ended unexpectedly"):
+        process.run()
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[key])
+
+
+# ---- the child's side, run here with pipes, so monkeypatches apply ----
+
+
+def serve_here(data, config, **job_changes):
+    """Run serve() in a thread of this process; return what it sent, in order."""
+    commands_out, commands_in = multiprocessing.Pipe(duplex=False)
+    events_out, events_in = multiprocessing.Pipe(duplex=False)
+    model = small_model()
+    job = tp.Job(model.spec.to_dict(), tp._arrays(model.state_dict()), data, config.to_dict(),
+                 0.05, 0.0, 0, 1)  # fmt: skip
+    for key, value in job_changes.items():
+        setattr(job, key, value)
+    thread = threading.Thread(target=tp.serve, args=(commands_out, events_in, job))
+    thread.start()
+    messages = []
+    while True:
+        try:
+            messages.append(events_out.recv())
+        except EOFError:
+            break
+        if isinstance(messages[-1], tp._Final | tp._Failed):
+            break
+    thread.join(30)
+    commands_in.close()
+    return messages
+
+
+def test_the_child_reports_a_bug_as_a_message(data, monkeypatch, capsys):
+    def crash(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Trainer, "run", crash)
+    [failed] = serve_here(data, TrainConfig(epochs=1))
+    assert failed == tp._Failed("Training failed: RuntimeError: boom")
+    assert "RuntimeError: boom" in capsys.readouterr().err  # the traceback, for a bug report
+
+
+def test_the_child_passes_a_users_error_on_as_it_is(data, monkeypatch):
+    def refuse(self):
+        raise SpecError("CUDA was chosen but no CUDA GPU is available: choose 'cpu' or 'auto'.")
+
+    monkeypatch.setattr(Trainer, "run", refuse)
+    [failed] = serve_here(data, TrainConfig(epochs=1))
+    assert failed.message.startswith("CUDA was chosen")
+
+
+def test_the_child_trains_with_its_own_thread_count(data, monkeypatch):
+    seen = []
+    run = Trainer.run
+
+    def recording_run(self):
+        seen.append(torch.get_num_threads())  # per thread (OpenMP): read it where it trains
+        return run(self)
+
+    monkeypatch.setattr(Trainer, "run", recording_run)
+    for threads in (1, 2):
+        messages = serve_here(data, TrainConfig(epochs=1), threads=threads)
+        assert isinstance(messages[-1], tp._Final)
+    assert seen == [1, 2]
+
+
+def test_the_child_stops_when_the_parent_goes(data):
+    commands_out, commands_in = multiprocessing.Pipe(duplex=False)
+    events_out, events_in = multiprocessing.Pipe(duplex=False)
+    model = small_model()
+    job = tp.Job(model.spec.to_dict(), tp._arrays(model.state_dict()), data,
+                 TrainConfig(epochs=100_000, batch_size=8).to_dict(), 0.05, 0.0, 0, 1)
+    thread = threading.Thread(target=tp.serve, args=(commands_out, events_in, job))
+    thread.start()
+    assert isinstance(events_out.recv(), LayerStats | BatchProgress)
+    commands_in.close()  # what a parent's death looks like from the child
+    messages = [events_out.recv()]
+    while not isinstance(messages[-1], tp._Final):
+        messages.append(events_out.recv())
+    thread.join(30)
+    assert not thread.is_alive()
+    assert any(isinstance(m, Finished) and m.stopped for m in messages)
+
+
+def test_only_the_newest_queued_snapshot_is_sent_and_the_order_kept():
+    out, into = multiprocessing.Pipe(duplex=False)
+    outbox = queue.SimpleQueue()
+    old, new = Snapshot(1, [], [], None), Snapshot(2, [], [], None)
+    halted = Halted()
+    for message in (old, new, halted, Snapshot(3, [], [], None), None):
+        outbox.put(message)
+    tp._send_all(outbox, into)
+    received = []
+    while out.poll(1):
+        received.append(out.recv())
+    assert received == [new, halted, Snapshot(3, [], [], None)]
