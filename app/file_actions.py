@@ -162,7 +162,7 @@ class FileActions(QObject):
         self.export_dialog = None
         # The PlaygroundPanel (the main window sets it): sessions that trained on its data
         # store its settings() and restore them with apply_settings().
-        self.playground = None
+        self._playground = None
 
         # What the weights in state.model have been through, across runs.
         self._model = state.model
@@ -196,6 +196,23 @@ class FileActions(QObject):
             controller.epochEnded.connect(self.autosave)
             controller.finished.connect(self.on_finished)
         self._update_actions()
+
+    @property
+    def playground(self):
+        return self._playground
+
+    @playground.setter
+    def playground(self, panel) -> None:
+        """Follow `panel`'s data settings: changing them modifies the session."""
+        if self._playground is not None:
+            self._playground.settingsChanged.disconnect(self._on_playground_changed)
+        self._playground = panel
+        if panel is not None:
+            panel.settingsChanged.connect(self._on_playground_changed)
+
+    @Slot()
+    def _on_playground_changed(self) -> None:
+        self._changed()  # ignored while a session is being applied
 
     # ------------------------------------------------------------------ actions
 

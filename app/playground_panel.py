@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -181,6 +181,11 @@ def _swatch(color: tuple[int, int, int], size: int = 12) -> QIcon:
 
 class PlaygroundPanel(QWidget):
     """2-D datasets, input features, neuron heatmaps and the live decision boundary."""
+
+    # The data settings (what settings() returns: dataset, noise, points, features, drawn
+    # points...) changed, by the user or by apply_settings. FileActions marks the session
+    # modified (it ignores the changes it makes itself while opening a session).
+    settingsChanged = Signal()
 
     def __init__(self, state: StudioState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -473,6 +478,8 @@ class PlaygroundPanel(QWidget):
         self._after_data_change()
         if publish and self.playground is not None:
             self._publish()
+        if publish:  # every change of the settings publishes (or tries to)
+            self.settingsChanged.emit()
 
     def _after_data_change(self) -> None:
         """Recompute what depends only on the data: grid inputs, feature tiles, points, curves."""
@@ -773,6 +780,8 @@ class PlaygroundPanel(QWidget):
                 self.class_buttons[0].setChecked(True)
         if self.mode == "draw" or self.dataset == "spiral":
             self._rebuild_points(publish=True)
+        else:  # the data does not change, but the saved settings do
+            self.settingsChanged.emit()
 
     def _on_noise_changed(self, value: int) -> None:
         self.noise_value.setText(str(value))

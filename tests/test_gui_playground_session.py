@@ -166,3 +166,46 @@ def test_export_dialog_of_a_playground_classifier_takes_features(qtbot, tmp_path
     assert "2 class probabilities per point" in intro and "x1, x2" in intro
     assert "pixels" not in intro and "MNIST" not in intro
     assert "pixels = " not in dialog.snippet.toPlainText()
+
+
+def test_playground_changes_modify_an_opened_session(qtbot, tmp_path, boxes, monkeypatch):
+    state, panel, files = studio(qtbot, tmp_path, "a")
+    panel.select_dataset("plane")
+    assert files.dirty  # choosing the data changed the session
+    train(state, epochs=1)
+    path = tmp_path / "plane.mlps"
+    assert files.save_to(path, wait=True)
+    assert not files.dirty
+
+    other, other_panel, opened = studio(qtbot, tmp_path, "b")
+    assert opened.open_file(path, ask=False)
+    assert not opened.dirty  # restoring the playground's settings is no change
+    other_panel.activate()  # as raising the Playground tab does
+    assert not opened.dirty
+    with qtbot.waitSignal(opened.dirtyChanged) as changed:
+        other_panel.noise_slider.setValue(30)
+    assert changed.args == [True] and opened.dirty
+    assert opened.collect_session().playground["noise"] == 30
+
+    asked = []
+
+    def question(*args, **kwargs):
+        asked.append(args[1])
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    assert not opened.maybe_save()  # closing or opening another session asks first
+    assert asked == ["Save the session?"]
+
+    # Every saved setting counts: features, points, the class count, drawn points.
+    for change in (
+        lambda: other_panel.set_features(("x1",)),
+        lambda: other_panel.points_spin.setValue(other_panel.points_spin.value() + 10),
+        lambda: other_panel.classes_spin.setValue(4),
+        other_panel.regenerate,
+        other_panel.start_drawing,
+        lambda: other_panel.add_point(1.0, 2.0, 0),
+    ):
+        assert opened.save_to(path, wait=True) and not opened.dirty
+        change()
+        assert opened.dirty
