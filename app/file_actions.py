@@ -142,6 +142,9 @@ class FileActions(QObject):
     dirtyChanged = Signal(bool)  # unsaved changes (for QWidget.setWindowModified)
     message = Signal(str)  # one line for the status bar
     saveFinished = Signal(str, str)  # path, error ("" when saved): manual saves and autosaves
+    # A session with playground data was opened (or recovered): the playground is now the data
+    # in use, so the main window shows it.
+    playgroundOpened = Signal()
 
     def __init__(
         self,
@@ -515,6 +518,8 @@ class FileActions(QObject):
         self._mark_clean(self._revision if path else -1)
         self.historyLoaded.emit(_copy_history(session.history))
         self._update_actions()
+        if session.playground is not None and self.playground is not None:
+            self.playgroundOpened.emit()
 
     def _set_path(self, path: str) -> None:
         self.path = path

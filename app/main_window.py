@@ -513,6 +513,10 @@ class MainWindow(QMainWindow):
             self.docks["playground"].raise_()
             self.panels["playground"].activate()
 
+    def _raise_dock(self, key: str) -> None:
+        if key in self.docks:
+            self.docks[key].raise_()
+
     def _build_file_actions(self) -> None:
         from app.file_actions import FileActions
 
@@ -522,6 +526,7 @@ class MainWindow(QMainWindow):
         actions.sessionChanged.connect(self._on_session_changed)
         actions.dirtyChanged.connect(self.setWindowModified)
         actions.historyLoaded.connect(self._on_history_loaded)
+        actions.playgroundOpened.connect(lambda: self._raise_dock("playground"))
         self.file_actions = actions
         self._on_session_changed("")
 

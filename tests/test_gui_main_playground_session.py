@@ -2,6 +2,7 @@
 when MNIST was the data in use, and training continues its epoch count."""
 
 import torch
+from PySide6.QtWidgets import QMessageBox
 from test_gui_main import make_window, no_modal_questions, small_mnist  # noqa: F401
 
 from core.data import DataConfig, prepare_mnist
@@ -36,3 +37,34 @@ def test_playground_session_reopens_on_its_points(qtbot, small_mnist, tmp_path, 
     assert blocker.args[0].epoch == 3
     qtbot.waitUntil(lambda: not window.controller.running, timeout=30_000)
     window.close()
+
+
+def test_opening_a_playground_session_shows_the_playground(qtbot, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    window = make_window(qtbot, tmp_path / "recovery.mlps")
+    panel, docks = window.panels["playground"], window.docks
+    docks["playground"].raise_()
+    panel.select_dataset("plane")
+    assert panel.active
+    path = tmp_path / "plane.mlps"
+    assert window.file_actions.save_to(path, wait=True)
+    assert window.file_actions.new_session()
+
+    def shown(key: str) -> bool:  # a tabified dock behind another stays "visible"
+        return not docks[key].visibleRegion().isEmpty()
+
+    docks["training"].raise_()  # another tab of the same dock area in front
+    qtbot.waitUntil(lambda: not shown("playground"))
+    assert window.file_actions.open_file(path, ask=False)
+    qtbot.waitUntil(lambda: shown("playground"))
+    assert not shown("training")
+    assert panel.active and panel.dataset == "plane"
+    assert not window.isWindowModified()  # showing the playground changes nothing
+
+    panel.noise_slider.setValue(25)  # a playground change modifies the session
+    assert window.isWindowModified()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: asked.append(args[1])
+                        or QMessageBox.StandardButton.Discard)  # fmt: skip
+    window.close()
+    assert asked == ["Save the session?"]
