@@ -33,31 +33,27 @@ from core.training import (
     LayerStats,
     Snapshot,
 )
-from core.training_process import TrainingProcess
+from core.training_process import TrainingProcess, warm_up
 
 log = logging.getLogger(__name__)
 
 REPORT_INTERVAL = 0.05  # s between progress events: ~20 GUI updates a second
-SNAPSHOT_INTERVAL = 0.15  # s between weight/activation copies for the live views
-# The views get the events in batches, at most every PACE_MIN s. The pace follows how busy
-# the GUI thread is (its CPU time per wall second), aiming at PACE_BUSY: a busy GUI thread
-# holds the GIL that the training thread needs between every torch call, so drawing as fast
-# as events come would slow training down 2-3x (measured: bench/bench_gui_throughput.py).
-# Slow views or a slow machine get fewer, larger updates (at most PACE_MAX apart) instead.
-PACE_MIN, PACE_MAX = 0.05, 1.0
-PACE_BUSY = 0.12
+SNAPSHOT_INTERVAL = 0.1  # s between weight/activation copies for the live views
+# The views get the events in batches, every PACE_MIN s (20 a second) while they keep up.
+# The pace follows how busy the GUI thread is (its CPU time per wall second), aiming at most
+# at PACE_BUSY, so the window always has time left for the user's input: slow views or a
+# slow machine get fewer, larger updates (at most PACE_MAX apart) instead.
+PACE_MIN, PACE_MAX = 0.05, 0.25
+PACE_BUSY = 0.5
 PACE_WINDOW = 0.3  # s of GUI-thread activity judged at a time
 
 
 def training_threads() -> int:
-    """Intra-op threads for the worker: every core but one, so the GUI thread keeps a core.
+    """Intra-op threads for the training process: every core but one, so the GUI keeps one.
 
-    Measured on 2 cores (bench/bench_gui_throughput.py): GUI-driven training of 784-128-10
-    ran at 47.8k samples/s with one worker thread and 36.7k with two, whose OpenMP team spins
-    against the GUI thread; headless, one thread reaches ~85% of two on an idle machine, and
-    two collapse to 3-9k samples/s whenever another process wants a core. The setting is per
-    thread (OpenMP), so it does not change the GUI thread's own torch calls.
-    MLP_STUDIO_THREADS overrides it.
+    Measured on 2 cores (bench/bench_gui_throughput.py, 784-128-10): GUI-driven training ran
+    at 97% of the headless trainer with one thread, and at 58% with two, whose OpenMP team
+    spins against the GUI process. MLP_STUDIO_THREADS overrides it.
     """
     value = os.environ.get("MLP_STUDIO_THREADS", "")
     if value.isdigit() and int(value) > 0:
@@ -217,6 +213,7 @@ class TrainingController(QObject):
         self._deliver_timer = QTimer(self)
         self._deliver_timer.setSingleShot(True)
         self._deliver_timer.timeout.connect(self._deliver)
+        warm_up()  # the first run then starts without waiting for torch to import
 
     # ---- queries ----
 

@@ -4,8 +4,9 @@ Same data, network, optimizer, batch size and epochs; runs interleaved in one pr
 (headless, GUI, headless, GUI, ...) because the machine is noisy: only ratios measured in
 one run mean anything. Headless is what the CLI does: Trainer.run() on the main thread with
 torch's default thread count and no snapshots. GUI is the real main window (offscreen) with
-its TrainingController (worker thread, snapshots every 0.15 s, probe activations), the
-network and training docks visible, and every training-view tab redrawn at 20 Hz.
+its TrainingController (the trainer in a child process with the given thread count, snapshots
+and probe activations), the network and training docks visible, and every training-view tab
+redrawn at 20 Hz.
 
 Throughput = training samples / training seconds (EpochEnd.seconds: the epochs' batches,
 without validation), and also per wall-clock second of the whole run.
@@ -88,16 +89,18 @@ def make_window(app, data, spec, config):
     return window
 
 
-def gui(app, window, spec, threads: int) -> tuple[float, float, int]:
-    """(samples per training second, per wall second, snapshots shown) of a GUI run."""
+def gui(app, window, spec, threads: int) -> tuple[float, float, float, float]:
+    """(samples per training second, per wall second, view updates and snapshots shown per
+    wall second) of a GUI run."""
     state, controller = window.state, window.controller
     controller.threads = threads
     state.set_model(None)  # fresh weights, same seed as headless
     training = window.panels["training"]
     epochs: list[EpochEnd] = []
-    snapshots = []
+    snapshots, updates = [], []
     controller.epochEnded.connect(epochs.append)
     controller.snapshot.connect(snapshots.append)
+    controller.progress.connect(updates.append)  # one per delivery (two at an epoch's end)
     # Every view on: redraw every training-view tab (not only the visible one) at 20 Hz.
     redraw = QTimer()
     redraw.setInterval(50)
@@ -112,9 +115,11 @@ def gui(app, window, spec, threads: int) -> tuple[float, float, int]:
     redraw.stop()
     controller.epochEnded.disconnect(epochs.append)
     controller.snapshot.disconnect(snapshots.append)
+    controller.progress.disconnect(updates.append)
     controller.finished.disconnect(loop.quit)
     samples = len(state.data.x_train) * state.train_config.epochs
-    return samples / sum(e.seconds for e in epochs), samples / wall, len(snapshots)
+    return (samples / sum(e.seconds for e in epochs), samples / wall, len(updates) / wall,
+            len(snapshots) / wall)
 
 
 def main() -> int:
@@ -154,7 +159,7 @@ def main() -> int:
             cpu = time.thread_time()
             run = gui(app, window, spec, t)
             busy = (time.thread_time() - cpu) * run[1] / (len(data.x_train) * args.epochs)
-            results[f"gui-{t}"].append((*run, busy, window.controller.pace))
+            results[f"gui-{t}"].append((*run, busy))
         line = " | ".join(f"{k} {v[-1][0]:,.0f}/s" for k, v in results.items())
         print(f"repeat {repeat + 1}: {line}", flush=True)
 
@@ -164,14 +169,15 @@ def main() -> int:
     for t in threads:
         runs = results[f"gui-{t}"]
         same = med["headless-1"] if t == 1 else med.get(f"headless-{t}", med[headless_keys[0]])
-        busy = statistics.median(r[3] for r in runs)
-        pace = statistics.median(r[4] for r in runs)
-        shots = statistics.median(r[2] for r in runs)
+        updates = statistics.median(r[2] for r in runs)
+        shots = statistics.median(r[3] for r in runs)
+        busy = statistics.median(r[4] for r in runs)
         print(
             f"GUI, worker {t} thread{'s' if t > 1 else ''}: {med[f'gui-{t}']:,.0f}/s = "
             f"{med[f'gui-{t}'] / med[headless_keys[0]]:.0%} of headless ({default_threads} "
             f"threads), {med[f'gui-{t}'] / same:.0%} of headless with {t}; GUI thread busy "
-            f"{busy:.0%}, views updated every {pace:.2f} s, {shots:.0f} snapshots shown per run"
+            f"{busy:.0%}; views updated {updates:.1f} times a second, weights and activations "
+            f"(snapshots) {shots:.1f} times a second"
         )
     window.file_actions.maybe_save = lambda: True  # nobody to ask about saving
     window.close()

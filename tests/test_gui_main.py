@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 from pathlib import Path
 
@@ -223,10 +224,12 @@ def test_closing_mid_training_stops_the_worker(qtbot, ready, qtlog):
         window.train_action.trigger()
     thread = window.controller._thread
     assert thread.isRunning()
+    assert [p.name for p in multiprocessing.active_children()] == ["mlp-studio-training"]
     window.close()
     assert thread.isFinished() and not window.controller.running
     assert not window.state.training
     assert not [r for r in qtlog.records if "QThread" in r.message]
+    assert not multiprocessing.active_children()  # the training process has ended too
 
 
 def test_reset_weights_draws_new_weights_and_undo_brings_the_seed_back(qtbot, ready):
