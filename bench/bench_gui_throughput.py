@@ -133,19 +133,19 @@ def main() -> int:
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
 
+    cli_threads = torch.get_num_threads()  # before the window: the GUI sets its own
     app = QApplication(sys.argv[:1])
     data, spec, config = setup(args)
     window = make_window(app, data, spec, config)
-    default_threads = torch.get_num_threads()
     print(
         f"MNIST {len(data.x_train):,} training samples, network 784-"
         f"{'-'.join(map(str, args.hidden))}-10, Adam, batch {args.batch_size}, "
         f"{args.epochs} epochs; torch {torch.__version__}, {os.cpu_count()} cores; headless "
-        f"with torch's default {default_threads} threads (as the CLI) and with 1"
+        f"with the same thread count as each GUI run, and with {cli_threads} (the CLI's)"
     )
 
-    headless_keys = [f"headless-{default_threads}", "headless-1"]
-    results: dict[str, list[tuple[float, ...]]] = {k: [] for k in headless_keys}
+    keys = sorted({cli_threads, *threads})
+    results: dict[str, list[tuple[float, ...]]] = {f"headless-{t}": [] for t in keys}
     results.update({f"gui-{t}": [] for t in threads})
     warm = TrainConfig(batch_size=args.batch_size, epochs=1)
     headless(data, spec, warm)
@@ -153,31 +153,35 @@ def main() -> int:
     gui(app, window, spec, threads[0])  # warm-up: the views' update pace settles
     window.state.set_train_config(config)
     for repeat in range(args.repeats):
-        results[headless_keys[0]].append(headless(data, spec, config))
-        results["headless-1"].append(headless(data, spec, config, threads=1))
+        for t in keys:
+            results[f"headless-{t}"].append(headless(data, spec, config, threads=t))
         for t in threads:
             cpu = time.thread_time()
             run = gui(app, window, spec, t)
             busy = (time.thread_time() - cpu) * run[1] / (len(data.x_train) * args.epochs)
             results[f"gui-{t}"].append((*run, busy))
         line = " | ".join(f"{k} {v[-1][0]:,.0f}/s" for k, v in results.items())
-        print(f"repeat {repeat + 1}: {line}", flush=True)
+        last = {k: v[-1][0] for k, v in results.items()}
+        ratios = ", ".join(f"gui-{t} {last[f'gui-{t}'] / last[f'headless-{t}']:.0%}"
+                           for t in threads)  # fmt: skip
+        print(f"repeat {repeat + 1}: {line}  ({ratios} of headless)", flush=True)
 
     med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
     print("\nmedians, samples per training second: "
           + ", ".join(f"{k} {v:,.0f}" for k, v in med.items()))  # fmt: skip
     for t in threads:
-        runs = results[f"gui-{t}"]
-        same = med["headless-1"] if t == 1 else med.get(f"headless-{t}", med[headless_keys[0]])
+        runs, same = results[f"gui-{t}"], results[f"headless-{t}"]
+        # The ratio within each repeat (the two runs back to back), then their median: the
+        # machine's speed drifts between repeats.
+        ratio = statistics.median(g[0] / h[0] for g, h in zip(runs, same, strict=True))
         updates = statistics.median(r[2] for r in runs)
         shots = statistics.median(r[3] for r in runs)
         busy = statistics.median(r[4] for r in runs)
         print(
-            f"GUI, worker {t} thread{'s' if t > 1 else ''}: {med[f'gui-{t}']:,.0f}/s = "
-            f"{med[f'gui-{t}'] / med[headless_keys[0]]:.0%} of headless ({default_threads} "
-            f"threads), {med[f'gui-{t}'] / same:.0%} of headless with {t}; GUI thread busy "
-            f"{busy:.0%}; views updated {updates:.1f} times a second, weights and activations "
-            f"(snapshots) {shots:.1f} times a second"
+            f"GUI, training process with {t} thread{'s' if t > 1 else ''}: {med[f'gui-{t}']:,.0f}"
+            f"/s, {ratio:.0%} of headless with {t} (median of the repeats' ratios); GUI thread "
+            f"busy {busy:.0%}; views updated {updates:.1f} times a second, weights and "
+            f"activations (snapshots) {shots:.1f} times a second"
         )
     window.file_actions.maybe_save = lambda: True  # nobody to ask about saving
     window.close()
