@@ -12,6 +12,7 @@ other way and are answered at the next batch boundary, as with a Trainer in a th
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing
 import queue
@@ -30,6 +31,8 @@ from core.data import PreparedData
 from core.errors import StudioError
 from core.model import NetworkSpec, build_model
 from core.training import EpochEnd, Event, Finished, Snapshot, TrainConfig, Trainer, check_run
+
+log = logging.getLogger(__name__)
 
 # Seconds to wait for a stopped child to send its last events and end before killing it.
 JOIN_TIMEOUT = 10.0
@@ -191,6 +194,13 @@ class TrainingProcess:
 
     # ---- the run ----
 
+    @staticmethod
+    def _start(ctx, commands: Connection, events: Connection, job: Job):
+        process = ctx.Process(target=serve, args=(commands, events, job),
+                              name="mlp-studio-training", daemon=True)
+        process.start()
+        return process
+
     def run(self) -> Finished | None:
         """Start the child and pass its events on until it ends; None if stopped before it
         started. StudioError if the child failed, with a message for the user."""
@@ -201,9 +211,14 @@ class TrainingProcess:
             job, self._job = self._job, None
             if job.stopped:
                 return None
-            process = ctx.Process(target=serve, args=(commands_out, events_in, job),
-                                  name="mlp-studio-training", daemon=True)
-            process.start()
+            try:
+                process = self._start(ctx, commands_out, events_in, job)
+            except RuntimeError as err:
+                # Sharing the tensors needs room in /dev/shm (a container's default is 64 MB):
+                # without it, the child gets a copy of the data instead.
+                log.warning("shared memory refused (%s): copying the data to the child", err)
+                job.data = _copied(job.data)
+                process = self._start(ctx, commands_out, events_in, job)
             self._process, self._commands = process, commands_in
         commands_out.close()  # the child's ends: closing ours makes EOF mean "child gone"
         events_in.close()
@@ -270,7 +285,7 @@ def serve(commands: Connection, events: Connection, job: Job) -> None:
                 outbox.put(_EpochWeights(_arrays(model.state_dict()), event.best))
             outbox.put(event)
 
-        trainer = Trainer(model, job.data, TrainConfig.from_dict(job.config),
+        trainer = Trainer(model, _as_tensors(job.data), TrainConfig.from_dict(job.config),
                           on_event=post, report_interval=job.report_interval,
                           snapshot_interval=job.snapshot_interval, start_epoch=job.start_epoch)
         if job.probe is not None:
@@ -295,6 +310,20 @@ def serve(commands: Connection, events: Connection, job: Job) -> None:
     finally:
         outbox.put(None)
         sender.join()
+
+
+_TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "class_weights")
+
+
+def _copied(data: PreparedData) -> PreparedData:
+    """The data with plain arrays for tensors: pickled by value, not through shared memory."""
+    return replace(data, **{k: getattr(data, k).numpy() for k in _TENSORS
+                            if getattr(data, k) is not None})  # fmt: skip
+
+
+def _as_tensors(data: PreparedData) -> PreparedData:
+    return replace(data, **{k: torch.from_numpy(v) for k in _TENSORS
+                            if isinstance(v := getattr(data, k), np.ndarray)})  # fmt: skip
 
 
 def _arrays(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:

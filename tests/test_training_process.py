@@ -113,6 +113,18 @@ def test_a_killed_child_is_reported_and_the_model_keeps_its_weights(data):
         torch.testing.assert_close(value, before[key])
 
 
+def test_without_room_in_shared_memory_the_child_gets_a_copy(data, monkeypatch, caplog):
+    def refuse(self):  # what a container's 64 MB /dev/shm does to a large dataset
+        raise RuntimeError("unable to write to file </torch_1_2>: No space left on device (28)")
+
+    monkeypatch.setattr(torch.UntypedStorage, "_share_fd_cpu_", refuse)
+    process = tp.TrainingProcess(small_model(), data, TrainConfig(epochs=1, batch_size=64))
+    result = process.run()
+    assert result.test is not None and len(result.history.epochs) == 1
+    assert "copying the data to the child" in caplog.text
+    assert isinstance(data.x_train, torch.Tensor)  # the caller's data is untouched
+
+
 # ---- the child's side, run here with pipes, so monkeypatches apply ----
 
 
