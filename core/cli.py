@@ -326,6 +326,17 @@ def _check_output_folders(args) -> None:
         parent = Path(path).expanduser().resolve().parent
         if not parent.is_dir():
             raise StudioError(f"Cannot write '{path}': the folder {parent} does not exist.")
+    if args.metrics_json:
+        from core.export import sidecar_path
+
+        metrics = Path(args.metrics_json).expanduser().resolve()
+        for path in args.export:
+            if (Path(path).suffix.lower() == ".safetensors"
+                    and sidecar_path(Path(path).expanduser().resolve()) == metrics):
+                raise StudioError(
+                    f"--metrics-json '{args.metrics_json}' is where the export '{path}' writes "
+                    "its description: give the metrics file another name."
+                )
 
 
 def _write_outputs(args, finished, data, bundle) -> None:

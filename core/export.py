@@ -373,11 +373,17 @@ def export_torchscript(bundle: ModelBundle, path: str | Path) -> Path:
 def export_safetensors(bundle: ModelBundle, path: str | Path) -> Path:
     """Write the weights with the description in the header, plus a `<stem>.json` sidecar."""
     path = Path(path)
-    sidecar = path.with_suffix(".json")
+    sidecar = sidecar_path(path)
     if sidecar == path:
         raise ExportError(f"Cannot write {path}: name the weights file *.safetensors.")
     _check_target(path)
     _check_target(sidecar)
+    if sidecar.exists() and not _is_description(sidecar):
+        raise ExportError(
+            f"Cannot write {path}: its description goes to {sidecar.name} beside it, and that "
+            "file exists and is not an MLP Studio model description. Choose another name for "
+            "the model, or move that file."
+        )
     meta = bundle_to_metadata(bundle)
     inference_module(bundle)  # checks the weights against the spec before anything is written
     tensors = {k: v.detach().cpu().contiguous() for k, v in bundle.state_dict.items()}
@@ -385,6 +391,21 @@ def export_safetensors(bundle: ModelBundle, path: str | Path) -> Path:
     atomic_write(path, data)
     atomic_write(sidecar, _readable_json(meta).encode())
     return path
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """Where export_safetensors writes the description for people to read."""
+    return Path(path).with_suffix(".json")
+
+
+def _is_description(path: Path) -> bool:
+    """An earlier export's sidecar (safe to replace), not somebody's other JSON file."""
+    try:
+        with path.open("rb") as f:
+            meta = json.loads(f.read(1_000_000))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
 def _readable_json(meta: dict[str, Any]) -> str:

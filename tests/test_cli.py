@@ -62,6 +62,8 @@ def test_train_writes_metrics_and_exports_that_predict_reads(small_mnist, tmp_pa
     (["train", "--activation", "custom", "--formula", "__import__('os')"], "formula"),
     (["predict", "/no/such/model.onnx", "x.png"], "model.onnx"),
     (["frobnicate"], "invalid choice"),
+    (["train", "--export", "/tmp/m.safetensors", "--metrics-json", "/tmp/m.json"],
+     "writes its description"),
 ])
 def test_bad_input_exits_2_with_one_error_line(argv, text, small_mnist, capsys):
     if argv[0] == "train":

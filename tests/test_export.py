@@ -200,6 +200,20 @@ def test_torchscript_runs_in_a_process_with_only_torch(tmp_path):
     assert modules == "[]"
 
 
+def test_safetensors_never_overwrites_someone_elses_json(tmp_path):
+    bundle = BUNDLES["custom_maxout_bn"]()
+    theirs = tmp_path / "digits.json"
+    theirs.write_text('{"my": "notes"}')
+    with pytest.raises(ExportError, match="is not an MLP Studio model description"):
+        export_safetensors(bundle, tmp_path / "digits.safetensors")
+    assert theirs.read_text() == '{"my": "notes"}'
+    assert not (tmp_path / "digits.safetensors").exists()
+    theirs.unlink()
+    export_safetensors(bundle, tmp_path / "digits.safetensors")
+    export_safetensors(bundle, tmp_path / "digits.safetensors")  # its own sidecar: replaced
+    assert json.loads(theirs.read_text())["format"] == bundle_to_metadata(bundle)["format"]
+
+
 def test_safetensors_holds_weights_and_description(tmp_path):
     bundle = BUNDLES["custom_maxout_bn"]()
     path = export_safetensors(bundle, tmp_path / "digits.safetensors")
