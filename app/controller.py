@@ -31,6 +31,7 @@ from core.training import (
     Halted,
     History,
     LayerStats,
+    OptimizerState,
     Snapshot,
 )
 from core.training_process import TrainingProcess, warm_up
@@ -100,12 +101,14 @@ def _merge_progress(events: list) -> list:
 
 @dataclass
 class Lineage:
-    """Every run of one model so far: merged history, epochs done, the best weights seen."""
+    """Every run of one model so far: merged history, epochs done, the best weights seen, and
+    where the optimizer left off (the next run continues from there)."""
 
     history: History = field(default_factory=History)
     epochs_done: int = 0
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch: int | None = None
+    optimizer_state: OptimizerState | None = None
 
     def extended(self, trainer: TrainingProcess, result: Finished) -> Lineage:
         best, best_epoch = self.best_state, self.best_epoch
@@ -119,6 +122,7 @@ class Lineage:
             self.epochs_done + len(result.history.epochs),
             best,
             best_epoch,
+            trainer.optimizer_state,
         )
 
 
@@ -290,6 +294,7 @@ class TrainingController(QObject):
                 snapshot_interval=self.snapshot_interval,
                 start_epoch=self.lineage.epochs_done,
                 threads=self.threads,
+                optimizer_state=self.lineage.optimizer_state,
             )
         except StudioError as err:
             self.failed.emit(str(err))

@@ -8,6 +8,7 @@ Regression data (PreparedData.task == "regression") trains the same way with MSE
 its accuracies are NaN (see core.metrics).
 """
 
+import copy
 import math
 import threading
 import time
@@ -282,6 +283,46 @@ def make_schedule(optimizer, config: TrainConfig):
     return None
 
 
+@dataclass(frozen=True)
+class OptimizerState:
+    """Where an optimizer left off (Adam's moment estimates, momentum buffers, step counts),
+    so the next run of the same model continues instead of starting the optimizer afresh."""
+
+    optimizer: str  # TrainConfig.optimizer it belongs to: another optimizer starts afresh
+    state_dict: dict  # torch's Optimizer.state_dict(), tensors on the CPU
+
+
+def resume_optimizer(optimizer: torch.optim.Optimizer, config: TrainConfig,
+                     saved: OptimizerState | None) -> bool:
+    """Load `saved` into a fresh `optimizer` when it belongs to the same kind and shape; the
+    settings (learning rate, weight decay, ...) stay those of `config`. True if loaded."""
+    if saved is None or saved.optimizer != config.optimizer:
+        return False
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    state = saved.state_dict.get("state", {})
+    if any(not 0 <= int(i) < len(params) or any(
+            isinstance(v, Tensor) and v.dim() > 0 and v.shape != params[int(i)].shape
+            for v in values.values()) for i, values in state.items()):
+        return False  # another network's moments: start afresh
+    settings = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    try:  # a copy: torch adopts the tensors it is given, and steps would change `saved`
+        optimizer.load_state_dict(copy.deepcopy(saved.state_dict))
+    except (ValueError, KeyError, RuntimeError):  # another network's (checked before any
+        return False  # change to the optimizer): start afresh
+    for group, values in zip(optimizer.param_groups, settings, strict=True):
+        group.update(values)
+    return True
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer, config: TrainConfig) -> OptimizerState:
+    state = optimizer.state_dict()
+    copied = {i: {k: v.detach().cpu().clone() if isinstance(v, Tensor) else v
+                  for k, v in values.items()}
+              for i, values in state["state"].items()}  # fmt: skip
+    return OptimizerState(config.optimizer, {"state": copied,
+                                             "param_groups": state["param_groups"]})
+
+
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -298,6 +339,7 @@ class Trainer:
         report_interval: float = 0.05,
         snapshot_interval: float = 0.0,
         start_epoch: int = 0,
+        optimizer_state: OptimizerState | None = None,
     ):
         check_run(data, config)
         self.device = pick_device(config.device)
@@ -308,6 +350,8 @@ class Trainer:
         self.report_interval = report_interval
         self.snapshot_interval = snapshot_interval  # seconds; 0 turns snapshots off
         self.start_epoch = start_epoch
+        # In: where the previous run's optimizer left off; out (after run): where this one did.
+        self.optimizer_state = optimizer_state
         self.history = History()
         self.best_state: dict[str, Tensor] | None = None
         self.best_val_loss = math.inf
@@ -378,6 +422,7 @@ class Trainer:
         eval_loss = loss_function(loss_name, data.num_classes, task=data.task)
         classify = data.task == "classification"
         optimizer = make_optimizer(model.parameters(), cfg)
+        resume_optimizer(optimizer, cfg, self.optimizer_state)
         schedule = make_schedule(optimizer, cfg)
         linears = list(model.linears)
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -451,6 +496,10 @@ class Trainer:
         except _Stop:
             stopped = True
             self.history.batch_losses.extend(pending)
+        if not diverged:  # a diverged optimizer's moments are NaN-driven: start afresh
+            self.optimizer_state = _optimizer_state(optimizer, cfg)
+        else:
+            self.optimizer_state = None
 
         return self._finish(stopped, diverged, eval_loss, loss_name)
 

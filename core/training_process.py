@@ -30,7 +30,16 @@ from torch import nn
 from core.data import PreparedData
 from core.errors import StudioError
 from core.model import NetworkSpec, build_model
-from core.training import EpochEnd, Event, Finished, Snapshot, TrainConfig, Trainer, check_run
+from core.training import (
+    EpochEnd,
+    Event,
+    Finished,
+    OptimizerState,
+    Snapshot,
+    TrainConfig,
+    Trainer,
+    check_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +62,7 @@ class Job:
     paused: bool = False
     steps: int = 0
     probe: np.ndarray | None = None
+    optimizer_state: OptimizerState | None = None  # arrays for tensors (see _portable)
     stopped: bool = False  # stop() came before the child started: it never does
 
 
@@ -67,6 +77,7 @@ class _Final:
     best_weights: dict[str, np.ndarray] | None
     best_epoch: int | None
     best_val_loss: float
+    optimizer_state: OptimizerState | None  # arrays for tensors (see _portable)
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,7 @@ class TrainingProcess:
     snapshot_interval: float = 0.0
     start_epoch: int = 0
     threads: int = 1
+    optimizer_state: OptimizerState | None = None  # in: the last run's; out: this run's
     epoch_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
     best_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
     best_epoch: int | None = field(default=None, init=False)
@@ -143,7 +155,8 @@ class TrainingProcess:
         data = replace(self.data, raw_train=None, raw_val=None, raw_test=None, indices={})
         return Job(self.model.spec.to_dict(), _arrays(self.model.state_dict()), data,
                    self.config.to_dict(), self.report_interval, self.snapshot_interval,
-                   self.start_epoch, self.threads)
+                   self.start_epoch, self.threads,
+                   optimizer_state=_portable(self.optimizer_state, np.asarray))
 
     # ---- control, from any thread ----
 
@@ -261,6 +274,7 @@ class TrainingProcess:
         self.model.load_state_dict(_tensors(final.weights))
         self.best_state = None if final.best_weights is None else _tensors(final.best_weights)
         self.best_epoch = final.best_epoch
+        self.optimizer_state = _portable(final.optimizer_state, torch.from_numpy)
         self.best_val_loss = final.best_val_loss
         return finished
 
@@ -287,7 +301,8 @@ def serve(commands: Connection, events: Connection, job: Job) -> None:
 
         trainer = Trainer(model, _as_tensors(job.data), TrainConfig.from_dict(job.config),
                           on_event=post, report_interval=job.report_interval,
-                          snapshot_interval=job.snapshot_interval, start_epoch=job.start_epoch)
+                          snapshot_interval=job.snapshot_interval, start_epoch=job.start_epoch,
+                          optimizer_state=_portable(job.optimizer_state, torch.from_numpy))
         if job.probe is not None:
             trainer.set_probe(torch.from_numpy(job.probe))
         if job.paused:
@@ -301,7 +316,7 @@ def serve(commands: Connection, events: Connection, job: Job) -> None:
             outbox.put(trainer.snapshot(len(trainer.history.batch_losses)))
         best = None if trainer.best_state is None else _arrays(trainer.best_state)
         outbox.put(_Final(_arrays(model.state_dict()), best, trainer.best_epoch,
-                          trainer.best_val_loss))
+                          trainer.best_val_loss, _portable(trainer.optimizer_state, np.asarray)))
     except StudioError as err:
         outbox.put(_Failed(str(err)))
     except Exception as err:  # a bug or an out-of-memory: report it, the parent stays alive
@@ -324,6 +339,17 @@ def _copied(data: PreparedData) -> PreparedData:
 def _as_tensors(data: PreparedData) -> PreparedData:
     return replace(data, **{k: torch.from_numpy(v) for k in _TENSORS
                             if isinstance(v := getattr(data, k), np.ndarray)})  # fmt: skip
+
+
+def _portable(saved: OptimizerState | None, convert) -> OptimizerState | None:
+    """`saved` with `convert` applied to its tensors (np.asarray) or arrays (torch.from_numpy):
+    arrays travel by value, tensors would need the sender alive (see _Final)."""
+    if saved is None:
+        return None
+    kind = np.ndarray if convert is torch.from_numpy else torch.Tensor
+    state = {i: {k: convert(v) if isinstance(v, kind) else v for k, v in values.items()}
+             for i, values in saved.state_dict["state"].items()}  # fmt: skip
+    return replace(saved, state_dict={**saved.state_dict, "state": state})
 
 
 def _arrays(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:

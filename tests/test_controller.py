@@ -78,16 +78,25 @@ def test_one_epoch_finishes_with_metrics_of_the_final_model(qtbot, state, contro
 
 def test_a_second_run_continues_the_epoch_count(qtbot, state, controller):
     configure(state, epochs=1)
+    batches = -(-len(state.data.x_train) // state.train_config.batch_size)
+
+    def adam_steps():
+        return {float(v["step"]) for v in controller.lineage.optimizer_state.state_dict[
+            "state"].values()}  # fmt: skip
+
     for expected_epoch in (1, 2):
         with qtbot.waitSignal(controller.epochEnded, timeout=30_000) as blocker:
             controller.start()
         assert blocker.args[0].epoch == expected_epoch
         qtbot.waitUntil(lambda: not controller.running, timeout=30_000)
+        # The optimizer continues too: Adam has taken every batch of both runs.
+        assert adam_steps() == {expected_epoch * batches}
     state.set_model(None)  # new weights: counting starts again
     with qtbot.waitSignal(controller.epochEnded, timeout=30_000) as blocker:
         controller.start()
     assert blocker.args[0].epoch == 1
     qtbot.waitUntil(lambda: not controller.running, timeout=30_000)
+    assert adam_steps() == {batches}
 
 
 def test_pause_step_resume_stop_are_answered_quickly(qtbot, state, controller):

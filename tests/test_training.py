@@ -253,3 +253,48 @@ def test_evaluate_test_refuses_a_model_made_for_other_data():
 
     with pytest.raises(SpecError, match="takes 8 inputs.*load data the model was made for"):
         evaluate_test(small_net(d=8), blob_data(d=5), "cross-entropy")
+
+
+def adam_steps(state) -> set[float]:
+    return {float(values["step"]) for values in state.state_dict["state"].values()}
+
+
+def test_a_second_run_continues_where_the_optimizer_left_off():
+    data, model = blob_data(), small_net()
+    config = TrainConfig(lr=0.01, batch_size=32, epochs=1)
+    batches = int(np.ceil(420 / 32))
+    first, _, _ = run(config, data, model)
+    assert first.optimizer_state.optimizer == "adam"
+    assert adam_steps(first.optimizer_state) == {batches}
+    config.lr = 0.002  # the new run's settings rule, not the saved ones
+    second = Trainer(model, data, config, optimizer_state=first.optimizer_state)
+    moments = first.optimizer_state.state_dict["state"][0]["exp_avg"].clone()
+    second.run()
+    assert adam_steps(second.optimizer_state) == {2 * batches}  # Adam's bias correction too
+    assert second.optimizer_state.state_dict["param_groups"][0]["lr"] == 0.002
+    assert not torch.equal(second.optimizer_state.state_dict["state"][0]["exp_avg"], moments)
+    assert torch.equal(first.optimizer_state.state_dict["state"][0]["exp_avg"], moments)
+
+
+@pytest.mark.parametrize("change", ["optimizer", "network"])
+def test_a_saved_optimizer_state_that_does_not_fit_starts_afresh(change):
+    data = blob_data()
+    first, _, _ = run(TrainConfig(lr=0.01, batch_size=32, epochs=1), data)
+    config, model = TrainConfig(lr=0.01, batch_size=32, epochs=1), small_net()
+    if change == "optimizer":
+        config.optimizer = "adamw"
+    else:
+        model = small_net(hidden=(17,))
+    second = Trainer(model, data, config, optimizer_state=first.optimizer_state)
+    finished = second.run()
+    assert finished.test.accuracy > 0.5
+    assert adam_steps(second.optimizer_state) == {int(np.ceil(420 / 32))}
+
+
+def test_a_diverged_run_leaves_no_optimizer_state_to_continue():
+    data = blob_data(scale=1e4, normalization="none")
+    model = build_model(NetworkSpec(8, [LayerSpec(16, ActivationSpec("custom", formula="exp(x)"))],
+                                    3, "he", 0))
+    trainer, finished, _ = run(TrainConfig(optimizer="sgd", lr=1.0, epochs=2), data=data,
+                               model=model)
+    assert finished.diverged is not None and trainer.optimizer_state is None
