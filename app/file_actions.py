@@ -463,7 +463,16 @@ class FileActions(QObject):
             data_source=self.data_source or self._default_source(),
             created=self._created,
             playground=self._playground_settings(),
+            optimizer_state=self._optimizer_state(model),
         )
+
+    def _optimizer_state(self, model):
+        """Where the optimizer left off after the model's last run; none mid-run (a recovery
+        save), where the last run's would not match the weights saved."""
+        controller = self.controller
+        if controller is None or controller.running:
+            return None
+        return controller.lineage_of(model).optimizer_state
 
     def _playground_settings(self) -> dict | None:
         """The playground's settings when the studio's data is the playground's."""
@@ -502,7 +511,7 @@ class FileActions(QObject):
 
             self.controller.adopt(model, Lineage(
                 _copy_history(session.history), session.epochs_done, session.best_weights,
-                session.best_epoch,
+                session.best_epoch, session.optimizer_state,
             ))  # fmt: skip
         self._reset_history(_copy_history(session.history), session.epochs_done)
         if session.best_weights is not None:

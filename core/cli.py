@@ -448,18 +448,18 @@ def run_train_session(args, given: set[str]) -> int:
                 "session file.")
     continuing = old is not None and not args.restart
     model = build_model(spec)
-    history, epochs_done, best, best_epoch = History(), 0, None, None
+    history, epochs_done, best, best_epoch, optimizer = History(), 0, None, None, None
     if continuing:
         model.load_state_dict(old.weights)
         history, epochs_done = old.history, old.epochs_done
-        best, best_epoch = old.best_weights, old.best_epoch
+        best, best_epoch, optimizer = old.best_weights, old.best_epoch, old.optimizer_state
     what = "continuing" if continuing else "restarting" if old is not None else "new"
     print(f"session: {path} ({what}, {epochs_done} epochs done) | data: {mnist.source} | "
           f"train {len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "
           f"network {describe(spec)}", file=sys.stderr)
 
     trainer = Trainer(model, data, train_config, on_event=_ProgressBar(not args.quiet),
-                      start_epoch=epochs_done)
+                      start_epoch=epochs_done, optimizer_state=optimizer)
     finished = trainer.run()
     run = finished.history
     if trainer.best_state is not None and (
@@ -470,6 +470,7 @@ def run_train_session(args, given: set[str]) -> int:
         data_config, train_config, data.normalization, list(data.class_names),
         merge_history(history, run), best, best_epoch, epochs_done + len(run.epochs),
         mnist.source, created=old.created if old is not None else "",
+        optimizer_state=trainer.optimizer_state,
     )
     save_session(session, path)
     print(f"saved session {path} ({session.epochs_done} epochs done)", file=sys.stderr)

@@ -4,7 +4,9 @@ A session file is a zip archive (see docs/session-format.md) of
 - `session.json`: the network spec, data settings and normalization, training settings, class
   names, the training history (curves, confusion matrices per epoch), epochs done, timestamps;
 - `weights.safetensors`: the current weights;
-- `best.safetensors` (optional): the weights of the best validation loss so far.
+- `best.safetensors` (optional): the weights of the best validation loss so far;
+- `optimizer.safetensors` (optional): where the optimizer left off (e.g. Adam's moments), so a
+  continued run does not start it afresh.
 
 Nothing in a session is code: JSON and safetensors only, never pickle. The GUI and the CLI
 (`mlp-studio train --session FILE`) read and write the same files.
@@ -12,6 +14,7 @@ Nothing in a session is code: JSON and safetensors only, never pickle. The GUI a
 
 import io
 import json
+import logging
 import math
 import zipfile
 import zlib
@@ -30,7 +33,9 @@ from core.errors import ExportError, SessionError, SpecError
 from core.export import ModelBundle, app_version, atomic_write, check_weights
 from core.losses import canonical_loss
 from core.model import NetworkSpec, parameter_count
-from core.training import EpochRecord, History, TrainConfig
+from core.training import EpochRecord, History, OptimizerState, TrainConfig
+
+log = logging.getLogger(__name__)
 
 FORMAT = "mlp-studio-session"
 FORMAT_VERSION = 1
@@ -38,6 +43,7 @@ SUFFIX = ".mlps"
 SESSION_JSON = "session.json"
 WEIGHTS = "weights.safetensors"
 BEST_WEIGHTS = "best.safetensors"
+OPTIMIZER = "optimizer.safetensors"
 MAX_JSON_BYTES = 256 * 1024 * 1024  # a long history is a few MB; refuse zip bombs early
 HEADER_SLACK = 1024 * 1024  # room for a safetensors header beyond the tensor bytes
 # Trained float32 weights deflate by only ~7% (they are noise to zlib), at ~10 MB/s even at
@@ -66,6 +72,8 @@ class Session:
     # The 2-D playground's data settings (generator settings, or drawn/imported points) when
     # the session trained on playground data; None for MNIST. The GUI reads and writes it.
     playground: dict[str, Any] | None = None
+    # Where the optimizer left off after the last run (None: a continued run starts it afresh).
+    optimizer_state: OptimizerState | None = None
 
 
 def now() -> str:
@@ -97,7 +105,25 @@ def session_to_json(session: Session) -> dict[str, Any]:
     }
     if session.playground is not None:  # optional: MNIST sessions look as they always did
         doc["playground"] = session.playground
+    if session.optimizer_state is not None:
+        doc["optimizer"] = _optimizer_to_json(session.optimizer_state)
     return doc
+
+
+def _optimizer_to_json(saved: OptimizerState) -> dict[str, Any]:
+    """The optimizer's settings and non-tensor state; its tensors go to OPTIMIZER, named
+    "<parameter index>.<name>" (e.g. "0.exp_avg")."""
+    return {
+        "name": saved.optimizer,
+        "param_groups": json.loads(json.dumps(saved.state_dict["param_groups"])),  # tuples
+        "values": {str(i): {k: v for k, v in values.items() if not isinstance(v, Tensor)}
+                   for i, values in saved.state_dict["state"].items()},  # fmt: skip
+    }
+
+
+def _optimizer_tensors(saved: OptimizerState) -> dict[str, Tensor]:
+    return {f"{i}.{k}": v for i, values in saved.state_dict["state"].items()
+            for k, v in values.items() if isinstance(v, Tensor)}  # fmt: skip
 
 
 def session_bytes(session: Session) -> bytes:
@@ -115,6 +141,9 @@ def session_bytes(session: Session) -> bytes:
         if session.best_weights is not None:
             best = _tensor_bytes(session.best_weights)
             _write_member(zf, BEST_WEIGHTS, best, stamp, zipfile.ZIP_STORED)
+        if session.optimizer_state is not None:
+            moments = _tensor_bytes(_optimizer_tensors(session.optimizer_state))
+            _write_member(zf, OPTIMIZER, moments, stamp, zipfile.ZIP_STORED)
     return buffer.getvalue()
 
 
@@ -215,6 +244,8 @@ def load_session(path: str | Path) -> Session:
             session.weights = _read_weights(zf, WEIGHTS, session.spec)
             if BEST_WEIGHTS in names:
                 session.best_weights = _read_weights(zf, BEST_WEIGHTS, session.spec)
+            if OPTIMIZER in names and isinstance(meta.get("optimizer"), dict):
+                session.optimizer_state = _read_optimizer(zf, meta["optimizer"], session)
     except SessionError as err:
         raise SessionError(f"Cannot open {path}: {err}.") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
@@ -225,6 +256,31 @@ def load_session(path: str | Path) -> Session:
     except OSError as err:
         raise SessionError(f"Cannot open {path}: {err.strerror or err}.") from None
     return session
+
+
+def _read_optimizer(zf: zipfile.ZipFile, doc: dict[str, Any],
+                    session: Session) -> OptimizerState | None:
+    """The saved optimizer state, or None when it cannot be used: it is optional (a continued
+    run then starts the optimizer afresh, as before it was saved), so it never stops a
+    session from opening."""
+    limit = 4 * sum(v.numel() * v.element_size() for v in session.weights.values())
+    try:
+        if zf.getinfo(OPTIMIZER).file_size > limit + HEADER_SLACK:
+            raise ValueError("implausibly large")
+        tensors = safetensors_load(zf.read(OPTIMIZER))
+        state: dict[int, dict[str, Any]] = {
+            int(i): dict(values) for i, values in doc.get("values", {}).items()}  # fmt: skip
+        for key, tensor in tensors.items():
+            index, name = key.split(".", 1)
+            state.setdefault(int(index), {})[name] = tensor
+        groups = doc["param_groups"]
+        if not isinstance(doc["name"], str) or not isinstance(groups, list):
+            raise ValueError("malformed")
+    except (KeyError, ValueError, TypeError, AttributeError, SafetensorError,
+            zipfile.BadZipFile, zlib.error, EOFError) as err:
+        log.warning("session optimizer state ignored: %s", err)
+        return None
+    return OptimizerState(doc["name"], {"state": state, "param_groups": groups})
 
 
 # The helpers below raise SessionError with a sentence fragment; load_session puts

@@ -451,6 +451,10 @@ def run_training(qtbot, controller: TrainingController):
     return done.args[0]
 
 
+def adam_steps(optimizer_state) -> set[float]:
+    return {float(v["step"]) for v in optimizer_state.state_dict["state"].values()}
+
+
 def test_autosave_during_training_then_recover_after_a_kill(qtbot, data, settings, tmp_path,
                                                             boxes):  # fmt: skip
     recovery = tmp_path / "recovery.mlps"
@@ -474,6 +478,8 @@ def test_autosave_during_training_then_recover_after_a_kill(qtbot, data, setting
     assert saved.history == finished.history  # every batch loss, grad norm and epoch record
     assert weights_equal(saved.weights, state.model.state_dict())
     assert saved.best_weights is not None and saved.best_epoch == finished.best_epoch
+    batches = -(-len(data.prepared.x_train) // 32)
+    assert adam_steps(saved.optimizer_state) == {3 * batches}  # saved after the run ended
     assert files.dirty
 
     # "Kill": drop everything without a clean exit; the recovery file stays.
@@ -503,6 +509,7 @@ def test_autosave_during_training_then_recover_after_a_kill(qtbot, data, setting
     controller2.epochEnded.connect(lambda event: seen.append(event.epoch))
     run_training(qtbot, controller2)
     assert seen == [4, 5]  # the controller adopted the restored model's past
+    assert adam_steps(controller2.lineage.optimizer_state) == {5 * batches}  # and optimizer
     files2.wait_for_saves()
     assert [r.epoch for r in files2.history.epochs] == [1, 2, 3, 4, 5]
     assert load_session(recovery).epochs_done == 5

@@ -17,6 +17,7 @@ from core.mnist import load_folder
 from core.model import LayerSpec, NetworkSpec, build_model
 from core.session import (
     BEST_WEIGHTS,
+    OPTIMIZER,
     SESSION_JSON,
     WEIGHTS,
     Session,
@@ -67,6 +68,7 @@ def trained(small_mnist) -> Session:
         best_epoch=trainer.best_epoch,
         epochs_done=2,
         data_source=str(small_mnist),
+        optimizer_state=trainer.optimizer_state,
     )
 
 
@@ -122,13 +124,45 @@ def test_round_trip_keeps_every_field(trained, tmp_path):
     _assert_weights_equal(loaded.weights, trained.weights)
     _assert_weights_equal(loaded.best_weights, trained.best_weights)
     assert "net.1.num_batches_tracked" in loaded.weights  # batch-norm buffers travel too
+    saved, back = trained.optimizer_state, loaded.optimizer_state
+    assert back.optimizer == saved.optimizer == "adam"
+    assert back.state_dict["state"].keys() == saved.state_dict["state"].keys()
+    for i, values in saved.state_dict["state"].items():
+        assert values.keys() == back.state_dict["state"][i].keys()
+        for key, value in values.items():
+            assert torch.equal(value, back.state_dict["state"][i][key]), (i, key)
     assert {k: v for k, v in session_to_json(loaded).items()} == session_to_json(trained)
+
+
+def test_a_saved_optimizer_state_continues_training(trained, tmp_path, small_mnist):
+    loaded = load_session(save_session(trained, tmp_path / "run.mlps"))
+    data = prepare_mnist(load_folder(small_mnist), loaded.data_config)
+    model = build_model(loaded.spec)
+    model.load_state_dict(loaded.weights)
+    config = TrainConfig(lr=0.01, epochs=1, batch_size=32)
+    trainer = Trainer(model, data, config, optimizer_state=loaded.optimizer_state)
+    trainer.run()
+    steps = {float(v["step"]) for v in trainer.optimizer_state.state_dict["state"].values()}
+    before = {float(v["step"]) for v in loaded.optimizer_state.state_dict["state"].values()}
+    batches = -(-len(data.x_train) // 32)
+    assert steps == {before.pop() + batches}
+
+
+def test_a_damaged_optimizer_state_is_left_out_not_fatal(trained, tmp_path, caplog):
+    path = save_session(trained, tmp_path / "run.mlps")
+    members = _members(path)
+    members[OPTIMIZER] = b"not safetensors"
+    (tmp_path / "bad.mlps").write_bytes(_zip(members))
+    loaded = load_session(tmp_path / "bad.mlps")
+    assert loaded.optimizer_state is None and loaded.epochs_done == 2
+    _assert_weights_equal(loaded.weights, trained.weights)
+    assert "optimizer state ignored" in caplog.text
 
 
 def test_the_file_is_the_documented_zip(trained, tmp_path):
     path = save_session(trained, tmp_path / "run.mlps")
     with zipfile.ZipFile(path) as zf:
-        assert set(zf.namelist()) == {SESSION_JSON, WEIGHTS, BEST_WEIGHTS}
+        assert set(zf.namelist()) == {SESSION_JSON, WEIGHTS, BEST_WEIGHTS, OPTIMIZER}
         assert zf.getinfo(SESSION_JSON).compress_type == zipfile.ZIP_DEFLATED
         meta = json.loads(zf.read(SESSION_JSON))
     assert meta["format"] == "mlp-studio-session" and meta["format_version"] == 1
@@ -451,6 +485,10 @@ def test_cli_creates_continues_and_restarts_a_session(small_mnist, tmp_path, cap
     assert second.created == first.created and second.modified >= first.modified
     assert 1 <= second.best_epoch <= 5
     assert not all(torch.equal(first.weights[k], second.weights[k]) for k in first.weights)
+    # The optimizer continued too: Adam counted the batches of both runs.
+    steps = [{float(v["step"]) for v in s.optimizer_state.state_dict["state"].values()}
+             for s in (first, second)]  # fmt: skip
+    assert steps[1] == {steps[0].pop() * 5 / 2}
     err = capsys.readouterr().err
     assert "continuing, 2 epochs done" in err and "5 epochs done" in err
 
