@@ -383,7 +383,11 @@ class CanvasPanel(QWidget):
     def _predict(self) -> None:
         model = self._inference_model()
         input_size = FIELD * FIELD if model is None else model.spec.input_size
-        self.normalization = self._pick_normalization(input_size)
+        # A network for other inputs (a playground's 2-D points) has no normalization for the
+        # drawing: _problem says why there is no guess.
+        self.normalization = (
+            self._pick_normalization(input_size) if input_size == FIELD * FIELD else None
+        )
         self._show_steps()
         self._set_layer_maps(model)
         self.prediction = None

@@ -3,7 +3,9 @@
     python -m app.screenshots OUTDIR [--data DIR] [--subset 12000] [--theme light|dark|both]
 
 Loads MNIST (a training subset, for speed) through the Data panel, trains a small network with
-the real controller, pauses in the middle of the run, and grabs the window and each dock.
+the real controller, pauses in the middle of the run, and grabs the window and each dock; the
+Draw dock with a hand-drawn 3 and the paused model's guess. Then the Playground dock learns a
+3-arm spiral (a run on x1, x2 pinned beside one with sines added), paused mid-run.
 Runs offscreen unless QT_QPA_PLATFORM says otherwise; settings go to a temporary folder.
 """
 
@@ -14,6 +16,8 @@ import io
 import os
 import sys
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 MAX_BYTES = 280_000  # docs images stay under 300 KB; larger ones get fewer colours
@@ -63,8 +67,6 @@ def save_png(widget, path: Path) -> Path:
 
 def wait(app, condition, timeout_s: float = 120.0) -> None:
     """Run the event loop until `condition()` holds (screenshots only; tests use qtbot)."""
-    import time
-
     from PySide6.QtCore import QEventLoop
 
     end = time.monotonic() + timeout_s
@@ -89,7 +91,9 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
 
     window = MainWindow(
-        QSettings("mlp-studio-screenshots", theme),
+        # Explicitly INI in the temporary folder: QSettings(org, app) would be the native format
+        # in ~/.config, and a previous run's saved layout would be restored.
+        QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "mlp-studio-shots", theme),
         autoload_data=False,
         recovery_path=Path(settings_dir) / "recovery.mlps",
     )
@@ -143,12 +147,92 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
         app.processEvents()
         written.append(save_png(window._help_dialog, outdir / "help.png"))
         window._help_dialog.close()
+        written.append(shoot_canvas(app, window, outdir / "canvas.png"))
     controller.stop()
     wait(app, lambda: not controller.running)
+    if theme == "light":
+        written.append(shoot_playground(app, window, outdir / "playground-spiral.png"))
     window.file_actions.maybe_save = lambda: True  # nobody to ask about saving
     window.close()
     QApplication.processEvents()
     return written
+
+
+@contextmanager
+def floating(app, dock, width: int, height: int):
+    """Float `dock` at this size (as a user may, to give a panel room), yield its panel, then
+    dock it back where it was."""
+    dock.setFloating(True)
+    dock.resize(width, height)
+    dock.raise_()
+    app.processEvents()
+    try:
+        yield dock.widget()
+    finally:
+        dock.setFloating(False)
+        app.processEvents()
+
+
+def shoot_canvas(app, window, path: Path) -> Path:
+    """The Draw panel with a hand-drawn 3 (synthetic mouse strokes) and the paused model's
+    guess, with every preprocessing step."""
+    from PySide6.QtCore import QEvent
+
+    from app.canvas_panel import demo_strokes, draw_strokes
+
+    dock = window.docks["canvas"]
+    dock.raise_()
+    with floating(app, dock, 920, 560) as panel:
+        panel.canvas.clear()
+        draw_strokes(panel.canvas, demo_strokes("3"))
+        app.sendEvent(panel.canvas, QEvent(QEvent.Type.Leave))  # no brush outline
+        panel.canvas.clearFocus()
+        app.processEvents()
+        guess = None if panel.prediction is None else panel.bars.names()[panel.prediction.top]
+        if guess != "3":
+            print(f"warning: the Draw panel guesses {guess!r} for the demo 3", file=sys.stderr)
+        shot = save_png(panel, path)
+    window.docks["training"].raise_()
+    return shot
+
+
+def shoot_playground(app, window, path: Path) -> Path:
+    """The Playground dock on a 3-arm spiral: a run on x1, x2 alone pinned, then a run with
+    sin(x1), sin(x2) added, paused while the arms are being learned."""
+    from app.playground_panel import SETTLE_MS
+
+    dock, panel = window.docks["playground"], window.panels["playground"]
+    state, controller = window.state, window.controller
+    epochs = []
+    controller.epochEnded.connect(lambda event: epochs.append(event.epoch))
+    dock.raise_()  # publishes the playground's points: playground network and training defaults
+    with floating(app, dock, 1400, 660):
+        panel.classes_spin.setValue(3)
+        panel.select_dataset("spiral")
+        panel.set_features(("x1", "x2"))
+        config = state.train_config
+        config.epochs = 150
+        state.set_train_config(config)
+        window.train()  # x1, x2 only: the spiral is hard
+        wait(app, lambda: epochs and epochs[-1] >= 150 and not controller.running)
+        panel.pin()
+        panel.set_features(("x1", "x2", "sin(x1)", "sin(x2)"))  # sines make the arms easy
+        config.epochs = 300
+        state.set_train_config(config)
+        epochs.clear()
+        window.train()
+        wait(app, lambda: epochs and epochs[-1] >= 100)
+        controller.pause()
+        wait(app, lambda: controller.run_state in ("paused", "idle"))
+        settled = time.monotonic() + (SETTLE_MS + 150) / 1000  # links antialiased again
+        wait(app, lambda: time.monotonic() > settled)
+        panel.message.setVisible(False)  # the playground-settings note, read once
+        panel.refresh()
+        app.processEvents()
+        shot = save_png(panel, path)
+    controller.stop()
+    wait(app, lambda: not controller.running)
+    return shot
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 from app.canvas_panel import NO_MODEL, CanvasPanel
 from app.drawing_canvas import SIZE, qimage_to_gray
 from app.state import StudioState
-from core.data import DataConfig, SplitConfig, prepare_mnist
+from core.data import DataConfig, SplitConfig, fit_normalization, prepare_mnist
 from core.digits import preprocess_digit
 from core.inference import predict_digit
 from core.mnist import MnistArrays, load_folder
@@ -378,6 +378,21 @@ def test_without_a_model_the_drawing_and_steps_still_work(qtbot):
     state.set_data_config(config)
     state.ensure_model()
     assert panel.prediction is None and "load MNIST" in panel.confidence_label.text()
+
+
+def test_a_model_for_2d_points_leaves_the_drawing_without_a_guess(qtbot):
+    """A playground network (4 inputs, its data's own normalization) becomes current while a
+    digit is on the canvas: the steps stay, no normalization of the wrong size is applied."""
+    state = StudioState()
+    panel = make_panel(qtbot, state)
+    draw(qtbot, panel.canvas, [(0.4, 0.2), (0.45, 0.8)])
+    model = build_model(NetworkSpec(input_size=4, hidden=[LayerSpec(8)], output_size=3))
+    state.replace_spec(model.spec)
+    points = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    state.set_model(model, fit_normalization("per_pixel", points))
+    assert panel.prediction is None and panel.normalization is None
+    assert "4 inputs" in panel.confidence_label.text()
+    assert not panel.steps.empty and tile_gray(panel.centered_tile).max() > 0
 
 
 def test_a_model_in_training_is_never_switched_to_eval(qtbot, ring_data):
