@@ -16,7 +16,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
@@ -33,6 +32,7 @@ from core.training import (
     LayerStats,
     OptimizerState,
     Snapshot,
+    merge_progress,
 )
 from core.training_process import TrainingProcess, warm_up
 
@@ -60,43 +60,6 @@ def training_threads() -> int:
     if value.isdigit() and int(value) > 0:
         return int(value)
     return max(1, (os.cpu_count() or 1) - 1)
-
-
-def _merge_progress(events: list) -> list:
-    """Consecutive BatchProgress of one epoch become one (their losses in order); other
-    events stay as they are, in place. A merged event never spans two epochs, like the
-    trainer's."""
-    out: list = []
-    run: list[BatchProgress] = []
-
-    def close_run() -> None:
-        if len(run) == 1:
-            out.append(run[0])
-        elif run:
-            # The rate over the whole run of events: batches / time, where each event's time
-            # is its batches / its rate (batches of one run have the same size).
-            last = run[-1]
-            batches = sum(len(e.losses) for e in run)
-            seconds = sum(len(e.losses) / e.samples_per_second for e in run
-                          if e.samples_per_second > 0)  # fmt: skip
-            out.append(BatchProgress(
-                last.epoch, last.batch, last.batches_per_epoch, last.step,
-                np.concatenate([e.losses for e in run]).astype(np.float32, copy=False),
-                batches / seconds if seconds > 0 else last.samples_per_second, last.lr,
-            ))  # fmt: skip
-        run.clear()
-
-    for event in events:
-        if isinstance(event, BatchProgress) and (not run or run[-1].epoch == event.epoch):
-            run.append(event)
-            continue
-        close_run()
-        if isinstance(event, BatchProgress):
-            run.append(event)
-        else:
-            out.append(event)
-    close_run()
-    return out
 
 
 @dataclass
@@ -214,6 +177,7 @@ class TrainingController(QObject):
         self._snapshot_waiting = False
         self.pace = PACE_MIN
         self._busy_mark = (time.perf_counter(), time.thread_time())
+        self._delivering = 0.0  # seconds spent in _deliver since _busy_mark
         self._deliver_timer = QTimer(self)
         self._deliver_timer.setSingleShot(True)
         self._deliver_timer.timeout.connect(self._deliver)
@@ -407,14 +371,16 @@ class TrainingController(QObject):
         within an epoch), then the newest snapshot; then adapt the pace to how busy the GUI
         thread has been."""
         self._deliver_timer.stop()
+        start = time.perf_counter()
         pending, self._pending = self._pending, []
-        for event in _merge_progress(pending):
+        if any(isinstance(event, EpochEnd) for event in pending):
+            self._adopt_epoch_weights()
+        for event in merge_progress(pending):
             if isinstance(event, BatchProgress):
                 self.progress.emit(event)
             elif isinstance(event, LayerStats):
                 self.layerStats.emit(event)
             else:
-                self._adopt_epoch_weights()
                 self.epochEnded.emit(event)
         if self._snapshot_waiting:
             self._snapshot_waiting = False
@@ -423,6 +389,7 @@ class TrainingController(QObject):
             if snapshot is not None:
                 self._show_weights(snapshot)
                 self.snapshot.emit(snapshot)
+        self._delivering += time.perf_counter() - start
         self._adapt_pace()
 
     def _show_weights(self, snapshot: Snapshot) -> None:
@@ -449,8 +416,10 @@ class TrainingController(QObject):
         wall = now - self._busy_mark[0]
         if wall < PACE_WINDOW:
             return
-        busy = max(cpu - self._busy_mark[1], 0.0) / wall
-        self._busy_mark = (now, cpu)
+        # Busy: the GUI thread's CPU time (the views' drawing, whenever it happens), or the
+        # wall time of the deliveries (their slots), which also counts waiting for the GIL.
+        busy = max(cpu - self._busy_mark[1], self._delivering, 0.0) / wall
+        self._busy_mark, self._delivering = (now, cpu), 0.0
         # Proportional, damped (square root) so the pace settles instead of oscillating.
         factor = (max(busy, 1e-3) / PACE_BUSY) ** 0.5
         self.pace = min(max(self.pace * factor, PACE_MIN), PACE_MAX)

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import platformdirs
-from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
 
@@ -33,6 +35,8 @@ from core.session import SUFFIX, Session, load_session, merge_history, save_sess
 from core.training import EpochRecord, History, TrainConfig
 
 log = logging.getLogger(__name__)
+
+AUTOSAVE_INTERVAL = 2.0  # s: at most one recovery autosave this often while training
 
 RECENT_KEY = "session/recent"
 FOLDER_KEY = "session/lastFolder"
@@ -184,6 +188,12 @@ class FileActions(QObject):
         self._saved_revision = 0
 
         self._saver = _Saver(self)
+        # Autosaves at epoch ends, at most one per AUTOSAVE_INTERVAL: playground epochs end
+        # dozens of times a second. The last epoch's waits on this timer.
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.timeout.connect(self.save_recovery)
+        self._last_autosave = -math.inf
         self._saver.done.connect(self._on_saved)
         self._build_actions()
 
@@ -353,7 +363,11 @@ class FileActions(QObject):
                 self._best, self._best_loss = trainer.best_state, event.val.loss
                 self._best_epoch = self._epoch_number(event.epoch)
         self._changed()
-        self.save_recovery()
+        wait = self._last_autosave + AUTOSAVE_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self.save_recovery()
+        elif not self._autosave_timer.isActive():
+            self._autosave_timer.start(round(wait * 1000))
 
     @Slot(object)
     def on_finished(self, finished) -> None:
@@ -639,6 +653,8 @@ class FileActions(QObject):
 
     def save_recovery(self) -> None:
         """Autosave to the recovery file (background; a waiting autosave is replaced)."""
+        self._autosave_timer.stop()
+        self._last_autosave = time.monotonic()
         self._saver.save(self.collect_session(), self.recovery_path, ("recovery",), True)
 
     def wait_for_saves(self) -> None:

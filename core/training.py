@@ -204,6 +204,43 @@ class Finished:
 Event = BatchProgress | LayerStats | Snapshot | EpochEnd | Halted | Diverged | Finished
 
 
+def merge_progress(events: list) -> list:
+    """Consecutive BatchProgress of one epoch become one (their losses in order); other
+    events stay as they are, in place. A merged event never spans two epochs, like the
+    trainer's. For a reader that fell behind: fewer, larger reports, no loss lost."""
+    out: list = []
+    run: list[BatchProgress] = []
+
+    def close_run() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            # The rate over the whole run of events: batches / time, where each event's time
+            # is its batches / its rate (batches of one run have the same size).
+            last = run[-1]
+            batches = sum(len(e.losses) for e in run)
+            seconds = sum(len(e.losses) / e.samples_per_second for e in run
+                          if e.samples_per_second > 0)  # fmt: skip
+            out.append(BatchProgress(
+                last.epoch, last.batch, last.batches_per_epoch, last.step,
+                np.concatenate([e.losses for e in run]).astype(np.float32, copy=False),
+                batches / seconds if seconds > 0 else last.samples_per_second, last.lr,
+            ))  # fmt: skip
+        run.clear()
+
+    for event in events:
+        if isinstance(event, BatchProgress) and (not run or run[-1].epoch == event.epoch):
+            run.append(event)
+            continue
+        close_run()
+        if isinstance(event, BatchProgress):
+            run.append(event)
+        else:
+            out.append(event)
+    close_run()
+    return out
+
+
 class _Stop(Exception):
     pass
 

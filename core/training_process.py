@@ -39,6 +39,7 @@ from core.training import (
     TrainConfig,
     Trainer,
     check_run,
+    merge_progress,
 )
 
 log = logging.getLogger(__name__)
@@ -237,11 +238,7 @@ class TrainingProcess:
         events_in.close()
         finished = final = failure = None
         try:
-            while True:
-                try:
-                    message = events_out.recv()
-                except (EOFError, OSError):
-                    break
+            for message in _received(events_out):
                 if isinstance(message, _Final):
                     final = message
                 elif isinstance(message, _EpochWeights):
@@ -277,6 +274,16 @@ class TrainingProcess:
         self.optimizer_state = _portable(final.optimizer_state, torch.from_numpy)
         self.best_val_loss = final.best_val_loss
         return finished
+
+
+def _received(events: Connection):
+    """The child's messages one by one (it sends them in lists), until it has gone."""
+    while True:
+        try:
+            batch = events.recv()
+        except (EOFError, OSError):
+            return
+        yield from batch
 
 
 # ---- the child ----
@@ -361,28 +368,29 @@ def _tensors(state: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
 
 
 def _send_all(outbox: queue.SimpleQueue, events: Connection) -> None:
+    """Send what the trainer queued, in batches: everything waiting goes as one list, with
+    consecutive progress reports merged and only the newest snapshot kept. A reader that
+    falls behind (its GIL held by a busy GUI thread) then gets fewer, larger messages instead
+    of a growing backlog."""
     while True:
-        message = outbox.get()
-        if isinstance(message, Snapshot):
-            message = _newest_snapshot(message, outbox)
-            if isinstance(message, tuple):  # a non-snapshot came after it: send both, in order
-                snapshot, message = message
-                if not _send(events, snapshot):
-                    return
-        if message is None or not _send(events, message):
+        waiting = [outbox.get()]
+        while True:
+            try:
+                waiting.append(outbox.get_nowait())
+            except queue.Empty:
+                break
+        last = waiting[-1] is None
+        batch = _compact([m for m in waiting if m is not None])
+        if (batch and not _send(events, batch)) or last:
             return
 
 
-def _newest_snapshot(snapshot: Snapshot, outbox: queue.SimpleQueue):
-    """Skip queued snapshots up to the newest; return it, or (it, the next other message)."""
-    while True:
-        try:
-            message = outbox.get_nowait()
-        except queue.Empty:
-            return snapshot
-        if not isinstance(message, Snapshot):
-            return snapshot, message
-        snapshot = message
+def _compact(messages: list) -> list:
+    """merge_progress, and the snapshots but the newest dropped (it takes the last one's
+    place, so it still comes after the events before it)."""
+    newest = max((i for i, m in enumerate(messages) if isinstance(m, Snapshot)), default=None)
+    kept = [m for i, m in enumerate(messages) if not isinstance(m, Snapshot) or i == newest]
+    return merge_progress(kept)
 
 
 def _send(events: Connection, message) -> bool:

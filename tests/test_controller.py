@@ -9,7 +9,7 @@ import pytest
 import torch
 from idx_fixtures import write_mnist_folder
 
-from app.controller import TrainingController, _merge_progress, _Worker
+from app.controller import TrainingController, _Worker
 from app.state import StudioState
 from core.activations import ActivationSpec
 from core.data import DataConfig, prepare_mnist
@@ -17,7 +17,7 @@ from core.losses import canonical_loss, loss_function
 from core.metrics import evaluate
 from core.mnist import load_folder
 from core.model import LayerSpec, NetworkSpec
-from core.training import BatchProgress, Finished, LayerStats
+from core.training import BatchProgress, Finished, LayerStats, merge_progress
 
 ANSWER_MS = 200  # pause/resume/step/stop must be answered within this
 
@@ -265,7 +265,7 @@ def test_merged_progress_keeps_order_and_never_spans_epochs():
     stats = LayerStats(3, *[np.zeros(2)] * 5)
     events = [progress(1, 2, [1.0, 0.9], 1000.0), progress(1, 3, [0.8], 500.0), stats,
               progress(1, 4, [0.7]), progress(2, 1, [0.6]), progress(2, 2, [0.5])]  # fmt: skip
-    merged = _merge_progress(events)
+    merged = merge_progress(events)
     assert [type(e).__name__ for e in merged] == ["BatchProgress", "LayerStats",
                                                    "BatchProgress", "BatchProgress"]  # fmt: skip
     first = merged[0]
@@ -281,16 +281,16 @@ def test_a_busy_gui_gets_fewer_larger_updates_and_loses_no_losses(qtbot, state, 
     configure(state, epochs=10_000, batch_size=8)
     seen = []
 
-    def slow_view(event):  # a view that takes 40 ms of CPU per update
-        seen.append(event)
-        end = time.thread_time() + 0.04
+    def slow_view(_snapshot):  # 300 ms per update (at most one snapshot per delivery):
+        end = time.thread_time() + 0.3  # even 4 updates a second exceed PACE_BUSY
         while time.thread_time() < end:
             pass
 
-    controller.progress.connect(slow_view)
+    controller.progress.connect(seen.append)
+    controller.snapshot.connect(slow_view)
     with qtbot.waitSignal(controller.progress, timeout=30_000):
         controller.start()
-    qtbot.waitUntil(lambda: controller.pace >= 0.2, timeout=20_000)
+    qtbot.waitUntil(lambda: controller.pace >= 0.2, timeout=30_000)
     with qtbot.waitSignal(controller.finished, timeout=5_000) as blocker:
         controller.stop()
     # Every batch's loss arrived exactly once, in order, however the updates were batched.

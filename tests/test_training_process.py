@@ -140,12 +140,9 @@ def serve_here(data, config, **job_changes):
     thread = threading.Thread(target=tp.serve, args=(commands_out, events_in, job))
     thread.start()
     messages = []
-    while True:
-        try:
-            messages.append(events_out.recv())
-        except EOFError:
-            break
-        if isinstance(messages[-1], tp._Final | tp._Failed):
+    for message in tp._received(events_out):
+        messages.append(message)
+        if isinstance(message, tp._Final | tp._Failed):
             break
     thread.join(30)
     commands_in.close()
@@ -194,25 +191,35 @@ def test_the_child_stops_when_the_parent_goes(data):
                  TrainConfig(epochs=100_000, batch_size=8).to_dict(), 0.05, 0.0, 0, 1)
     thread = threading.Thread(target=tp.serve, args=(commands_out, events_in, job))
     thread.start()
-    assert isinstance(events_out.recv(), LayerStats | BatchProgress)
+    received = tp._received(events_out)
+    assert isinstance(next(received), LayerStats | BatchProgress)
     commands_in.close()  # what a parent's death looks like from the child
-    messages = [events_out.recv()]
-    while not isinstance(messages[-1], tp._Final):
-        messages.append(events_out.recv())
+    messages = []
+    for message in received:
+        messages.append(message)
+        if isinstance(message, tp._Final):
+            break
     thread.join(30)
     assert not thread.is_alive()
     assert any(isinstance(m, Finished) and m.stopped for m in messages)
 
 
-def test_only_the_newest_queued_snapshot_is_sent_and_the_order_kept():
+def test_a_backlog_goes_as_one_message_merged_with_the_newest_snapshot_only():
     out, into = multiprocessing.Pipe(duplex=False)
     outbox = queue.SimpleQueue()
-    old, new = Snapshot(1, [], [], None), Snapshot(2, [], [], None)
-    halted = Halted()
-    for message in (old, new, halted, Snapshot(3, [], [], None), None):
+
+    def progress(batch, loss):
+        return BatchProgress(1, batch, 10, batch, np.float32([loss]), 100.0, 0.001)
+
+    stats, halted = LayerStats(2, *[np.zeros(2)] * 5), Halted()
+    backlog = [progress(1, 0.9), Snapshot(1, [], [], None), progress(2, 0.8), stats,
+               Snapshot(2, [], [], None), progress(3, 0.7), progress(4, 0.6), halted, None]
+    for message in backlog:
         outbox.put(message)
     tp._send_all(outbox, into)
-    received = []
-    while out.poll(1):
-        received.append(out.recv())
-    assert received == [new, halted, Snapshot(3, [], [], None)]
+    [batch] = [out.recv() for _ in range(1) if out.poll(1)]
+    assert not out.poll(0.1)  # one message for the whole backlog
+    assert [type(m).__name__ for m in batch] == [
+        "BatchProgress", "LayerStats", "Snapshot", "BatchProgress", "Halted"]  # fmt: skip
+    assert batch[0].losses.tolist() == pytest.approx([0.9, 0.8])
+    assert batch[2].step == 2 and batch[3].losses.tolist() == pytest.approx([0.7, 0.6])
