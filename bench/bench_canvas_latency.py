@@ -17,16 +17,16 @@ Needs MNIST ($MLP_STUDIO_DATA or the download cache) unless --model is given.
 
 import argparse
 import sys
-import threading
 import time
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.canvas_panel import CanvasPanel, load_model_file
+from app.controller import TrainingController
 from app.state import StudioState
 from core.data import DataConfig, SplitConfig, prepare_mnist
 from core.mnist import load_mnist
@@ -100,21 +100,25 @@ def main() -> int:
     parser.add_argument(
         "--while-training",
         action="store_true",
-        help="keep training the model in a thread meanwhile, as the GUI's Train button does",
+        help="keep training the model meanwhile, as the GUI's Train button does",
     )
     args = parser.parse_args()
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     state = build_state(args.model)
-    trainer = thread = None
+    controller = None
     if args.while_training:
         if state.data is None:
             print("error: --while-training needs MNIST to train on (leave out --model)")
             return 2
-        trainer = Trainer(state.model, state.data, TrainConfig(epochs=1000))
-        thread = threading.Thread(target=trainer.run, daemon=True)
-        thread.start()
-        state.set_training(True)
+        # As the Train button does: the app's controller, the trainer in a child process,
+        # snapshots copied into the model the canvas predicts with.
+        controller = TrainingController(state)
+        state.set_train_config(TrainConfig(epochs=1000))
+        controller.start()
+        loop = QEventLoop()
+        controller.progress.connect(loop.quit)
+        loop.exec()  # training runs
     panel = CanvasPanel(state)
     panel.resize(960, 600)
     panel.show()
@@ -169,11 +173,9 @@ def main() -> int:
         app.processEvents()
     burst_predictions = len(set_at)
     QTest.mouseRelease(canvas, LEFT, Qt.KeyboardModifier.NoModifier, points[-1])
-    if trainer is not None:
-        trainer.stop()
-        thread.join()
-        state.set_training(False)
-        print("(measured while the model kept training in another thread)")
+    if controller is not None:
+        controller.shutdown()
+        print("(measured while the model kept training, as after pressing Train)")
 
     for label, values in (("move -> bars set", to_set), ("move -> bars painted", to_paint)):
         v = np.array(values)
