@@ -64,13 +64,11 @@ class CanvasPanel(QWidget):
         self.normalization: Normalization | None = None
         self._gray = np.zeros((SIZE, SIZE), np.float32)
         # Predictions use a private copy of the model, never state.model itself: predict_digit
-        # switches its model to eval() (dropout off, batch norm on running statistics) and a
-        # training thread may be using state.model in train() mode at the same time; flipping
-        # its mode from here would silently turn dropout off mid-training. The copy is rebuilt
-        # when the network changes and its weights re-read (load_state_dict copies them) on
-        # modelChanged and, while training, at most every REFRESH_SECONDS. Reading weights that
-        # the optimizer is updating in place is memory-safe in PyTorch; at worst a layer is one
-        # step newer than another, which a display can live with.
+        # switches its model to eval() (dropout off, batch norm on running statistics), which
+        # must not leak into the model other views and exports read. The copy is rebuilt when
+        # the network changes and its weights re-read (load_state_dict copies them) on
+        # modelChanged and, while training, at most every REFRESH_SECONDS: the controller
+        # copies the training process's newest weights into state.model as they arrive.
         self._copy: MLP | None = None
         self._copy_of: weakref.ref | None = None
         self._copied_at = -float("inf")

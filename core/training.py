@@ -365,7 +365,8 @@ def _copy_state(model: nn.Module) -> dict[str, Tensor]:
 
 
 class Trainer:
-    """Trains `model` on `data`; `run()` blocks, so GUIs call it from a worker thread."""
+    """Trains `model` on `data`; `run()` blocks (the GUI runs it in a child process: see
+    core.training_process)."""
 
     def __init__(
         self,
