@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from app.state import StudioState
 from core.errors import StudioError
@@ -60,6 +60,10 @@ def training_threads() -> int:
     if value.isdigit() and int(value) > 0:
         return int(value)
     return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _ignore(_event) -> None:
+    pass
 
 
 @dataclass
@@ -178,6 +182,7 @@ class TrainingController(QObject):
         self.pace = PACE_MIN
         self._busy_mark = (time.perf_counter(), time.thread_time())
         self._delivering = 0.0  # seconds spent in _deliver since _busy_mark
+        self._finishing = False  # in the run's last delivery
         self._deliver_timer = QTimer(self)
         self._deliver_timer.setSingleShot(True)
         self._deliver_timer.timeout.connect(self._deliver)
@@ -263,8 +268,9 @@ class TrainingController(QObject):
         except StudioError as err:
             self.failed.emit(str(err))
             return False
-        if self._probe is not None:
-            trainer.set_probe(self._probe)
+        probe = self._fitting_probe(state.spec.input_size)
+        if probe is not None:
+            trainer.set_probe(probe)
         if paused:
             trainer.pause()
         worker.trainer = trainer
@@ -314,7 +320,13 @@ class TrainingController(QObject):
         """Normalized samples [P, D] (tensor or array) whose activations go into snapshots."""
         self._probe = None if x is None else torch.as_tensor(x, dtype=torch.float32).clone()
         if self._worker is not None:
-            self._worker.trainer.set_probe(self._probe)
+            self._worker.trainer.set_probe(
+                self._fitting_probe(self._worker.trainer.model.spec.input_size))
+
+    def _fitting_probe(self, input_size: int) -> torch.Tensor | None:
+        """The probe, if it fits the network (a sample of other data would break snapshots)."""
+        probe = self._probe
+        return probe if probe is not None and probe.shape[-1] == input_size else None
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop and join the worker (window closing, app quitting); safe to call twice."""
@@ -332,6 +344,9 @@ class TrainingController(QObject):
             if not thread.wait(timeout_ms):
                 log.error("the training thread did not stop")
                 return
+        # The worker's last signals (Finished, the thread's end) wait in the event queue: take
+        # them now, so the run lands in the lineage and `finished` goes out as usual.
+        QCoreApplication.sendPostedEvents(self)
         self._on_thread_finished()
 
     # ---- from the worker (GUI thread) ----
@@ -396,7 +411,7 @@ class TrainingController(QObject):
         """Copy the child's weights into the window's model, so what reads it while training
         (the canvas's live prediction, exports) sees the network as it is now."""
         model = self._trained_model
-        if model is None or self._thread is None:
+        if model is None or self._thread is None or self._finishing:
             return
         with torch.no_grad():
             for linear, w, b in zip(model.linears, snapshot.weights, snapshot.biases,
@@ -408,7 +423,8 @@ class TrainingController(QObject):
         """The window's model takes the weights of the latest epoch's end (all of them, batch
         norm statistics too): what an autosave at this EpochEnd writes."""
         trainer, model = self.trainer, self._trained_model
-        if trainer is not None and model is not None and trainer.epoch_state is not None:
+        if (trainer is not None and model is not None and trainer.epoch_state is not None
+                and not self._finishing):
             model.load_state_dict(trainer.epoch_state)
 
     def _adapt_pace(self) -> None:
@@ -436,14 +452,25 @@ class TrainingController(QObject):
         if self._thread is None:  # already cleaned up by shutdown()
             return
         self._snapshot_waiting = True  # the final weights, if the worker left a snapshot
-        self._deliver()
+        self._finishing = True  # the views get the last events; the model keeps run()'s weights
+        try:
+            self._deliver()
+        finally:
+            self._finishing = False
         thread, worker, result = self._thread, self._worker, self._result
         self._thread = self._worker = self._result = None
         trainer = worker.trainer
         model = trainer.model
+        if trainer.final_state is not None:
+            # Again, here: a snapshot copied in by a late delivery must not stay on top.
+            model.load_state_dict(trainer.final_state)
         if result is not None:
             self.lineage = self.lineage.extended(trainer, result)
-        thread.deleteLater()  # the worker goes with its last Python reference
+        # The worker and the trainer refer to each other (on_event): break that, or every
+        # run's process handle, pipes, weights and data would stay alive.
+        worker.trainer, worker._snapshot, trainer.on_event = None, None, _ignore
+        worker.deleteLater()
+        thread.deleteLater()
         self.state.set_training(False)
         self._set_state("idle")
         if self.state.model is model:

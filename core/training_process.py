@@ -138,6 +138,7 @@ class TrainingProcess:
     start_epoch: int = 0
     threads: int = 1
     optimizer_state: OptimizerState | None = None  # in: the last run's; out: this run's
+    final_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
     epoch_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
     best_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
     best_epoch: int | None = field(default=None, init=False)
@@ -149,6 +150,7 @@ class TrainingProcess:
         self._paused = False
         self._job: Job | None = self._make_job()
         self._commands: Connection | None = None
+        self._starting: list[tuple] | None = None  # commands while the child starts
         self._process = None
 
     def _make_job(self) -> Job:
@@ -194,6 +196,8 @@ class TrainingProcess:
                 job.steps += name == "step"
                 job.probe = value if name == "probe" else job.probe
                 job.stopped |= name == "stop"
+            elif self._starting is not None:  # sent once the child runs
+                self._starting.append((name, value))
             elif self._commands is not None:
                 try:
                     self._commands.send((name, value))
@@ -202,9 +206,10 @@ class TrainingProcess:
 
     def kill(self) -> None:
         """End the child now (it stopped answering); run() then returns."""
-        process = self._process
-        if process is not None and process.is_alive():
-            process.kill()
+        with self._lock:
+            process = self._process
+            if process is not None and process.is_alive():
+                process.kill()
 
     # ---- the run ----
 
@@ -225,15 +230,22 @@ class TrainingProcess:
             job, self._job = self._job, None
             if job.stopped:
                 return None
-            try:
-                process = self._start(ctx, commands_out, events_in, job)
-            except RuntimeError as err:
-                # Sharing the tensors needs room in /dev/shm (a container's default is 64 MB):
-                # without it, the child gets a copy of the data instead.
-                log.warning("shared memory refused (%s): copying the data to the child", err)
-                job.data = _copied(job.data)
-                process = self._start(ctx, commands_out, events_in, job)
+            self._starting = []
+        # Not under the lock: the first start waits for the fork server to import torch, and
+        # the GUI's pause or stop must not wait with it.
+        try:
+            process = self._start(ctx, commands_out, events_in, job)
+        except RuntimeError as err:
+            # Sharing the tensors needs room in /dev/shm (a container's default is 64 MB):
+            # without it, the child gets a copy of the data instead.
+            log.warning("shared memory refused (%s): copying the data to the child", err)
+            job.data = _copied(job.data)
+            process = self._start(ctx, commands_out, events_in, job)
+        with self._lock:
             self._process, self._commands = process, commands_in
+            for command in self._starting:
+                commands_in.send(command)
+            self._starting = None
         commands_out.close()  # the child's ends: closing ours makes EOF mean "child gone"
         events_in.close()
         finished = final = failure = None
@@ -260,15 +272,20 @@ class TrainingProcess:
             if process.is_alive():
                 process.kill()
                 process.join()
+            exitcode = process.exitcode
+            with self._lock:
+                self._process = None
+            process.close()  # its pipe handles: a long session runs hundreds of children
         if failure is not None:
             raise StudioError(failure)
         if final is None:
             raise StudioError(
-                f"The training process ended unexpectedly (exit code {process.exitcode}), "
-                "perhaps out of memory: the model keeps the weights it had before this run. "
-                "Try a smaller network, batch size or subset."
+                f"The training process ended unexpectedly (exit code {exitcode}), perhaps "
+                "out of memory, before it could hand back this run's results. Try a smaller "
+                "network, batch size or subset."
             )
-        self.model.load_state_dict(_tensors(final.weights))
+        self.final_state = _tensors(final.weights)
+        self.model.load_state_dict(self.final_state)
         self.best_state = None if final.best_weights is None else _tensors(final.best_weights)
         self.best_epoch = final.best_epoch
         self.optimizer_state = _portable(final.optimizer_state, torch.from_numpy)

@@ -298,3 +298,50 @@ def test_a_busy_gui_gets_fewer_larger_updates_and_loses_no_losses(qtbot, state, 
     history = blocker.args[0].history.batch_losses
     np.testing.assert_array_equal(losses, np.float32(history[: len(losses)]))
     assert [e.step for e in seen] == sorted(e.step for e in seen)
+
+
+def test_the_final_model_is_the_best_epoch_whole_batch_norm_included(qtbot, state, controller):
+    state.replace_spec(NetworkSpec(hidden=[LayerSpec(32, batch_norm=True)]))
+    configure(state, epochs=8, lr=0.05, batch_size=32)  # noisy: the best is not the last
+    with qtbot.waitSignal(controller.finished, timeout=60_000) as blocker:
+        controller.start()
+    result = blocker.args[0]
+    assert result.best_epoch < 8, "the setup should make an earlier epoch the best"
+    best = controller.lineage.best_state
+    for key, value in state.model.state_dict().items():
+        assert torch.equal(value, best[key]), key  # not the last epoch's batch-norm statistics
+
+
+def test_shutdown_mid_run_keeps_the_run_and_says_finished(qtbot, state, controller):
+    configure(state, epochs=10_000, batch_size=8)
+    epochs, finished = [], []
+    controller.epochEnded.connect(epochs.append)
+    controller.finished.connect(finished.append)
+    controller.start()
+    qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=30_000)
+    controller.shutdown()
+    [result] = finished
+    assert result.stopped and controller.lineage.epochs_done == len(result.history.epochs) >= 2
+    assert controller.lineage.optimizer_state is not None
+
+
+def test_runs_leave_nothing_behind(qtbot, state, controller):
+    import gc
+    import os
+
+    from core.training_process import TrainingProcess
+
+    def fds():
+        return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+    configure(state, epochs=1, batch_size=64)
+    counts = []
+    for _ in range(6):
+        with qtbot.waitSignal(controller.finished, timeout=30_000):
+            controller.start()
+        qtbot.wait(10)  # the deleteLater()s
+        counts.append(fds())
+    gc.collect()
+    # Each run's process handle, pipes, weights and data went with it.
+    assert not [o for o in gc.get_objects() if type(o) is TrainingProcess]
+    assert counts[-1] <= counts[1], counts
