@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from snippets import run_snippet
 
 from core.activations import ActivationSpec
 from core.data import fit_normalization
@@ -543,14 +544,7 @@ def test_usage_snippet_runs(tmp_path, suffix):
     path = EXPORTS[suffix](make_bundle(), tmp_path / f"model {suffix}")  # a space in the name
     snippet = usage_snippet(path)
     assert str(path) in snippet
-    repo = Path(__file__).resolve().parent.parent
-    out = subprocess.run(
-        [sys.executable, "-c", snippet],
-        cwd=repo if suffix == ".safetensors" else tmp_path,  # safetensors needs MLP Studio
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_snippet(snippet, suffix, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("[")  # the predicted class of the one blank image
 

@@ -1,13 +1,11 @@
 """Regression models (playground surfaces) export their raw output, not a softmax of it."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from snippets import run_snippet
 
 from core import playground
 from core.export import (
@@ -146,14 +144,7 @@ def test_regression_usage_snippet_prints_values_of_feature_inputs(tmp_path, suff
     assert "columns x1, x2, x1*x2" in snippet
     assert "inputs = np.array([[0.0, 0.0, 0.0]], dtype=np.float32)" in snippet
     assert "print(values[:, 0])  # one predicted value per row" in snippet
-    repo = Path(__file__).resolve().parent.parent
-    out = subprocess.run(
-        [sys.executable, "-c", snippet],
-        cwd=repo if suffix == ".safetensors" else tmp_path,  # safetensors needs MLP Studio
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_snippet(snippet, suffix, tmp_path)
     assert out.returncode == 0, out.stderr
     expected = load_predictor(path).predict(np.zeros((1, 3), np.float32))[:, 0]
     printed = np.array(out.stdout.strip().strip("[]").split(), dtype=np.float32)
