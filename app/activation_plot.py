@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from mlp_studio.core.activations import ActivationSpec, sample_activation
+from mlp_studio.core.errors import SpecError
 from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
-
-from core.activations import ActivationSpec, sample_activation
-from core.errors import SpecError
 
 F_COLOR = QColor(8, 119, 189)  # the diagram's "positive" blue
 DF_COLOR = QColor(245, 147, 34)  # the diagram's "negative" orange

@@ -11,19 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
-
-from app.live_plots import (
+from mlp_studio.app.live_plots import (
     SERIES_COLORS,
     ExportTarget,
     PlotPanel,
     export_svg,
     route_scene_export,
 )
-from app.state import StudioState
-from core.losses import probabilities
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.losses import probabilities
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 SEQUENTIAL = "viridis"  # non-negative activations (ReLU, sigmoid, ...)
 DIVERGING = "CET-D1"  # signed activations (tanh, identity, ...)

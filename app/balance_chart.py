@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from mlp_studio.app.histogram_plot import CompactAxis, QuietPlot
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
@@ -20,8 +21,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.histogram_plot import CompactAxis, QuietPlot
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from mlp_studio.core.playground import EXTENT
 from PySide6.QtCore import QPoint, QPointF, QRectF, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
-
-from core.playground import EXTENT
 
 POINT_SIZE = 7.0
 LEFT_AXIS = 30  # pixels; fixed so that a square widget has a (nearly) square plot area

@@ -6,7 +6,8 @@ the mass in 28x28), then the normalization training used, then the network
 (core.inference.predict_digit). Every step is shown, then the class probabilities, each hidden
 layer's activations and the pixels that pushed the guess (input-gradient saliency).
 
-Run alone: python -m app.canvas_panel [--mnist DIR --epochs N] [--screenshot PNG [--dark]]
+Run alone:
+    python -m mlp_studio.app.canvas_panel [--mnist DIR --epochs N] [--screenshot PNG [--dark]]
 """
 
 from __future__ import annotations
@@ -17,6 +18,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from mlp_studio.app.digit_views import (
+    ActivationMap,
+    ImageTile,
+    ProbabilityBars,
+    gray_levels,
+    rgb_to_qimage,
+    saliency_rgb,
+)
+from mlp_studio.app.drawing_canvas import MAX_BRUSH, MIN_BRUSH, SIZE, DrawingCanvas, gray_to_qimage
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.data import Normalization, fit_normalization
+from mlp_studio.core.digits import FIELD, DigitSteps, load_image, preprocess_digit
+from mlp_studio.core.errors import StudioError
+from mlp_studio.core.inference import DigitPrediction, predict_digit
+from mlp_studio.core.model import MLP, build_model, describe
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
@@ -30,22 +46,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.digit_views import (
-    ActivationMap,
-    ImageTile,
-    ProbabilityBars,
-    gray_levels,
-    rgb_to_qimage,
-    saliency_rgb,
-)
-from app.drawing_canvas import MAX_BRUSH, MIN_BRUSH, SIZE, DrawingCanvas, gray_to_qimage
-from app.state import StudioState
-from core.data import Normalization, fit_normalization
-from core.digits import FIELD, DigitSteps, load_image, preprocess_digit
-from core.errors import StudioError
-from core.inference import DigitPrediction, predict_digit
-from core.model import MLP, build_model, describe
 
 NO_MODEL = "Train or import a model to see its guess."
 # While training runs, the copy the canvas predicts with is refreshed at most this often (and
@@ -625,7 +625,7 @@ def draw_strokes(canvas: DrawingCanvas, strokes: list[list[tuple[float, float]]]
 def load_model_file(state: StudioState, path: str) -> None:
     """Make an exported .safetensors model current (demo and bench; the app uses FileActions):
     its network, loss, normalization kind and weights, with the weights' own normalization."""
-    from core.export import load_bundle
+    from mlp_studio.core.export import load_bundle
 
     bundle = load_bundle(path)
     state.replace_spec(bundle.spec)
@@ -688,16 +688,16 @@ def main(argv: list[str] | None = None) -> int:
         app.setPalette(_dark_palette())
     state = StudioState()
     if args.mnist or args.epochs:
-        from core.data import DataConfig, prepare_mnist
-        from core.mnist import load_mnist
+        from mlp_studio.core.data import DataConfig, prepare_mnist
+        from mlp_studio.core.mnist import load_mnist
 
         mnist = load_mnist(args.mnist, download=False)
         state.set_data(prepare_mnist(mnist, DataConfig()))
     if args.model:
         load_model_file(state, args.model)
     elif args.epochs:
-        from core.model import LayerSpec
-        from core.training import TrainConfig, Trainer
+        from mlp_studio.core.model import LayerSpec
+        from mlp_studio.core.training import TrainConfig, Trainer
 
         spec = state.spec
         spec.hidden = [LayerSpec(256), LayerSpec(128)]
@@ -708,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"test accuracy {finished.test.accuracy:.2%}")
         state.set_model(model)
         if args.save_model:
-            from core.export import ModelBundle, export_safetensors
+            from mlp_studio.core.export import ModelBundle, export_safetensors
 
             bundle = ModelBundle(
                 model.spec, state.data.normalization, state.train_config.loss,

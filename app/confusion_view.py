@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from mlp_studio.app.live_plots import TRAIN_COLOR, VAL_COLOR, ExportTarget, caption, export_svg
+from mlp_studio.app.mistakes_dialog import MistakesDialog
+from mlp_studio.core.data import PreparedData
+from mlp_studio.core.metrics import Metrics
 from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
@@ -28,11 +32,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.live_plots import TRAIN_COLOR, VAL_COLOR, ExportTarget, caption, export_svg
-from app.mistakes_dialog import MistakesDialog
-from core.data import PreparedData
-from core.metrics import Metrics
 
 
 def _mix(base: QColor, tint: QColor, amount: float) -> QColor:
@@ -441,9 +440,8 @@ class ConfusionView(QWidget):
 
 
 if __name__ == "__main__":
+    from mlp_studio.core.metrics import metrics_from_probabilities
     from PySide6.QtWidgets import QApplication
-
-    from core.metrics import metrics_from_probabilities
 
     app = QApplication([])
     rng = np.random.default_rng(0)

@@ -17,12 +17,10 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
-
-from app.state import StudioState
-from core.errors import StudioError
-from core.session import best_val_loss, merge_history
-from core.training import (
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.errors import StudioError
+from mlp_studio.core.session import best_val_loss, merge_history
+from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
     EpochEnd,
@@ -34,7 +32,8 @@ from core.training import (
     Snapshot,
     merge_progress,
 )
-from core.training_process import TrainingProcess, warm_up
+from mlp_studio.core.training_process import TrainingProcess, warm_up
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 

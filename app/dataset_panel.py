@@ -19,6 +19,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mlp_studio.app.balance_chart import BalanceChart, KeepFractionSliders
+from mlp_studio.app.gallery import SampleGallery
+from mlp_studio.app.histogram_plot import HistogramPlot
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.data import (
+    NORMALIZATIONS,
+    REMEDIES,
+    DataConfig,
+    PreparedData,
+    long_tail_fractions,
+    pixel_histogram,
+    prepare_mnist,
+)
+from mlp_studio.core.errors import DownloadCancelled, StudioError
+from mlp_studio.core.mnist import (
+    DEFAULT_MIRRORS,
+    MNIST_MD5,
+    MnistArrays,
+    default_cache_dir,
+    download_mnist,
+    load_folder,
+    resolve_data_dir,
+)
 from PySide6.QtCore import QObject, QSettings, QSize, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
@@ -41,30 +64,6 @@ from PySide6.QtWidgets import (
     QToolButton,
     QVBoxLayout,
     QWidget,
-)
-
-from app.balance_chart import BalanceChart, KeepFractionSliders
-from app.gallery import SampleGallery
-from app.histogram_plot import HistogramPlot
-from app.state import StudioState
-from core.data import (
-    NORMALIZATIONS,
-    REMEDIES,
-    DataConfig,
-    PreparedData,
-    long_tail_fractions,
-    pixel_histogram,
-    prepare_mnist,
-)
-from core.errors import DownloadCancelled, StudioError
-from core.mnist import (
-    DEFAULT_MIRRORS,
-    MNIST_MD5,
-    MnistArrays,
-    default_cache_dir,
-    download_mnist,
-    load_folder,
-    resolve_data_dir,
 )
 
 LAST_FOLDER_KEY = "data/last_folder"

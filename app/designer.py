@@ -10,6 +10,12 @@ import copy
 
 import numpy as np
 import torch
+from mlp_studio.app.layer_editor import ERROR_COLOR, LayerEditor
+from mlp_studio.app.network_diagram import ACTIVATION_NAMES, NetworkDiagram
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.losses import LOSSES, canonical_loss, check_loss_for_task, pairing
+from mlp_studio.core.model import INITS, MLP, LayerSpec, NetworkSpec, parameter_count
 from PySide6.QtCore import QPoint, QSignalBlocker, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QPalette
 from PySide6.QtWidgets import (
@@ -29,13 +35,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.layer_editor import ERROR_COLOR, LayerEditor
-from app.network_diagram import ACTIVATION_NAMES, NetworkDiagram
-from app.state import StudioState
-from core.errors import SpecError
-from core.losses import LOSSES, canonical_loss, check_loss_for_task, pairing
-from core.model import INITS, MLP, LayerSpec, NetworkSpec, parameter_count
 
 INIT_LABELS = {
     "default": "PyTorch default",

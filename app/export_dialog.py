@@ -6,7 +6,7 @@ way a user would (onnxruntime for ONNX, torch for the others) and compares its o
 playground points (core.export.verify_export). Writing and
 verifying run on a worker thread: a first TorchScript export takes ~2 s.
 
-Run alone: python -m app.export_dialog [--screenshot PNG]
+Run alone: python -m mlp_studio.app.export_dialog [--screenshot PNG]
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from mlp_studio.core import export
+from mlp_studio.core.errors import StudioError
 from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
@@ -39,9 +41,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from core import export
-from core.errors import StudioError
 
 LAST_FOLDER_KEY = "files/lastModelFolder"
 MAX_DIFFERENCE = 1e-4  # float32 rounding gives ~1e-7; more means the file is not the model
@@ -432,8 +431,8 @@ def _demo(argv: list[str]) -> int:
     """A dialog for a small freshly initialised model, optionally exported and grabbed."""
     import argparse
 
-    from core.data import Normalization
-    from core.model import LayerSpec, NetworkSpec, build_model
+    from mlp_studio.core.data import Normalization
+    from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--screenshot", metavar="PNG")

@@ -22,17 +22,23 @@ from pathlib import Path
 
 import numpy as np
 import platformdirs
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.data import DataConfig, Normalization
+from mlp_studio.core.errors import StudioError
+from mlp_studio.core.export import ModelBundle, load_bundle, verification_pixels
+from mlp_studio.core.model import NetworkSpec, build_model, describe
+from mlp_studio.core.session import (
+    SUFFIX,
+    Session,
+    load_session,
+    merge_history,
+    save_session,
+    session_bundle,
+)
+from mlp_studio.core.training import EpochRecord, History, TrainConfig
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
-
-from app.state import StudioState
-from core.data import DataConfig, Normalization
-from core.errors import StudioError
-from core.export import ModelBundle, load_bundle, verification_pixels
-from core.model import NetworkSpec, build_model, describe
-from core.session import SUFFIX, Session, load_session, merge_history, save_session, session_bundle
-from core.training import EpochRecord, History, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -497,7 +503,7 @@ class FileActions(QObject):
 
     @staticmethod
     def _default_source() -> str:
-        from core.mnist import resolve_data_dir
+        from mlp_studio.core.mnist import resolve_data_dir
 
         folder = resolve_data_dir()
         return str(folder) if folder is not None else ""
@@ -521,7 +527,7 @@ class FileActions(QObject):
             self._applying = False
         self._model = model
         if self.controller is not None:  # its next run continues the epoch count
-            from app.controller import Lineage
+            from mlp_studio.app.controller import Lineage
 
             self.controller.adopt(model, Lineage(
                 _copy_history(session.history), session.epochs_done, session.best_weights,
@@ -850,7 +856,7 @@ class FileActions(QObject):
     @Slot()
     def export_model(self):
         """Open the export dialog for the current model; None if there is nothing to export."""
-        from app.export_dialog import ExportDialog
+        from mlp_studio.app.export_dialog import ExportDialog
 
         if self.state.training:
             return None

@@ -7,6 +7,7 @@ student sees exactly what the network receives before normalization.
 from __future__ import annotations
 
 import numpy as np
+from mlp_studio.core.data import PreparedData
 from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
@@ -19,8 +20,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from core.data import PreparedData
 
 SPLITS = (("train", "Training"), ("val", "Validation"), ("test", "Test"))
 LABEL_HEIGHT = 13  # pixels under each tile for its label
@@ -204,10 +203,9 @@ class SampleGallery(QWidget):
 if __name__ == "__main__":
     import sys
 
+    from mlp_studio.core.data import DataConfig, prepare_mnist
+    from mlp_studio.core.mnist import load_mnist
     from PySide6.QtWidgets import QApplication
-
-    from core.data import DataConfig, prepare_mnist
-    from core.mnist import load_mnist
 
     app = QApplication(sys.argv)
     gallery = SampleGallery()

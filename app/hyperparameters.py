@@ -11,6 +11,10 @@ import math
 import re
 
 import torch
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.losses import LOSSES, canonical_loss, pairing
+from mlp_studio.core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QPalette, QValidator
 from PySide6.QtWidgets import (
@@ -24,11 +28,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.state import StudioState
-from core.errors import SpecError
-from core.losses import LOSSES, canonical_loss, pairing
-from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 
 OPTIMIZER_NAMES = {
     "sgd": "SGD",

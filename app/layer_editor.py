@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 
+from mlp_studio.app.activation_plot import ActivationPlot
+from mlp_studio.app.network_diagram import ACTIVATION_NAMES
+from mlp_studio.core.activations import ACTIVATIONS, MAX_PIECES, ActivationSpec, activation_problems
+from mlp_studio.core.model import MAX_UNITS, LayerSpec
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
@@ -18,11 +22,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.activation_plot import ActivationPlot
-from app.network_diagram import ACTIVATION_NAMES
-from core.activations import ACTIVATIONS, MAX_PIECES, ActivationSpec, activation_problems
-from core.model import MAX_UNITS, LayerSpec
 
 ERROR_COLOR = QColor(224, 68, 62)  # readable on light and dark backgrounds
 OK_COLOR = QColor(46, 160, 67)

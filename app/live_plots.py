@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from mlp_studio.core.training import BatchProgress, EpochEnd, LayerStats
 from pyqtgraph.exporters import CSVExporter, ImageExporter
 from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPalette
@@ -30,8 +31,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from core.training import BatchProgress, EpochEnd, LayerStats
 
 # Mid-luminance colours that read on light and dark backgrounds; the first two match the
 # designer's positive blue / negative orange (TensorFlow Playground's pair).

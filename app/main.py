@@ -53,7 +53,7 @@ def cli_arguments(args: list[str]) -> list[str]:
 
 def run_cli(args: list[str]) -> int:
     try:
-        from core.cli import main as cli_main
+        from mlp_studio.core.cli import main as cli_main
     except ImportError as err:
         print(f"error: the command line is not available in this build ({err}).", file=sys.stderr)
         return 2
@@ -89,9 +89,8 @@ def make_application(argv: list[str]):
 
 def open_main_window():
     """Show the window frame now and load the engine right after its first paint."""
+    from mlp_studio.app.main_window import MainWindow, app_icon
     from PySide6.QtWidgets import QApplication
-
-    from app.main_window import MainWindow, app_icon
 
     QApplication.setWindowIcon(app_icon())
     window = MainWindow()

@@ -62,11 +62,11 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 # (key, module, class, dock title); the order is the order of View menu entries.
 PANELS = (
-    ("dataset", "app.dataset_panel", "DatasetPanel", "Data"),
-    ("designer", "app.designer", "DesignerPanel", "Network"),
-    ("training", "app.training_view", "TrainingView", "Training"),
-    ("playground", "app.playground_panel", "PlaygroundPanel", "Playground"),
-    ("canvas", "app.canvas_panel", "CanvasPanel", "Draw"),
+    ("dataset", "mlp_studio.app.dataset_panel", "DatasetPanel", "Data"),
+    ("designer", "mlp_studio.app.designer", "DesignerPanel", "Network"),
+    ("training", "mlp_studio.app.training_view", "TrainingView", "Training"),
+    ("playground", "mlp_studio.app.playground_panel", "PlaygroundPanel", "Playground"),
+    ("canvas", "mlp_studio.app.canvas_panel", "CanvasPanel", "Draw"),
 )
 
 
@@ -478,8 +478,8 @@ class MainWindow(QMainWindow):
             _import_in_background("torch")  # keeps the frame repainting while torch loads
             if self._closing:  # closed while torch was loading
                 return
-            from app.controller import TrainingController
-            from app.state import StudioState
+            from mlp_studio.app.controller import TrainingController
+            from mlp_studio.app.state import StudioState
 
             self.state = StudioState(self)
             self.controller = TrainingController(self.state, self)
@@ -505,7 +505,7 @@ class MainWindow(QMainWindow):
     def _open_playground_without_mnist(self) -> None:
         """A first launch with no MNIST at hand opens on a playground problem, not on an empty
         screen: the playground needs no download."""
-        from core.mnist import resolve_data_dir
+        from mlp_studio.core.mnist import resolve_data_dir
 
         if not self.autoload_data or "playground" not in self.docks:
             return
@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
             self.docks[key].raise_()
 
     def _build_file_actions(self) -> None:
-        from app.file_actions import FileActions
+        from mlp_studio.app.file_actions import FileActions
 
         actions = FileActions(self, self.state, self.controller, self.settings, self.recovery_path)
         actions.add_to_menu(self.file_menu, before=self.quit_action)
@@ -734,8 +734,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def evaluate(self) -> None:
         """The current model on the test split, shown in the Confusion tab."""
-        from core.errors import StudioError
-        from core.training import evaluate_test
+        from mlp_studio.core.errors import StudioError
+        from mlp_studio.core.training import evaluate_test
 
         state = self.state
         if state is None or state.training:
@@ -889,7 +889,7 @@ class MainWindow(QMainWindow):
             return
         device = self.state.train_config.device
         if device == "cpu" or device == "auto":
-            from core.training import pick_device
+            from mlp_studio.core.training import pick_device
 
             try:
                 device = pick_device(device).type
@@ -929,7 +929,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_help(self, topic: str | None = None) -> None:
-        from app.help_dialog import HelpDialog
+        from mlp_studio.app.help_dialog import HelpDialog
 
         if self._help_dialog is None:
             self._help_dialog = HelpDialog(self)

@@ -6,6 +6,7 @@ MNIST splits show the images; 2-D playground data (no images) shows the feature 
 from __future__ import annotations
 
 import numpy as np
+from mlp_studio.core.metrics import Metrics
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -21,8 +22,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from core.metrics import Metrics
 
 MAX_SHOWN = 600  # more thumbnails than anyone will scan; keeps opening instant
 THUMB = 56  # 28x28 at 2x, nearest neighbour: pixels stay visible
@@ -127,9 +126,8 @@ class MistakesDialog(QDialog):
 
 
 if __name__ == "__main__":
+    from mlp_studio.core.metrics import metrics_from_probabilities
     from PySide6.QtWidgets import QApplication
-
-    from core.metrics import metrics_from_probabilities
 
     app = QApplication([])
     rng = np.random.default_rng(0)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from mlp_studio.core.model import NetworkSpec
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
@@ -32,8 +33,6 @@ from PySide6.QtGui import (
     QPixmap,
 )
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
-
-from core.model import NetworkSpec
 
 POSITIVE = QColor(8, 119, 189)  # TensorFlow Playground's blue
 NEGATIVE = QColor(245, 147, 34)  # and its orange: both readable on light and dark backgrounds

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from mlp_studio.app.playground_colors import BLUE, ORANGE
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
@@ -26,8 +27,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.playground_colors import BLUE, ORANGE
 
 MAX_SHOWN = 12  # neurons drawn per column; the rest are counted under it
 MAX_TILE = 64

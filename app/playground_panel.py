@@ -24,39 +24,21 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFrame,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSlider,
-    QSpinBox,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
-
-from app.boundary_view import BoundaryView, SquareBox
-from app.neuron_grid_view import MAX_SHOWN, Column, NeuronGridView, _qimage
-from app.playground_colors import (
+from mlp_studio.app.boundary_view import BoundaryView, SquareBox
+from mlp_studio.app.neuron_grid_view import MAX_SHOWN, Column, NeuronGridView, _qimage
+from mlp_studio.app.playground_colors import (
     class_color,
     decision_rgb,
     diverging,
     point_colors,
     tint,
 )
-from app.state import StudioState
-from core.activations import ActivationSpec
-from core.errors import SessionError, StudioError
-from core.losses import REGRESSION_LOSSES, canonical_loss
-from core.model import MLP, LayerSpec, NetworkSpec, build_model, describe
-from core.playground import (
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.errors import SessionError, StudioError
+from mlp_studio.core.losses import REGRESSION_LOSSES, canonical_loss
+from mlp_studio.core.model import MLP, LayerSpec, NetworkSpec, build_model, describe
+from mlp_studio.core.playground import (
     CLASS_NAMES,
     DATASET_LABELS,
     DATASETS,
@@ -74,7 +56,24 @@ from core.playground import (
     points_from_list,
     split_points,
 )
-from core.training import BatchProgress, EpochEnd, Snapshot
+from mlp_studio.core.training import BatchProgress, EpochEnd, Snapshot
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 RESOLUTION = 100  # the big view's grid
 NEURON_STEP = 3  # neuron tiles keep every third row/column of it: 34 x 34
@@ -1221,11 +1220,10 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
+    from mlp_studio.app.controller import TrainingController
+    from mlp_studio.app.screenshots import dark_palette, save_png
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
-
-    from app.controller import TrainingController
-    from app.screenshots import dark_palette, save_png
 
     parser = argparse.ArgumentParser(description="The 2-D playground panel on its own.")
     parser.add_argument("--screenshot", help="train a 3-arm spiral twice, save the panel here")

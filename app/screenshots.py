@@ -1,6 +1,7 @@
 """Render the main window and each panel mid-training to PNG files (docs, visual checks).
 
-    python -m app.screenshots OUTDIR [--data DIR] [--subset 12000] [--theme light|dark|both]
+    python -m mlp_studio.app.screenshots OUTDIR [--data DIR] [--subset 12000]
+        [--theme light|dark|both]
 
 Loads MNIST (a training subset, for speed) through the Data panel, trains a small network with
 the real controller, pauses in the middle of the run, and grabs the window and each dock; the
@@ -77,11 +78,10 @@ def wait(app, condition, timeout_s: float = 120.0) -> None:
 
 
 def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[Path]:
+    from mlp_studio.app.main import make_application
+    from mlp_studio.app.main_window import MainWindow
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
-
-    from app.main import make_application
-    from app.main_window import MainWindow
 
     app = make_application([sys.argv[0]])
     if theme == "dark":
@@ -102,9 +102,9 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     window.load_engine()
     state, controller = window.state, window.controller
 
-    from core.data import DataConfig, SplitConfig
-    from core.mnist import resolve_data_dir
-    from core.model import LayerSpec, NetworkSpec
+    from mlp_studio.core.data import DataConfig, SplitConfig
+    from mlp_studio.core.mnist import resolve_data_dir
+    from mlp_studio.core.model import LayerSpec, NetworkSpec
 
     folder = resolve_data_dir(data_dir)
     if folder is None:
@@ -176,9 +176,8 @@ def floating(app, dock, width: int, height: int):
 def shoot_canvas(app, window, path: Path) -> Path:
     """The Draw panel with a hand-drawn 3 (synthetic mouse strokes) and the paused model's
     guess, with every preprocessing step."""
+    from mlp_studio.app.canvas_panel import demo_strokes, draw_strokes
     from PySide6.QtCore import QEvent
-
-    from app.canvas_panel import demo_strokes, draw_strokes
 
     dock = window.docks["canvas"]
     dock.raise_()
@@ -199,7 +198,7 @@ def shoot_canvas(app, window, path: Path) -> Path:
 def shoot_playground(app, window, path: Path) -> Path:
     """The Playground dock on a 3-arm spiral: a run on x1, x2 alone pinned, then a run with
     sin(x1), sin(x2) added, paused while the arms are being learned."""
-    from app.playground_panel import SETTLE_MS
+    from mlp_studio.app.playground_panel import SETTLE_MS
 
     dock, panel = window.docks["playground"], window.panels["playground"]
     state, controller = window.state, window.controller
@@ -236,7 +235,7 @@ def shoot_playground(app, window, path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.screenshots")
+    parser = argparse.ArgumentParser(prog="python -m mlp_studio.app.screenshots")
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--data", help="MNIST folder (default: $MLP_STUDIO_DATA)")
     parser.add_argument("--subset", type=int, default=12_000, help="training images to use")
@@ -249,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         import subprocess
 
         for theme in themes:
-            command = [sys.executable, "-m", "app.screenshots", str(args.outdir),
+            command = [sys.executable, "-m", "mlp_studio.app.screenshots", str(args.outdir),
                        "--subset", str(args.subset), "--theme", theme]  # fmt: skip
             if args.data:
                 command += ["--data", args.data]

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import copy
 
+from mlp_studio.core.data import DataConfig, Normalization, PreparedData
+from mlp_studio.core.model import MLP, NetworkSpec, build_model
+from mlp_studio.core.training import TrainConfig
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
-
-from core.data import DataConfig, Normalization, PreparedData
-from core.model import MLP, NetworkSpec, build_model
-from core.training import TrainConfig
 
 
 class _SpecEdit(QUndoCommand):

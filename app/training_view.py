@@ -13,6 +13,20 @@ import math
 import time
 
 import numpy as np
+from mlp_studio.app.activations_view import ActivationsView
+from mlp_studio.app.confusion_view import ConfusionView
+from mlp_studio.app.hyperparameters import HyperparametersForm
+from mlp_studio.app.live_plots import CurvesPanel, ExportButton, GradientsPanel
+from mlp_studio.app.state import StudioState
+from mlp_studio.app.weights_grid import WeightsGrid
+from mlp_studio.core.training import (
+    BatchProgress,
+    Diverged,
+    EpochEnd,
+    Finished,
+    LayerStats,
+    Snapshot,
+)
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
@@ -25,14 +39,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from app.activations_view import ActivationsView
-from app.confusion_view import ConfusionView
-from app.hyperparameters import HyperparametersForm
-from app.live_plots import CurvesPanel, ExportButton, GradientsPanel
-from app.state import StudioState
-from app.weights_grid import WeightsGrid
-from core.training import BatchProgress, Diverged, EpochEnd, Finished, LayerStats, Snapshot
 
 REDRAW_MS = 50  # ~20 frames a second at most
 MAX_REDRAW_MS = 1000

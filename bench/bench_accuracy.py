@@ -11,10 +11,10 @@ import argparse
 import os
 import time
 
-from core.data import DataConfig, prepare_mnist
-from core.mnist import load_mnist
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.training import TrainConfig, Trainer
+from mlp_studio.core.data import DataConfig, prepare_mnist
+from mlp_studio.core.mnist import load_mnist
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.training import TrainConfig, Trainer
 
 # name, hidden sizes, dropout, schedule, epochs, target
 RUNS = (

@@ -20,18 +20,17 @@ import sys
 import time
 
 import numpy as np
+from mlp_studio.app.canvas_panel import CanvasPanel, load_model_file
+from mlp_studio.app.controller import TrainingController
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.data import DataConfig, SplitConfig, prepare_mnist
+from mlp_studio.core.mnist import load_mnist
+from mlp_studio.core.model import LayerSpec
+from mlp_studio.core.training import TrainConfig, Trainer
 from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-
-from app.canvas_panel import CanvasPanel, load_model_file
-from app.controller import TrainingController
-from app.state import StudioState
-from core.data import DataConfig, SplitConfig, prepare_mnist
-from core.mnist import load_mnist
-from core.model import LayerSpec
-from core.training import TrainConfig, Trainer
 
 BUDGET_MS = 50.0
 LEFT = Qt.MouseButton.LeftButton

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from mlp_studio.core.digits import load_image, preprocess_digit
 from PIL import Image, ImageDraw
-
-from core.digits import load_image, preprocess_digit
 
 BUDGET_MS = 5.0
 

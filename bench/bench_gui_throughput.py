@@ -28,13 +28,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
+from mlp_studio.core.data import DataConfig, prepare_mnist  # noqa: E402
+from mlp_studio.core.mnist import load_mnist  # noqa: E402
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model  # noqa: E402
+from mlp_studio.core.training import EpochEnd, TrainConfig, Trainer  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from core.data import DataConfig, prepare_mnist  # noqa: E402
-from core.mnist import load_mnist  # noqa: E402
-from core.model import LayerSpec, NetworkSpec, build_model  # noqa: E402
-from core.training import EpochEnd, TrainConfig, Trainer  # noqa: E402
 
 
 def setup(args):
@@ -70,7 +69,7 @@ def _headless(data, spec, config) -> tuple[float, float]:
 
 
 def make_window(app, data, spec, config):
-    from app.main_window import MainWindow
+    from mlp_studio.app.main_window import MainWindow
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     window = MainWindow(

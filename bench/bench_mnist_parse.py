@@ -5,7 +5,7 @@ import os
 import statistics
 import time
 
-from core.mnist import ENV_VAR, load_folder
+from mlp_studio.core.mnist import ENV_VAR, load_folder
 
 
 def main() -> None:

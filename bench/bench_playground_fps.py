@@ -19,14 +19,13 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+from mlp_studio.app.controller import SNAPSHOT_INTERVAL, TrainingController  # noqa: E402
+from mlp_studio.app.playground_panel import PlaygroundPanel  # noqa: E402
+from mlp_studio.app.state import StudioState  # noqa: E402
+from mlp_studio.core.activations import ActivationSpec  # noqa: E402
+from mlp_studio.core.model import LayerSpec  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from app.controller import SNAPSHOT_INTERVAL, TrainingController  # noqa: E402
-from app.playground_panel import PlaygroundPanel  # noqa: E402
-from app.state import StudioState  # noqa: E402
-from core.activations import ActivationSpec  # noqa: E402
-from core.model import LayerSpec  # noqa: E402
 
 TARGET_FPS = 10.0
 

@@ -17,11 +17,10 @@ import time
 
 import numpy as np
 import torch
+from mlp_studio.core.digits import preprocess_digit
+from mlp_studio.core.mnist import load_mnist
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 from PIL import Image
-
-from core.digits import preprocess_digit
-from core.mnist import load_mnist
-from core.model import LayerSpec, NetworkSpec, build_model
 
 CANVAS = 280
 

@@ -22,7 +22,7 @@ import time
 CHILD = r"""
 import sys, time
 t0 = float(sys.argv[1])
-from app.main import make_application, open_main_window
+from mlp_studio.app.main import make_application, open_main_window
 app = make_application(sys.argv[:1])
 window = open_main_window()
 def shown():

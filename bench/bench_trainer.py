@@ -15,12 +15,11 @@ import statistics
 import time
 
 import torch
+from mlp_studio.core.data import DataConfig, prepare_mnist
+from mlp_studio.core.mnist import load_mnist
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.training import EpochEnd, TrainConfig, Trainer
 from torch import nn
-
-from core.data import DataConfig, prepare_mnist
-from core.mnist import load_mnist
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.training import EpochEnd, TrainConfig, Trainer
 
 
 def hand_loop(spec: NetworkSpec, x: torch.Tensor, y: torch.Tensor, batch_size: int,

@@ -5,10 +5,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.formula import parse_formula
 from torch import Tensor, nn
-
-from core.errors import SpecError
-from core.formula import parse_formula
 
 __all__ = [
     "ACTIVATIONS",

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.errors import StudioError
+from mlp_studio.core.errors import StudioError
 
 EXIT_BAD_INPUT = 2
 
@@ -66,11 +66,11 @@ def given_options(argv: list[str]) -> set[str]:
 
 
 def _add_train_arguments(train: argparse.ArgumentParser) -> None:
-    from core.activations import ACTIVATIONS
-    from core.data import NORMALIZATIONS
-    from core.losses import LOSSES
-    from core.model import INITS
-    from core.training import DEVICES, OPTIMIZERS, SCHEDULES
+    from mlp_studio.core.activations import ACTIVATIONS
+    from mlp_studio.core.data import NORMALIZATIONS
+    from mlp_studio.core.losses import LOSSES
+    from mlp_studio.core.model import INITS
+    from mlp_studio.core.training import DEVICES, OPTIMIZERS, SCHEDULES
 
     g = train.add_argument_group("data")
     g.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files or mnist.npz "
@@ -151,8 +151,8 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
 
 
 def _spec_from_args(args, num_classes: int, input_size: int):
-    from core.activations import ActivationSpec
-    from core.model import LayerSpec, NetworkSpec
+    from mlp_studio.core.activations import ActivationSpec
+    from mlp_studio.core.model import LayerSpec, NetworkSpec
 
     n = len(args.hidden)
     names = [a.strip() for a in args.activation.split(",")]
@@ -177,7 +177,7 @@ def _spec_from_args(args, num_classes: int, input_size: int):
 
 
 def _data_config_from_args(args):
-    from core.data import BalanceConfig, DataConfig, SplitConfig, long_tail_fractions
+    from mlp_studio.core.data import BalanceConfig, DataConfig, SplitConfig, long_tail_fractions
 
     if args.keep_fractions is not None and args.long_tail is not None:
         raise StudioError("Use either --keep-fractions or --long-tail, not both.")
@@ -201,7 +201,7 @@ def _data_config_from_args(args):
 
 
 def _train_config_from_args(args):
-    from core.training import TrainConfig
+    from mlp_studio.core.training import TrainConfig
 
     config = TrainConfig(
         loss=args.loss, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
@@ -222,7 +222,7 @@ class _ProgressBar:
         self._last = 0.0
 
     def __call__(self, event) -> None:
-        from core.training import BatchProgress, Diverged, EpochEnd
+        from mlp_studio.core.training import BatchProgress, Diverged, EpochEnd
 
         if isinstance(event, Diverged):
             print(f"\n{event.message}", file=sys.stderr)
@@ -277,13 +277,13 @@ def metrics_report(finished, class_names: list[str]) -> dict:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    from core.export import atomic_write
+    from mlp_studio.core.export import atomic_write
 
     atomic_write(path, text.encode())
 
 
 def export_by_suffix(bundle, path: Path) -> None:
-    from core import export
+    from mlp_studio.core import export
 
     writers = {".onnx": export.export_onnx, ".pt": export.export_torchscript,
                ".torchscript": export.export_torchscript,
@@ -296,11 +296,11 @@ def export_by_suffix(bundle, path: Path) -> None:
 
 
 def run_train(args) -> int:
-    from core.data import prepare_mnist
-    from core.export import ModelBundle
-    from core.mnist import load_mnist
-    from core.model import build_model, describe
-    from core.training import Trainer
+    from mlp_studio.core.data import prepare_mnist
+    from mlp_studio.core.export import ModelBundle
+    from mlp_studio.core.mnist import load_mnist
+    from mlp_studio.core.model import build_model, describe
+    from mlp_studio.core.training import Trainer
 
     data_config = _data_config_from_args(args)
     train_config = _train_config_from_args(args)
@@ -327,7 +327,7 @@ def _check_output_folders(args) -> None:
         if not parent.is_dir():
             raise StudioError(f"Cannot write '{path}': the folder {parent} does not exist.")
     if args.metrics_json:
-        from core.export import sidecar_path
+        from mlp_studio.core.export import sidecar_path
 
         metrics = Path(args.metrics_json).expanduser().resolve()
         for path in args.export:
@@ -360,7 +360,7 @@ TRAIN_FIELDS = ("loss", "optimizer", "lr", "momentum", "weight_decay", "l1", "sc
 
 def _override_data_config(config, args, given: set[str]):
     """The saved data settings with the data options given on the command line applied."""
-    from core.data import long_tail_fractions
+    from mlp_studio.core.data import long_tail_fractions
 
     config = copy.deepcopy(config)
     split, balance = config.split, config.balance
@@ -399,10 +399,10 @@ def _override_train_config(config, args, given: set[str]):
 
 def run_train_session(args, given: set[str]) -> int:
     """`train --session FILE`: continue (or --restart, or start) a saved experiment headless."""
-    from core.data import prepare_mnist
-    from core.mnist import load_mnist
-    from core.model import build_model, describe
-    from core.session import (
+    from mlp_studio.core.data import prepare_mnist
+    from mlp_studio.core.mnist import load_mnist
+    from mlp_studio.core.model import build_model, describe
+    from mlp_studio.core.session import (
         Session,
         best_val_loss,
         load_session,
@@ -410,7 +410,7 @@ def run_train_session(args, given: set[str]) -> int:
         save_session,
         session_bundle,
     )
-    from core.training import History, Trainer
+    from mlp_studio.core.training import History, Trainer
 
     path = Path(args.session).expanduser()
     old = load_session(path) if path.exists() else None
@@ -480,9 +480,8 @@ def run_train_session(args, given: set[str]) -> int:
 
 def run_predict(args) -> int:
     import numpy as np
-
-    from core.digits import load_image, preprocess_digit
-    from core.export import load_predictor
+    from mlp_studio.core.digits import load_image, preprocess_digit
+    from mlp_studio.core.export import load_predictor
 
     predictor = load_predictor(args.model)
     pixels, empty = [], []

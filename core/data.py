@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from core.errors import SpecError
-from core.mnist import MnistArrays
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.mnist import MnistArrays
 
 NORMALIZATIONS = ("none", "unit", "symmetric", "standardize", "per_pixel")
 SPLIT_MODES = ("official", "pooled")

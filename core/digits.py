@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from mlp_studio.core.errors import DataFormatError
 from PIL import Image, ImageOps
-
-from core.errors import DataFormatError
 
 FIELD = 28  # MNIST image side
 BOX = 20  # side of the box the digit is fitted into

@@ -38,14 +38,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from mlp_studio.core.data import Normalization, PreparedData
+from mlp_studio.core.errors import ExportError, SpecError
+from mlp_studio.core.losses import canonical_loss, probabilities
+from mlp_studio.core.model import NetworkSpec, build_model
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
-
-from core.data import Normalization, PreparedData
-from core.errors import ExportError, SpecError
-from core.losses import canonical_loss, probabilities
-from core.model import NetworkSpec, build_model
 
 FORMAT = "mlp-studio-model"
 FORMAT_VERSION = 1
@@ -594,7 +593,10 @@ def _described(path: Path, text: str | bytes | None) -> tuple[NetworkSpec, list[
 
 
 def _session_predictor(path: Path) -> Predictor:
-    from core.session import load_session, session_bundle  # core.session imports this module
+    from mlp_studio.core.session import (  # core.session imports this module
+        load_session,
+        session_bundle,
+    )
 
     bundle = session_bundle(load_session(path))
     return Predictor(

@@ -20,9 +20,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from mlp_studio.core.errors import SpecError
 from torch import Tensor
-
-from core.errors import SpecError
 
 Fn = Callable[[Tensor], Tensor]
 

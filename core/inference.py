@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from core.data import Normalization
-from core.errors import DataFormatError
-from core.losses import probabilities
-from core.model import MLP
+from mlp_studio.core.data import Normalization
+from mlp_studio.core.errors import DataFormatError
+from mlp_studio.core.losses import probabilities
+from mlp_studio.core.model import MLP
 
 
 @dataclass(frozen=True, eq=False)

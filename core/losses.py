@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from mlp_studio.core.errors import SpecError
 from torch import Tensor
-
-from core.errors import SpecError
 
 
 @dataclass(frozen=True)

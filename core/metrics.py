@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from mlp_studio.core.losses import probabilities
 from torch import Tensor, nn
-
-from core.losses import probabilities
 
 
 @dataclass(frozen=True)

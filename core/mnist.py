@@ -23,8 +23,7 @@ from urllib.request import Request, urlopen
 
 import numpy as np
 import platformdirs
-
-from core.errors import DataFormatError, DataNotFoundError, DownloadCancelled
+from mlp_studio.core.errors import DataFormatError, DataNotFoundError, DownloadCancelled
 
 ENV_VAR = "MLP_STUDIO_DATA"
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions

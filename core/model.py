@@ -10,15 +10,14 @@ import json
 from dataclasses import asdict, dataclass, field
 
 import torch
-from torch import Tensor, nn
-
-from core.activations import (
+from mlp_studio.core.activations import (
     ActivationSpec,
     activation_problems,
     make_activation,
     take_fields,
 )
-from core.errors import SpecError
+from mlp_studio.core.errors import SpecError
+from torch import Tensor, nn
 
 INITS = ("default", "zeros", "normal", "xavier", "he")
 MAX_UNITS = 65536

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from mlp_studio.core.data import Normalization, PreparedData, prepare_arrays
+from mlp_studio.core.errors import DataFormatError, DataNotFoundError, SpecError
+from mlp_studio.core.losses import probabilities
 from torch import nn
-
-from core.data import Normalization, PreparedData, prepare_arrays
-from core.errors import DataFormatError, DataNotFoundError, SpecError
-from core.losses import probabilities
 
 CLASSIFICATION_DATASETS = ("circle", "xor", "gaussians", "spiral")
 REGRESSION_DATASETS = ("plane", "gaussian_sum")

@@ -23,17 +23,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlp_studio.core.data import DataConfig, Normalization
+from mlp_studio.core.errors import ExportError, SessionError, SpecError
+from mlp_studio.core.export import ModelBundle, app_version, atomic_write, check_weights
+from mlp_studio.core.losses import canonical_loss
+from mlp_studio.core.model import NetworkSpec, parameter_count
+from mlp_studio.core.training import EpochRecord, History, OptimizerState, TrainConfig
 from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 from torch import Tensor
-
-from core.data import DataConfig, Normalization
-from core.errors import ExportError, SessionError, SpecError
-from core.export import ModelBundle, app_version, atomic_write, check_weights
-from core.losses import canonical_loss
-from core.model import NetworkSpec, parameter_count
-from core.training import EpochRecord, History, OptimizerState, TrainConfig
 
 log = logging.getLogger(__name__)
 

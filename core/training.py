@@ -17,12 +17,11 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
+from mlp_studio.core.data import Normalization, PreparedData
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.losses import canonical_loss, check_loss_for_task, loss_function
+from mlp_studio.core.metrics import Metrics, evaluate
 from torch import Tensor, nn
-
-from core.data import Normalization, PreparedData
-from core.errors import SpecError
-from core.losses import canonical_loss, check_loss_for_task, loss_function
-from core.metrics import Metrics, evaluate
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")

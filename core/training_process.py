@@ -25,12 +25,10 @@ from multiprocessing.connection import Connection
 import numpy as np
 import torch
 import torch.multiprocessing  # noqa: F401 - registers the tensor reductions (shared memory)
-from torch import nn
-
-from core.data import PreparedData
-from core.errors import StudioError
-from core.model import NetworkSpec, build_model
-from core.training import (
+from mlp_studio.core.data import PreparedData
+from mlp_studio.core.errors import StudioError
+from mlp_studio.core.model import NetworkSpec, build_model
+from mlp_studio.core.training import (
     EpochEnd,
     Event,
     Finished,
@@ -41,6 +39,7 @@ from core.training import (
     check_run,
     merge_progress,
 )
+from torch import nn
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from core.activations import (
+from mlp_studio.core.activations import (
     ACTIVATIONS,
     ActivationSpec,
     Maxout,
@@ -15,7 +14,7 @@ from core.activations import (
     make_activation,
     sample_activation,
 )
-from core.errors import SpecError
+from mlp_studio.core.errors import SpecError
 
 # Points avoid 0, where ReLU-like functions have a kink and autograd picks a side.
 XS = np.linspace(-4, 4, 80)

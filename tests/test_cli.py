@@ -5,9 +5,8 @@ import sys
 import numpy as np
 import pytest
 from idx_fixtures import write_mnist_folder
+from mlp_studio.core.cli import main
 from PIL import Image
-
-from core.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +34,7 @@ def test_train_writes_metrics_and_exports_that_predict_reads(small_mnist, tmp_pa
     assert set(report["per_class"]["3"]) == {"precision", "recall", "f1", "support"}
 
     # A digit image in the opposite polarity, larger than 28x28.
-    from core.mnist import load_folder
+    from mlp_studio.core.mnist import load_folder
 
     mnist = load_folder(small_mnist)
     digit = mnist.test_images[0]
@@ -80,8 +79,8 @@ def test_missing_data_folder_says_how_to_point_the_app(tmp_path, capsys):
 
 
 def test_console_script_runs_without_traceback(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "core.cli", "train", "--data", str(tmp_path),
-                          "--no-download"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "mlp_studio.core.cli", "train",
+                          "--data", str(tmp_path), "--no-download"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and out.stderr.startswith("error: ")
 

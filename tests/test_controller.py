@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-
-from app.controller import TrainingController, _Worker
-from app.state import StudioState
-from core.activations import ActivationSpec
-from core.data import DataConfig, prepare_mnist
-from core.losses import canonical_loss, loss_function
-from core.metrics import evaluate
-from core.mnist import load_folder
-from core.model import LayerSpec, NetworkSpec
-from core.training import BatchProgress, Finished, LayerStats, merge_progress
+from mlp_studio.app.controller import TrainingController, _Worker
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import DataConfig, prepare_mnist
+from mlp_studio.core.losses import canonical_loss, loss_function
+from mlp_studio.core.metrics import evaluate
+from mlp_studio.core.mnist import load_folder
+from mlp_studio.core.model import LayerSpec, NetworkSpec
+from mlp_studio.core.training import BatchProgress, Finished, LayerStats, merge_progress
 
 ANSWER_MS = 200  # pause/resume/step/stop must be answered within this
 
@@ -329,7 +328,7 @@ def test_runs_leave_nothing_behind(qtbot, state, controller):
     import gc
     import os
 
-    from core.training_process import TrainingProcess
+    from mlp_studio.core.training_process import TrainingProcess
 
     def fds():
         return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0

@@ -6,8 +6,7 @@ import time
 import numpy as np
 import pytest
 import torch
-
-from core.data import (
+from mlp_studio.core.data import (
     NORMALIZATIONS,
     BalanceConfig,
     DataConfig,
@@ -20,8 +19,8 @@ from core.data import (
     prepare_arrays,
     prepare_mnist,
 )
-from core.errors import SpecError
-from core.mnist import MnistArrays, load_folder
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.mnist import MnistArrays, load_folder
 
 # Unequal class sizes, so stratification has something to preserve: 600 train, 100 test.
 TRAIN_SIZES = np.array([90, 80, 70, 66, 60, 54, 50, 50, 40, 40])

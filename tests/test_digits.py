@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
+from mlp_studio.core.digits import DigitSteps, load_image, preprocess_digit
+from mlp_studio.core.errors import DataFormatError
 from PIL import Image, ImageDraw
-
-from core.digits import DigitSteps, load_image, preprocess_digit
-from core.errors import DataFormatError
 
 
 def canvas(shape=(280, 280), strokes=(((100, 50), (180, 60), (120, 230)),), width=18) -> np.ndarray:
@@ -215,7 +214,7 @@ def test_missing_file(tmp_path):
 
 def test_mnist_digits_are_almost_unchanged(mnist_dir):
     """Preprocessing a real MNIST digit must give back (nearly) the same image."""
-    from core.mnist import read_idx
+    from mlp_studio.core.mnist import read_idx
 
     images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:500].astype(np.float32)
     scores = [correlation(img, preprocess_digit(img).centered) for img in images]

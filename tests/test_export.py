@@ -11,14 +11,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
-from snippets import run_snippet
-
-from core.activations import ActivationSpec
-from core.data import fit_normalization
-from core.errors import ExportError
-from core.export import (
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import fit_normalization
+from mlp_studio.core.errors import ExportError
+from mlp_studio.core.export import (
     METADATA_KEY,
     ModelBundle,
     bundle_from_metadata,
@@ -31,8 +27,11 @@ from core.export import (
     load_predictor,
     usage_snippet,
 )
-from core.losses import probabilities
-from core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.losses import probabilities
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from safetensors import safe_open
+from safetensors.torch import save_file
+from snippets import run_snippet
 
 EXPORTS = {".onnx": export_onnx, ".pt": export_torchscript, ".safetensors": export_safetensors}
 DIGITS = [str(d) for d in range(10)]
@@ -148,7 +147,7 @@ def quick_model(mnist, steps: int) -> ModelBundle:
 
 @functools.cache
 def load_mnist_once(folder: Path):
-    from core.mnist import load_folder
+    from mlp_studio.core.mnist import load_folder
 
     return load_folder(folder)
 

@@ -5,10 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from snippets import run_snippet
-
-from core import playground
-from core.export import (
+from mlp_studio.core import playground
+from mlp_studio.core.export import (
     ModelBundle,
     bundle_from_metadata,
     bundle_to_metadata,
@@ -21,7 +19,8 @@ from core.export import (
     usage_snippet,
     verify_export,
 )
-from core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from snippets import run_snippet
 
 
 def regression_bundle() -> tuple[ModelBundle, np.ndarray, np.ndarray]:
@@ -72,7 +71,7 @@ def test_task_in_metadata_and_old_files_are_classifiers():
 
 
 def test_session_of_a_playground_surface_exports_raw_values(tmp_path):
-    from core.session import Session, load_session, save_session, session_bundle
+    from mlp_studio.core.session import Session, load_session, save_session, session_bundle
 
     bundle, raw, expected = regression_bundle()
     session = Session(
@@ -159,7 +158,7 @@ def test_playground_classifier_snippet_takes_features_and_prints_classes(tmp_pat
 
 
 def test_session_bundle_knows_the_playground_features():
-    from core.session import Session, session_bundle
+    from mlp_studio.core.session import Session, session_bundle
 
     bundle = playground_bundle()
     session = Session(

@@ -4,9 +4,8 @@ import time
 
 import pytest
 import torch
-
-from core.errors import SpecError
-from core.formula import ALLOWED, MAX_LENGTH, parse_formula
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.formula import ALLOWED, MAX_LENGTH, parse_formula
 
 XS = torch.linspace(-3, 3, 61, dtype=torch.float64)
 

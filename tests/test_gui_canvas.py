@@ -7,6 +7,15 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
+from mlp_studio.app.canvas_panel import NO_MODEL, CanvasPanel
+from mlp_studio.app.drawing_canvas import SIZE, qimage_to_gray
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.data import DataConfig, SplitConfig, fit_normalization, prepare_mnist
+from mlp_studio.core.digits import preprocess_digit
+from mlp_studio.core.inference import predict_digit
+from mlp_studio.core.mnist import MnistArrays, load_folder
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.training import TrainConfig, Trainer
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import (
@@ -18,16 +27,6 @@ from PySide6.QtGui import (
     QTabletEvent,
 )
 from PySide6.QtWidgets import QApplication, QMainWindow
-
-from app.canvas_panel import NO_MODEL, CanvasPanel
-from app.drawing_canvas import SIZE, qimage_to_gray
-from app.state import StudioState
-from core.data import DataConfig, SplitConfig, fit_normalization, prepare_mnist
-from core.digits import preprocess_digit
-from core.inference import predict_digit
-from core.mnist import MnistArrays, load_folder
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.training import TrainConfig, Trainer
 
 LEFT = Qt.MouseButton.LeftButton
 

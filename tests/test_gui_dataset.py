@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 from idx_fixtures import NAMES, checksums_of, write_mnist_folder
 from mirror_server import MirrorServer
+from mlp_studio.app.dataset_panel import LAST_FOLDER_KEY, DatasetPanel
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.data import DataConfig, long_tail_fractions
+from mlp_studio.core.mnist import ENV_VAR, FILES
 from PySide6.QtCore import QSettings, Qt
-
-from app.dataset_panel import LAST_FOLDER_KEY, DatasetPanel
-from app.state import StudioState
-from core.data import DataConfig, long_tail_fractions
-from core.mnist import ENV_VAR, FILES
 
 TIMEOUT = 20_000  # ms; preparation of the small fixtures takes milliseconds
 

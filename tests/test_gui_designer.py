@@ -2,17 +2,16 @@
 
 import numpy as np
 import pytest
+from mlp_studio.app.designer import DesignerPanel
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import prepare_arrays
+from mlp_studio.core.losses import LOSSES
+from mlp_studio.core.model import LayerSpec, NetworkSpec, parameter_count
+from mlp_studio.core.training import Snapshot
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication
-
-from app.designer import DesignerPanel
-from app.state import StudioState
-from core.activations import ActivationSpec
-from core.data import prepare_arrays
-from core.losses import LOSSES
-from core.model import LayerSpec, NetworkSpec, parameter_count
-from core.training import Snapshot
 
 
 @pytest.fixture

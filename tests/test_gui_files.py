@@ -14,20 +14,25 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
+from mlp_studio.app.controller import TrainingController
+from mlp_studio.app.export_dialog import FORMATS, format_difference
+from mlp_studio.app.file_actions import RECENT_KEY, FileActions
+from mlp_studio.app.state import StudioState
+from mlp_studio.core import export
+from mlp_studio.core.data import DataConfig, SplitConfig, prepare_mnist
+from mlp_studio.core.mnist import load_folder
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.session import (
+    SESSION_JSON,
+    WEIGHTS,
+    load_session,
+    save_session,
+    session_to_json,
+)
+from mlp_studio.core.training import TrainConfig, Trainer
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
-
-from app.controller import TrainingController
-from app.export_dialog import FORMATS, format_difference
-from app.file_actions import RECENT_KEY, FileActions
-from app.state import StudioState
-from core import export
-from core.data import DataConfig, SplitConfig, prepare_mnist
-from core.mnist import load_folder
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.session import SESSION_JSON, WEIGHTS, load_session, save_session, session_to_json
-from core.training import TrainConfig, Trainer
 
 TIMEOUT = 60_000  # ms; a first TorchScript export takes ~2 s on a slow machine
 

@@ -10,19 +10,18 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
+from mlp_studio.app import main as app_main
+from mlp_studio.app.help_dialog import load_topics
+from mlp_studio.app.main_window import MainWindow
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import DataConfig, prepare_mnist
+from mlp_studio.core.export import export_safetensors
+from mlp_studio.core.losses import canonical_loss, loss_function
+from mlp_studio.core.metrics import evaluate
+from mlp_studio.core.mnist import load_folder
+from mlp_studio.core.model import LayerSpec, NetworkSpec
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDockWidget, QMessageBox
-
-from app import main as app_main
-from app.help_dialog import load_topics
-from app.main_window import MainWindow
-from core.activations import ActivationSpec
-from core.data import DataConfig, prepare_mnist
-from core.export import export_safetensors
-from core.losses import canonical_loss, loss_function
-from core.metrics import evaluate
-from core.mnist import load_folder
-from core.model import LayerSpec, NetworkSpec
 
 ANSWER_MS = 200
 
@@ -313,10 +312,10 @@ def test_main_runs_the_cli_for_subcommands(capsys):
 
 def test_main_window_opens_from_main(qtbot, monkeypatch, tmp_path):
     """main() with no arguments builds the app, shows the frame, loads the engine."""
-    import app.file_actions
+    import mlp_studio.app.file_actions as file_actions
 
     monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
-    monkeypatch.setattr(app.file_actions, "default_recovery_path", lambda: tmp_path / "r.mlps")
+    monkeypatch.setattr(file_actions, "default_recovery_path", lambda: tmp_path / "r.mlps")
     windows = []
 
     def fake_exec():
@@ -376,10 +375,10 @@ def test_a_clean_exit_removes_the_recovery_autosave(qtbot, ready, tmp_path):
 
 
 def test_first_launch_without_mnist_opens_on_the_playground(qtbot, monkeypatch, tmp_path):
-    from app.main_window import MainWindow
+    from mlp_studio.app.main_window import MainWindow
 
     monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
-    monkeypatch.setattr("core.mnist.default_cache_dir", lambda: tmp_path / "empty-cache")
+    monkeypatch.setattr("mlp_studio.core.mnist.default_cache_dir", lambda: tmp_path / "empty-cache")
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
@@ -392,9 +391,9 @@ def test_first_launch_without_mnist_opens_on_the_playground(qtbot, monkeypatch, 
 
 
 def test_evaluate_shows_the_current_models_test_metrics(qtbot, tmp_path):
-    from app.main_window import MainWindow
-    from core.data import prepare_arrays
-    from core.training import evaluate_test
+    from mlp_studio.app.main_window import MainWindow
+    from mlp_studio.core.data import prepare_arrays
+    from mlp_studio.core.training import evaluate_test
 
     window = MainWindow(autoload_data=False)
     qtbot.addWidget(window)

@@ -2,10 +2,9 @@
 when MNIST was the data in use, and training continues its epoch count."""
 
 import torch
+from mlp_studio.core.data import DataConfig, prepare_mnist
 from PySide6.QtWidgets import QMessageBox
 from test_gui_main import make_window, no_modal_questions, small_mnist  # noqa: F401
-
-from core.data import DataConfig, prepare_mnist
 
 
 def test_playground_session_reopens_on_its_points(qtbot, small_mnist, tmp_path, monkeypatch):  # noqa: F811

@@ -3,15 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from mlp_studio.app.controller import TrainingController
+from mlp_studio.app.playground_colors import diverging
+from mlp_studio.app.playground_panel import PlaygroundPanel
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.data import prepare_arrays
+from mlp_studio.core.playground import neuron_grids
+from mlp_studio.core.training import Snapshot, Trainer
 from PySide6.QtCore import QPoint, Qt
-
-from app.controller import TrainingController
-from app.playground_colors import diverging
-from app.playground_panel import PlaygroundPanel
-from app.state import StudioState
-from core.data import prepare_arrays
-from core.playground import neuron_grids
-from core.training import Snapshot, Trainer
 
 
 @pytest.fixture

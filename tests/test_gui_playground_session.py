@@ -6,17 +6,16 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from mlp_studio.app.file_actions import FileActions
+from mlp_studio.app.playground_panel import PlaygroundPanel
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.errors import SessionError
+from mlp_studio.core.export import export_onnx, load_predictor, verification_pixels
+from mlp_studio.core.model import build_model
+from mlp_studio.core.session import SESSION_JSON, load_session, save_session
+from mlp_studio.core.training import Trainer
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox, QWidget
-
-from app.file_actions import FileActions
-from app.playground_panel import PlaygroundPanel
-from app.state import StudioState
-from core.errors import SessionError
-from core.export import export_onnx, load_predictor, verification_pixels
-from core.model import build_model
-from core.session import SESSION_JSON, load_session, save_session
-from core.training import Trainer
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@
 import warnings
 
 import pytest
-
-from app.state import StudioState
-from app.training_view import TrainingView
-from core import playground
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.training import (
+from mlp_studio.app.state import StudioState
+from mlp_studio.app.training_view import TrainingView
+from mlp_studio.core import playground
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
     EpochEnd,

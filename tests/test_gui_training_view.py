@@ -6,23 +6,20 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import mnist_like
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication
-
-from app.activations_view import ActivationsView
-from app.confusion_view import ConfusionView
-from app.hyperparameters import HyperparametersForm, ladder_step
-from app.live_plots import CurvesPanel, SeriesBuffer, export_plot, file_stem
-from app.mistakes_dialog import MistakesDialog
-from app.state import StudioState
-from app.training_view import TrainingView
-from app.weights_grid import mosaic
-from core.activations import ActivationSpec
-from core.data import DataConfig, SplitConfig, prepare_arrays, prepare_mnist
-from core.metrics import metrics_from_probabilities
-from core.mnist import MnistArrays
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.training import (
+from mlp_studio.app.activations_view import ActivationsView
+from mlp_studio.app.confusion_view import ConfusionView
+from mlp_studio.app.hyperparameters import HyperparametersForm, ladder_step
+from mlp_studio.app.live_plots import CurvesPanel, SeriesBuffer, export_plot, file_stem
+from mlp_studio.app.mistakes_dialog import MistakesDialog
+from mlp_studio.app.state import StudioState
+from mlp_studio.app.training_view import TrainingView
+from mlp_studio.app.weights_grid import mosaic
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import DataConfig, SplitConfig, prepare_arrays, prepare_mnist
+from mlp_studio.core.metrics import metrics_from_probabilities
+from mlp_studio.core.mnist import MnistArrays
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
     EpochEnd,
@@ -32,6 +29,8 @@ from core.training import (
     TrainConfig,
     Trainer,
 )
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 
 def tiny_mnist(n_train=600, n_test=200):
@@ -539,7 +538,7 @@ def test_right_click_export_writes_the_plot(view, tmp_path, monkeypatch):
     view.flush()
     target = tmp_path / "from_menu"  # no suffix: the chosen filter decides
     monkeypatch.setattr(
-        "app.live_plots.QFileDialog.getSaveFileName",
+        "mlp_studio.app.live_plots.QFileDialog.getSaveFileName",
         lambda *args, **kw: (str(target), "CSV data (*.csv)"),
     )
     view.curves.loss_plot.scene().contextMenu[0].trigger()  # the view's "Export..." entry

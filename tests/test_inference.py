@@ -1,13 +1,12 @@
 import numpy as np
 import pytest
 import torch
-
-from core.activations import ActivationSpec
-from core.data import fit_normalization
-from core.errors import DataFormatError
-from core.inference import DigitPrediction, predict_digit
-from core.losses import LOSSES, probabilities
-from core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import fit_normalization
+from mlp_studio.core.errors import DataFormatError
+from mlp_studio.core.inference import DigitPrediction, predict_digit
+from mlp_studio.core.losses import LOSSES, probabilities
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 
 
 def network(hidden=(32, 16), activation="relu", dropout=0.0, batch_norm=False, seed=0):

@@ -2,10 +2,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from core.errors import SpecError
-from core.losses import LOSSES, canonical_loss, loss_function, probabilities
-from core.metrics import confusion_matrix, metrics_from_probabilities, per_class_scores
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.losses import LOSSES, canonical_loss, loss_function, probabilities
+from mlp_studio.core.metrics import confusion_matrix, metrics_from_probabilities, per_class_scores
 
 
 def test_every_lecture_loss_is_offered():

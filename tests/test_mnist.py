@@ -19,9 +19,8 @@ from idx_fixtures import (
     write_mnist_folder,
 )
 from mirror_server import MirrorServer
-
-from core.errors import DataFormatError, DataNotFoundError, DownloadCancelled
-from core.mnist import (
+from mlp_studio.core.errors import DataFormatError, DataNotFoundError, DownloadCancelled
+from mlp_studio.core.mnist import (
     ENV_VAR,
     MNIST_MD5,
     download_mnist,

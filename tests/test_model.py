@@ -5,11 +5,9 @@ import pickle
 
 import pytest
 import torch
-from torch import nn
-
-from core.activations import ActivationSpec, Formula, Maxout
-from core.errors import SpecError
-from core.model import (
+from mlp_studio.core.activations import ActivationSpec, Formula, Maxout
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.model import (
     INITS,
     MLP,
     LayerSpec,
@@ -18,6 +16,7 @@ from core.model import (
     describe,
     parameter_count,
 )
+from torch import nn
 
 
 def rich_spec() -> NetworkSpec:

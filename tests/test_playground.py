@@ -5,14 +5,13 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from core.activations import ActivationSpec
-from core.data import prepare_arrays
-from core.errors import DataFormatError, DataNotFoundError, SpecError
-from core.losses import loss_function
-from core.metrics import evaluate
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.playground import (
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import prepare_arrays
+from mlp_studio.core.errors import DataFormatError, DataNotFoundError, SpecError
+from mlp_studio.core.losses import loss_function
+from mlp_studio.core.metrics import evaluate
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.playground import (
     DATASETS,
     EXTENT,
     FEATURES,
@@ -33,7 +32,7 @@ from core.playground import (
     points_from_list,
     split_points,
 )
-from core.training import EpochEnd, TrainConfig, Trainer
+from mlp_studio.core.training import EpochEnd, TrainConfig, Trainer
 
 
 def net(inputs=2, outputs=2, hidden=(8, 8), activation="tanh", seed=0):

@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-
-from core import export
-from core.activations import ActivationSpec
-from core.cli import given_options, main
-from core.data import BalanceConfig, DataConfig, SplitConfig, prepare_mnist
-from core.errors import SessionError
-from core.mnist import load_folder
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.session import (
+from mlp_studio.core import export
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.cli import given_options, main
+from mlp_studio.core.data import BalanceConfig, DataConfig, SplitConfig, prepare_mnist
+from mlp_studio.core.errors import SessionError
+from mlp_studio.core.mnist import load_folder
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.session import (
     BEST_WEIGHTS,
     OPTIMIZER,
     SESSION_JSON,
@@ -28,7 +27,7 @@ from core.session import (
     session_bytes,
     session_to_json,
 )
-from core.training import EpochRecord, History, TrainConfig, Trainer
+from mlp_studio.core.training import EpochRecord, History, TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")

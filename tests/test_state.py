@@ -1,8 +1,7 @@
 import numpy as np
-
-from app.state import StudioState
-from core.data import fit_normalization, prepare_arrays
-from core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.app.state import StudioState
+from mlp_studio.core.data import fit_normalization, prepare_arrays
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 
 
 def _data(kind="standardize"):

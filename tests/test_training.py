@@ -3,13 +3,12 @@ import threading
 import numpy as np
 import pytest
 import torch
-
-from core.activations import ActivationSpec
-from core.data import prepare_arrays
-from core.errors import SpecError
-from core.losses import LOSSES
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.training import (
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import prepare_arrays
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.losses import LOSSES
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.training import (
     OPTIMIZERS,
     BatchProgress,
     Diverged,
@@ -232,7 +231,7 @@ def test_class_weights_change_training():
 
 
 def test_evaluate_test_matches_the_runs_test_metrics_and_renormalizes():
-    from core.training import evaluate_test
+    from mlp_studio.core.training import evaluate_test
 
     x, y = blobs(600, 8, 3)
     split = [x[:420], y[:420], x[420:510], y[420:510], x[510:], y[510:]]
@@ -250,7 +249,7 @@ def test_evaluate_test_matches_the_runs_test_metrics_and_renormalizes():
 
 
 def test_evaluate_test_refuses_a_model_made_for_other_data():
-    from core.training import evaluate_test
+    from mlp_studio.core.training import evaluate_test
 
     with pytest.raises(SpecError, match="takes 8 inputs.*load data the model was made for"):
         evaluate_test(small_net(d=8), blob_data(d=5), "cross-entropy")

@@ -6,17 +6,16 @@ import multiprocessing
 import queue
 import threading
 
+import mlp_studio.core.training_process as tp
 import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-
-import core.training_process as tp
-from core.data import DataConfig, prepare_mnist
-from core.errors import SpecError, StudioError
-from core.mnist import load_folder
-from core.model import LayerSpec, NetworkSpec, build_model
-from core.training import (
+from mlp_studio.core.data import DataConfig, prepare_mnist
+from mlp_studio.core.errors import SpecError, StudioError
+from mlp_studio.core.mnist import load_folder
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.training import (
     BatchProgress,
     EpochEnd,
     Finished,

@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-
-from core import export
-from core.data import DataConfig, SplitConfig, prepare_mnist
-from core.errors import ExportError
-from core.mnist import load_folder
-from core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core import export
+from mlp_studio.core.data import DataConfig, SplitConfig, prepare_mnist
+from mlp_studio.core.errors import ExportError
+from mlp_studio.core.mnist import load_folder
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +40,8 @@ def test_verification_pixels_undo_the_normalization_without_raw_images(data):
 def test_verify_export_of_each_format_is_float_exact(bundle, data, tmp_path, suffix):
     path = tmp_path / f"model{suffix}"
     if suffix == ".mlps":
-        from core.session import Session, save_session
-        from core.training import TrainConfig
+        from mlp_studio.core.session import Session, save_session
+        from mlp_studio.core.training import TrainConfig
 
         session = Session(bundle.spec, bundle.state_dict, train_config=TrainConfig(bundle.loss))
         session.normalization = bundle.normalization
