@@ -1,11 +1,11 @@
-"""The training worker: a QThread that runs core.training_process.TrainingProcess (the Trainer
-in a child process) and re-emits its events as Qt signals.
+"""The training controller: starts, steers and stops a run of core.training_process
+(the Trainer in a child process) and re-emits its events as Qt signals.
 
 The child has an interpreter of its own, so the GUI's drawing never holds a GIL the training
-needs. The worker thread receives the child's events and forwards each through a queued
-signal, so every slot connected to TrainingController runs in the GUI thread. Progress events
-are already throttled by the trainer (report_interval); snapshots are coalesced here: only the
-newest one waits for the GUI, older ones are dropped instead of queueing up.
+needs. The GUI thread drains the child's pipe from a timer (no thread in between) and sends
+commands directly; only starting the child runs on a short-lived helper thread, since the first
+start waits for the fork server to import torch. Progress events are throttled by the trainer
+(report_interval); of the snapshots, only the newest waiting one is shown.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from mlp_studio.core.training import (
     merge_progress,
 )
 from mlp_studio.core.training_process import TrainingProcess, warm_up
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ SNAPSHOT_INTERVAL = 0.1  # s between weight/activation copies for the live views
 PACE_MIN, PACE_MAX = 0.05, 0.25
 PACE_BUSY = 0.5
 PACE_WINDOW = 0.3  # s of GUI-thread activity judged at a time
+# A child that has not ended this long after Stop (stopped from outside with SIGSTOP, or stuck
+# in a huge batch) is ended, so the window never stays "stopping".
+STOP_TIMEOUT = 5.0
 
 
 def training_threads() -> int:
@@ -59,10 +62,6 @@ def training_threads() -> int:
     if value.isdigit() and int(value) > 0:
         return int(value)
     return max(1, (os.cpu_count() or 1) - 1)
-
-
-def _ignore(_event) -> None:
-    pass
 
 
 @dataclass
@@ -92,56 +91,8 @@ class Lineage:
         )
 
 
-class _Worker(QObject):
-    """Lives in the worker thread; run() blocks there until the training process has ended."""
-
-    event = Signal(object)  # every trainer event except snapshots, in order
-    snapshotReady = Signal()  # the newest snapshot waits in take_snapshot()
-    halted = Signal()  # the trainer stopped between batches because it is paused
-    failed = Signal(str)
-    done = Signal()
-
-    def __init__(self):
-        super().__init__()
-        self.trainer: TrainingProcess | None = None
-        self._lock = threading.Lock()
-        self._snapshot: Snapshot | None = None
-
-    def on_event(self, event) -> None:  # called by the trainer, in the worker thread
-        if isinstance(event, Snapshot):
-            self._offer_snapshot(event)
-        elif isinstance(event, Halted):
-            self.halted.emit()
-        else:
-            self.event.emit(event)
-
-    def _offer_snapshot(self, snapshot: Snapshot) -> None:
-        with self._lock:
-            waiting = self._snapshot is not None
-            self._snapshot = snapshot
-        if not waiting:  # the GUI has taken the previous one: tell it about this one
-            self.snapshotReady.emit()
-
-    def take_snapshot(self) -> Snapshot | None:
-        with self._lock:
-            snapshot, self._snapshot = self._snapshot, None
-        return snapshot
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            self.trainer.run()
-        except StudioError as err:
-            self.failed.emit(str(err))
-        except Exception as err:  # a bug or an out-of-memory: report it, keep the app alive
-            log.exception("training failed")
-            self.failed.emit(f"Training failed: {type(err).__name__}: {err}")
-        finally:
-            self.done.emit()
-
-
 class TrainingController(QObject):
-    """Starts, steers and stops training of `state.model` on `state.data` in a QThread."""
+    """Starts, steers and stops training of `state.model` on `state.data` in a child process."""
 
     # Events reach these signals in the trainer's order, delivered in batches (see PACE_*).
     progress = Signal(object)  # BatchProgress
@@ -167,9 +118,11 @@ class TrainingController(QObject):
         self.snapshot_interval = snapshot_interval
         self.threads = threads or training_threads()
         self._state = "idle"
-        self._thread: QThread | None = None
-        self._worker: _Worker | None = None  # kept referenced until the thread has finished
-        self._result: Finished | None = None
+        self._trainer: TrainingProcess | None = None  # the run, from start() until it ends
+        self._starter: threading.Thread | None = None  # starts the child
+        self._start_error: BaseException | None = None
+        self._stop_asked = 0.0  # time.monotonic() of the run's Stop, 0 before it
+        self._snapshot: Snapshot | None = None  # the newest, waiting for the next delivery
         self._probe: torch.Tensor | None = None
         # What the current model has been through (its lineage), so a second run continues the
         # epoch count and a saved session holds the whole history; replaced with the model.
@@ -177,14 +130,15 @@ class TrainingController(QObject):
         self.lineage = Lineage()
         # Events waiting for the next delivery to the views (see PACE_*).
         self._pending: list[BatchProgress | LayerStats | EpochEnd] = []
-        self._snapshot_waiting = False
         self.pace = PACE_MIN
         self._busy_mark = (time.perf_counter(), time.thread_time())
         self._delivering = 0.0  # seconds spent in _deliver since _busy_mark
         self._finishing = False  # in the run's last delivery
-        self._deliver_timer = QTimer(self)
-        self._deliver_timer.setSingleShot(True)
-        self._deliver_timer.timeout.connect(self._deliver)
+        self._halted = False  # the child said it halted (paused) in the latest poll
+        self._result: Finished | None = None
+        self._poll_timer = QTimer(self)
+        self._poll_timer.setSingleShot(True)
+        self._poll_timer.timeout.connect(self._poll)
         warm_up()  # the first run then starts without waiting for torch to import
 
     # ---- queries ----
@@ -195,7 +149,7 @@ class TrainingController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._trainer is not None
 
     def lineage_of(self, model) -> Lineage:
         """The history behind `model`: empty unless it is the model this controller trained."""
@@ -203,12 +157,12 @@ class TrainingController(QObject):
 
     def adopt(self, model, lineage: Lineage) -> None:
         """Take over a model with a past (an opened session): the next run continues it."""
-        if self._thread is None:
+        if self._trainer is None:
             self._trained_model, self.lineage = model, lineage
 
     @property
     def trainer(self) -> TrainingProcess | None:
-        return None if self._worker is None else self._worker.trainer
+        return self._trainer
 
     def problems(self) -> list[str]:
         """Everything that stops a run from starting, each a message the user can act on."""
@@ -241,14 +195,13 @@ class TrainingController(QObject):
 
     def start(self, paused: bool = False) -> bool:
         """Validate, then train in the background; False (and `failed`) if it cannot start."""
-        if self._thread is not None:
+        if self._trainer is not None:
             return False
         problems = self.problems()
         if problems:
             self.failed.emit("Cannot train yet: " + " ".join(problems))
             return False
         state = self.state
-        worker = _Worker()
         try:
             model = state.ensure_model()
             if model is not self._trained_model:
@@ -257,7 +210,7 @@ class TrainingController(QObject):
                 model,
                 state.data,
                 state.train_config,
-                on_event=worker.on_event,
+                on_event=self._on_event,
                 report_interval=self.report_interval,
                 snapshot_interval=self.snapshot_interval,
                 start_epoch=self.lineage.epochs_done,
@@ -272,119 +225,124 @@ class TrainingController(QObject):
             trainer.set_probe(probe)
         if paused:
             trainer.pause()
-        worker.trainer = trainer
-
-        thread = QThread(self)
-        thread.setObjectName("training")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.event.connect(self._on_event)
-        worker.snapshotReady.connect(self._on_snapshot_ready)
-        worker.halted.connect(self._on_halted)
-        worker.failed.connect(self.failed)
-        worker.done.connect(thread.quit)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker, self._result = thread, worker, None
+        self._trainer, self._start_error, self._stop_asked = trainer, None, 0.0
         self._busy_mark = (time.perf_counter(), time.thread_time())  # the pace carries over
+        self._starter = threading.Thread(target=self._start_child, args=(trainer,),
+                                         name="start training", daemon=True)
+        self._starter.start()
         state.set_training(True)
-        thread.start()
         self._set_state("running")
+        self._poll_timer.start(round(1000 * PACE_MIN))
         return True
 
+    def _start_child(self, trainer: TrainingProcess) -> None:  # on the starter thread
+        try:
+            trainer.start()
+        except BaseException as err:  # noqa: BLE001 - handed to the GUI thread in _poll
+            self._start_error = err
+
     def pause(self) -> None:
-        """Halt after the current batch; stateChanged("paused") once the worker has halted."""
-        if self._worker is not None and self._state == "running":
-            self._worker.trainer.pause()
+        """Halt after the current batch; stateChanged("paused") once the child has halted."""
+        if self._trainer is not None and self._state == "running":
+            self._trainer.pause()
 
     def resume(self) -> None:
-        if self._worker is not None and self._state in ("running", "paused"):
-            self._worker.trainer.resume()
+        if self._trainer is not None and self._state in ("running", "paused"):
+            self._trainer.resume()
             self._set_state("running")
 
     def step(self) -> None:
         """Run one batch, then stay paused; when idle, start a paused run and step it."""
-        if self._worker is None:
+        if self._trainer is None:
             if self.start(paused=True):
-                self._worker.trainer.step()
+                self._trainer.step()
         elif self._state in ("running", "paused"):
-            self._worker.trainer.step()
+            self._trainer.step()
 
     def stop(self) -> None:
-        """Ask the worker to stop at the next batch; `finished` follows when it has."""
-        if self._worker is not None and self._state != "stopping":
-            self._worker.trainer.stop()
+        """Ask the child to stop at the next batch; `finished` follows when it has (or it is
+        ended after STOP_TIMEOUT s without an answer)."""
+        if self._trainer is not None and self._state != "stopping":
+            self._trainer.stop()
+            self._stop_asked = time.monotonic()
             self._set_state("stopping")
 
     def set_probe(self, x) -> None:
         """Normalized samples [P, D] (tensor or array) whose activations go into snapshots."""
         self._probe = None if x is None else torch.as_tensor(x, dtype=torch.float32).clone()
-        if self._worker is not None:
-            self._worker.trainer.set_probe(
-                self._fitting_probe(self._worker.trainer.model.spec.input_size))
+        if self._trainer is not None:
+            self._trainer.set_probe(self._fitting_probe(self._trainer.model.spec.input_size))
 
     def _fitting_probe(self, input_size: int) -> torch.Tensor | None:
         """The probe, if it fits the network (a sample of other data would break snapshots)."""
         probe = self._probe
         return probe if probe is not None and probe.shape[-1] == input_size else None
 
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Stop and join the worker (window closing, app quitting); safe to call twice."""
-        thread = self._thread
-        if thread is None:
+    def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop the run and wait for its end, at most `timeout` s before ending the child
+        (window closing, app quitting); safe to call twice. The run lands in the lineage and
+        `finished` goes out as usual."""
+        trainer = self._trainer
+        if trainer is None:
             return
-        trainer = self._worker.trainer
         trainer.stop()
-        thread.quit()
-        if not thread.wait(timeout_ms):
-            # The child does not answer (stuck in a huge batch?): end it; its weights are lost
-            # but the window's model keeps the last ones shown.
-            log.error("the training process did not stop within %d ms: killing it", timeout_ms)
-            trainer.kill()
-            if not thread.wait(timeout_ms):
-                log.error("the training thread did not stop")
-                return
-        # The worker's last signals (Finished, the thread's end) wait in the event queue: take
-        # them now, so the run lands in the lineage and `finished` goes out as usual.
-        QCoreApplication.sendPostedEvents(self)
-        self._on_thread_finished()
+        if self._starter is not None:
+            self._starter.join(timeout)
+        deadline = time.monotonic() + timeout
+        while self._start_error is None and trainer.poll(max(0.0, deadline - time.monotonic())):
+            if time.monotonic() >= deadline:
+                log.error("the training process did not stop within %.1f s: ending it", timeout)
+                break
+        self._end_run()
 
-    # ---- from the worker (GUI thread) ----
+    # ---- the child's events (GUI thread) ----
 
     def _set_state(self, value: str) -> None:
         if value != self._state:
             self._state = value
             self.stateChanged.emit(value)
 
-    @Slot(object)
-    def _on_event(self, event) -> None:
-        if isinstance(event, BatchProgress | LayerStats | EpochEnd):
-            self._pending.append(event)
-            trainer = self.trainer
-            if trainer is not None and trainer.paused:
-                self._deliver()  # a step or the last batches before a pause: show them now
-            else:
-                self._schedule_delivery()
+    def _on_event(self, event) -> None:  # from trainer.poll(), in the GUI thread
+        if isinstance(event, Snapshot):
+            self._snapshot = event
+        elif isinstance(event, Halted):
+            self._halted = True
         elif isinstance(event, Diverged):
             self._deliver()  # keep the order: the batches before it first
             self.diverged.emit(event)
         elif isinstance(event, Finished):
             self._result = event
+        else:
+            self._pending.append(event)
 
-    @Slot()
-    def _on_snapshot_ready(self) -> None:
-        self._snapshot_waiting = True
-        self._schedule_delivery()
+    def _poll(self) -> None:
+        """Take what the child has sent and show it; end the run once the child has gone."""
+        trainer = self._trainer
+        if trainer is None:
+            return
+        if self._starter is not None and self._starter.is_alive():
+            self._poll_timer.start(round(1000 * PACE_MIN))  # the child is still starting
+            return
+        if self._start_error is not None:
+            self._end_run()
+            return
+        self._halted = False
+        alive = trainer.poll(0)
+        stuck = self._stop_asked and time.monotonic() - self._stop_asked > STOP_TIMEOUT
+        if not alive or stuck:
+            if stuck and alive:
+                log.error("the training process did not stop within %.1f s", STOP_TIMEOUT)
+            self._end_run(stuck=bool(stuck and alive))
+            return
+        self._deliver()
+        if self._halted and trainer.paused and self._state == "running":
+            self._set_state("paused")
+        self._poll_timer.start(round(1000 * self.pace))
 
-    def _schedule_delivery(self) -> None:
-        if not self._deliver_timer.isActive():
-            self._deliver_timer.start(round(1000 * self.pace))
-
-    @Slot()
     def _deliver(self) -> None:
         """Hand the waiting events to the views in order (consecutive batch progress merged
         within an epoch), then the newest snapshot; then adapt the pace to how busy the GUI
         thread has been."""
-        self._deliver_timer.stop()
         start = time.perf_counter()
         pending, self._pending = self._pending, []
         if any(isinstance(event, EpochEnd) for event in pending):
@@ -396,13 +354,10 @@ class TrainingController(QObject):
                 self.layerStats.emit(event)
             else:
                 self.epochEnded.emit(event)
-        if self._snapshot_waiting:
-            self._snapshot_waiting = False
-            worker = self._worker
-            snapshot = worker.take_snapshot() if worker is not None else None
-            if snapshot is not None:
-                self._show_weights(snapshot)
-                self.snapshot.emit(snapshot)
+        snapshot, self._snapshot = self._snapshot, None
+        if snapshot is not None:
+            self._show_weights(snapshot)
+            self.snapshot.emit(snapshot)
         self._delivering += time.perf_counter() - start
         self._adapt_pace()
 
@@ -410,7 +365,7 @@ class TrainingController(QObject):
         """Copy the child's weights into the window's model, so what reads it while training
         (the canvas's live prediction, exports) sees the network as it is now."""
         model = self._trained_model
-        if model is None or self._thread is None or self._finishing:
+        if model is None or self._trainer is None or self._finishing:
             return
         with torch.no_grad():
             for linear, w, b in zip(model.linears, snapshot.weights, snapshot.biases,
@@ -421,7 +376,7 @@ class TrainingController(QObject):
     def _adopt_epoch_weights(self) -> None:
         """The window's model takes the weights of the latest epoch's end (all of them, batch
         norm statistics too): what an autosave at this EpochEnd writes."""
-        trainer, model = self.trainer, self._trained_model
+        trainer, model = self._trainer, self._trained_model
         if (trainer is not None and model is not None and trainer.epoch_state is not None
                 and not self._finishing):
             model.load_state_dict(trainer.epoch_state)
@@ -439,37 +394,43 @@ class TrainingController(QObject):
         factor = (max(busy, 1e-3) / PACE_BUSY) ** 0.5
         self.pace = min(max(self.pace * factor, PACE_MIN), PACE_MAX)
 
-    @Slot()
-    def _on_halted(self) -> None:
-        worker = self._worker
-        if worker is not None and worker.trainer.paused and self._state == "running":
-            self._deliver()  # the views show where it stopped
-            self._set_state("paused")
-
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        if self._thread is None:  # already cleaned up by shutdown()
+    def _end_run(self, stuck: bool = False) -> None:
+        """The child has gone (or is ended now): its last events, its weights into the model,
+        the run into the lineage; then idle and `finished`."""
+        trainer = self._trainer
+        if trainer is None:  # already ended (shutdown, then the timer)
             return
-        self._snapshot_waiting = True  # the final weights, if the worker left a snapshot
-        self._finishing = True  # the views get the last events; the model keeps run()'s weights
+        self._poll_timer.stop()
+        self._finishing = True  # the views get the last events; the model keeps the final weights
         try:
             self._deliver()
         finally:
             self._finishing = False
-        thread, worker, result = self._thread, self._worker, self._result
-        self._thread = self._worker = self._result = None
-        trainer = worker.trainer
+        error, result = self._start_error, None
+        if error is None:
+            try:
+                trainer.finish()
+            except StudioError as err:
+                error = err
+            except Exception as err:  # noqa: BLE001 - a bug: report it, keep the app usable
+                log.exception("ending the training run failed")
+                error = err
+        self._trainer, self._starter, self._start_error = None, None, None
+        if error is None:
+            result = self._result
+        self._result = None
+        if error is not None:
+            if stuck:
+                message = (f"The training process did not answer for {STOP_TIMEOUT:.0f} s "
+                           "after Stop and was ended; the model keeps the weights shown last.")
+            elif isinstance(error, StudioError):
+                message = str(error)
+            else:
+                message = f"Training failed: {type(error).__name__}: {error}"
+            self.failed.emit(message)
         model = trainer.model
-        if trainer.final_state is not None:
-            # Again, here: a snapshot copied in by a late delivery must not stay on top.
-            model.load_state_dict(trainer.final_state)
         if result is not None:
             self.lineage = self.lineage.extended(trainer, result)
-        # The worker and the trainer refer to each other (on_event): break that, or every
-        # run's process handle, pipes, weights and data would stay alive.
-        worker.trainer, worker._snapshot, trainer.on_event = None, None, _ignore
-        worker.deleteLater()
-        thread.deleteLater()
         self.state.set_training(False)
         self._set_state("idle")
         if self.state.model is model:

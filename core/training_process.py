@@ -122,7 +122,8 @@ class TrainingProcess:
     """Trains `model` on `data` in a child process; `run()` blocks until the child ends.
 
     Quacks like a Trainer to its user: pause/resume/step/stop/set_probe from any thread,
-    events through `on_event` (called in the thread that runs `run()`), and afterwards the
+    events through `on_event` (called in the thread that runs `run()`, or `poll()` for a
+    caller with an event loop of its own: start(), poll() until False, finish()), and afterwards the
     model holds the final weights and best_state/best_epoch/best_val_loss say what was best.
     During the run, `epoch_state` holds the weights at the latest epoch's end and `best_state`
     the best so far, each set before its EpochEnd is passed on.
@@ -151,6 +152,10 @@ class TrainingProcess:
         self._commands: Connection | None = None
         self._starting: list[tuple] | None = None  # commands while the child starts
         self._process = None
+        self._events: Connection | None = None  # the child's events, while it runs
+        self._final: _Final | None = None
+        self._finished: Finished | None = None
+        self._failure: str | None = None
 
     def _make_job(self) -> Job:
         # The images for display stay here: the child trains on the tensors alone.
@@ -222,13 +227,22 @@ class TrainingProcess:
     def run(self) -> Finished | None:
         """Start the child and pass its events on until it ends; None if stopped before it
         started. StudioError if the child failed, with a message for the user."""
+        if not self.start():
+            return None
+        while self.poll(None):
+            pass
+        return self.finish()
+
+    def start(self) -> bool:
+        """Start the child (the first start may wait for the fork server to import torch);
+        False if stop() came first. Then poll() until it returns False, then finish()."""
         ctx = context()
         commands_out, commands_in = ctx.Pipe(duplex=False)
         events_out, events_in = ctx.Pipe(duplex=False)
         with self._lock:
             job, self._job = self._job, None
             if job.stopped:
-                return None
+                return False
             self._starting = []
         # Not under the lock: the first start waits for the fork server to import torch, and
         # the GUI's pause or stop must not wait with it.
@@ -247,27 +261,55 @@ class TrainingProcess:
             self._starting = None
         commands_out.close()  # the child's ends: closing ours makes EOF mean "child gone"
         events_in.close()
-        finished = final = failure = None
+        self._events = events_out
+        return True
+
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        """Pass on every event the child has sent (waiting up to `timeout` s for the first;
+        None: until one comes); False once the child has gone and finish() is due."""
+        events = self._events
+        if events is None:
+            return False
         try:
-            for message in _received(events_out):
-                if isinstance(message, _Final):
-                    final = message
-                elif isinstance(message, _EpochWeights):
-                    self.epoch_state = _tensors(message.weights)
-                    if message.best:
-                        self.best_state = self.epoch_state
-                elif isinstance(message, _Failed):
-                    failure = message.message
-                else:
-                    if isinstance(message, Finished):
-                        finished = message
-                    self.on_event(message)
-        finally:
-            events_out.close()
-            with self._lock:
-                self._commands = None
-                commands_in.close()
-            process.join(JOIN_TIMEOUT)
+            ready = events.poll(timeout)
+            while ready:
+                for message in events.recv():
+                    self._take(message)
+                ready = events.poll(0)
+        except (EOFError, OSError):
+            events.close()
+            self._events = None
+            return False
+        return True
+
+    def _take(self, message) -> None:
+        if isinstance(message, _Final):
+            self._final = message
+        elif isinstance(message, _EpochWeights):
+            self.epoch_state = _tensors(message.weights)
+            if message.best:
+                self.best_state = self.epoch_state
+        elif isinstance(message, _Failed):
+            self._failure = message.message
+        else:
+            if isinstance(message, Finished):
+                self._finished = message
+            self.on_event(message)
+
+    def finish(self) -> Finished | None:
+        """After poll() returned False (or to give up on a child that stopped answering: it is
+        killed): end the child and load its final weights into the model; the run's Finished
+        event. StudioError if the child failed or ended without handing its results back."""
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        with self._lock:
+            process, commands, self._commands = self._process, self._commands, None
+        if commands is not None:
+            commands.close()
+        exitcode = None
+        if process is not None:
+            process.join(JOIN_TIMEOUT if self._final is not None else 0.5)
             if process.is_alive():
                 process.kill()
                 process.join()
@@ -275,13 +317,14 @@ class TrainingProcess:
             with self._lock:
                 self._process = None
             process.close()  # its pipe handles: a long session runs hundreds of children
-        if failure is not None:
-            raise StudioError(failure)
+        if self._failure is not None:
+            raise StudioError(self._failure)
+        final = self._final
         if final is None:
             raise StudioError(
                 f"The training process ended unexpectedly (exit code {exitcode}), perhaps "
-                "out of memory, before it could hand back this run's results. Try a smaller "
-                "network, batch size or subset."
+                "out of memory or stopped from outside, before it could hand back this run's "
+                "results. Try a smaller network, batch size or subset."
             )
         self.final_state = _tensors(final.weights)
         self.model.load_state_dict(self.final_state)
@@ -289,17 +332,7 @@ class TrainingProcess:
         self.best_epoch = final.best_epoch
         self.optimizer_state = _portable(final.optimizer_state, torch.from_numpy)
         self.best_val_loss = final.best_val_loss
-        return finished
-
-
-def _received(events: Connection):
-    """The child's messages one by one (it sends them in lists), until it has gone."""
-    while True:
-        try:
-            batch = events.recv()
-        except (EOFError, OSError):
-            return
-        yield from batch
+        return self._finished
 
 
 # ---- the child ----

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+import signal
 import time
 
+import mlp_studio.app.controller as controller_module
 import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.controller import TrainingController, _Worker
+from mlp_studio.app.controller import TrainingController
 from mlp_studio.app.state import StudioState
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import DataConfig, prepare_mnist
@@ -16,7 +21,13 @@ from mlp_studio.core.losses import canonical_loss, loss_function
 from mlp_studio.core.metrics import evaluate
 from mlp_studio.core.mnist import load_folder
 from mlp_studio.core.model import LayerSpec, NetworkSpec
-from mlp_studio.core.training import BatchProgress, Finished, LayerStats, merge_progress
+from mlp_studio.core.training import (
+    BatchProgress,
+    Finished,
+    LayerStats,
+    Snapshot,
+    merge_progress,
+)
 
 ANSWER_MS = 200  # pause/resume/step/stop must be answered within this
 
@@ -155,17 +166,15 @@ def test_snapshots_carry_weights_and_probe_activations(qtbot, state, controller)
     qtbot.waitUntil(lambda: not controller.running, timeout=5_000)
 
 
-def test_only_the_newest_snapshot_waits_for_the_gui():
-    worker = _Worker()
-    ready = []
-    worker.snapshotReady.connect(lambda: ready.append(1))
-    first, second = object(), object()
-    worker._offer_snapshot(first)
-    worker._offer_snapshot(second)  # replaces the first: the GUI has not taken it yet
-    assert len(ready) == 1 and worker.take_snapshot() is second
-    assert worker.take_snapshot() is None
-    worker._offer_snapshot(first)
-    assert len(ready) == 2
+def test_only_the_newest_snapshot_reaches_the_views(qtbot, state, controller):
+    shown = []
+    controller.snapshot.connect(shown.append)
+    first, second = Snapshot(1, [], [], None), Snapshot(2, [], [], None)
+    controller._on_event(first)
+    controller._on_event(second)  # replaces the first: it has not been delivered yet
+    controller._deliver()
+    controller._deliver()
+    assert shown == [second]
 
 
 @pytest.mark.parametrize(
@@ -245,14 +254,39 @@ def test_errors_in_the_training_process_become_failed_messages(qtbot, state, con
     assert done.args[0].test is not None
 
 
-def test_shutdown_mid_training_joins_the_thread(qtbot, state, controller):
+def test_shutdown_mid_training_ends_the_child(qtbot, state, controller):
     configure(state, epochs=10_000, batch_size=8)
     with qtbot.waitSignal(controller.progress, timeout=30_000):
         controller.start()
-    thread = controller._thread
-    controller.shutdown()
-    assert thread.isFinished() and not controller.running and not state.training
+    assert [p.name for p in multiprocessing.active_children()] == ["mlp-studio-training"]
+    with qtbot.waitSignal(controller.finished, timeout=1000):
+        controller.shutdown()  # the run lands and is reported, as after Stop
+    assert not controller.running and not state.training
     assert controller.run_state == "idle"
+    assert multiprocessing.active_children() == []
+
+
+def test_a_child_that_stops_answering_is_ended_after_stop(qtbot, state, controller,
+                                                          monkeypatch):
+    """SIGSTOP'd (or stuck in a huge batch): Stop must not leave the window 'stopping'."""
+    monkeypatch.setattr(controller_module, "STOP_TIMEOUT", 0.5)
+    configure(state, epochs=10_000, batch_size=8)
+    with qtbot.waitSignal(controller.progress, timeout=30_000):
+        controller.start()
+    [child] = multiprocessing.active_children()
+    pid = child.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with qtbot.waitSignal(controller.failed, timeout=5_000) as blocker:
+            controller.stop()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    assert "did not answer" in blocker.args[0]
+    qtbot.waitUntil(lambda: controller.run_state == "idle", timeout=2_000)
+    assert not controller.running and not state.training
+    assert all(torch.isfinite(p).all() for p in state.model.parameters())
+    assert multiprocessing.active_children() == []
 
 
 def progress(epoch, batch, losses, rate=1000.0):

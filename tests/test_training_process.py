@@ -127,6 +127,16 @@ def test_without_room_in_shared_memory_the_child_gets_a_copy(data, monkeypatch, 
 # ---- the child's side, run here with pipes, so monkeypatches apply ----
 
 
+def received_messages(events):
+    """The child's messages one by one (it sends them in lists), until it has gone."""
+    while True:
+        try:
+            batch = events.recv()
+        except (EOFError, OSError):
+            return
+        yield from batch
+
+
 def serve_here(data, config, **job_changes):
     """Run serve() in a thread of this process; return what it sent, in order."""
     commands_out, commands_in = multiprocessing.Pipe(duplex=False)
@@ -139,7 +149,7 @@ def serve_here(data, config, **job_changes):
     thread = threading.Thread(target=tp.serve, args=(commands_out, events_in, job))
     thread.start()
     messages = []
-    for message in tp._received(events_out):
+    for message in received_messages(events_out):
         messages.append(message)
         if isinstance(message, tp._Final | tp._Failed):
             break
@@ -190,7 +200,7 @@ def test_the_child_stops_when_the_parent_goes(data):
                  TrainConfig(epochs=100_000, batch_size=8).to_dict(), 0.05, 0.0, 0, 1)
     thread = threading.Thread(target=tp.serve, args=(commands_out, events_in, job))
     thread.start()
-    received = tp._received(events_out)
+    received = received_messages(events_out)
     assert isinstance(next(received), LayerStats | BatchProgress)
     commands_in.close()  # what a parent's death looks like from the child
     messages = []
