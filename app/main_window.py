@@ -62,11 +62,12 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 # (key, module, class, dock title); the order is the order of View menu entries.
 PANELS = (
-    ("dataset", "mlp_studio.app.dataset_panel", "DatasetPanel", "Data"),
-    ("designer", "mlp_studio.app.designer", "DesignerPanel", "Network"),
-    ("training", "mlp_studio.app.training_view", "TrainingView", "Training"),
-    ("playground", "mlp_studio.app.playground_panel", "PlaygroundPanel", "Playground"),
-    ("canvas", "mlp_studio.app.canvas_panel", "CanvasPanel", "Draw"),
+    ("dataset", "mlp_studio.app.panels.data.data_panel", "DataPanel", "Data"),
+    ("designer", "mlp_studio.app.panels.network.network_panel", "NetworkPanel", "Network"),
+    ("training", "mlp_studio.app.panels.training.training_panel", "TrainingPanel", "Training"),
+    ("playground", "mlp_studio.app.panels.playground.playground_panel", "PlaygroundPanel",
+     "Playground"),
+    ("canvas", "mlp_studio.app.panels.draw.draw_panel", "DrawPanel", "Draw"),
 )
 
 
@@ -478,8 +479,8 @@ class MainWindow(QMainWindow):
             _import_in_background("torch")  # keeps the frame repainting while torch loads
             if self._closing:  # closed while torch was loading
                 return
-            from mlp_studio.app.controller import TrainingController
-            from mlp_studio.app.state import StudioState
+            from mlp_studio.app.model.state import StudioState
+            from mlp_studio.app.model.training_controller import TrainingController
 
             self.state = StudioState(self)
             self.controller = TrainingController(self.state, self)
@@ -518,7 +519,7 @@ class MainWindow(QMainWindow):
             self.docks[key].raise_()
 
     def _build_file_actions(self) -> None:
-        from mlp_studio.app.file_actions import FileActions
+        from mlp_studio.app.files.session_actions import FileActions
 
         actions = FileActions(self, self.state, self.controller, self.settings, self.recovery_path)
         actions.add_to_menu(self.file_menu, before=self.quit_action)
@@ -929,7 +930,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_help(self, topic: str | None = None) -> None:
-        from mlp_studio.app.help_dialog import HelpDialog
+        from mlp_studio.app.dialogs.help_dialog import HelpDialog
 
         if self._help_dialog is None:
             self._help_dialog = HelpDialog(self)

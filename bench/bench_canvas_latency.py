@@ -1,7 +1,7 @@
 """Stroke-to-bars latency of the drawing canvas panel (budget: 50 ms).
 
 Trains a 784-512-512-10 ReLU network for one epoch on 10,000 MNIST digits (or loads an
-exported .safetensors model), shows the CanvasPanel offscreen, then draws with synthetic mouse
+exported .safetensors model), shows the DrawPanel offscreen, then draws with synthetic mouse
 events: a press, then moves with the button held, one at a time. For each move it times, from
 just before the event is sent:
 - "bars set": the panel handed new probabilities to the bars (preprocessing, the forward pass
@@ -20,9 +20,9 @@ import sys
 import time
 
 import numpy as np
-from mlp_studio.app.canvas_panel import CanvasPanel, load_model_file
-from mlp_studio.app.controller import TrainingController
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.training_controller import TrainingController
+from mlp_studio.app.panels.draw.draw_panel import DrawPanel, load_model_file
 from mlp_studio.core.data import DataConfig, SplitConfig, prepare_mnist
 from mlp_studio.core.mnist import load_mnist
 from mlp_studio.core.model import LayerSpec
@@ -70,7 +70,7 @@ def build_state(model_path: str | None) -> StudioState:
     return state
 
 
-def stroke_points(panel: CanvasPanel, count: int) -> list[QPoint]:
+def stroke_points(panel: DrawPanel, count: int) -> list[QPoint]:
     """A looping, digit-sized path with a few pixels between samples, like a real stroke."""
     area = panel.canvas.drawing_rect()
     t = np.linspace(0, 4 * np.pi, count)
@@ -118,7 +118,7 @@ def main() -> int:
         loop = QEventLoop()
         controller.progress.connect(loop.quit)
         loop.exec()  # training runs
-    panel = CanvasPanel(state)
+    panel = DrawPanel(state)
     panel.resize(960, 600)
     panel.show()
     QTest.qWaitForWindowExposed(panel)

@@ -2,7 +2,8 @@
 
 The panel is fed as in the app: by a TrainingController (the trainer in a child process),
 whose deliveries to the views follow how busy the GUI thread is (PACE_* in
-app/controller.py). As the reference, the same run with no view connected. Per run it prints
+app/model/training_controller.py). As the reference, the same run with no view connected. Per run
+it prints
   fps         boundary frames (100 x 100 grid recomputed and redrawn) per second of training
   frame ms    median / 95th percentile of one frame's recomputation (painting comes on top)
   steps/s     training batches per second
@@ -19,9 +20,9 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-from mlp_studio.app.controller import SNAPSHOT_INTERVAL, TrainingController  # noqa: E402
-from mlp_studio.app.playground_panel import PlaygroundPanel  # noqa: E402
-from mlp_studio.app.state import StudioState  # noqa: E402
+from mlp_studio.app.model.state import StudioState  # noqa: E402
+from mlp_studio.app.model.training_controller import SNAPSHOT_INTERVAL, TrainingController  # noqa: E402
+from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel  # noqa: E402
 from mlp_studio.core.activations import ActivationSpec  # noqa: E402
 from mlp_studio.core.model import LayerSpec  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402

@@ -39,7 +39,7 @@ def predict_digit(
 
     The model is switched to eval() (dropout off, batch norm on its running statistics) and
     back to its previous mode afterwards, so never pass a model that another thread is
-    training: give it a copy (the GUI keeps one, see app/canvas_panel.py).
+    training: give it a copy (the GUI keeps one, see app/panels/draw/draw_panel.py).
     """
     x = np.asarray(pixels_raw, dtype=np.float32).reshape(-1)
     size = model.spec.input_size

@@ -8,13 +8,13 @@ import os
 import signal
 import time
 
-import mlp_studio.app.controller as controller_module
+import mlp_studio.app.model.training_controller as controller_module
 import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.controller import TrainingController
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.training_controller import TrainingController
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import DataConfig, prepare_mnist
 from mlp_studio.core.losses import canonical_loss, loss_function

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.canvas_panel import NO_MODEL, CanvasPanel
-from mlp_studio.app.drawing_canvas import SIZE, qimage_to_gray
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.draw.draw_panel import NO_MODEL, DrawPanel
+from mlp_studio.app.panels.draw.drawing_canvas import SIZE, qimage_to_gray
 from mlp_studio.core.data import DataConfig, SplitConfig, fit_normalization, prepare_mnist
 from mlp_studio.core.digits import preprocess_digit
 from mlp_studio.core.inference import predict_digit
@@ -118,8 +118,8 @@ def stroke_model(stroke_data):
     return train(stroke_data, hidden=(64,), epochs=12)
 
 
-def make_panel(qtbot, state: StudioState) -> CanvasPanel:
-    panel = CanvasPanel(state)
+def make_panel(qtbot, state: StudioState) -> DrawPanel:
+    panel = DrawPanel(state)
     panel.resize(940, 600)
     qtbot.addWidget(panel)
     panel.show()
@@ -207,7 +207,7 @@ def test_undo_and_clear_by_buttons_and_keys(qtbot, ring_data, ring_model):
     action.setShortcut(QKeySequence.StandardKey.Undo)
     action.triggered.connect(lambda: fired.append(True))
     window.addAction(action)
-    panel = CanvasPanel(state_with(ring_data, ring_model))
+    panel = DrawPanel(state_with(ring_data, ring_model))
     window.setCentralWidget(panel)
     window.resize(940, 600)
     window.show()
@@ -456,7 +456,7 @@ def test_mnist_digits_at_other_sizes_and_places_keep_their_class(qtbot, mnist_di
 
 def test_a_closed_panel_no_longer_listens_to_the_state(qtbot, ring_data, ring_model):
     state = state_with(ring_data, ring_model)
-    panel = CanvasPanel(state)
+    panel = DrawPanel(state)
     destroyed = []
     panel.destroyed.connect(lambda: destroyed.append(True))
     panel.deleteLater()

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from idx_fixtures import NAMES, checksums_of, write_mnist_folder
 from mirror_server import MirrorServer
-from mlp_studio.app.dataset_panel import LAST_FOLDER_KEY, DatasetPanel
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.data.data_panel import LAST_FOLDER_KEY, DataPanel
 from mlp_studio.core.data import DataConfig, long_tail_fractions
 from mlp_studio.core.mnist import ENV_VAR, FILES
 from PySide6.QtCore import QSettings, Qt
@@ -42,7 +42,7 @@ def small_mnist(tmp_path: Path) -> Path:
 @pytest.fixture
 def panel(qtbot):
     state = StudioState()
-    widget = DatasetPanel(state, autoload=False)
+    widget = DataPanel(state, autoload=False)
     qtbot.addWidget(widget)
     widget.resize(420, 900)
     widget.show()
@@ -50,12 +50,12 @@ def panel(qtbot):
     widget.shutdown()
 
 
-def load(qtbot, panel: DatasetPanel, folder: Path) -> None:
+def load(qtbot, panel: DataPanel, folder: Path) -> None:
     with qtbot.waitSignal(panel.state.dataChanged, timeout=TIMEOUT):
         panel.load_folder(folder)
 
 
-def settle(qtbot, panel: DatasetPanel, check) -> None:
+def settle(qtbot, panel: DataPanel, check) -> None:
     """Wait until no work is pending and the state's data passes `check`."""
     qtbot.waitUntil(
         lambda: not panel.is_busy() and panel.state.data is not None and check(panel.state.data),
@@ -260,7 +260,7 @@ def test_autoload_from_the_environment(qtbot, small_mnist, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(small_mnist))
     state = StudioState()
     with qtbot.waitSignal(state.dataChanged, timeout=TIMEOUT):
-        widget = DatasetPanel(state)
+        widget = DataPanel(state)
         qtbot.addWidget(widget)
     assert len(state.data.y_test) == 100
     assert QSettings().value(LAST_FOLDER_KEY) is None  # not a folder the user chose
@@ -384,7 +384,7 @@ def test_download_cancel(qtbot, panel, tmp_path, small_mnist):
 
 def test_shutdown_waits_for_running_work(qtbot, qapp, small_mnist):
     state = StudioState()
-    widget = DatasetPanel(state, autoload=False)
+    widget = DataPanel(state, autoload=False)
     qtbot.addWidget(widget)
     widget.load_folder(small_mnist)
     widget.shutdown()

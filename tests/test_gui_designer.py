@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from mlp_studio.app.designer import DesignerPanel
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.network.network_panel import NetworkPanel
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import prepare_arrays
 from mlp_studio.core.losses import LOSSES
@@ -20,7 +20,7 @@ def panel(qtbot):
     spec = state.spec
     spec.hidden = [LayerSpec(128), LayerSpec(64)]
     state.replace_spec(spec)
-    widget = DesignerPanel(state)
+    widget = NetworkPanel(state)
     widget.resize(1000, 760)
     qtbot.addWidget(widget)
     widget.show()
@@ -47,7 +47,7 @@ def type_into_spin(qtbot, spin, text: str) -> None:
     qtbot.keyClick(spin, Qt.Key.Key_Return)
 
 
-def cell_centre(panel: DesignerPanel, column: int, node: int) -> QPoint:
+def cell_centre(panel: NetworkPanel, column: int, node: int) -> QPoint:
     return panel.diagram.columns[column].cells[node].center().toPoint()
 
 

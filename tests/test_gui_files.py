@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.controller import TrainingController
-from mlp_studio.app.export_dialog import FORMATS, format_difference
-from mlp_studio.app.file_actions import RECENT_KEY, FileActions
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.dialogs.export_dialog import FORMATS, format_difference
+from mlp_studio.app.files.session_actions import RECENT_KEY, FileActions
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.training_controller import TrainingController
 from mlp_studio.core import export
 from mlp_studio.core.data import DataConfig, SplitConfig, prepare_mnist
 from mlp_studio.core.mnist import load_folder

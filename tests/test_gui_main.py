@@ -11,7 +11,7 @@ import pytest
 import torch
 from idx_fixtures import write_mnist_folder
 from mlp_studio.app import main as app_main
-from mlp_studio.app.help_dialog import load_topics
+from mlp_studio.app.dialogs.help_dialog import load_topics
 from mlp_studio.app.main_window import MainWindow
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import DataConfig, prepare_mnist
@@ -310,7 +310,7 @@ def test_main_runs_the_cli_for_subcommands(capsys):
 
 def test_main_window_opens_from_main(qtbot, monkeypatch, tmp_path):
     """main() with no arguments builds the app, shows the frame, loads the engine."""
-    import mlp_studio.app.file_actions as file_actions
+    import mlp_studio.app.files.session_actions as file_actions
 
     monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
     monkeypatch.setattr(file_actions, "default_recovery_path", lambda: tmp_path / "r.mlps")

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from mlp_studio.app.controller import TrainingController
-from mlp_studio.app.playground_colors import diverging
-from mlp_studio.app.playground_panel import PlaygroundPanel
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.training_controller import TrainingController
+from mlp_studio.app.panels.playground.playground_colors import diverging
+from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel
 from mlp_studio.core.data import prepare_arrays
 from mlp_studio.core.playground import neuron_grids
 from mlp_studio.core.training import Snapshot, Trainer

@@ -6,9 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from mlp_studio.app.file_actions import FileActions
-from mlp_studio.app.playground_panel import PlaygroundPanel
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.files.session_actions import FileActions
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel
 from mlp_studio.core.errors import SessionError
 from mlp_studio.core.export import export_onnx, load_predictor, verification_pixels
 from mlp_studio.core.model import build_model

@@ -6,14 +6,19 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import mnist_like
-from mlp_studio.app.activations_view import ActivationsView
-from mlp_studio.app.confusion_view import ConfusionView
-from mlp_studio.app.hyperparameters import HyperparametersForm, ladder_step
-from mlp_studio.app.live_plots import CurvesPanel, SeriesBuffer, export_plot, file_stem
-from mlp_studio.app.mistakes_dialog import MistakesDialog
-from mlp_studio.app.state import StudioState
-from mlp_studio.app.training_view import TrainingView
-from mlp_studio.app.weights_grid import mosaic
+from mlp_studio.app.dialogs.mistakes_dialog import MistakesDialog
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.training.activations_view import ActivationsView
+from mlp_studio.app.panels.training.confusion_view import ConfusionView
+from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm, ladder_step
+from mlp_studio.app.panels.training.live_plots import (
+    CurvesPanel,
+    SeriesBuffer,
+    export_plot,
+    file_stem,
+)
+from mlp_studio.app.panels.training.training_panel import TrainingPanel
+from mlp_studio.app.panels.training.weights_grid import mosaic
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import DataConfig, SplitConfig, prepare_arrays, prepare_mnist
 from mlp_studio.core.metrics import metrics_from_probabilities
@@ -69,7 +74,7 @@ def state(qtbot):
 
 @pytest.fixture
 def view(qtbot, state):
-    v = TrainingView(state)
+    v = TrainingPanel(state)
     qtbot.addWidget(v)
     v.resize(900, 700)
     v.show()
@@ -538,7 +543,7 @@ def test_right_click_export_writes_the_plot(view, tmp_path, monkeypatch):
     view.flush()
     target = tmp_path / "from_menu"  # no suffix: the chosen filter decides
     monkeypatch.setattr(
-        "mlp_studio.app.live_plots.QFileDialog.getSaveFileName",
+        "mlp_studio.app.panels.training.live_plots.QFileDialog.getSaveFileName",
         lambda *args, **kw: (str(target), "CSV data (*.csv)"),
     )
     view.curves.loss_plot.scene().contextMenu[0].trigger()  # the view's "Export..." entry

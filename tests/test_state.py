@@ -1,5 +1,5 @@
 import numpy as np
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
 from mlp_studio.core.data import fit_normalization, prepare_arrays
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 

@@ -10,9 +10,9 @@ import copy
 
 import numpy as np
 import torch
-from mlp_studio.app.layer_editor import ERROR_COLOR, LayerEditor
-from mlp_studio.app.network_diagram import ACTIVATION_NAMES, NetworkDiagram
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.network.layer_editor import ERROR_COLOR, LayerEditor
+from mlp_studio.app.panels.network.network_diagram import ACTIVATION_NAMES, NetworkDiagram
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, check_loss_for_task, pairing
 from mlp_studio.core.model import INITS, MLP, LayerSpec, NetworkSpec, parameter_count
@@ -55,7 +55,7 @@ WIDE_LAYOUT = 760  # px: below this the list/settings and the layer editor stack
 MERGED_FIELDS = ("units", "slope", "pieces", "formula", "dropout")  # spin-box-like steps
 
 
-class DesignerPanel(QWidget):
+class NetworkPanel(QWidget):
     """Build the network by pointing and clicking; watch its weights while it trains.
 
     Slots for the main window: show_snapshot(Snapshot), set_probe_sample(image, index).
@@ -443,7 +443,7 @@ if __name__ == "__main__":
     spec.hidden = [LayerSpec(128), LayerSpec(64)]
     studio.replace_spec(spec)
     studio.ensure_model()
-    panel = DesignerPanel(studio)
+    panel = NetworkPanel(studio)
     panel.resize(1000, 760)
     panel.show()
     app.exec()

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.session import best_val_loss, merge_history
 from mlp_studio.core.training import (

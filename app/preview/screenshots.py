@@ -1,6 +1,6 @@
 """Render the main window and each panel mid-training to PNG files (docs, visual checks).
 
-    python -m mlp_studio.app.screenshots OUTDIR [--data DIR] [--subset 12000]
+    python -m mlp_studio.app.preview.screenshots OUTDIR [--data DIR] [--subset 12000]
         [--theme light|dark|both]
 
 Loads MNIST (a training subset, for speed) through the Data panel, trains a small network with
@@ -176,7 +176,7 @@ def floating(app, dock, width: int, height: int):
 def shoot_canvas(app, window, path: Path) -> Path:
     """The Draw panel with a hand-drawn 3 (synthetic mouse strokes) and the paused model's
     guess, with every preprocessing step."""
-    from mlp_studio.app.canvas_panel import demo_strokes, draw_strokes
+    from mlp_studio.app.panels.draw.draw_panel import demo_strokes, draw_strokes
     from PySide6.QtCore import QEvent
 
     dock = window.docks["canvas"]
@@ -198,7 +198,7 @@ def shoot_canvas(app, window, path: Path) -> Path:
 def shoot_playground(app, window, path: Path) -> Path:
     """The Playground dock on a 3-arm spiral: a run on x1, x2 alone pinned, then a run with
     sin(x1), sin(x2) added, paused while the arms are being learned."""
-    from mlp_studio.app.playground_panel import SETTLE_MS
+    from mlp_studio.app.panels.playground.playground_panel import SETTLE_MS
 
     dock, panel = window.docks["playground"], window.panels["playground"]
     state, controller = window.state, window.controller
@@ -235,7 +235,7 @@ def shoot_playground(app, window, path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp_studio.app.screenshots")
+    parser = argparse.ArgumentParser(prog="python -m mlp_studio.app.preview.screenshots")
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--data", help="MNIST folder (default: $MLP_STUDIO_DATA)")
     parser.add_argument("--subset", type=int, default=12_000, help="training images to use")
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         import subprocess
 
         for theme in themes:
-            command = [sys.executable, "-m", "mlp_studio.app.screenshots", str(args.outdir),
+            command = [sys.executable, "-m", "mlp_studio.app.preview.screenshots", str(args.outdir),
                        "--subset", str(args.subset), "--theme", theme]  # fmt: skip
             if args.data:
                 command += ["--data", args.data]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
-from mlp_studio.app.activation_plot import ActivationPlot
-from mlp_studio.app.network_diagram import ACTIVATION_NAMES
+from mlp_studio.app.panels.network.activation_plot import ActivationPlot
+from mlp_studio.app.panels.network.network_diagram import ACTIVATION_NAMES
 from mlp_studio.core.activations import ACTIVATIONS, MAX_PIECES, ActivationSpec, activation_problems
 from mlp_studio.core.model import MAX_UNITS, LayerSpec
 from PySide6.QtCore import QSignalBlocker, Signal

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from mlp_studio.app.histogram_plot import CompactAxis, QuietPlot
+from mlp_studio.app.panels.data.histogram_plot import CompactAxis, QuietPlot
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (

@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import torch
-from mlp_studio.app.live_plots import (
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.training.live_plots import (
     SERIES_COLORS,
     ExportTarget,
     PlotPanel,
     export_svg,
     route_scene_export,
 )
-from mlp_studio.app.state import StudioState
 from mlp_studio.core.losses import probabilities
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPalette

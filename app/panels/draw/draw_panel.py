@@ -7,7 +7,8 @@ the mass in 28x28), then the normalization training used, then the network
 layer's activations and the pixels that pushed the guess (input-gradient saliency).
 
 Run alone:
-    python -m mlp_studio.app.canvas_panel [--mnist DIR --epochs N] [--screenshot PNG [--dark]]
+    python -m mlp_studio.app.panels.draw.draw_panel [--mnist DIR --epochs N]
+        [--screenshot PNG [--dark]]
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mlp_studio.app.digit_views import (
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.draw.digit_views import (
     ActivationMap,
     ImageTile,
     ProbabilityBars,
@@ -26,8 +28,13 @@ from mlp_studio.app.digit_views import (
     rgb_to_qimage,
     saliency_rgb,
 )
-from mlp_studio.app.drawing_canvas import MAX_BRUSH, MIN_BRUSH, SIZE, DrawingCanvas, gray_to_qimage
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.panels.draw.drawing_canvas import (
+    MAX_BRUSH,
+    MIN_BRUSH,
+    SIZE,
+    DrawingCanvas,
+    gray_to_qimage,
+)
 from mlp_studio.core.data import Normalization, fit_normalization
 from mlp_studio.core.digits import FIELD, DigitSteps, load_image, preprocess_digit
 from mlp_studio.core.errors import StudioError
@@ -55,7 +62,7 @@ REFRESH_SECONDS = 0.5
 FIXED_NORMALIZATIONS = ("none", "unit", "symmetric")
 
 
-class CanvasPanel(QWidget):
+class DrawPanel(QWidget):
     def __init__(self, state: StudioState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -715,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
                 list(state.data.class_names), model.state_dict(),
             )  # fmt: skip
             print(f"saved {export_safetensors(bundle, args.save_model)}")
-    panel = CanvasPanel(state)
+    panel = DrawPanel(state)
     width, height = (int(v) for v in args.size.lower().split("x"))
     panel.resize(width, height)
     panel.setWindowTitle("MLP Studio: drawing canvas")

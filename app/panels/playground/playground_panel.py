@@ -24,16 +24,21 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import torch
-from mlp_studio.app.boundary_view import BoundaryView, SquareBox
-from mlp_studio.app.neuron_grid_view import MAX_SHOWN, Column, NeuronGridView, _qimage
-from mlp_studio.app.playground_colors import (
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.playground.boundary_view import BoundaryView, SquareBox
+from mlp_studio.app.panels.playground.neuron_grid_view import (
+    MAX_SHOWN,
+    Column,
+    NeuronGridView,
+    _qimage,
+)
+from mlp_studio.app.panels.playground.playground_colors import (
     class_color,
     decision_rgb,
     diverging,
     point_colors,
     tint,
 )
-from mlp_studio.app.state import StudioState
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.errors import SessionError, StudioError
 from mlp_studio.core.losses import REGRESSION_LOSSES, canonical_loss
@@ -1220,8 +1225,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from mlp_studio.app.controller import TrainingController
-    from mlp_studio.app.screenshots import dark_palette, save_png
+    from mlp_studio.app.model.training_controller import TrainingController
+    from mlp_studio.app.preview.screenshots import dark_palette, save_png
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 

@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from mlp_studio.app.live_plots import TRAIN_COLOR, VAL_COLOR, ExportTarget, caption, export_svg
-from mlp_studio.app.mistakes_dialog import MistakesDialog
+from mlp_studio.app.dialogs.mistakes_dialog import MistakesDialog
+from mlp_studio.app.panels.training.live_plots import (
+    TRAIN_COLOR,
+    VAL_COLOR,
+    ExportTarget,
+    caption,
+    export_svg,
+)
 from mlp_studio.core.data import PreparedData
 from mlp_studio.core.metrics import Metrics
 from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal

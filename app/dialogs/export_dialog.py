@@ -6,7 +6,7 @@ way a user would (onnxruntime for ONNX, torch for the others) and compares its o
 playground points (core.export.verify_export). Writing and
 verifying run on a worker thread: a first TorchScript export takes ~2 s.
 
-Run alone: python -m mlp_studio.app.export_dialog [--screenshot PNG]
+Run alone: python -m mlp_studio.app.dialogs.export_dialog [--screenshot PNG]
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import platformdirs
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
 from mlp_studio.core.data import DataConfig, Normalization
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.export import ModelBundle, load_bundle, verification_pixels
@@ -527,7 +527,7 @@ class FileActions(QObject):
             self._applying = False
         self._model = model
         if self.controller is not None:  # its next run continues the epoch count
-            from mlp_studio.app.controller import Lineage
+            from mlp_studio.app.model.training_controller import Lineage
 
             self.controller.adopt(model, Lineage(
                 _copy_history(session.history), session.epochs_done, session.best_weights,
@@ -856,7 +856,7 @@ class FileActions(QObject):
     @Slot()
     def export_model(self):
         """Open the export dialog for the current model; None if there is nothing to export."""
-        from mlp_studio.app.export_dialog import ExportDialog
+        from mlp_studio.app.dialogs.export_dialog import ExportDialog
 
         if self.state.training:
             return None

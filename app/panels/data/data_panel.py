@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mlp_studio.app.balance_chart import BalanceChart, KeepFractionSliders
-from mlp_studio.app.gallery import SampleGallery
-from mlp_studio.app.histogram_plot import HistogramPlot
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.data.balance_chart import BalanceChart, KeepFractionSliders
+from mlp_studio.app.panels.data.gallery import SampleGallery
+from mlp_studio.app.panels.data.histogram_plot import HistogramPlot
 from mlp_studio.core.data import (
     NORMALIZATIONS,
     REMEDIES,
@@ -254,7 +254,7 @@ def _form_row(*widgets: QWidget | str, stretch_last: bool = False) -> QHBoxLayou
     return row
 
 
-class DatasetPanel(QWidget):
+class DataPanel(QWidget):
     """Dock panel: MNIST source, sample gallery, task, split, class balance, normalization.
 
     The shell calls `shutdown()` on close; `load_folder(path)` loads a folder (e.g. from --data).
@@ -996,7 +996,7 @@ if __name__ == "__main__":
     app = QApplication(sys.argv)
     app.setOrganizationName("MLP Studio")
     app.setApplicationName("MLP Studio")
-    panel = DatasetPanel(StudioState())
+    panel = DataPanel(StudioState())
     app.aboutToQuit.connect(panel.shutdown)
     panel.resize(420, 900)
     panel.show()

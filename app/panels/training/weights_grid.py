@@ -13,7 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from mlp_studio.app.live_plots import ExportTarget, PlotPanel, export_plot, route_scene_export
+from mlp_studio.app.panels.training.live_plots import (
+    ExportTarget,
+    PlotPanel,
+    export_plot,
+    route_scene_export,
+)
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 

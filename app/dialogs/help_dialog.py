@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-HELP_DIR = Path(__file__).resolve().parent.parent / "resources" / "help"
+HELP_DIR = Path(__file__).resolve().parents[2] / "resources" / "help"
 
 
 @dataclass(frozen=True)

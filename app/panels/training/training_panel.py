@@ -13,12 +13,12 @@ import math
 import time
 
 import numpy as np
-from mlp_studio.app.activations_view import ActivationsView
-from mlp_studio.app.confusion_view import ConfusionView
-from mlp_studio.app.hyperparameters import HyperparametersForm
-from mlp_studio.app.live_plots import CurvesPanel, ExportButton, GradientsPanel
-from mlp_studio.app.state import StudioState
-from mlp_studio.app.weights_grid import WeightsGrid
+from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.panels.training.activations_view import ActivationsView
+from mlp_studio.app.panels.training.confusion_view import ConfusionView
+from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
+from mlp_studio.app.panels.training.live_plots import CurvesPanel, ExportButton, GradientsPanel
+from mlp_studio.app.panels.training.weights_grid import WeightsGrid
 from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
@@ -44,7 +44,7 @@ REDRAW_MS = 50  # ~20 frames a second at most
 MAX_REDRAW_MS = 1000
 
 
-class TrainingView(QWidget):
+class TrainingPanel(QWidget):
     probeChanged = Signal(object)  # np.ndarray [1, D]: forward to controller.set_probe
 
     def __init__(self, state: StudioState, parent: QWidget | None = None):
@@ -311,7 +311,7 @@ if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    view = TrainingView(StudioState())
+    view = TrainingPanel(StudioState())
     view.resize(900, 700)
     view.show()
     app.exec()

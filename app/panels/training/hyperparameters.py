@@ -11,7 +11,7 @@ import math
 import re
 
 import torch
-from mlp_studio.app.state import StudioState
+from mlp_studio.app.model.state import StudioState
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, pairing
 from mlp_studio.core.training import OPTIMIZERS, SCHEDULES, TrainConfig

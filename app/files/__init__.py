@@ -1,0 +1,1 @@
+"""File menu jobs: sessions (new/open/save/recent/recovery), model import/export, saving."""

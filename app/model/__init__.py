@@ -1,0 +1,1 @@
+"""What the GUI knows about the experiment, and the training it drives; imports no panel."""

@@ -1,0 +1,1 @@
+"""One sub-package per dock the user sees; panels never import each other."""

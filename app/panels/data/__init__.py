@@ -1,0 +1,1 @@
+"""The Data dock and the widgets only it uses."""

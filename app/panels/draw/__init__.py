@@ -1,0 +1,1 @@
+"""The Draw dock and the widgets only it uses."""

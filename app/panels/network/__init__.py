@@ -1,0 +1,1 @@
+"""The Network dock and the widgets only it uses."""

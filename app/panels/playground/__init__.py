@@ -1,0 +1,1 @@
+"""The Playground dock and the widgets only it uses."""

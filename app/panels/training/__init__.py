@@ -1,0 +1,1 @@
+"""The Training dock and the widgets only it uses."""
