@@ -27,7 +27,8 @@ from mlp_studio.core.data import DataConfig, Normalization
 from mlp_studio.core.errors import ExportError, SessionError, SpecError
 from mlp_studio.core.export import ModelBundle, app_version, atomic_write, check_weights
 from mlp_studio.core.losses import canonical_loss
-from mlp_studio.core.model import NetworkSpec, parameter_count
+from mlp_studio.core.model import NetworkSpec, build_model, parameter_count
+from mlp_studio.core.optimizers import state_problem
 from mlp_studio.core.training import EpochRecord, History, OptimizerState, TrainConfig
 from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
@@ -279,7 +280,13 @@ def _read_optimizer(zf: zipfile.ZipFile, doc: dict[str, Any],
             zipfile.BadZipFile, zlib.error, EOFError) as err:
         log.warning("session optimizer state ignored: %s", err)
         return None
-    return OptimizerState(doc["name"], {"state": state, "param_groups": groups})
+    saved = OptimizerState(doc["name"], {"state": state, "param_groups": groups})
+    # Negative second moments or NaN would make the next run diverge: start afresh instead.
+    problem = state_problem(saved, [p.shape for p in build_model(session.spec).parameters()])
+    if problem is not None:
+        log.warning("session optimizer state ignored: %s", problem)
+        return None
+    return saved
 
 
 # The helpers below raise SessionError with a sentence fragment; load_session puts

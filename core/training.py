@@ -1,243 +1,60 @@
 """One trainer for the GUI and the CLI.
 
 `Trainer.run()` trains on in-memory tensors (a shuffled index per epoch, sliced per batch, as a
-hand-written loop would) and reports plain-data events to a callback. Another thread may call
-`pause`, `resume`, `step` and `stop`; they take effect at the next batch boundary.
+hand-written loop would) and reports plain-data events (core.training_events) to a callback.
+Another thread may call `pause`, `resume`, `step` and `stop`; they take effect at the next
+batch boundary.
+
+A run that diverges (core.divergence: a non-finite loss, gradient or weight, or a loss far above
+its lowest) stops with a Diverged event and the last good weights: those the run started with
+or of its latest epoch end whose weights and validation loss were sound.
 
 Regression data (PreparedData.task == "regression") trains the same way with MSE/MAE/MSLE;
 its accuracies are NaN (see core.metrics).
 """
 
-import copy
 import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 from mlp_studio.core.data import Normalization, PreparedData
+from mlp_studio.core.divergence import DivergenceWatch, advice
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import canonical_loss, check_loss_for_task, loss_function
 from mlp_studio.core.metrics import Metrics, evaluate
+from mlp_studio.core.optimizers import (
+    OptimizerState,
+    make_optimizer,
+    make_schedule,
+    optimizer_state_of,
+    resume_optimizer,
+)
+from mlp_studio.core.train_config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from mlp_studio.core.training_events import (
+    BatchProgress,
+    Diverged,
+    EpochEnd,
+    EpochRecord,
+    Event,
+    Finished,
+    Halted,
+    History,
+    LayerStats,
+    Snapshot,
+    merge_progress,
+)
 from torch import Tensor, nn
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-@dataclass
-class TrainConfig:
-    loss: str = "sparse_categorical_cross_entropy"
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9  # momentum and nesterov only
-    weight_decay: float = 0.0  # L2 through the optimizer
-    l1: float = 0.0  # L1 penalty added to the loss
-    schedule: str = "constant"
-    step_epochs: int = 1  # step schedule: multiply lr by gamma every step_epochs
-    gamma: float = 0.5
-    batch_size: int = 128
-    epochs: int = 5
-    seed: int = 0
-    device: str = "cpu"
-    stats_every: int = 50  # batches between gradient/weight/dead-unit statistics
-    restore_best: bool = True  # end with the weights of the best validation loss
-
-    def problems(self) -> list[str]:
-        out = []
-        try:
-            canonical_loss(self.loss)
-        except SpecError as err:
-            out.append(str(err))
-        if self.optimizer not in OPTIMIZERS:
-            out.append(f"Unknown optimizer '{self.optimizer}'. Choose one of: "
-                       f"{', '.join(OPTIMIZERS)}.")
-        if self.schedule not in SCHEDULES:
-            out.append(f"Unknown schedule '{self.schedule}'. Choose one of: "
-                       f"{', '.join(SCHEDULES)}.")
-        if self.device not in DEVICES:
-            out.append(f"Unknown device '{self.device}'. Choose one of: {', '.join(DEVICES)}.")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= 10):
-            out.append(f"Learning rate {self.lr} is impossible: use a value above 0 and at most "
-                       "10 (typical: 0.001 for Adam, 0.01-0.1 for SGD).")
-        if not (math.isfinite(self.momentum) and 0 <= self.momentum < 1):
-            out.append(f"Momentum {self.momentum} must be at least 0 and below 1 (typical: 0.9).")
-        for name in ("weight_decay", "l1"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and 0 <= value <= 1):
-                out.append(f"{name.replace('_', ' ').capitalize()} {value} must be between 0 "
-                           "and 1 (typical: 0 to 0.001).")
-        if not (math.isfinite(self.gamma) and 0 < self.gamma <= 1):
-            out.append(f"Schedule factor gamma {self.gamma} must be above 0 and at most 1.")
-        for name, low, high in (("batch_size", 1, 1_000_000), ("epochs", 1, 100_000),
-                                ("step_epochs", 1, 100_000), ("stats_every", 1, 1_000_000)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not low <= value <= high:
-                out.append(f"{name.replace('_', ' ').capitalize()} {value} must be a whole "
-                           f"number from {low} to {high}.")
-        return out
-
-    def validate(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise SpecError(" ".join(problems))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise SpecError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
-        config = cls(**data)
-        config.validate()
-        return config
-
-
-# ---- events: plain, copied data, safe to hand to another thread ----
-
-
-@dataclass(frozen=True)
-class BatchProgress:
-    """Losses of the batches run since the previous report (every batch is reported once)."""
-
-    epoch: int  # 1-based
-    batch: int  # 1-based, within the epoch
-    batches_per_epoch: int
-    step: int  # batches run in total
-    losses: np.ndarray  # float32, one per batch since the previous report
-    samples_per_second: float
-    lr: float
-
-
-@dataclass(frozen=True)
-class LayerStats:
-    """The vanishing-gradient view: one value per layer (hidden layers, then output)."""
-
-    step: int
-    grad_norms: np.ndarray  # L2 norm of each layer's weight gradient
-    weight_mean: np.ndarray
-    weight_std: np.ndarray
-    dead_fraction: np.ndarray  # hidden layers: units whose output is 0 for the whole batch
-    saturated_fraction: np.ndarray  # hidden layers: sigmoid/tanh outputs in their flat tails
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Copies of the weights, and the activations of the probe samples, for live views."""
-
-    step: int
-    weights: list[np.ndarray]  # per layer [out, in]
-    biases: list[np.ndarray]
-    activations: list[np.ndarray] | None  # per hidden layer [P, units], then outputs [P, C]
-
-
-@dataclass(frozen=True)
-class EpochEnd:
-    epoch: int
-    epochs: int
-    train_loss: float
-    train_accuracy: float
-    val: Metrics
-    seconds: float
-    lr: float
-    best: bool  # the best validation loss so far
-
-
-@dataclass(frozen=True)
-class Halted:
-    """The run has stopped between batches because it is paused (a step or resume goes on)."""
-
-
-@dataclass(frozen=True)
-class Diverged:
-    message: str
-    epoch: int
-    batch: int
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: float
-    val_accuracy: float
-    seconds: float
-    lr: float
-    val_confusion: list[list[int]]
-
-
-@dataclass
-class History:
-    epochs: list[EpochRecord] = field(default_factory=list)
-    batch_losses: list[float] = field(default_factory=list)
-    grad_norms: list[tuple[int, list[float]]] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "History":
-        return cls(
-            epochs=[EpochRecord(**e) for e in data.get("epochs", [])],
-            batch_losses=[float(v) for v in data.get("batch_losses", [])],
-            grad_norms=[(int(s), [float(v) for v in g]) for s, g in data.get("grad_norms", [])],
-        )
-
-
-@dataclass(frozen=True)
-class Finished:
-    history: History
-    test: Metrics | None  # None when stopped before the first epoch ended
-    best_epoch: int | None
-    stopped: bool  # the user stopped the run
-    diverged: Diverged | None
-
-
-Event = BatchProgress | LayerStats | Snapshot | EpochEnd | Halted | Diverged | Finished
-
-
-def merge_progress(events: list) -> list:
-    """Consecutive BatchProgress of one epoch become one (their losses in order); other
-    events stay as they are, in place. A merged event never spans two epochs, like the
-    trainer's. For a reader that fell behind: fewer, larger reports, no loss lost."""
-    out: list = []
-    run: list[BatchProgress] = []
-
-    def close_run() -> None:
-        if len(run) == 1:
-            out.append(run[0])
-        elif run:
-            # The rate over the whole run of events: batches / time, where each event's time
-            # is its batches / its rate (batches of one run have the same size).
-            last = run[-1]
-            batches = sum(len(e.losses) for e in run)
-            seconds = sum(len(e.losses) / e.samples_per_second for e in run
-                          if e.samples_per_second > 0)  # fmt: skip
-            out.append(BatchProgress(
-                last.epoch, last.batch, last.batches_per_epoch, last.step,
-                np.concatenate([e.losses for e in run]).astype(np.float32, copy=False),
-                batches / seconds if seconds > 0 else last.samples_per_second, last.lr,
-            ))  # fmt: skip
-        run.clear()
-
-    for event in events:
-        if isinstance(event, BatchProgress) and (not run or run[-1].epoch == event.epoch):
-            run.append(event)
-            continue
-        close_run()
-        if isinstance(event, BatchProgress):
-            run.append(event)
-        else:
-            out.append(event)
-    close_run()
-    return out
+# Callers import the run's vocabulary from here, wherever it is defined.
+__all__ = [
+    "DEVICES", "OPTIMIZERS", "SCHEDULES", "BatchProgress", "Diverged", "EpochEnd", "EpochRecord",
+    "Event", "Finished", "Halted", "History", "LayerStats", "OptimizerState", "Snapshot",
+    "TrainConfig", "Trainer", "check_run", "evaluate_test", "make_optimizer", "make_schedule",
+    "merge_progress", "pick_device", "resume_optimizer",
+]
 
 
 class _Stop(Exception):
@@ -295,72 +112,14 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    name, lr, wd = config.optimizer, config.lr, config.weight_decay
-    if name in ("sgd", "momentum", "nesterov"):
-        momentum = 0.0 if name == "sgd" else config.momentum
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
-                               weight_decay=wd, fused=True)
-    if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd, fused=True)
-    if name == "adadelta":
-        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd, foreach=True)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd, foreach=True)
-    cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-    return cls(params, lr=lr, weight_decay=wd, fused=True)
-
-
-def make_schedule(optimizer, config: TrainConfig):
-    if config.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, config.step_epochs, config.gamma)
-    if config.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    return None
-
-
-@dataclass(frozen=True)
-class OptimizerState:
-    """Where an optimizer left off (Adam's moment estimates, momentum buffers, step counts),
-    so the next run of the same model continues instead of starting the optimizer afresh."""
-
-    optimizer: str  # TrainConfig.optimizer it belongs to: another optimizer starts afresh
-    state_dict: dict  # torch's Optimizer.state_dict(), tensors on the CPU
-
-
-def resume_optimizer(optimizer: torch.optim.Optimizer, config: TrainConfig,
-                     saved: OptimizerState | None) -> bool:
-    """Load `saved` into a fresh `optimizer` when it belongs to the same kind and shape; the
-    settings (learning rate, weight decay, ...) stay those of `config`. True if loaded."""
-    if saved is None or saved.optimizer != config.optimizer:
-        return False
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    state = saved.state_dict.get("state", {})
-    if any(not 0 <= int(i) < len(params) or any(
-            isinstance(v, Tensor) and v.dim() > 0 and v.shape != params[int(i)].shape
-            for v in values.values()) for i, values in state.items()):
-        return False  # another network's moments: start afresh
-    settings = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
-    try:  # a copy: torch adopts the tensors it is given, and steps would change `saved`
-        optimizer.load_state_dict(copy.deepcopy(saved.state_dict))
-    except (ValueError, KeyError, RuntimeError):  # another network's (checked before any
-        return False  # change to the optimizer): start afresh
-    for group, values in zip(optimizer.param_groups, settings, strict=True):
-        group.update(values)
-    return True
-
-
-def _optimizer_state(optimizer: torch.optim.Optimizer, config: TrainConfig) -> OptimizerState:
-    state = optimizer.state_dict()
-    copied = {i: {k: v.detach().cpu().clone() if isinstance(v, Tensor) else v
-                  for k, v in values.items()}
-              for i, values in state["state"].items()}  # fmt: skip
-    return OptimizerState(config.optimizer, {"state": copied,
-                                             "param_groups": state["param_groups"]})
-
-
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def _finite(model: nn.Module) -> bool:
+    """No NaN or infinite weight (one fused check, once per epoch)."""
+    return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
 
 
 class Trainer:
@@ -393,6 +152,12 @@ class Trainer:
         self.best_state: dict[str, Tensor] | None = None
         self.best_val_loss = math.inf
         self.best_epoch: int | None = None
+        # The weights a divergence goes back to: the start, then each sound epoch end.
+        self.last_good: dict[str, Tensor] | None = None
+        self.start_val_loss = math.nan  # of the model as the run found it
+        self._loss_name = canonical_loss(config.loss)
+        self._eval_loss = loss_function(self._loss_name, data.num_classes, task=data.task)
+        self._x_val, self._y_val = data.x_val.to(self.device), data.y_val.to(self.device)
         self._cond = threading.Condition()
         self._paused = False
         self._stop = False
@@ -452,13 +217,11 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         cfg, data, model, device = self.config, self.data, self.model, self.device
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-        x_val, y_val = data.x_val.to(device), data.y_val.to(device)
         weights = None if data.class_weights is None else data.class_weights.to(device)
-        loss_name = canonical_loss(cfg.loss)
-        loss_fn = loss_function(loss_name, data.num_classes, weights, data.task)
-        eval_loss = loss_function(loss_name, data.num_classes, task=data.task)
+        loss_fn = loss_function(self._loss_name, data.num_classes, weights, data.task)
         classify = data.task == "classification"
-        optimizer = make_optimizer(model.parameters(), cfg)
+        params = list(model.parameters())
+        optimizer = make_optimizer(params, cfg)
         resume_optimizer(optimizer, cfg, self.optimizer_state)
         schedule = make_schedule(optimizer, cfg)
         linears = list(model.linears)
@@ -470,7 +233,9 @@ class Trainer:
         stopped = False
         self._force_report = False
         step = 0
-        last_good = _copy_state(model)
+        self.start_val_loss = self._val_loss()
+        watch = DivergenceWatch(cfg.divergence_factor, self.start_val_loss)
+        self.last_good = _copy_state(model)
         pending: list[float] = []
         last_report = last_snapshot = time.perf_counter()
         report_samples = 0
@@ -491,17 +256,22 @@ class Trainer:
                     loss = loss_fn(outputs, yb)
                     if cfg.l1:
                         loss = loss + cfg.l1 * sum(lin.weight.abs().sum() for lin in linears)
-                    value = loss.item()
-                    if not math.isfinite(value):
-                        model.load_state_dict(last_good)
-                        diverged = self._diverged(value, epoch, b + 1)
-                        break
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    # One read from the device per batch: the loss and the gradients' norms,
+                    # NaN or infinite if any gradient is (a loss can stay finite while its
+                    # gradients are NaN: sqrt(x) inside where(x > 0, ...)). One fused norm
+                    # costs ~1-2% of a 784-128-10 batch (bench/bench_trainer.py).
+                    grads = [p.grad for p in params if p.grad is not None]
+                    value, *norms = torch.stack(
+                        [loss.detach(), *torch._foreach_norm(grads)]).tolist()
+                    problem = watch.batch(value, sum(norms))
+                    if problem is not None:
+                        diverged = self._diverge(problem, epoch, b + 1)
+                        break
                     step += 1
                     if step % cfg.stats_every == 0 or step == 1:
                         self.on_event(self._layer_stats(step, linears, xb))
-                        last_good = _copy_state(model)
                     optimizer.step()
                     loss_sum += value * len(idx)
                     if classify:
@@ -524,31 +294,47 @@ class Trainer:
                         self.on_event(self.snapshot(step))
                         last_snapshot = now
                 if diverged:
+                    self.history.batch_losses.extend(pending)
                     break
-                self._end_epoch(epoch, n, loss_sum, correct, epoch_start, optimizer,
-                                x_val, y_val, eval_loss, loss_name)
-                last_good = _copy_state(model)
+                diverged = self._end_epoch(epoch, n, loss_sum, correct, epoch_start, optimizer,
+                                           watch)
+                if diverged:
+                    break
                 if schedule is not None:
                     schedule.step()
         except _Stop:
             stopped = True
             self.history.batch_losses.extend(pending)
         if not diverged:  # a diverged optimizer's moments are NaN-driven: start afresh
-            self.optimizer_state = _optimizer_state(optimizer, cfg)
+            self.optimizer_state = optimizer_state_of(optimizer, cfg)
         else:
             self.optimizer_state = None
 
-        return self._finish(stopped, diverged, eval_loss, loss_name)
+        return self._finish(stopped, diverged)
+
+    def _val_loss(self) -> float:
+        """Validation loss of the model as it is now (NaN without validation data)."""
+        if not len(self._x_val):
+            return math.nan
+        return self._validate().loss
+
+    def _validate(self) -> Metrics:
+        return evaluate(self.model, self._x_val, self._y_val, self._eval_loss, self._loss_name,
+                        self.data.num_classes, task=self.data.task)
 
     def _end_epoch(self, epoch, n, loss_sum, correct, epoch_start, optimizer,
-                   x_val, y_val, eval_loss, loss_name) -> None:
+                   watch: DivergenceWatch) -> Diverged | None:
+        """Validate, record and report the epoch; a Diverged if its weights are not sound."""
         seconds = time.perf_counter() - epoch_start
-        val = evaluate(self.model, x_val, y_val, eval_loss, loss_name, self.data.num_classes,
-                       task=self.data.task)
-        best = math.isfinite(val.loss) and val.loss < self.best_val_loss
-        if best or self.best_state is None:
-            self.best_val_loss, self.best_epoch = val.loss, epoch
-            self.best_state = _copy_state(self.model)
+        val = self._validate()
+        problem = watch.epoch(val.loss, _finite(self.model), len(self._x_val) > 0)
+        best = (problem is None and math.isfinite(val.loss)
+                and val.loss < self.best_val_loss)  # fmt: skip
+        if problem is None:
+            self.last_good = _copy_state(self.model)
+            if best:
+                self.best_val_loss, self.best_epoch = val.loss, epoch
+                self.best_state = self.last_good
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = float(loss_sum) / n, float(correct) / n
         if self.data.task == "regression":
@@ -559,29 +345,37 @@ class Trainer:
         ))
         self.on_event(EpochEnd(epoch, self.start_epoch + self.config.epochs, train_loss,
                                train_acc, val, seconds, lr, best))
+        if problem is not None:
+            return self._diverge(problem, epoch, 0)
         if self.snapshot_interval:
             self.on_event(self.snapshot(len(self.history.batch_losses)))
+        return None
 
-    def _finish(self, stopped, diverged, eval_loss, loss_name) -> Finished:
-        if self.config.restore_best and self.best_state is not None and not diverged:
+    def _finish(self, stopped: bool, diverged: Diverged | None) -> Finished:
+        if self.config.restore_best and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         test = None
         if self.history.epochs or diverged:
             x_test, y_test = self.data.x_test.to(self.device), self.data.y_test.to(self.device)
             if len(x_test):
-                test = evaluate(self.model, x_test, y_test, eval_loss, loss_name,
+                test = evaluate(self.model, x_test, y_test, self._eval_loss, self._loss_name,
                                 self.data.num_classes, task=self.data.task)
-        finished = Finished(self.history, test, self.best_epoch, stopped, diverged)
+        finished = Finished(self.history, test, self.best_epoch, stopped, diverged,
+                            self.start_val_loss, self._val_loss())
         self.on_event(finished)
         return finished
 
-    def _diverged(self, value: float, epoch: int, batch: int) -> Diverged:
-        what = "NaN" if math.isnan(value) else "infinite"
+    def _diverge(self, problem: tuple[str, str], epoch: int, batch: int) -> Diverged:
+        """Go back to the last good weights and say what happened and what to change."""
+        self.model.load_state_dict(self.last_good)
+        cause, what = problem
+        where = f"batch {batch}" if batch else "its end"
+        restored = ("the weights of the best epoch were kept" if self.config.restore_best
+                    and self.best_state is not None else "the last good weights were restored")
         event = Diverged(
-            f"Training diverged at epoch {epoch}, batch {batch}: the loss became {what}. "
-            f"The last good weights were restored. Lower the learning rate "
-            f"(now {self.config.lr:g}) or normalize the inputs, then train again.",
-            epoch, batch,
+            f"Training diverged at epoch {epoch}, {where}: {what}. Training stopped and "
+            f"{restored}. {advice(cause, self.config.lr)}",
+            epoch, batch, cause,
         )
         self.on_event(event)
         return event

@@ -28,6 +28,8 @@ from mlp_studio.core.session import (
     session_to_json,
 )
 from mlp_studio.core.training import EpochRecord, History, TrainConfig, Trainer
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +158,26 @@ def test_a_damaged_optimizer_state_is_left_out_not_fatal(trained, tmp_path, capl
     assert loaded.optimizer_state is None and loaded.epochs_done == 2
     _assert_weights_equal(loaded.weights, trained.weights)
     assert "optimizer state ignored" in caplog.text
+
+
+@pytest.mark.parametrize("damage", ["negative", "nan", "shape"])
+def test_an_unsound_optimizer_state_is_left_out_on_open(trained, tmp_path, caplog, damage):
+    # The session: negative second moments made the next run diverge.
+    path = save_session(trained, tmp_path / "run.mlps")
+    members = _members(path)
+    tensors = safetensors_load(members[OPTIMIZER])
+    key = next(k for k in tensors if k.endswith("exp_avg_sq"))
+    if damage == "negative":
+        tensors[key] = -tensors[key] - 1.0
+    elif damage == "nan":
+        tensors[key] = torch.full_like(tensors[key], float("nan"))
+    else:
+        tensors[key] = tensors[key].flatten()[:3].clone()
+    members[OPTIMIZER] = safetensors_save(tensors)
+    (tmp_path / "bad.mlps").write_bytes(_zip(members))
+    loaded = load_session(tmp_path / "bad.mlps")
+    assert loaded.optimizer_state is None and loaded.epochs_done == 2
+    assert "optimizer state ignored" in caplog.text and "exp_avg_sq" in caplog.text
 
 
 def test_the_file_is_the_documented_zip(trained, tmp_path):

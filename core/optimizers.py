@@ -1,0 +1,120 @@
+"""Optimizers and schedules from a TrainConfig, and where an optimizer left off
+(OptimizerState): kept between runs and in sessions, checked before it is used again."""
+
+import copy
+import logging
+import math
+from dataclasses import dataclass
+
+import torch
+from mlp_studio.core.train_config import TrainConfig
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+# State entries that are running averages of squares (or sums of them) in torch's optimizers:
+# never negative. A negative one makes Adam's sqrt NaN and the next run diverge.
+SQUARES = frozenset({"exp_avg_sq", "max_exp_avg_sq", "square_avg", "acc_delta", "sum"})
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    name, lr, wd = config.optimizer, config.lr, config.weight_decay
+    if name in ("sgd", "momentum", "nesterov"):
+        momentum = 0.0 if name == "sgd" else config.momentum
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
+                               weight_decay=wd, fused=True)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd, fused=True)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd, foreach=True)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd, foreach=True)
+    cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+    return cls(params, lr=lr, weight_decay=wd, fused=True)
+
+
+def make_schedule(optimizer, config: TrainConfig):
+    if config.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, config.step_epochs, config.gamma)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return None
+
+
+@dataclass(frozen=True)
+class OptimizerState:
+    """Where an optimizer left off (Adam's moment estimates, momentum buffers, step counts),
+    so the next run of the same model continues instead of starting the optimizer afresh."""
+
+    optimizer: str  # TrainConfig.optimizer it belongs to: another optimizer starts afresh
+    state_dict: dict  # torch's Optimizer.state_dict(), tensors on the CPU
+
+
+def state_problem(saved: OptimizerState, shapes: list[torch.Size]) -> str | None:
+    """What makes `saved` unusable for parameters of `shapes` (in the model's order), or None:
+    another network's state, non-finite values, negative averages of squares or step counts."""
+    state = saved.state_dict.get("state")
+    if not isinstance(state, dict):
+        return "it has no per-parameter state"
+    for index, values in state.items():
+        if not isinstance(index, int) or not 0 <= index < len(shapes):
+            return f"it names parameter {index!r}, the network has {len(shapes)}"
+        if not isinstance(values, dict):
+            return f"its state of parameter {index} is not a mapping"
+        for name, value in values.items():
+            if isinstance(value, Tensor):
+                if value.dim() > 0 and value.shape != shapes[index]:
+                    return (f"its {name} of parameter {index} has shape {tuple(value.shape)}, "
+                            f"the parameter {tuple(shapes[index])}")
+                if not value.is_floating_point() and not value.dtype == torch.int64:
+                    return f"its {name} of parameter {index} is {value.dtype}"
+                value = value.double()
+                if not bool(torch.isfinite(value).all()):
+                    return f"its {name} of parameter {index} holds NaN or infinite values"
+                negative = bool((value < 0).any())
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                if not math.isfinite(value):
+                    return f"its {name} of parameter {index} is {value}"
+                negative = value < 0
+            elif value is None:  # e.g. SGD's momentum_buffer before its first step
+                continue
+            else:
+                return f"its {name} of parameter {index} is a {type(value).__name__}"
+            if negative and (name in SQUARES or name == "step"):
+                return f"its {name} of parameter {index} is negative, which it can never be"
+    return None
+
+
+def resume_optimizer(optimizer: torch.optim.Optimizer, config: TrainConfig,
+                     saved: OptimizerState | None) -> bool:
+    """Load `saved` into a fresh `optimizer` when it belongs to the same kind and shape and is
+    sound; the settings (learning rate, weight decay, ...) stay those of `config`. True if
+    loaded; otherwise the optimizer starts afresh (said in the log when `saved` is damaged)."""
+    if saved is None or saved.optimizer != config.optimizer:
+        return False
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    problem = state_problem(saved, [p.shape for p in params])
+    if problem is not None:
+        log.warning("the saved optimizer state is not used (%s): starting the optimizer afresh",
+                    problem)
+        return False
+    settings = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    try:  # a copy: torch adopts the tensors it is given, and steps would change `saved`
+        optimizer.load_state_dict(copy.deepcopy(saved.state_dict))
+    except (ValueError, KeyError, RuntimeError, TypeError) as err:  # another network's
+        # (checked before any change to the optimizer)
+        log.warning("the saved optimizer state does not fit (%s): starting afresh", err)
+        return False
+    for group, values in zip(optimizer.param_groups, settings, strict=True):
+        group.update(values)
+    return True
+
+
+def optimizer_state_of(optimizer: torch.optim.Optimizer, config: TrainConfig) -> OptimizerState:
+    """A copy (on the CPU) of where `optimizer` is now."""
+    state = optimizer.state_dict()
+    copied = {i: {k: v.detach().cpu().clone() if isinstance(v, Tensor) else v
+                  for k, v in values.items()}
+              for i, values in state["state"].items()}  # fmt: skip
+    return OptimizerState(config.optimizer, {"state": copied,
+                                             "param_groups": state["param_groups"]})

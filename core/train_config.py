@@ -1,0 +1,93 @@
+"""Training settings: one dataclass, checked before any work, saved in sessions as a dict."""
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from mlp_studio.core.errors import SpecError
+from mlp_studio.core.losses import canonical_loss
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# A run stops when its (smoothed) loss climbs this many times above its lowest: 1000x means
+# an explosion, far beyond the noise of mini-batches or a schedule's restart.
+DIVERGENCE_FACTOR = 1000.0
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "sparse_categorical_cross_entropy"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9  # momentum and nesterov only
+    weight_decay: float = 0.0  # L2 through the optimizer
+    l1: float = 0.0  # L1 penalty added to the loss
+    schedule: str = "constant"
+    step_epochs: int = 1  # step schedule: multiply lr by gamma every step_epochs
+    gamma: float = 0.5
+    batch_size: int = 128
+    epochs: int = 5
+    seed: int = 0
+    device: str = "cpu"
+    stats_every: int = 50  # batches between gradient/weight/dead-unit statistics
+    restore_best: bool = True  # end with the weights of the best validation loss
+    # Stop when the loss rises this many times above its lowest in the run (0: never; NaN or
+    # infinite losses, gradients or weights always stop it). See core.divergence.
+    divergence_factor: float = DIVERGENCE_FACTOR
+
+    def problems(self) -> list[str]:
+        out = []
+        try:
+            canonical_loss(self.loss)
+        except SpecError as err:
+            out.append(str(err))
+        if self.optimizer not in OPTIMIZERS:
+            out.append(f"Unknown optimizer '{self.optimizer}'. Choose one of: "
+                       f"{', '.join(OPTIMIZERS)}.")
+        if self.schedule not in SCHEDULES:
+            out.append(f"Unknown schedule '{self.schedule}'. Choose one of: "
+                       f"{', '.join(SCHEDULES)}.")
+        if self.device not in DEVICES:
+            out.append(f"Unknown device '{self.device}'. Choose one of: {', '.join(DEVICES)}.")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 10):
+            out.append(f"Learning rate {self.lr} is impossible: use a value above 0 and at most "
+                       "10 (typical: 0.001 for Adam, 0.01-0.1 for SGD).")
+        if not (math.isfinite(self.momentum) and 0 <= self.momentum < 1):
+            out.append(f"Momentum {self.momentum} must be at least 0 and below 1 (typical: 0.9).")
+        for name in ("weight_decay", "l1"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 <= value <= 1):
+                out.append(f"{name.replace('_', ' ').capitalize()} {value} must be between 0 "
+                           "and 1 (typical: 0 to 0.001).")
+        if not (math.isfinite(self.gamma) and 0 < self.gamma <= 1):
+            out.append(f"Schedule factor gamma {self.gamma} must be above 0 and at most 1.")
+        for name, low, high in (("batch_size", 1, 1_000_000), ("epochs", 1, 100_000),
+                                ("step_epochs", 1, 100_000), ("stats_every", 1, 1_000_000)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not low <= value <= high:
+                out.append(f"{name.replace('_', ' ').capitalize()} {value} must be a whole "
+                           f"number from {low} to {high}.")
+        factor = self.divergence_factor
+        if (isinstance(factor, bool) or not isinstance(factor, int | float)
+                or not (factor == 0 or (math.isfinite(factor) and factor >= 2))):
+            out.append(f"Divergence factor {factor} must be 0 (never stop for a rising loss) "
+                       f"or a number of at least 2 (default {DIVERGENCE_FACTOR:g}).")
+        return out
+
+    def validate(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise SpecError(" ".join(problems))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SpecError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
+        config = cls(**data)
+        config.validate()
+        return config
