@@ -1,7 +1,8 @@
 """Getting MNIST: read the IDX files (raw or gzip) or Keras' mnist.npz, or download and verify them.
 
 Where data comes from, in order: an explicit folder, $MLP_STUDIO_DATA, the user cache folder, and
-finally a download from public mirrors into that cache (resumable, MD5-verified, cancellable).
+finally a download from public mirrors (or $MLP_STUDIO_MIRRORS) into that cache: resumable,
+MD5-verified, bounded in size and time, cancellable (core.download does the fetching).
 Every file is validated before anything is allocated, so a corrupt or hostile header fails fast.
 """
 
@@ -11,6 +12,7 @@ import gzip
 import hashlib
 import math
 import os
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,13 +21,22 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 from typing import BinaryIO
-from urllib.request import Request, urlopen
+from urllib.parse import urlsplit
 
 import numpy as np
 import platformdirs
-from mlp_studio.core.errors import DataFormatError, DataNotFoundError, DownloadCancelled
+from mlp_studio.core.download import (
+    DEFAULT_LIMITS,
+    Cancel,
+    Limits,
+    check_cancel,
+    fetch,
+    remote_size,
+)
+from mlp_studio.core.errors import DataFormatError, DataNotFoundError
 
 ENV_VAR = "MLP_STUDIO_DATA"
+MIRRORS_ENV_VAR = "MLP_STUDIO_MIRRORS"
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 MAX_IDX_BYTES = 1 << 30  # 20x full MNIST; a larger header is corrupt, refused before reading
@@ -47,10 +58,19 @@ MNIST_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+# The most a mirror's .gz may weigh: about twice the published file (9.9 MB, 28.9 kB, 1.6 MB,
+# 4.5 kB), so any gzip level fits (level 1 makes 11 MB of the training images), and for the
+# small label files at least the decompressed size, so even an uncompressed gzip fits.
+MNIST_MAX_BYTES = {
+    "train-images-idx3-ubyte": 20_000_000,
+    "train-labels-idx1-ubyte": 100_000,
+    "t10k-images-idx3-ubyte": 4_000_000,
+    "t10k-labels-idx1-ubyte": 20_000,
+}
+# HTTPS only: the original http://yann.lecun.com/exdb/mnist/ refuses scripts (403) most of the time.
 DEFAULT_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",  # torchvision's first choice
     "https://storage.googleapis.com/cvdf-datasets/mnist/",  # TensorFlow's
-    "http://yann.lecun.com/exdb/mnist/",  # the original; often refuses scripts, so last
 )
 HOW_TO_POINT = (
     "Point the app at a folder holding the MNIST files: --data DIR on the command line, "
@@ -59,7 +79,6 @@ HOW_TO_POINT = (
 
 PathArg = str | os.PathLike[str]
 Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -279,7 +298,7 @@ def load_mnist(
     data_dir: PathArg | None = None,
     *,
     download: bool = True,
-    mirrors: Sequence[str] = DEFAULT_MIRRORS,
+    mirrors: Sequence[str] | None = None,
     cache_dir: PathArg | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
@@ -296,21 +315,44 @@ def load_mnist(
 # ---- downloading ------------------------------------------------------------------------------
 
 
+def configured_mirrors(environ: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+    """The mirrors in $MLP_STUDIO_MIRRORS (base URLs separated by spaces or commas), else the
+    defaults. DataNotFoundError names a value that is not an http(s) address."""
+    text = environ.get(MIRRORS_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_MIRRORS
+    urls = [u if u.endswith("/") else f"{u}/" for u in re.split(r"[\s,]+", text) if u]
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise DataNotFoundError(
+                f"{MIRRORS_ENV_VAR} holds '{url}', which is not an http:// or https:// address. "
+                "Give the base URLs of MNIST mirrors separated by spaces or commas, e.g. "
+                f"{DEFAULT_MIRRORS[0]}, or unset it to use the default mirrors."
+            )
+    return tuple(urls)
+
+
 def download_mnist(
     dest: PathArg,
-    mirrors: Sequence[str] = DEFAULT_MIRRORS,
+    mirrors: Sequence[str] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-    timeout: float = 30.0,
+    limits: Limits = DEFAULT_LIMITS,
     *,
     checksums: Mapping[str, str] = MNIST_MD5,
+    max_bytes: Mapping[str, int] = MNIST_MAX_BYTES,
 ) -> Path:
     """Download the files named in `checksums` (as .gz) into dest, trying mirrors in order.
 
-    progress(bytes_done, bytes_total) covers all files still missing at the mirror in use (sizes
-    from HEAD requests). A dropped connection keeps `<name>.gz.part` so the next call resumes with
-    an HTTP Range request; a file whose decompressed MD5 differs is deleted, never cached.
+    mirrors: None means configured_mirrors(). progress(bytes_done, bytes_total) covers all files
+    still missing at the mirror in use (sizes from HEAD requests). A mirror whose file is larger
+    than max_bytes[stem], or slower than `limits` allow, is given up on for the next one; cancel()
+    is polled at least every download.POLL seconds. A dropped or timed-out transfer keeps
+    `<name>.gz.part` so the next call resumes with an HTTP Range request; a file whose
+    decompressed MD5 differs is deleted, never cached.
     """
+    mirrors = configured_mirrors() if mirrors is None else mirrors
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     tried: list[str] = []
@@ -323,15 +365,15 @@ def download_mnist(
             sizes = {}
             for stem in todo:
                 url = f"{base}{stem}.gz"
-                _check_cancel(cancel)
-                sizes[stem] = _remote_size(url, timeout)
+                sizes[stem] = remote_size(url, max_bytes[stem], limits, cancel)
             total, done = sum(sizes.values()), 0
             for stem in todo:
                 url = f"{base}{stem}.gz"
                 part = dest / f"{stem}.gz.part"
-                with closing(_fetch(url, part, sizes[stem], timeout)) as bytes_on_disk:
+                bytes_on_disk = fetch(url, part, sizes[stem], max_bytes[stem], limits, cancel)
+                with closing(bytes_on_disk):
                     for have in bytes_on_disk:
-                        _check_cancel(cancel)
+                        check_cancel(cancel)
                         if progress:
                             progress(done + have, total)
                 _verify(part, checksums[stem])
@@ -347,43 +389,6 @@ def download_mnist(
             + f"\nDownload the files yourself from any MNIST mirror. {HOW_TO_POINT}"
         )
     return dest
-
-
-def _check_cancel(cancel: Cancel | None) -> None:
-    if cancel is not None and cancel():
-        raise DownloadCancelled("Download cancelled; the next download resumes where it stopped.")
-
-
-def _remote_size(url: str, timeout: float) -> int:
-    with urlopen(Request(url, method="HEAD"), timeout=timeout) as response:
-        return int(response.headers.get("Content-Length", 0))
-
-
-def _fetch(url: str, part: Path, size: int, timeout: float) -> Iterator[int]:
-    """Complete `part` from url, resuming with an HTTP Range request; yields its length as it grows.
-
-    The caller checks for cancellation at each yield, so at least once per chunk.
-    """
-    have = part.stat().st_size if part.exists() else 0
-    if have > size > 0:  # longer than the remote file: not a prefix of it
-        part.unlink()
-        have = 0
-    yield have
-    if have == size > 0:  # finished earlier but not yet verified
-        return
-    headers = {"Range": f"bytes={have}-"} if have else {}
-    with urlopen(Request(url, headers=headers), timeout=timeout) as response, open(part, "ab") as f:
-        if response.status != 206:  # a fresh download, or a server that ignored Range
-            f.truncate(0)
-            have = 0
-        end = have + int(response.headers.get("Content-Length", 0))
-        while chunk := response.read(1 << 16):
-            f.write(chunk)
-            have += len(chunk)
-            yield have
-    # http.client returns b"" rather than raising when a server hangs up early.
-    if have < end:
-        raise ConnectionError(f"connection closed after {have:,} of {end:,} bytes (kept to resume)")
 
 
 def _verify(part: Path, expected_md5: str) -> None:

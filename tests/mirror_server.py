@@ -5,6 +5,13 @@
 
 `requests` logs (method, file name, Range header) of every request; `drop_halfway` holds file
 names whose next GET sends half its body and hangs up; `ignore_range` answers Range with 200.
+`misbehave` maps file names to what a hostile or broken mirror does instead of serving them:
+    "huge"      declares HUGE bytes (HEAD and GET) and sends zeros until the client leaves
+    "huge-get"  answers HEAD truthfully, then declares HUGE bytes on GET and sends zeros
+    "endless"   declares no length and sends zeros until the client leaves
+    "overlong"  declares the file's length but sends the file followed by 1 MB of zeros
+    "trickle"   declares the file's length and sends one byte every `trickle_interval` seconds
+    "mute"      accepts the connection and never answers (HEAD and GET)
 """
 
 from __future__ import annotations
@@ -13,6 +20,9 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+HUGE = 5_000_000_000
+ZEROS = bytes(1 << 16)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -38,6 +48,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = path.read_bytes()
+        mode = mirror.misbehave.get(name)
+        if mode is not None and (send_body or mode != "huge-get"):
+            self._misbehave(mode, data, send_body)
+            return
         match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
         start = int(match[1]) if match and not mirror.ignore_range else 0
         if start >= len(data) > 0:
@@ -52,6 +66,34 @@ class _Handler(BaseHTTPRequestHandler):
             body = data[start:]
             self.wfile.write(body[: len(body) // 2] if drop else body)
             self.close_connection = True
+
+    def _misbehave(self, mode: str, data: bytes, send_body: bool) -> None:
+        mirror = self.server.mirror
+        if mode == "mute":
+            mirror.closing.wait()
+            return
+        self.send_response(200)
+        if mode in ("huge", "huge-get"):
+            self.send_header("Content-Length", str(HUGE))
+        elif mode != "endless":
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.close_connection = True
+        if not send_body:
+            return
+        if mode == "overlong":
+            self.wfile.write(data + bytes(1 << 20))
+        elif mode == "trickle":
+            for i in range(len(data)):
+                if mirror.closing.wait(mirror.trickle_interval):
+                    return
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+        else:  # zeros until the client hangs up (a broken pipe) or the server closes
+            while not mirror.closing.is_set():
+                self.wfile.write(ZEROS)
+                with mirror.lock:
+                    mirror.zeros_sent += len(ZEROS)
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean
@@ -71,6 +113,10 @@ class MirrorServer:
         self.requests: list[tuple[str, str, str | None]] = []
         self.drop_halfway: set[str] = set()
         self.ignore_range = False
+        self.misbehave: dict[str, str] = {}
+        self.trickle_interval = 1.0
+        self.zeros_sent = 0
+        self.closing = threading.Event()  # ends endless and trickling answers on exit
         self.lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.mirror = self
@@ -87,6 +133,7 @@ class MirrorServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.closing.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
