@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -318,68 +316,6 @@ def test_download_from_a_loopback_mirror(qtbot, panel, tmp_path):
     assert len(panel.state.data.y_test) == 50
     assert str(tmp_path / "cache") in panel.source_label.text()
     assert panel.progress_row.isHidden() and panel.download_button.isEnabled()
-
-
-class _StallingMirror(ThreadingHTTPServer):
-    """Serves 1 MB per file name; a GET sends 100 kB, then waits for `release` before the rest."""
-
-    daemon_threads = True
-    size = 1 << 20
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_HEAD(handler) -> None:
-                handler.send_response(200)
-                handler.send_header("Content-Length", str(self.size))
-                handler.end_headers()
-
-            def do_GET(handler) -> None:
-                handler.do_HEAD()
-                body = bytes(self.size)
-                try:
-                    handler.wfile.write(body[:100_000])
-                    handler.wfile.flush()
-                    self.release.wait(TIMEOUT / 1000)
-                    handler.wfile.write(body[100_000:])
-                except OSError:
-                    pass  # the client hung up after cancelling
-
-            def log_message(handler, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/"
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
-def test_download_cancel(qtbot, panel, tmp_path, small_mnist):
-    server = _StallingMirror()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        panel.cache_dir = tmp_path / "cache"
-        panel.mirrors = (server.url,)
-        with qtbot.waitSignal(
-            panel.downloadProgress, timeout=TIMEOUT, check_params_cb=lambda done, total: done > 0
-        ):
-            qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
-        assert panel.progress_row.isVisible() and panel.progress_bar.value() > 0
-        assert "of 4.2 MB" in panel.progress_bar.format()
-        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
-        server.release.set()
-        qtbot.waitUntil(lambda: panel.banner.isVisible(), timeout=TIMEOUT)
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-    assert "Download cancelled" in panel.banner.text()
-    assert panel.progress_row.isHidden() and panel.download_button.isEnabled()
-    assert panel.state.data is None
-    load(qtbot, panel, small_mnist)  # the panel still works
 
 
 def test_shutdown_waits_for_running_work(qtbot, qapp, small_mnist):

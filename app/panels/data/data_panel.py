@@ -32,9 +32,9 @@ from mlp_studio.core.data import (
     pixel_histogram,
     prepare_mnist,
 )
+from mlp_studio.core.download import DEFAULT_LIMITS, Limits
 from mlp_studio.core.errors import DownloadCancelled, StudioError
 from mlp_studio.core.mnist import (
-    DEFAULT_MIRRORS,
     MNIST_MD5,
     MnistArrays,
     default_cache_dir,
@@ -275,7 +275,8 @@ class DataPanel(QWidget):
         self._current: _Prepared | None = None  # the preparation the state holds
         self._closing = False
         # Where downloads come from and go to; tests point these at a loopback mirror.
-        self.mirrors: tuple[str, ...] = tuple(DEFAULT_MIRRORS)
+        self.mirrors: tuple[str, ...] | None = None  # None: $MLP_STUDIO_MIRRORS or the defaults
+        self.download_limits: Limits = DEFAULT_LIMITS
         self.checksums: dict[str, str] = dict(MNIST_MD5)
         self.cache_dir: Path | None = None  # None: core.mnist.default_cache_dir()
 
@@ -588,7 +589,7 @@ class DataPanel(QWidget):
     def download(self) -> None:
         """Download MNIST into the cache (progress bar, Cancel) and load it."""
         cache = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
-        mirrors, checksums = tuple(self.mirrors), dict(self.checksums)
+        mirrors, checksums, limits = self.mirrors, dict(self.checksums), self.download_limits
 
         def job(worker: _Worker) -> MnistArrays:
             last = -1
@@ -601,9 +602,8 @@ class DataPanel(QWidget):
                     worker.progress.emit(done, total)
 
             folder = download_mnist(
-                cache, mirrors, progress, worker.cancel_event.is_set, timeout=20.0,
-                checksums=checksums,
-            )  # fmt: skip
+                cache, mirrors, progress, worker.cancel_event.is_set, limits, checksums=checksums
+            )
             return load_folder(folder)
 
         self._start_load("download", job, "Downloading MNIST…", f"into {cache}")
@@ -788,7 +788,7 @@ class DataPanel(QWidget):
             worker.cancel_event.set()
             thread.quit()
         for _worker, thread in self._jobs:
-            # A preparation ends within seconds; a download at its next chunk or socket timeout.
+            # A preparation ends within seconds; a download within core.download.POLL (0.1 s).
             thread.wait()
         self._jobs.clear()
 
