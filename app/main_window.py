@@ -13,6 +13,7 @@ import math
 import threading
 from pathlib import Path
 
+from mlp_studio.app.widgets.formatting import format_rate
 from PySide6.QtCore import (
     QByteArray,
     QEvent,
@@ -144,14 +145,6 @@ def glyph_icon(kind: str) -> QIcon:
     return QIcon(GlyphIconEngine(kind))
 
 
-def _format_rate(samples_per_second: float) -> str:
-    if samples_per_second >= 10_000:
-        return f"{samples_per_second / 1000:.0f}k samples/s"
-    if samples_per_second >= 1000:
-        return f"{samples_per_second / 1000:.1f}k samples/s"
-    return f"{samples_per_second:.0f} samples/s"
-
-
 def _format_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     if seconds < 60:
@@ -255,7 +248,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.autoload_data = autoload_data  # the Data panel loads MNIST from known places
         self.recovery_path = recovery_path  # the autosave file (None: FileActions' default)
-        self.state = None  # app.state.StudioState, once the engine is loaded
+        self.state = None  # app.state.Experiment, once the engine is loaded
         self.controller = None  # app.controller.TrainingController
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -264,7 +257,6 @@ class MainWindow(QMainWindow):
         self._load_after_paint = False
         self._engine_loaded = False
         self._closing = False
-        self._rate = 0.0  # smoothed samples per second, for the time-left estimate
         self._run_epochs: tuple[int, int] | None = None  # (first epoch, last epoch) of the run
         self._help_dialog = None
         self.file_actions = None  # app.file_actions.FileActions: sessions, import, export
@@ -479,10 +471,10 @@ class MainWindow(QMainWindow):
             _import_in_background("torch")  # keeps the frame repainting while torch loads
             if self._closing:  # closed while torch was loading
                 return
-            from mlp_studio.app.model.state import StudioState
+            from mlp_studio.app.model.experiment import Experiment
             from mlp_studio.app.model.training_controller import TrainingController
 
-            self.state = StudioState(self)
+            self.state = Experiment(self)
             self.controller = TrainingController(self.state, self)
             self._build_file_actions()
             self._build_edit_menu()
@@ -526,7 +518,6 @@ class MainWindow(QMainWindow):
         actions.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         actions.sessionChanged.connect(self._on_session_changed)
         actions.dirtyChanged.connect(self.setWindowModified)
-        actions.historyLoaded.connect(self._on_history_loaded)
         actions.playgroundOpened.connect(lambda: self._raise_dock("playground"))
         self.file_actions = actions
         self._on_session_changed("")
@@ -542,13 +533,11 @@ class MainWindow(QMainWindow):
                 dataset.load_folder(source, remember=False)
 
     @Slot(object)
-    def _on_history_loaded(self, _history) -> None:
-        """A session was opened, restored or started, or a model imported: the curves of
-        earlier weights no longer apply."""
-        if "training" in self.panels:
-            self.panels["training"].reset()
+    def _on_history_replaced(self, _history) -> None:
+        """Other weights (new, reset, opened, restored, imported): the last run's message and
+        readouts no longer apply; the views redraw the new weights' own history."""
         self._hide_banner()
-        self._on_model_changed(self.state.model)
+        self._show_trained_state()
 
     def _build_edit_menu(self) -> None:
         stack = self.state.undo_stack
@@ -629,7 +618,7 @@ class MainWindow(QMainWindow):
         c.failed.connect(self._on_failed)
         c.finished.connect(self._on_finished)
         state.dataChanged.connect(self._on_data_changed)
-        state.modelChanged.connect(self._on_model_changed)
+        state.historyReplaced.connect(self._on_history_replaced)
         state.trainConfigChanged.connect(lambda _config: self._update_device_label())
 
         training = self.panels.get("training")
@@ -788,7 +777,6 @@ class MainWindow(QMainWindow):
             trainer = self.controller.trainer
             first = trainer.start_epoch + 1
             self._run_epochs = (first, trainer.start_epoch + trainer.config.epochs)
-            self._rate = 0.0
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat(f"Epoch {first}/{self._run_epochs[1]}")
@@ -801,6 +789,7 @@ class MainWindow(QMainWindow):
             self.eta_label.clear()
         elif run_state == "paused":
             self.eta_label.setText("paused")
+            self.rate_label.clear()  # nothing is trained while paused: no speed to show
         self.status_label.setText(text)  # `finished` replaces "Ready" by the run's summary
 
     @Slot(object)
@@ -815,14 +804,13 @@ class MainWindow(QMainWindow):
         self.progress_bar.setFormat(
             f"Epoch {event.epoch}/{last} · batch {event.batch}/{event.batches_per_epoch}"
         )
-        rate = event.samples_per_second
-        if math.isfinite(rate) and rate > 0:
-            self._rate = rate if self._rate == 0 else 0.8 * self._rate + 0.2 * rate
-            self.rate_label.setText(_format_rate(self._rate))
+        rate = self.state.rate
+        self.rate_label.setText(format_rate(rate))
+        if rate > 0:
             batch_size = max(1, self.controller.trainer.config.batch_size)
             n = len(self.state.data.x_train) if self.state.data is not None else 0
             samples_per_batch = min(batch_size, max(n, 1))
-            left = (total - done) * samples_per_batch / self._rate
+            left = (total - done) * samples_per_batch / rate
             self.eta_label.setText(_format_duration(left))
 
     @Slot(object)
@@ -843,22 +831,29 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_finished(self, result) -> None:
-        if result.diverged is not None:
-            summary = "Diverged"
-        elif result.test is not None:
-            summary = (
-                f"{'Stopped' if result.stopped else 'Finished'}: test accuracy "
-                f"{result.test.accuracy:.2%}, loss {result.test.loss:.4f}"
-            )
-            if result.best_epoch is not None:
-                summary += f" (weights of epoch {result.best_epoch}, the best on validation)"
-        else:
-            summary = "Stopped before the first epoch ended"
-        self.status_label.setText(summary)
+        self.status_label.setText(self._summary(result))
         if result.diverged is None:
             self.progress_bar.setValue(
                 self.progress_bar.maximum() if not result.stopped else self.progress_bar.value()
             )
+
+    def _summary(self, result) -> str:
+        """One line on how the current weights' last run ended (or how far they trained)."""
+        if result is None:
+            return f"Trained for {self.state.epochs_done} epochs"
+        if result.diverged is not None:
+            return "Diverged"
+        if result.test is None:
+            return "Stopped before the first epoch ended"
+        ended = "Stopped" if result.stopped else "Finished"
+        if math.isnan(result.test.accuracy):  # regression: no accuracy
+            summary = f"{ended}: test loss {result.test.loss:.4g}"
+        else:
+            summary = (f"{ended}: test accuracy {result.test.accuracy:.2%}, "
+                       f"loss {result.test.loss:.4f}")
+        if result.best_epoch is not None and self.state.train_config.restore_best:
+            summary += f" (weights of epoch {result.best_epoch}, the best on validation)"
+        return summary
 
     @Slot(object)
     def _on_data_changed(self, data) -> None:
@@ -875,15 +870,18 @@ class MainWindow(QMainWindow):
             )
         self._update_device_label()
 
-    @Slot(object)
-    def _on_model_changed(self, model) -> None:
-        if self.state.training or self.controller is None:
+    def _show_trained_state(self) -> None:
+        """Outside a run: how far the current weights have trained."""
+        if self.state.training:
             return
-        if not self.controller.lineage_of(model).epochs_done:
-            self.progress_bar.setValue(0)
-            self.progress_bar.setFormat("Not trained yet")
-            self.rate_label.clear()
-            self.eta_label.clear()
+        done = self.state.epochs_done
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(1000 if done else 0)
+        self.progress_bar.setFormat(f"{done} epoch{'s' if done != 1 else ''} trained"
+                                    if done else "Not trained yet")
+        self.rate_label.clear()
+        self.eta_label.clear()
+        self.status_label.setText(self._summary(self.state.result) if done else "Ready")
 
     def _update_device_label(self) -> None:
         if self.state is None:

@@ -20,7 +20,7 @@ import sys
 import time
 
 import numpy as np
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.model.training_controller import TrainingController
 from mlp_studio.app.panels.draw.draw_panel import DrawPanel, load_model_file
 from mlp_studio.core.data import DataConfig, SplitConfig, prepare_mnist
@@ -49,8 +49,8 @@ class PaintWatch(QObject):
         return False
 
 
-def build_state(model_path: str | None) -> StudioState:
-    state = StudioState()
+def build_state(model_path: str | None) -> Experiment:
+    state = Experiment()
     if model_path:
         load_model_file(state, model_path)
         return state

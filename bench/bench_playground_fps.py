@@ -20,7 +20,7 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-from mlp_studio.app.model.state import StudioState  # noqa: E402
+from mlp_studio.app.model.experiment import Experiment  # noqa: E402
 from mlp_studio.app.model.training_controller import SNAPSHOT_INTERVAL, TrainingController  # noqa: E402
 from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel  # noqa: E402
 from mlp_studio.core.activations import ActivationSpec  # noqa: E402
@@ -45,7 +45,7 @@ def wait_for(signal) -> None:
 
 
 def panel_for(dataset: str, classes: int) -> PlaygroundPanel:
-    state = StudioState()
+    state = Experiment()
     panel = PlaygroundPanel(state)
     panel.resize(1300, 700)
     panel.show()

@@ -107,6 +107,30 @@ def metrics_from_probabilities(
     )
 
 
+def metrics_from_confusion(confusion, loss: float) -> Metrics:
+    """Metrics known from a confusion matrix alone (a saved history keeps only that): scores
+    per class, no individual samples (so no mistakes to list)."""
+    confusion = np.asarray(confusion, np.int64)
+    if confusion.size == 0:
+        return regression_metrics(loss)
+    precision, recall, f1 = per_class_scores(confusion)
+    total = confusion.sum()
+    empty_int = np.zeros(0, np.int64)
+    return Metrics(
+        loss=loss,
+        accuracy=float(np.trace(confusion) / total) if total else 0.0,
+        confusion=confusion,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        support=confusion.sum(1),
+        labels=empty_int,
+        predictions=empty_int,
+        confidence=np.zeros(0, np.float32),
+        misclassified=empty_int,
+    )
+
+
 def regression_metrics(loss: float) -> Metrics:
     """Metrics of a regression: the loss, accuracy NaN, everything per class empty."""
     empty_int, empty_float = np.zeros(0, np.int64), np.zeros(0, np.float64)

@@ -74,6 +74,9 @@ class Session:
     playground: dict[str, Any] | None = None
     # Where the optimizer left off after the last run (None: a continued run starts it afresh).
     optimizer_state: OptimizerState | None = None
+    # A recovery autosave only: the session file it is the unsaved state of ("" if none), so a
+    # restored session is that file again, with its changes unsaved.
+    recovered_from: str = ""
 
 
 def now() -> str:
@@ -107,6 +110,8 @@ def session_to_json(session: Session) -> dict[str, Any]:
         doc["playground"] = session.playground
     if session.optimizer_state is not None:
         doc["optimizer"] = _optimizer_to_json(session.optimizer_state)
+    if session.recovered_from:
+        doc["recovered_from"] = session.recovered_from
     return doc
 
 
@@ -357,6 +362,9 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
     playground = meta.get("playground")
     if playground is not None and not isinstance(playground, dict):
         raise SessionError("its playground settings are not a JSON object")
+    recovered_from = meta.get("recovered_from", "")
+    if not isinstance(recovered_from, str):
+        raise SessionError("the file it was recovered from is not text")
     return Session(
         spec,
         {},
@@ -370,6 +378,7 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
         epochs_done,
         **strings,
         playground=playground,
+        recovered_from=recovered_from,
     )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.model.training_controller import TrainingController
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import DataConfig, prepare_mnist
@@ -39,7 +39,7 @@ def small_mnist(tmp_path_factory):
 
 @pytest.fixture
 def state(qtbot, small_mnist):
-    state = StudioState()
+    state = Experiment()
     state.set_data(prepare_mnist(small_mnist, DataConfig()))
     state.replace_spec(NetworkSpec(hidden=[LayerSpec(32)]))
     return state
@@ -91,7 +91,7 @@ def test_a_second_run_continues_the_epoch_count(qtbot, state, controller):
     batches = -(-len(state.data.x_train) // state.train_config.batch_size)
 
     def adam_steps():
-        return {float(v["step"]) for v in controller.lineage.optimizer_state.state_dict[
+        return {float(v["step"]) for v in state.lineage.optimizer_state.state_dict[
             "state"].values()}  # fmt: skip
 
     for expected_epoch in (1, 2):
@@ -340,7 +340,7 @@ def test_the_final_model_is_the_best_epoch_whole_batch_norm_included(qtbot, stat
         controller.start()
     result = blocker.args[0]
     assert result.best_epoch < 8, "the setup should make an earlier epoch the best"
-    best = controller.lineage.best_state
+    best = state.lineage.best_state
     for key, value in state.model.state_dict().items():
         assert torch.equal(value, best[key]), key  # not the last epoch's batch-norm statistics
 
@@ -354,8 +354,8 @@ def test_shutdown_mid_run_keeps_the_run_and_says_finished(qtbot, state, controll
     qtbot.waitUntil(lambda: len(epochs) >= 2, timeout=30_000)
     controller.shutdown()
     [result] = finished
-    assert result.stopped and controller.lineage.epochs_done == len(result.history.epochs) >= 2
-    assert controller.lineage.optimizer_state is not None
+    assert result.stopped and state.lineage.epochs_done == len(result.history.epochs) >= 2
+    assert state.lineage.optimizer_state is not None
 
 
 def test_runs_leave_nothing_behind(qtbot, state, controller):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.draw.draw_panel import NO_MODEL, DrawPanel
 from mlp_studio.app.panels.draw.drawing_canvas import SIZE, qimage_to_gray
 from mlp_studio.core.data import DataConfig, SplitConfig, fit_normalization, prepare_mnist
@@ -118,7 +118,7 @@ def stroke_model(stroke_data):
     return train(stroke_data, hidden=(64,), epochs=12)
 
 
-def make_panel(qtbot, state: StudioState) -> DrawPanel:
+def make_panel(qtbot, state: Experiment) -> DrawPanel:
     panel = DrawPanel(state)
     panel.resize(940, 600)
     qtbot.addWidget(panel)
@@ -127,8 +127,8 @@ def make_panel(qtbot, state: StudioState) -> DrawPanel:
     return panel
 
 
-def state_with(data=None, model=None) -> StudioState:
-    state = StudioState()
+def state_with(data=None, model=None) -> Experiment:
+    state = Experiment()
     if data is not None:
         state.set_data(data)
     if model is not None:
@@ -248,7 +248,7 @@ def test_undo_and_clear_by_buttons_and_keys(qtbot, ring_data, ring_model):
 
 
 def test_brush_size_keys_and_slider(qtbot):
-    panel = make_panel(qtbot, StudioState())
+    panel = make_panel(qtbot, Experiment())
     canvas = panel.canvas
     size = canvas.brush_size()
     canvas.setFocus()
@@ -270,7 +270,7 @@ def test_brush_size_keys_and_slider(qtbot):
 
 
 def test_pen_pressure_scales_the_brush(qtbot):
-    panel = make_panel(qtbot, StudioState())
+    panel = make_panel(qtbot, Experiment())
     canvas = panel.canvas
     pen = QPointingDevice(
         "test pen",
@@ -354,7 +354,7 @@ def test_pick_a_test_image(qtbot, ring_data, ring_model):
 
 
 def test_without_a_model_the_drawing_and_steps_still_work(qtbot):
-    state = StudioState()
+    state = Experiment()
     panel = make_panel(qtbot, state)
     assert panel.confidence_label.text() == NO_MODEL
     assert not panel.test_button.isEnabled()
@@ -382,7 +382,7 @@ def test_without_a_model_the_drawing_and_steps_still_work(qtbot):
 def test_a_model_for_2d_points_leaves_the_drawing_without_a_guess(qtbot):
     """A playground network (4 inputs, its data's own normalization) becomes current while a
     digit is on the canvas: the steps stay, no normalization of the wrong size is applied."""
-    state = StudioState()
+    state = Experiment()
     panel = make_panel(qtbot, state)
     draw(qtbot, panel.canvas, [(0.4, 0.2), (0.45, 0.8)])
     model = build_model(NetworkSpec(input_size=4, hidden=[LayerSpec(8)], output_size=3))

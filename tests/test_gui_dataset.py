@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from idx_fixtures import NAMES, checksums_of, write_mnist_folder
 from mirror_server import MirrorServer
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.data.data_panel import LAST_FOLDER_KEY, DataPanel
 from mlp_studio.core.data import DataConfig, long_tail_fractions
 from mlp_studio.core.mnist import ENV_VAR, FILES
@@ -39,7 +39,7 @@ def small_mnist(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def panel(qtbot):
-    state = StudioState()
+    state = Experiment()
     widget = DataPanel(state, autoload=False)
     qtbot.addWidget(widget)
     widget.resize(420, 900)
@@ -256,7 +256,7 @@ def test_new_folder_while_preparing_uses_the_new_data(qtbot, panel, tmp_path, sm
 
 def test_autoload_from_the_environment(qtbot, small_mnist, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(small_mnist))
-    state = StudioState()
+    state = Experiment()
     with qtbot.waitSignal(state.dataChanged, timeout=TIMEOUT):
         widget = DataPanel(state)
         qtbot.addWidget(widget)
@@ -319,7 +319,7 @@ def test_download_from_a_loopback_mirror(qtbot, panel, tmp_path):
 
 
 def test_shutdown_waits_for_running_work(qtbot, qapp, small_mnist):
-    state = StudioState()
+    state = Experiment()
     widget = DataPanel(state, autoload=False)
     qtbot.addWidget(widget)
     widget.load_folder(small_mnist)

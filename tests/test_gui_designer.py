@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.network.network_panel import NetworkPanel
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import prepare_arrays
@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 @pytest.fixture
 def panel(qtbot):
-    state = StudioState()
+    state = Experiment()
     spec = state.spec
     spec.hidden = [LayerSpec(128), LayerSpec(64)]
     state.replace_spec(spec)

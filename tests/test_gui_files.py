@@ -16,7 +16,7 @@ import torch
 from idx_fixtures import write_mnist_folder
 from mlp_studio.app.dialogs.export_dialog import FORMATS, format_difference
 from mlp_studio.app.files.session_actions import RECENT_KEY, FileActions
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.model.training_controller import TrainingController
 from mlp_studio.core import export
 from mlp_studio.core.data import DataConfig, SplitConfig, prepare_mnist
@@ -84,13 +84,13 @@ def dialogs(monkeypatch):
 def make_files(qtbot, settings, tmp_path, state=None, controller=None):
     window = QWidget()
     qtbot.addWidget(window)
-    state = state or StudioState()
+    state = state or Experiment()
     files = FileActions(window, state, controller, settings, tmp_path / "recovery.mlps")
     return files
 
 
-def trained_state(data, epochs: int = 2) -> StudioState:
-    state = StudioState()
+def trained_state(data, epochs: int = 2) -> Experiment:
+    state = Experiment()
     state.set_data_config(data.config)
     state.set_data(data.prepared)
     spec = state.spec
@@ -107,7 +107,7 @@ def weights_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
 
 
-def state_snapshot(state: StudioState):
+def state_snapshot(state: Experiment):
     return (state.spec, state.train_config, state.data_config, state.model)
 
 
@@ -200,9 +200,9 @@ def test_import_an_export_then_export_it_again(qtbot, data, settings, tmp_path, 
     )  # differs from the data's
     path = export.export_safetensors(bundle, tmp_path / "model.safetensors")
 
-    state = StudioState()
+    state = Experiment()
     files = make_files(qtbot, settings, tmp_path, state)
-    with qtbot.waitSignal(files.historyLoaded) as loaded:
+    with qtbot.waitSignal(state.historyReplaced) as loaded:
         assert files.import_file(path)
     assert loaded.args[0].epochs == []
     assert boxes.shown == []
@@ -222,7 +222,7 @@ def test_import_an_export_then_export_it_again(qtbot, data, settings, tmp_path, 
 def test_import_a_session_takes_its_model(qtbot, data, settings, tmp_path, boxes):
     source = make_files(qtbot, settings, tmp_path, trained_state(data))
     path = save_session(source.collect_session(), tmp_path / "s.mlps")
-    state = StudioState()
+    state = Experiment()
     files = make_files(qtbot, settings, tmp_path, state)
     assert files.import_file(path)
     assert weights_equal(state.model.state_dict(), source.state.model.state_dict())
@@ -258,7 +258,7 @@ def test_import_action_goes_through_the_file_dialog(qtbot, data, settings, tmp_p
                                                     dialogs):  # fmt: skip
     source = make_files(qtbot, settings, tmp_path, trained_state(data))
     path = export.export_safetensors(source.current_bundle(), tmp_path / "m.safetensors")
-    state = StudioState()
+    state = Experiment()
     files = make_files(qtbot, settings, tmp_path, state)
     dialogs.append(str(path))
     files.import_action.trigger()
@@ -298,7 +298,7 @@ def test_save_then_open_restores_everything(qtbot, data, settings, tmp_path, box
     assert files.recent_files() == [str(path.resolve())]
     assert not (tmp_path / "recovery.mlps").exists()
 
-    other = StudioState()
+    other = Experiment()
     opened = make_files(qtbot, settings, tmp_path, other)
     dialogs.append(str(path))
     with qtbot.waitSignal(opened.sessionChanged) as changed:
@@ -337,7 +337,7 @@ def test_recent_sessions_menu_opens_and_prunes_missing_files(qtbot, data, settin
     entries = [a for a in files.recent_menu.actions() if a.text().startswith("&")]
     assert len(entries) == 7 and entries[0].text() == "&1 s8.mlps"
     assert settings.value(RECENT_KEY) == paths[::-1][1:8]
-    other = StudioState()
+    other = Experiment()
     opened = make_files(qtbot, settings, tmp_path, other)
     opened._fill_recent_menu()
     [a for a in opened.recent_menu.actions() if a.text() == "&2 s7.mlps"][0].trigger()
@@ -346,7 +346,7 @@ def test_recent_sessions_menu_opens_and_prunes_missing_files(qtbot, data, settin
 
 
 def test_saving_a_large_session_keeps_the_gui_responsive(qtbot, data, settings, tmp_path):
-    state = StudioState()
+    state = Experiment()
     spec = NetworkSpec(784, [LayerSpec(512), LayerSpec(512)], 10)
     state.replace_spec(spec)
     state.set_data(data.prepared)
@@ -406,7 +406,7 @@ def test_open_an_older_format_migrates_and_a_newer_one_is_refused(qtbot, data, s
     old.write_bytes(_zip({SESSION_JSON: json.dumps(meta).encode(),
                           WEIGHTS: save(session.weights)}))  # fmt: skip
 
-    state = StudioState()
+    state = Experiment()
     files = make_files(qtbot, settings, tmp_path, state)
     assert files.open_file(old)
     assert boxes.shown == []
@@ -439,7 +439,7 @@ def test_new_session_asks_to_save_trained_work(qtbot, data, settings, tmp_path, 
     assert not files.new_session()
     assert state.train_config.lr == 0.3 and state.model is not None
     boxes.answers["question"] = QMessageBox.StandardButton.Discard
-    with qtbot.waitSignal(files.historyLoaded) as loaded:
+    with qtbot.waitSignal(state.historyReplaced) as loaded:
         assert files.new_session()
     assert loaded.args[0].epochs == []
     assert state.model is None and state.train_config == TrainConfig()
@@ -463,7 +463,7 @@ def adam_steps(optimizer_state) -> set[float]:
 def test_autosave_during_training_then_recover_after_a_kill(qtbot, data, settings, tmp_path,
                                                             boxes):  # fmt: skip
     recovery = tmp_path / "recovery.mlps"
-    state = StudioState()
+    state = Experiment()
     state.set_data_config(data.config)
     state.set_data(data.prepared)
     spec = state.spec
@@ -492,10 +492,10 @@ def test_autosave_during_training_then_recover_after_a_kill(qtbot, data, setting
     del files, controller
     assert recovery.is_file()
 
-    state2 = StudioState()
+    state2 = Experiment()
     controller2 = TrainingController(state2, report_interval=0.0, snapshot_interval=0.0)
     files2 = make_files(qtbot, settings, tmp_path, state2, controller2)
-    with qtbot.waitSignal(files2.historyLoaded) as loaded:
+    with qtbot.waitSignal(state2.historyReplaced) as loaded:
         assert files2.offer_recovery()
     assert boxes.shown[-1][:2] == ("question", "Restore the last session?")
     assert "3 epochs trained" in boxes.shown[-1][2]
@@ -504,7 +504,7 @@ def test_autosave_during_training_then_recover_after_a_kill(qtbot, data, setting
     assert state2.train_config == state.train_config
     assert state2.data_config == state.data_config
     assert weights_equal(state2.model.state_dict(), state.model.state_dict())
-    assert files2.history == finished.history and files2.epochs_done == 3
+    assert state2.history == finished.history and state2.epochs_done == 3
     assert recovery.is_file()  # kept until the next clean exit
 
     # Continue training: the epochs go on from 4, the history grows.
@@ -514,9 +514,9 @@ def test_autosave_during_training_then_recover_after_a_kill(qtbot, data, setting
     controller2.epochEnded.connect(lambda event: seen.append(event.epoch))
     run_training(qtbot, controller2)
     assert seen == [4, 5]  # the controller adopted the restored model's past
-    assert adam_steps(controller2.lineage.optimizer_state) == {5 * batches}  # and optimizer
+    assert adam_steps(state2.lineage.optimizer_state) == {5 * batches}  # and optimizer
     files2.wait_for_saves()
-    assert [r.epoch for r in files2.history.epochs] == [1, 2, 3, 4, 5]
+    assert [r.epoch for r in state2.history.epochs] == [1, 2, 3, 4, 5]
     assert load_session(recovery).epochs_done == 5
     assert load_session(recovery).history.epochs[:3] == finished.history.epochs
 
@@ -531,7 +531,7 @@ def test_declining_recovery_deletes_the_file(qtbot, data, settings, tmp_path, bo
     files.wait_for_saves()
     recovery = tmp_path / "recovery.mlps"
     assert recovery.is_file()
-    state = StudioState()
+    state = Experiment()
     again = make_files(qtbot, settings, tmp_path, state)
     boxes.answers["question"] = QMessageBox.StandardButton.No
     assert not again.offer_recovery()
@@ -549,7 +549,7 @@ def test_an_unreadable_recovery_file_is_dropped_silently(qtbot, settings, tmp_pa
 
 
 def test_export_action_follows_data_and_training(qtbot, data, settings, tmp_path):
-    state = StudioState()
+    state = Experiment()
     files = make_files(qtbot, settings, tmp_path, state)
     state.set_model(build_model(state.spec))
     assert not files.export_action.isEnabled()  # no normalization without data

@@ -357,7 +357,7 @@ def test_file_menu_sessions_continue_training(qtbot, ready, tmp_path):
         window.train_action.trigger()
     assert blocker.args[0].epoch == 2
     qtbot.waitUntil(lambda: not window.controller.running, timeout=30_000)
-    assert window.file_actions.epochs_done == 2
+    assert window.state.epochs_done == 2
 
 
 def test_a_clean_exit_removes_the_recovery_autosave(qtbot, ready, tmp_path):

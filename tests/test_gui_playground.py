@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.model.training_controller import TrainingController
 from mlp_studio.app.panels.playground.playground_colors import diverging
 from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel
@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, Qt
 
 @pytest.fixture
 def panel(qtbot):
-    widget = PlaygroundPanel(StudioState())
+    widget = PlaygroundPanel(Experiment())
     widget.resize(1300, 700)
     qtbot.addWidget(widget)
     widget.show()

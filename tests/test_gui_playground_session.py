@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from mlp_studio.app.files.session_actions import FileActions
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel
 from mlp_studio.core.errors import SessionError
 from mlp_studio.core.export import export_onnx, load_predictor, verification_pixels
@@ -32,7 +32,7 @@ def boxes(monkeypatch):
 
 def studio(qtbot, tmp_path, name: str):
     """A fresh state with a playground panel and file actions, as the main window wires them."""
-    state = StudioState()
+    state = Experiment()
     window = QWidget()
     qtbot.addWidget(window)
     panel = PlaygroundPanel(state)

@@ -3,7 +3,7 @@
 import warnings
 
 import pytest
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.training_panel import TrainingPanel
 from mlp_studio.core import playground
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
@@ -19,7 +19,7 @@ from mlp_studio.core.training import (
 )
 
 
-def run_into(view: TrainingPanel, state: StudioState, data, epochs: int = 3):
+def run_into(view: TrainingPanel, state: Experiment, data, epochs: int = 3):
     spec = NetworkSpec(2, [LayerSpec(8)], data.num_classes)
     state.replace_spec(spec)
     loss = "mse" if data.task == "regression" else "sparse_categorical_cross_entropy"
@@ -41,7 +41,7 @@ def run_into(view: TrainingPanel, state: StudioState, data, epochs: int = 3):
 
 @pytest.fixture
 def view(qtbot):
-    state = StudioState()
+    state = Experiment()
     v = TrainingPanel(state)
     qtbot.addWidget(v)
     v.resize(900, 700)

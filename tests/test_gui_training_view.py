@@ -7,7 +7,7 @@ import pytest
 import torch
 from idx_fixtures import mnist_like
 from mlp_studio.app.dialogs.mistakes_dialog import MistakesDialog
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.activations_view import ActivationsView
 from mlp_studio.app.panels.training.confusion_view import ConfusionView
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm, ladder_step
@@ -69,7 +69,7 @@ def epoch_end(epoch, metrics, train_loss=1.0, train_acc=0.5, epochs=3, best=True
 
 @pytest.fixture
 def state(qtbot):
-    return StudioState()
+    return Experiment()
 
 
 @pytest.fixture

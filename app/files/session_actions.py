@@ -22,20 +22,20 @@ from pathlib import Path
 
 import numpy as np
 import platformdirs
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.core.data import DataConfig, Normalization
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.export import ModelBundle, load_bundle, verification_pixels
+from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import NetworkSpec, build_model, describe
 from mlp_studio.core.session import (
     SUFFIX,
     Session,
     load_session,
-    merge_history,
     save_session,
     session_bundle,
 )
-from mlp_studio.core.training import EpochRecord, History, TrainConfig
+from mlp_studio.core.training import History, TrainConfig
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
@@ -147,7 +147,6 @@ class FileActions(QObject):
     on_layer_stats, autosave and on_finished.
     """
 
-    historyLoaded = Signal(object)  # History of an opened/recovered session ([] after New/import)
     sessionChanged = Signal(str)  # the session file now edited ("" for an unsaved session)
     dirtyChanged = Signal(bool)  # unsaved changes (for QWidget.setWindowModified)
     message = Signal(str)  # one line for the status bar
@@ -159,7 +158,7 @@ class FileActions(QObject):
     def __init__(
         self,
         parent: QWidget,
-        state: StudioState,
+        state: Experiment,
         controller=None,
         settings: QSettings | None = None,
         recovery_path: str | Path | None = None,
@@ -177,18 +176,7 @@ class FileActions(QObject):
         # store its settings() and restore them with apply_settings().
         self._playground = None
 
-        # What the weights in state.model have been through, across runs.
-        self._model = state.model
-        self._base = History()  # runs before the current one
-        self._run = History()  # the current run, from the controller's events
-        self._base_epochs = 0
-        self._best: dict | None = None
-        self._best_epoch: int | None = None
-        self._best_loss = float("inf")
         self._created = ""
-        # The model's own class names (imported or opened), valid until the model trains on
-        # the loaded data (its normalization lives in the state).
-        self._model_class_names: list[str] | None = None
         self._applying = False
         self._revision = 0
         self._saved_revision = 0
@@ -210,8 +198,6 @@ class FileActions(QObject):
         state.trainingChanged.connect(self._on_training_changed)
         state.dataChanged.connect(lambda _data: self._update_actions())  # export needs data
         if controller is not None:
-            controller.progress.connect(self.on_progress)
-            controller.layerStats.connect(self.on_layer_stats)
             controller.epochEnded.connect(self.autosave)
             controller.finished.connect(self.on_finished)
         self._update_actions()
@@ -320,54 +306,20 @@ class FileActions(QObject):
     # ------------------------------------------------------------------ following training
 
     @Slot(object)
-    def _on_model_changed(self, model) -> None:
-        if model is not self._model and not self._applying:
-            # New weights (built, reset, edited network): their history starts empty.
-            self._model = model
-            self._reset_history()
-            self._model_class_names = None
+    def _on_model_changed(self, _model) -> None:
         self._changed()
 
     @Slot(bool)
-    def _on_training_changed(self, active: bool) -> None:
-        if active:
-            # From now on the weights learn the loaded data's normalization.
-            self._model_class_names = None
+    def _on_training_changed(self, _active: bool) -> None:
         self._update_actions()
-
-    def _reset_history(self, history: History | None = None, epochs: int = 0) -> None:
-        self._base = history if history is not None else History()
-        self._base_epochs = epochs
-        self._run = History()
-        self._best = self._best_epoch = None
-        self._best_loss = float("inf")
-
-    @Slot(object)
-    def on_progress(self, event) -> None:
-        """BatchProgress: the batch losses since the previous report."""
-        self._run.batch_losses.extend(float(v) for v in event.losses)
-
-    @Slot(object)
-    def on_layer_stats(self, event) -> None:
-        self._run.grad_norms.append((int(event.step), [float(v) for v in event.grad_norms]))
 
     @Slot(object)
     def autosave(self, event) -> None:
-        """EpochEnd: record the epoch, then write the recovery file (in the background).
+        """EpochEnd (the experiment has recorded it): write the recovery file in the background.
 
         The weights are copied from the live model right away: training may be a batch
         further on by then, which for a recovery file is as good.
         """
-        self._run.epochs.append(EpochRecord(
-            event.epoch, event.train_loss, event.train_accuracy, event.val.loss,
-            event.val.accuracy, event.seconds, event.lr, np.asarray(event.val.confusion).tolist(),
-        ))  # fmt: skip
-        trainer = getattr(self.controller, "trainer", None)
-        if event.best and trainer is not None and trainer.best_state is not None:
-            if event.val.loss < self._best_loss or self._best is None:
-                # The trainer's copy (made at the end of that epoch) is never modified.
-                self._best, self._best_loss = trainer.best_state, event.val.loss
-                self._best_epoch = self._epoch_number(event.epoch)
         self._changed()
         wait = self._last_autosave + AUTOSAVE_INTERVAL - time.monotonic()
         if wait <= 0:
@@ -376,28 +328,9 @@ class FileActions(QObject):
             self._autosave_timer.start(round(wait * 1000))
 
     @Slot(object)
-    def on_finished(self, finished) -> None:
-        """Finished: the run's own history is the complete record; fold it into the base."""
-        self._base = merge_history(self._base, finished.history)
-        self._base_epochs += len(finished.history.epochs)
-        self._run = History()
+    def on_finished(self, _finished) -> None:
         self._changed()
         self.save_recovery()
-
-    def _epoch_number(self, trainer_epoch: int) -> int:
-        """The session's number for an epoch the trainer numbered `trainer_epoch`."""
-        run = self._run.epochs
-        first = run[0].epoch if run else trainer_epoch
-        return self._base_epochs + 1 + (trainer_epoch - first)
-
-    @property
-    def history(self) -> History:
-        """The history of the current weights, every run so far included."""
-        return merge_history(self._base, self._run)
-
-    @property
-    def epochs_done(self) -> int:
-        return self._base_epochs + len(self._run.epochs)
 
     # ------------------------------------------------------------------ sessions
 
@@ -407,16 +340,7 @@ class FileActions(QObject):
         return self.state.model_normalization
 
     def class_names(self, output_size: int) -> list[str]:
-        names = self._model_class_names
-        if names is not None and len(names) == output_size:
-            return list(names)
-        data = self.state.data
-        if data is not None and len(data.class_names) == output_size:
-            return list(data.class_names)
-        digit = self.state.data_config.target_digit
-        if digit is not None and output_size == 2:
-            return [f"not {digit}", str(digit)]
-        return [str(i) for i in range(output_size)]
+        return self.state.class_names(output_size)
 
     def can_export(self) -> bool:
         model, normalization = self.state.model, self.model_normalization()
@@ -445,18 +369,8 @@ class FileActions(QObject):
             self.class_names(model.spec.output_size),
             _copy_weights(model),
             task,
-            self._feature_names(model.spec.input_size),
+            self.state.feature_names,
         )
-
-    def _feature_names(self, input_size: int) -> list[str]:
-        """The playground's input features when its data is loaded and fits the model."""
-        panel = self.playground
-        pg_data = getattr(panel, "playground", None)
-        data = self.state.data
-        if pg_data is None or data is None or data is not pg_data.data:
-            return []
-        names = list(pg_data.feature_names)
-        return names if len(names) == input_size else []
 
     def collect_session(self) -> Session:
         """The current experiment as a Session (weights copied now)."""
@@ -466,8 +380,9 @@ class FileActions(QObject):
         normalization = self.model_normalization()
         if normalization is not None and normalization.size != spec.input_size:
             normalization = None
-        best_epoch = self._best_epoch if self._best is not None else None
-        if best_epoch is not None and best_epoch > self.epochs_done:
+        lineage = state.lineage
+        best_epoch = lineage.best_epoch if lineage.best_state is not None else None
+        if best_epoch is not None and best_epoch > state.epochs_done:
             best_epoch = None
         return Session(
             spec=copy.deepcopy(spec),
@@ -476,10 +391,10 @@ class FileActions(QObject):
             train_config=state.train_config,
             normalization=normalization,
             class_names=self.class_names(spec.output_size),
-            history=_copy_history(self.history),
-            best_weights=self._best if best_epoch is not None else None,
+            history=_copy_history(state.history),
+            best_weights=lineage.best_state if best_epoch is not None else None,
             best_epoch=best_epoch,
-            epochs_done=self.epochs_done,
+            epochs_done=state.epochs_done,
             data_source=self.data_source or self._default_source(),
             created=self._created,
             playground=self._playground_settings(),
@@ -489,10 +404,9 @@ class FileActions(QObject):
     def _optimizer_state(self, model):
         """Where the optimizer left off after the model's last run; none mid-run (a recovery
         save), where the last run's would not match the weights saved."""
-        controller = self.controller
-        if controller is None or controller.running:
+        if self.state.training:
             return None
-        return controller.lineage_of(model).optimizer_state
+        return self.state.lineage.optimizer_state
 
     def _playground_settings(self) -> dict | None:
         """The playground's settings when the studio's data is the playground's."""
@@ -509,43 +423,34 @@ class FileActions(QObject):
         return str(folder) if folder is not None else ""
 
     def apply_session(self, session: Session, path: str = "") -> None:
-        """Make `session` the current experiment; the Data panel re-prepares its data config."""
+        """Make `session` the current experiment; the Data panel re-prepares its data config.
+
+        `path` is the file it was opened from ("" for a recovered session, which is the file
+        it was recovered from again, with its changes unsaved)."""
         model = build_model(session.spec)
         model.load_state_dict(session.weights)
         state = self.state
+        lineage = Lineage(_copy_history(session.history), session.epochs_done,
+                          session.best_weights, session.best_epoch, session.optimizer_state)
         self._applying = True
         try:
             if session.playground is not None and self.playground is not None:
                 # First: publishing playground data may adjust the network and training
                 # settings, which the session's own then replace.
                 self.playground.apply_settings(session.playground)
+            state.set_source("playground" if session.playground is not None else "mnist")
             state.replace_spec(session.spec)
             state.set_train_config(session.train_config)
             state.set_data_config(session.data_config)
-            state.set_model(model, session.normalization)
+            # Its next run continues the epoch count and the optimizer.
+            state.set_model(model, session.normalization, lineage, session.class_names)
         finally:
             self._applying = False
-        self._model = model
-        if self.controller is not None:  # its next run continues the epoch count
-            from mlp_studio.app.model.training_controller import Lineage
-
-            self.controller.adopt(model, Lineage(
-                _copy_history(session.history), session.epochs_done, session.best_weights,
-                session.best_epoch, session.optimizer_state,
-            ))  # fmt: skip
-        self._reset_history(_copy_history(session.history), session.epochs_done)
-        if session.best_weights is not None:
-            self._best, self._best_epoch = dict(session.best_weights), session.best_epoch
-            for record in session.history.epochs:
-                if record.epoch == session.best_epoch:
-                    self._best_loss = record.val_loss
-        self._model_class_names = list(session.class_names)
         self._created = session.created
         self.data_source = session.data_source
-        self._set_path(path)
+        self._set_path(path or session.recovered_from)
         self._revision += 1
         self._mark_clean(self._revision if path else -1)
-        self.historyLoaded.emit(_copy_history(session.history))
         self._update_actions()
         if session.playground is not None and self.playground is not None:
             self.playgroundOpened.emit()
@@ -567,14 +472,10 @@ class FileActions(QObject):
             state.set_model(None)
         finally:
             self._applying = False
-        self._model = None
-        self._reset_history()
-        self._model_class_names = None
         self._created = ""
         self._set_path("")
         self._revision += 1
         self._mark_clean(self._revision)
-        self.historyLoaded.emit(History())
         self.message.emit("New session")
         self._update_actions()
         return True
@@ -661,7 +562,9 @@ class FileActions(QObject):
         """Autosave to the recovery file (background; a waiting autosave is replaced)."""
         self._autosave_timer.stop()
         self._last_autosave = time.monotonic()
-        self._saver.save(self.collect_session(), self.recovery_path, ("recovery",), True)
+        session = self.collect_session()
+        session.recovered_from = self.path
+        self._saver.save(session, self.recovery_path, ("recovery",), True)
 
     def wait_for_saves(self) -> None:
         """Block until every queued save is written; their results are delivered now."""
@@ -693,7 +596,7 @@ class FileActions(QObject):
 
     def maybe_save(self) -> bool:
         """Ask to save unsaved work; False if the user cancelled (or saving failed)."""
-        if not self.dirty or not (self.path or self.epochs_done):
+        if not self.dirty or not (self.path or self.state.epochs_done):
             return True  # nothing trained and no file: nothing worth a question
         answer = QMessageBox.question(
             self.window,
@@ -844,14 +747,10 @@ class FileActions(QObject):
             if digit is not False:
                 data_config.target_digit = digit
             state.set_data_config(data_config)
-            state.set_model(model, bundle.normalization)
+            state.set_model(model, bundle.normalization, class_names=bundle.class_names)
         finally:
             self._applying = False
-        self._model = model
-        self._reset_history()
-        self._model_class_names = list(bundle.class_names)
         self._changed()
-        self.historyLoaded.emit(History())
 
     @Slot()
     def export_model(self):

@@ -11,24 +11,22 @@ start waits for the fork server to import torch. Progress events are throttled b
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 
 import torch
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.core.errors import StudioError
-from mlp_studio.core.session import best_val_loss, merge_history
+from mlp_studio.core.lineage import epoch_record
 from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
     EpochEnd,
     Finished,
     Halted,
-    History,
     LayerStats,
-    OptimizerState,
     Snapshot,
     merge_progress,
 )
@@ -64,33 +62,6 @@ def training_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-@dataclass
-class Lineage:
-    """Every run of one model so far: merged history, epochs done, the best weights seen, and
-    where the optimizer left off (the next run continues from there)."""
-
-    history: History = field(default_factory=History)
-    epochs_done: int = 0
-    best_state: dict[str, torch.Tensor] | None = None
-    best_epoch: int | None = None
-    optimizer_state: OptimizerState | None = None
-
-    def extended(self, trainer: TrainingProcess, result: Finished) -> Lineage:
-        best, best_epoch = self.best_state, self.best_epoch
-        if trainer.best_state is not None and (
-            best is None or trainer.best_val_loss < best_val_loss(self.history, best_epoch)
-        ):
-            best = {k: v.detach().cpu().clone() for k, v in trainer.best_state.items()}
-            best_epoch = trainer.best_epoch
-        return Lineage(
-            merge_history(self.history, result.history),
-            self.epochs_done + len(result.history.epochs),
-            best,
-            best_epoch,
-            trainer.optimizer_state,
-        )
-
-
 class TrainingController(QObject):
     """Starts, steers and stops training of `state.model` on `state.data` in a child process."""
 
@@ -106,7 +77,7 @@ class TrainingController(QObject):
 
     def __init__(
         self,
-        state: StudioState,
+        state: Experiment,
         parent: QObject | None = None,
         report_interval: float = REPORT_INTERVAL,
         snapshot_interval: float = SNAPSHOT_INTERVAL,
@@ -124,10 +95,6 @@ class TrainingController(QObject):
         self._stop_asked = 0.0  # time.monotonic() of the run's Stop, 0 before it
         self._snapshot: Snapshot | None = None  # the newest, waiting for the next delivery
         self._probe: torch.Tensor | None = None
-        # What the current model has been through (its lineage), so a second run continues the
-        # epoch count and a saved session holds the whole history; replaced with the model.
-        self._trained_model = None
-        self.lineage = Lineage()
         # Events waiting for the next delivery to the views (see PACE_*).
         self._pending: list[BatchProgress | LayerStats | EpochEnd] = []
         self.pace = PACE_MIN
@@ -150,15 +117,6 @@ class TrainingController(QObject):
     @property
     def running(self) -> bool:
         return self._trainer is not None
-
-    def lineage_of(self, model) -> Lineage:
-        """The history behind `model`: empty unless it is the model this controller trained."""
-        return self.lineage if model is not None and model is self._trained_model else Lineage()
-
-    def adopt(self, model, lineage: Lineage) -> None:
-        """Take over a model with a past (an opened session): the next run continues it."""
-        if self._trainer is None:
-            self._trained_model, self.lineage = model, lineage
 
     @property
     def trainer(self) -> TrainingProcess | None:
@@ -204,8 +162,7 @@ class TrainingController(QObject):
         state = self.state
         try:
             model = state.ensure_model()
-            if model is not self._trained_model:
-                self._trained_model, self.lineage = model, Lineage()
+            lineage = state.lineage
             trainer = TrainingProcess(
                 model,
                 state.data,
@@ -213,9 +170,9 @@ class TrainingController(QObject):
                 on_event=self._on_event,
                 report_interval=self.report_interval,
                 snapshot_interval=self.snapshot_interval,
-                start_epoch=self.lineage.epochs_done,
+                start_epoch=lineage.epochs_done,
                 threads=self.threads,
-                optimizer_state=self.lineage.optimizer_state,
+                optimizer_state=lineage.optimizer_state,
             )
         except StudioError as err:
             self.failed.emit(str(err))
@@ -266,6 +223,7 @@ class TrainingController(QObject):
             self._trainer.stop()
             self._stop_asked = time.monotonic()
             self._set_state("stopping")
+            self._poll_timer.start(round(1000 * PACE_MIN))  # answer the end promptly
 
     def set_probe(self, x) -> None:
         """Normalized samples [P, D] (tensor or array) whose activations go into snapshots."""
@@ -298,6 +256,8 @@ class TrainingController(QObject):
     # ---- the child's events (GUI thread) ----
 
     def _set_state(self, value: str) -> None:
+        if value != "running":
+            self.state.set_rate(0.0)
         if value != self._state:
             self._state = value
             self.stateChanged.emit(value)
@@ -337,7 +297,7 @@ class TrainingController(QObject):
         self._deliver()
         if self._halted and trainer.paused and self._state == "running":
             self._set_state("paused")
-        self._poll_timer.start(round(1000 * self.pace))
+        self._poll_timer.start(round(1000 * (PACE_MIN if self._stop_asked else self.pace)))
 
     def _deliver(self) -> None:
         """Hand the waiting events to the views in order (consecutive batch progress merged
@@ -347,12 +307,17 @@ class TrainingController(QObject):
         pending, self._pending = self._pending, []
         if any(isinstance(event, EpochEnd) for event in pending):
             self._adopt_epoch_weights()
+        state = self.state
         for event in merge_progress(pending):
             if isinstance(event, BatchProgress):
+                state.record_batch_losses(event.losses)
+                self._follow_rate(event.samples_per_second)
                 self.progress.emit(event)
             elif isinstance(event, LayerStats):
+                state.record_grad_norms(event.step, event.grad_norms)
                 self.layerStats.emit(event)
             else:
+                state.record_epoch(epoch_record(event))
                 self.epochEnded.emit(event)
         snapshot, self._snapshot = self._snapshot, None
         if snapshot is not None:
@@ -361,11 +326,20 @@ class TrainingController(QObject):
         self._delivering += time.perf_counter() - start
         self._adapt_pace()
 
+    def _follow_rate(self, rate: float) -> None:
+        """The experiment's speed: smoothed while running; a paused run (a Step) has none."""
+        trainer = self._trainer
+        if trainer is None or trainer.paused or not math.isfinite(rate) or rate <= 0:
+            self.state.set_rate(0.0)
+            return
+        old = self.state.rate
+        self.state.set_rate(rate if old == 0 else 0.8 * old + 0.2 * rate)
+
     def _show_weights(self, snapshot: Snapshot) -> None:
         """Copy the child's weights into the window's model, so what reads it while training
         (the canvas's live prediction, exports) sees the network as it is now."""
-        model = self._trained_model
-        if model is None or self._trainer is None or self._finishing:
+        model = self._trainer.model if self._trainer is not None else None
+        if model is None or self._finishing:
             return
         with torch.no_grad():
             for linear, w, b in zip(model.linears, snapshot.weights, snapshot.biases,
@@ -376,7 +350,8 @@ class TrainingController(QObject):
     def _adopt_epoch_weights(self) -> None:
         """The window's model takes the weights of the latest epoch's end (all of them, batch
         norm statistics too): what an autosave at this EpochEnd writes."""
-        trainer, model = self._trainer, self._trained_model
+        trainer = self._trainer
+        model = trainer.model if trainer is not None else None
         if (trainer is not None and model is not None and trainer.epoch_state is not None
                 and not self._finishing):
             model.load_state_dict(trainer.epoch_state)
@@ -429,12 +404,13 @@ class TrainingController(QObject):
                 message = f"Training failed: {type(error).__name__}: {error}"
             self.failed.emit(message)
         model = trainer.model
-        if result is not None:
-            self.lineage = self.lineage.extended(trainer, result)
+        state = self.state
+        if result is not None and state.model is model:
+            state.set_lineage(state.lineage.extended(trainer, result))
         self.state.set_training(False)
         self._set_state("idle")
-        if self.state.model is model:
-            self._trained_model = model
-            self.state.set_model(model)  # the weights changed: views re-read them
+        if state.model is model:
+            state.set_model(model)  # the weights changed: views re-read them
+            state.set_result(result)
         if result is not None:
             self.finished.emit(result)

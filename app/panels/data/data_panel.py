@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.data.balance_chart import BalanceChart, KeepFractionSliders
 from mlp_studio.app.panels.data.gallery import SampleGallery
 from mlp_studio.app.panels.data.histogram_plot import HistogramPlot
@@ -263,7 +263,7 @@ class DataPanel(QWidget):
     statusMessage = Signal(str)  # one-line news for the status bar
     downloadProgress = Signal(int, int)  # bytes done, bytes total (throttled to ~200 a download)
 
-    def __init__(self, state: StudioState, parent: QWidget | None = None, *, autoload: bool = True):
+    def __init__(self, state: Experiment, parent: QWidget | None = None, *, autoload: bool = True):
         super().__init__(parent)
         self.state = state
         self._config = state.data_config  # the settings the widgets show (a private copy)
@@ -996,7 +996,7 @@ if __name__ == "__main__":
     app = QApplication(sys.argv)
     app.setOrganizationName("MLP Studio")
     app.setApplicationName("MLP Studio")
-    panel = DataPanel(StudioState())
+    panel = DataPanel(Experiment())
     app.aboutToQuit.connect(panel.shutdown)
     panel.resize(420, 900)
     panel.show()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.draw.digit_views import (
     ActivationMap,
     ImageTile,
@@ -63,7 +63,7 @@ FIXED_NORMALIZATIONS = ("none", "unit", "symmetric")
 
 
 class DrawPanel(QWidget):
-    def __init__(self, state: StudioState, parent: QWidget | None = None):
+    def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.steps: DigitSteps = preprocess_digit(np.zeros((SIZE, SIZE), np.float32))
@@ -629,7 +629,7 @@ def draw_strokes(canvas: DrawingCanvas, strokes: list[list[tuple[float, float]]]
         QTest.mouseRelease(canvas, left, Qt.KeyboardModifier.NoModifier, points[-1])
 
 
-def load_model_file(state: StudioState, path: str) -> None:
+def load_model_file(state: Experiment, path: str) -> None:
     """Make an exported .safetensors model current (demo and bench; the app uses FileActions):
     its network, loss, normalization kind and weights, with the weights' own normalization."""
     from mlp_studio.core.export import load_bundle
@@ -693,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setStyle("Fusion")
     if args.dark:
         app.setPalette(_dark_palette())
-    state = StudioState()
+    state = Experiment()
     if args.mnist or args.epochs:
         from mlp_studio.core.data import DataConfig, prepare_mnist
         from mlp_studio.core.mnist import load_mnist

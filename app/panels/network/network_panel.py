@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 import torch
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.network.layer_editor import ERROR_COLOR, LayerEditor
 from mlp_studio.app.panels.network.network_diagram import ACTIVATION_NAMES, NetworkDiagram
 from mlp_studio.core.errors import SpecError
@@ -61,7 +61,7 @@ class NetworkPanel(QWidget):
     Slots for the main window: show_snapshot(Snapshot), set_probe_sample(image, index).
     """
 
-    def __init__(self, state: StudioState, parent: QWidget | None = None):
+    def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self._selected = 0 if state.spec.hidden else -1
@@ -438,7 +438,7 @@ if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    studio = StudioState()
+    studio = Experiment()
     spec = studio.spec
     spec.hidden = [LayerSpec(128), LayerSpec(64)]
     studio.replace_spec(spec)

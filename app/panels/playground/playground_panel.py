@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import torch
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.playground.boundary_view import BoundaryView, SquareBox
 from mlp_studio.app.panels.playground.neuron_grid_view import (
     MAX_SHOWN,
@@ -191,7 +191,7 @@ class PlaygroundPanel(QWidget):
     # modified (it ignores the changes it makes itself while opening a session).
     settingsChanged = Signal()
 
-    def __init__(self, state: StudioState, parent: QWidget | None = None):
+    def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         # the data the user asked for
@@ -1240,7 +1240,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setStyle("Fusion")
     if args.dark:
         app.setPalette(dark_palette())
-    state = StudioState()
+    state = Experiment()
     panel = PlaygroundPanel(state)
     controller = TrainingController(state, snapshot_interval=0.05)
     controller.snapshot.connect(panel.on_snapshot)

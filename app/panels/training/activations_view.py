@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import torch
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.live_plots import (
     SERIES_COLORS,
     ExportTarget,
@@ -34,7 +34,7 @@ OTHER_COLOR = QColor(SERIES_COLORS[0])
 class ActivationsView(PlotPanel):
     probeChanged = Signal(object)  # np.ndarray [1, D]: the chosen sample, normalized
 
-    def __init__(self, state: StudioState, parent: QWidget | None = None):
+    def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self._rng = np.random.default_rng()
@@ -303,7 +303,7 @@ class ActivationsView(PlotPanel):
 
 if __name__ == "__main__":
     app = pg.mkQApp()
-    view = ActivationsView(StudioState())
+    view = ActivationsView(Experiment())
     view.resize(640, 480)
     view.show()
     app.exec()

@@ -1,4 +1,4 @@
-"""The training settings form, bound to StudioState.train_config.
+"""The training settings form, bound to Experiment.train_config.
 
 Every edit writes a whole TrainConfig through state.set_train_config; changes from elsewhere
 (the designer's loss pairing, an opened session) arrive through trainConfigChanged and update the
@@ -11,7 +11,7 @@ import math
 import re
 
 import torch
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, pairing
 from mlp_studio.core.training import OPTIMIZERS, SCHEDULES, TrainConfig
@@ -139,7 +139,7 @@ class DoublingSpinBox(QSpinBox):
 
 
 class HyperparametersForm(QWidget):
-    def __init__(self, state: StudioState, parent: QWidget | None = None):
+    def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self._writing = False
@@ -403,7 +403,7 @@ if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    form = HyperparametersForm(StudioState())
+    form = HyperparametersForm(Experiment())
     form.resize(300, 700)
     form.show()
     app.exec()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from mlp_studio.core.training import BatchProgress, EpochEnd, LayerStats
+from mlp_studio.core.training import BatchProgress, EpochEnd, History, LayerStats
 from pyqtgraph.exporters import CSVExporter, ImageExporter
 from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPalette
@@ -103,6 +103,16 @@ class SeriesBuffer:
         self._n = 0
         self.stride = 1
         self._offered = 0
+
+
+def batches_per_epoch(history: History) -> float:
+    """Batches per epoch in a saved history (the steps it recorded over its epochs)."""
+    return max(len(history.batch_losses) / max(len(history.epochs), 1), 1.0)
+
+
+def first_epoch(history: History) -> int:
+    """The number of the epoch before a saved history's first (its x origin)."""
+    return history.epochs[0].epoch - 1 if history.epochs else 0
 
 
 def batch_positions(event: BatchProgress) -> np.ndarray:
@@ -461,6 +471,31 @@ class CurvesPanel(PlotPanel):
         )
         self.dirty = True
 
+    def show_history(self, history: History) -> None:
+        """Draw a saved history (an opened session): its batch losses and epochs, on the same
+        epoch axis as live events."""
+        self.clear()
+        losses = np.asarray(history.batch_losses, dtype=np.float64)
+        if len(losses):
+            per_epoch = batches_per_epoch(history)
+            smoothed = np.empty_like(losses)
+            for i, value in enumerate(losses):
+                self._ema_steps += 1
+                prev = 0.0 if self._ema is None else self._ema
+                self._ema = EMA_SMOOTHING * prev + (1 - EMA_SMOOTHING) * value
+                smoothed[i] = self._ema / (1 - EMA_SMOOTHING**self._ema_steps)
+            x = first_epoch(history) + np.arange(1, len(losses) + 1) / per_epoch
+            self.batches.append(np.stack([x, losses, smoothed]))
+        if history.epochs:
+            self.epochs.append(np.array([
+                [r.epoch for r in history.epochs],
+                [r.train_loss for r in history.epochs],
+                [r.val_loss for r in history.epochs],
+                [100 * r.train_accuracy for r in history.epochs],
+                [100 * r.val_accuracy for r in history.epochs],
+            ], dtype=np.float64))  # fmt: skip
+        self.dirty = True
+
     def show_accuracy(self, shown: bool) -> None:
         """Show or hide the accuracy plot (hidden for regression, which has no accuracy)."""
         self.acc_plot.setVisible(shown)
@@ -579,6 +614,22 @@ class GradientsPanel(PlotPanel):
         self._last = event
         if self._pending:
             self._place_pending(event)
+
+    def show_history(self, history: History) -> None:
+        """Draw a saved history's gradient norms (the share of dead or saturated units is
+        not kept in a session: that plot starts with the next run)."""
+        self.clear()
+        if not history.grad_norms or self.grads is None:
+            return
+        per_epoch = batches_per_epoch(history)
+        for step, norms in history.grad_norms:
+            if len(norms) != self.grads.columns - 1:
+                continue  # recorded with another depth
+            values = np.array(norms, dtype=np.float64)
+            values[values <= 0] = np.nan
+            x = first_epoch(history) + step / per_epoch
+            self.grads.append(np.concatenate([[x], values])[:, None])
+        self.dirty = True
 
     def flush_pending(self) -> None:
         """Place stats reported after the last progress (a run stopped mid-report)."""

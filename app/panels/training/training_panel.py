@@ -13,17 +13,20 @@ import math
 import time
 
 import numpy as np
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.activations_view import ActivationsView
 from mlp_studio.app.panels.training.confusion_view import ConfusionView
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
 from mlp_studio.app.panels.training.live_plots import CurvesPanel, ExportButton, GradientsPanel
 from mlp_studio.app.panels.training.weights_grid import WeightsGrid
+from mlp_studio.app.widgets.formatting import format_rate
+from mlp_studio.core.metrics import metrics_from_confusion
 from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
     EpochEnd,
     Finished,
+    History,
     LayerStats,
     Snapshot,
 )
@@ -47,7 +50,7 @@ MAX_REDRAW_MS = 1000
 class TrainingPanel(QWidget):
     probeChanged = Signal(object)  # np.ndarray [1, D]: forward to controller.set_probe
 
-    def __init__(self, state: StudioState, parent: QWidget | None = None):
+    def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.hyperparameters = HyperparametersForm(state)
@@ -112,13 +115,14 @@ class TrainingPanel(QWidget):
         self.tabs.currentChanged.connect(lambda _i: self._redraw_visible())
         self.activations.probeChanged.connect(self.probeChanged)
         state.modelChanged.connect(self._on_model)
+        state.historyReplaced.connect(self.show_history)
         state.dataChanged.connect(self._on_data)
         state.trainingChanged.connect(self._on_training)
         self._last: BatchProgress | None = None
         self._total_epochs = state.train_config.epochs
         self._best_text = ""
         self._status_dirty = False
-        self.reset()
+        self.show_history(state.history)
         self._on_model(state.model)
 
     # ---- the slots the shell wires to TrainingController ----
@@ -136,8 +140,31 @@ class TrainingPanel(QWidget):
         self._total_epochs = self.state.train_config.epochs
         self._best_text = ""
         self.status.setText("Ready to train.")
+        self.status.setToolTip("")
         self.best.setText("")
         self.progress.setValue(0)
+        self._schedule()
+
+    @Slot(object)
+    def show_history(self, history: History) -> None:
+        """Other weights: show their own past (an opened or restored session's curves,
+        gradients and last confusion matrix), or nothing for fresh weights."""
+        self.reset()
+        if not history.epochs:
+            self.status.setText("Not trained yet.")
+            return
+        self.curves.show_history(history)
+        self.gradients.show_history(history)
+        last = history.epochs[-1]
+        self.confusion.set_metrics("validation", metrics_from_confusion(
+            last.val_confusion, last.val_loss), self.state.data, f"epoch {last.epoch}")
+        self._total_epochs = last.epoch
+        if math.isnan(last.val_accuracy):
+            summary = f"validation loss <b>{last.val_loss:.4g}</b>"
+        else:
+            summary = f"validation accuracy <b>{last.val_accuracy:.2%}</b>"
+        self.status.setText(f"<b>Trained</b> {len(history.epochs)} epochs; last {summary}.")
+        self.progress.setValue(1000)
         self._schedule()
 
     @Slot(object)
@@ -206,7 +233,8 @@ class TrainingPanel(QWidget):
     def on_finished(self, event: Finished) -> None:
         self.gradients.flush_pending()
         if event.test is not None:
-            note = f"best epoch {event.best_epoch}" if event.best_epoch else "final model"
+            restored = event.best_epoch is not None and self.state.train_config.restore_best
+            note = f"best epoch {event.best_epoch}" if restored else "final model"
             self.confusion.set_metrics("test", event.test, self.state.data, note)
             self.confusion.show_split("test")
         if event.diverged is not None:
@@ -265,7 +293,7 @@ class TrainingPanel(QWidget):
         e = self._last
         self.status.setText(
             f"Epoch <b>{e.epoch}</b>/{self._total_epochs} · batch {e.batch}/{e.batches_per_epoch}"
-            f" · {e.samples_per_second:,.0f} samples/s · lr {e.lr:.3g}"
+            f"{' · ' + rate if (rate := format_rate(self.state.rate)) else ''} · lr {e.lr:.3g}"
         )
         self.best.setText(self._best_text)
         done = (e.epoch - 1 + e.batch / e.batches_per_epoch) / max(self._total_epochs, 1)
@@ -311,7 +339,7 @@ if __name__ == "__main__":
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    view = TrainingPanel(StudioState())
+    view = TrainingPanel(Experiment())
     view.resize(900, 700)
     view.show()
     app.exec()

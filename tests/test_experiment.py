@@ -1,5 +1,5 @@
 import numpy as np
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.core.data import fit_normalization, prepare_arrays
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 
@@ -11,7 +11,7 @@ def _data(kind="standardize"):
 
 
 def test_the_model_keeps_its_own_normalization_until_it_trains_on_the_data(qtbot):
-    state = StudioState()
+    state = Experiment()
     assert state.model_normalization is None
     state.set_data(_data())
     assert state.model_normalization is state.data.normalization
@@ -25,7 +25,7 @@ def test_the_model_keeps_its_own_normalization_until_it_trains_on_the_data(qtbot
 
 
 def test_data_decides_the_input_and_output_sizes_and_edits_are_undoable(qtbot):
-    state = StudioState()
+    state = Experiment()
     state.set_data(_data())
     assert (state.spec.input_size, state.spec.output_size) == (4, 2)
     spec = state.spec

@@ -1,0 +1,287 @@
+"""The experiment: the one model of what the user is doing, which every panel reads and writes.
+
+It owns the data source and its prepared data, the network spec (with undo), the training
+settings, the current weights and what they expect (normalization, class and feature names),
+their lineage (every run's history, the best weights, the optimizer's state) with the run in
+progress, and the last run's result. Each field has a signal, emitted only when it changes.
+Panels never talk to each other; they write here and listen to the signals.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from mlp_studio.core.data import DataConfig, Normalization, PreparedData
+from mlp_studio.core.lineage import Lineage
+from mlp_studio.core.model import MLP, NetworkSpec, build_model
+from mlp_studio.core.session import merge_history
+from mlp_studio.core.training import EpochRecord, Finished, History, TrainConfig
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+SOURCES = {"mnist": "MNIST digits", "playground": "Playground points"}
+
+
+class _SpecEdit(QUndoCommand):
+    def __init__(
+        self, state: Experiment, old: NetworkSpec, new: NetworkSpec, text: str, merge: str = ""
+    ):
+        super().__init__(text)
+        self._state, self._old, self._new = state, old, new
+        self._merge = merge
+
+    def id(self) -> int:
+        # Qt offers mergeWith only to commands sharing an id != -1; the key decides the rest.
+        return 1 if self._merge else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, _SpecEdit) or other._merge != self._merge:
+            return False
+        self._new = other._new
+        self.setObsolete(self._new == self._old)  # stepped back to the start: drop the entry
+        return True
+
+    def redo(self) -> None:
+        self._state._apply_spec(self._new)
+
+    def undo(self) -> None:
+        self._state._apply_spec(self._old)
+
+
+class Experiment(QObject):
+    specChanged = Signal(object)  # NetworkSpec
+    trainConfigChanged = Signal(object)  # TrainConfig
+    dataConfigChanged = Signal(object)  # DataConfig
+    dataChanged = Signal(object)  # PreparedData | None
+    modelChanged = Signal(object)  # MLP | None: new weights (built, reset, loaded, trained)
+    trainingChanged = Signal(bool)  # a run is active: structural edits are disabled
+    sourceChanged = Signal(str)  # what trains: a key of SOURCES
+    # The lineage was replaced (new weights, an opened session, an import): views that show
+    # history redraw it from `history`; during a run they follow the controller's events.
+    historyReplaced = Signal(object)  # History
+    resultChanged = Signal(object)  # Finished | None: how the last run of these weights ended
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self._spec = NetworkSpec()
+        self._train_config = TrainConfig()
+        self._data_config = DataConfig()
+        self._data: PreparedData | None = None
+        self._model: MLP | None = None
+        self._model_normalization: Normalization | None = None
+        self._class_names: list[str] | None = None  # the model's own (imported, opened)
+        self._feature_names: list[str] = []  # the data's input features (playground)
+        self._training = False
+        self._source = "mnist"
+        self._lineage = Lineage()
+        self._run = History()  # the run in progress, from the controller's events
+        self._result: Finished | None = None
+        self._rate = 0.0
+
+    # ---- network spec (undoable) ----
+
+    @property
+    def spec(self) -> NetworkSpec:
+        return copy.deepcopy(self._spec)
+
+    def edit_spec(self, spec: NetworkSpec, text: str, merge: str = "") -> None:
+        """An undoable design edit; `text` is what Edit > Undo shows ("Add layer").
+
+        Consecutive edits with the same non-empty `merge` key (e.g. spin-box steps of one field)
+        become a single undo entry.
+        """
+        if spec == self._spec:
+            return
+        old, new = copy.deepcopy(self._spec), copy.deepcopy(spec)
+        self.undo_stack.push(_SpecEdit(self, old, new, text, merge))
+
+    def replace_spec(self, spec: NetworkSpec) -> None:
+        """Set the spec without undo history (new session, opened file)."""
+        self.undo_stack.clear()
+        self._apply_spec(copy.deepcopy(spec))
+
+    def _apply_spec(self, spec: NetworkSpec) -> None:
+        self._spec = copy.deepcopy(spec)
+        self.set_model(None)
+        self.specChanged.emit(self.spec)
+
+    # ---- settings ----
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return copy.deepcopy(self._train_config)
+
+    def set_train_config(self, config: TrainConfig) -> None:
+        if config != self._train_config:
+            self._train_config = copy.deepcopy(config)
+            self.trainConfigChanged.emit(self.train_config)
+
+    @property
+    def data_config(self) -> DataConfig:
+        return copy.deepcopy(self._data_config)
+
+    def set_data_config(self, config: DataConfig) -> None:
+        if config != self._data_config:
+            self._data_config = copy.deepcopy(config)
+            self.dataConfigChanged.emit(self.data_config)
+
+    # ---- prepared data and the model ----
+
+    @property
+    def data(self) -> PreparedData | None:
+        return self._data
+
+    def set_data(self, data: PreparedData | None) -> None:
+        """New prepared data; the output layer follows its number of classes."""
+        self._data = data
+        if data is not None:
+            size = int(data.x_train.shape[1])
+            if (self._spec.input_size, self._spec.output_size) != (size, data.num_classes):
+                spec = self.spec
+                spec.input_size, spec.output_size = size, data.num_classes
+                self.replace_spec(spec)
+        self.dataChanged.emit(data)
+
+    @property
+    def model(self) -> MLP | None:
+        return self._model
+
+    def set_model(
+        self,
+        model: MLP | None,
+        normalization: Normalization | None = None,
+        lineage: Lineage | None = None,
+        class_names: list[str] | None = None,
+    ) -> None:
+        """New weights with their past (`lineage`: none for fresh weights); `normalization` and
+        `class_names` are theirs when they did not learn from the loaded data (an imported
+        model or an opened session). The same model again (it trained) keeps its lineage."""
+        if model is not self._model or lineage is not None:
+            self._model_normalization = normalization
+            self._class_names = list(class_names) if class_names is not None else None
+            self._replace_lineage(lineage if lineage is not None else Lineage())
+        self._model = model
+        self.modelChanged.emit(model)
+
+    @property
+    def model_normalization(self) -> Normalization | None:
+        """What the current weights expect (canvas and export use it): their own until they
+        train on the loaded data, then the data's."""
+        if self._model_normalization is not None:
+            return self._model_normalization
+        return self._data.normalization if self._data is not None else None
+
+    def ensure_model(self) -> MLP:
+        """The current model, built from the spec (seeded) if there is none yet."""
+        if self._model is None:
+            self.set_model(build_model(self._spec))
+        return self._model
+
+    @property
+    def training(self) -> bool:
+        return self._training
+
+    def set_training(self, active: bool) -> None:
+        if active != self._training:
+            self._training = active
+            if active:  # from now on the weights learn the loaded data's normalization
+                self._model_normalization = None
+                self._class_names = None
+                self._run = History()
+                self.set_result(None)
+            self.trainingChanged.emit(active)
+
+    # ---- the data source ----
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def set_source(self, source: str) -> None:
+        """Choose what trains (the panel of that source publishes its data)."""
+        if source not in SOURCES:
+            raise ValueError(f"unknown data source {source!r}")
+        if source != self._source:
+            self._source = source
+            self.sourceChanged.emit(source)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The names of the data's inputs (playground features), [] for pixels."""
+        data = self._data
+        names = self._feature_names
+        return list(names) if data is not None and len(names) == data.x_train.shape[1] else []
+
+    def set_feature_names(self, names: list[str]) -> None:
+        self._feature_names = list(names)
+
+    def class_names(self, output_size: int | None = None) -> list[str]:
+        """What each output means: the model's own names (imported, opened) until it trains
+        on the loaded data, then the data's; numbers when neither fits."""
+        size = output_size if output_size is not None else self._spec.output_size
+        names = self._class_names
+        if names is not None and len(names) == size:
+            return list(names)
+        data = self._data
+        if data is not None and len(data.class_names) == size:
+            return list(data.class_names)
+        digit = self._data_config.target_digit
+        if digit is not None and size == 2:
+            return [f"not {digit}", str(digit)]
+        return [str(i) for i in range(size)]
+
+    # ---- history: the lineage of the current weights and the run in progress ----
+
+    @property
+    def lineage(self) -> Lineage:
+        return self._lineage
+
+    def _replace_lineage(self, lineage: Lineage) -> None:
+        self._lineage = lineage
+        self._run = History()
+        self.set_result(None)
+        self.historyReplaced.emit(self.history)
+
+    def set_lineage(self, lineage: Lineage) -> None:
+        """A run has ended: `lineage` now holds it (the controller calls this)."""
+        self._lineage = lineage
+        self._run = History()
+
+    @property
+    def history(self) -> History:
+        """Every epoch the current weights have trained, the run in progress included."""
+        if not self._run.epochs and not self._run.batch_losses:
+            return self._lineage.history
+        return merge_history(self._lineage.history, self._run)
+
+    @property
+    def epochs_done(self) -> int:
+        return self._lineage.epochs_done + len(self._run.epochs)
+
+    def record_batch_losses(self, losses) -> None:
+        self._run.batch_losses.extend(float(v) for v in losses)
+
+    def record_grad_norms(self, step: int, norms) -> None:
+        self._run.grad_norms.append((int(step), [float(v) for v in norms]))
+
+    def record_epoch(self, record: EpochRecord) -> None:
+        self._run.epochs.append(record)
+
+    @property
+    def rate(self) -> float:
+        """Training speed in samples/s, smoothed; 0 unless a run is training right now (one
+        figure for every readout)."""
+        return self._rate
+
+    def set_rate(self, rate: float) -> None:
+        self._rate = max(0.0, rate)
+
+    @property
+    def result(self) -> Finished | None:
+        return self._result
+
+    def set_result(self, result: Finished | None) -> None:
+        if result is not self._result:
+            self._result = result
+            self.resultChanged.emit(result)

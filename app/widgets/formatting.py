@@ -1,0 +1,12 @@
+"""How numbers read on screen, the same in every panel."""
+
+
+def format_rate(samples_per_second: float) -> str:
+    """Training speed, e.g. "14k samples/s"; "" when nothing is training."""
+    if samples_per_second <= 0:
+        return ""
+    if samples_per_second >= 10_000:
+        return f"{samples_per_second / 1000:.0f}k samples/s"
+    if samples_per_second >= 1000:
+        return f"{samples_per_second / 1000:.1f}k samples/s"
+    return f"{samples_per_second:.0f} samples/s"
