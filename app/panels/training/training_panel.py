@@ -158,6 +158,7 @@ class TrainingPanel(QWidget):
         last = history.epochs[-1]
         self.confusion.set_metrics("validation", metrics_from_confusion(
             last.val_confusion, last.val_loss), self.state.data, f"epoch {last.epoch}")
+        self.confusion.show_split("validation")
         self._total_epochs = last.epoch
         if math.isnan(last.val_accuracy):
             summary = f"validation loss <b>{last.val_loss:.4g}</b>"
