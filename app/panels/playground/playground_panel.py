@@ -555,6 +555,7 @@ class PlaygroundPanel(QWidget):
         previous = self.state.data
         from_elsewhere = previous is None or previous.raw_train is not None
         mnist_network = self.state.spec.input_size > len(FEATURES)
+        self.state.set_feature_names(list(pg_data.feature_names))
         self.state.set_data(pg_data.data)  # emits dataChanged -> self.active
         messages = []
         if from_elsewhere or mnist_network:
