@@ -4,7 +4,8 @@ Prints samples/s of each and their ratio, measured in one run with the two inter
 machine is noisy, so only the ratio is meaningful). The trainer's figure is its training loop,
 as the hand loop has no validation; the figure with the validation and test passes follows.
 The trainer runs with its events on (a callback receiving every event) and layer statistics
-every 50 batches, as the GUI uses it.
+every 50 batches, as the GUI uses it. Last, the share of a batch that the trainer's divergence
+check (the gradients' norms, read with the loss in one sync) takes, timed inside a hand loop.
 
     python bench/bench_trainer.py [--data DIR] [--epochs 1] [--repeats 3]
 """
@@ -40,6 +41,32 @@ def hand_loop(spec: NetworkSpec, x: torch.Tensor, y: torch.Tensor, batch_size: i
             loss.backward()
             optimizer.step()
     return n * epochs / (time.perf_counter() - start)
+
+
+def check_share(spec: NetworkSpec, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                batches: int = 400) -> float:
+    """Median share of a batch's time spent in the trainer's per-batch divergence check (the
+    same expression as core.training's loop), measured batch by batch in a hand loop."""
+    model = build_model(spec)
+    params = list(model.parameters())
+    optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
+    loss_fn = nn.CrossEntropyLoss()
+    order = torch.randperm(len(x))
+    shares = []
+    for b in range(batches):
+        idx = order[b * batch_size : (b + 1) * batch_size]
+        start = time.perf_counter()
+        loss = loss_fn(model(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        checking = time.perf_counter()
+        grads = [p.grad for p in params if p.grad is not None]
+        torch.stack([loss.detach(), *torch._foreach_norm(grads)]).tolist()
+        checked = time.perf_counter()
+        optimizer.step()
+        end = time.perf_counter()
+        shares.append((checked - checking) / (end - start))
+    return statistics.median(shares)
 
 
 def trainer_run(spec: NetworkSpec, data, batch_size: int, epochs: int) -> tuple[float, float]:
@@ -85,6 +112,8 @@ def main() -> None:
         print(f"{name:>16}: hand loop {h:9,.0f} samples/s | trainer {t:9,.0f} samples/s "
               f"= {t / h:.1%} of the hand loop | with validation and test passes "
               f"{w:9,.0f} samples/s = {w / h:.1%}")
+        share = check_share(spec, data.x_train, data.y_train, args.batch_size)
+        print(f"{'':>16}  divergence check: {share:.1%} of a batch")
 
 
 if __name__ == "__main__":

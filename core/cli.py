@@ -70,7 +70,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     from mlp_studio.core.data import NORMALIZATIONS
     from mlp_studio.core.losses import LOSSES
     from mlp_studio.core.model import INITS
-    from mlp_studio.core.training import DEVICES, OPTIMIZERS, SCHEDULES
+    from mlp_studio.core.train_config import DEVICES, DIVERGENCE_FACTOR, OPTIMIZERS, SCHEDULES
 
     g = train.add_argument_group("data")
     g.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files or mnist.npz "
@@ -126,6 +126,9 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     g.add_argument("--stats-every", type=int, default=50)
     g.add_argument("--no-restore-best", action="store_true",
                    help="end with the last weights, not those of the best validation loss")
+    g.add_argument("--divergence-factor", type=float, default=DIVERGENCE_FACTOR, metavar="F",
+                   help="stop when the loss rises F times above its lowest in the run "
+                   f"(default {DIVERGENCE_FACTOR:g}; 0: never; NaN always stops)")
 
     g = train.add_argument_group("output")
     g.add_argument("--export", action="append", default=[], metavar="PATH",
@@ -208,7 +211,7 @@ def _train_config_from_args(args):
         weight_decay=args.weight_decay, l1=args.l1, schedule=args.schedule,
         step_epochs=args.step_epochs, gamma=args.gamma, batch_size=args.batch_size,
         epochs=args.epochs, seed=args.seed, device=args.device, stats_every=args.stats_every,
-        restore_best=not args.no_restore_best,
+        restore_best=not args.no_restore_best, divergence_factor=args.divergence_factor,
     )
     config.validate()
     return config
@@ -222,10 +225,14 @@ class _ProgressBar:
         self._last = 0.0
 
     def __call__(self, event) -> None:
-        from mlp_studio.core.training import BatchProgress, Diverged, EpochEnd
+        from mlp_studio.core.training import BatchProgress, Diverged, EpochEnd, Finished
 
         if isinstance(event, Diverged):
             print(f"\n{event.message}", file=sys.stderr)
+        elif isinstance(event, Finished) and event.ended_worse:
+            print(f"Note: this run ended with a validation loss of {event.end_val_loss:.4g}, "
+                  f"worse than the {event.start_val_loss:.4g} of the model it started from.",
+                  file=sys.stderr)
         if not self.enabled:
             return
         if isinstance(event, BatchProgress):
@@ -355,7 +362,8 @@ def _write_outputs(args, finished, data, bundle) -> None:
 NETWORK_OPTIONS = frozenset({"hidden", "activation", "formula", "leaky_slope", "maxout_pieces",
                              "dropout", "batch_norm", "init"})
 TRAIN_FIELDS = ("loss", "optimizer", "lr", "momentum", "weight_decay", "l1", "schedule",
-                "step_epochs", "gamma", "batch_size", "epochs", "seed", "device", "stats_every")
+                "step_epochs", "gamma", "batch_size", "epochs", "seed", "device", "stats_every",
+                "divergence_factor")
 
 
 def _override_data_config(config, args, given: set[str]):

@@ -58,6 +58,7 @@ def test_train_writes_metrics_and_exports_that_predict_reads(small_mnist, tmp_pa
     (["train", "--optimizer", "nope"], "invalid choice"),
     (["train", "--export", "/no/such/folder/m.onnx"], "does not exist"),
     (["train", "--batch-size", "0"], "Batch size 0"),
+    (["train", "--divergence-factor", "1"], "Divergence factor 1"),
     (["train", "--activation", "custom", "--formula", "__import__('os')"], "formula"),
     (["predict", "/no/such/model.onnx", "x.png"], "model.onnx"),
     (["frobnicate"], "invalid choice"),
@@ -70,6 +71,19 @@ def test_bad_input_exits_2_with_one_error_line(argv, text, small_mnist, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and text in err[0], err
+
+
+def test_an_exploding_run_stops_and_exits_1(small_mnist, tmp_path, capsys):
+    # lr 10 with Adam: the loss climbs far above its lowest (the run went on for 20
+    # epochs at 1.5e9 and ended "successfully").
+    metrics = tmp_path / "metrics.json"
+    argv = ["train", "--data", str(small_mnist), "--lr", "10", "--epochs", "5", "--quiet",
+            "--hidden", "32", "--metrics-json", str(metrics)]
+    assert main(argv) == 1
+    assert "more than 1000 times its lowest" in capsys.readouterr().err
+    assert "more than 1000 times" in json.loads(metrics.read_text())["diverged"]
+    assert main([*argv, "--epochs", "2", "--divergence-factor", "0"]) == 0
+    assert "worse than the" in capsys.readouterr().err  # it ends worse than it started
 
 
 def test_missing_data_folder_says_how_to_point_the_app(tmp_path, capsys):
