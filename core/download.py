@@ -200,7 +200,7 @@ class _Request:
                 self.close()
                 raise TimeoutError(
                     f"not done within {self._seconds:.3g} s, the limit for this file; the mirror "
-                    "is too slow (what came is kept to resume)"
+                    "is too slow"
                 )
             try:
                 kind, value = self._queue.get(timeout=min(POLL, left))
