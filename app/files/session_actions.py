@@ -253,7 +253,7 @@ class FileActions(QObject):
         self.export_action = self._action(
             "&Export model…",
             self.export_model,
-            "Ctrl+E",
+            "Ctrl+Shift+E",  # Ctrl+E is Evaluate: a shared shortcut fires neither
             "Write the model as ONNX, TorchScript or safetensors, verified against the model",
         )
         self.recent_menu = QMenu("Recent sessions", self.window)
