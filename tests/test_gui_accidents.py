@@ -37,3 +37,45 @@ def test_no_two_actions_share_a_shortcut(window):
     assert [key for key, count in keys.items() if count > 1] == []
     assert window.evaluate_action.shortcut().toString() == "Ctrl+E"
     assert window.file_actions.export_action.shortcut().toString() == "Ctrl+Shift+E"
+
+
+@pytest.fixture
+def export_dialog(qtbot):
+    import numpy as np
+    from mlp_studio.app.dialogs.export_dialog import ExportDialog
+    from mlp_studio.core import export
+    from mlp_studio.core.data import Normalization
+    from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+
+    spec = NetworkSpec(784, [LayerSpec(8)], 10)
+    normalization = Normalization("unit", np.zeros(784), np.full(784, 255.0))
+    bundle = export.ModelBundle(spec, normalization, "cross-entropy",
+                                [str(d) for d in range(10)], build_model(spec).state_dict())
+    dialog = ExportDialog(bundle, np.zeros((4, 784), np.float32), settings=QSettings())
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+@pytest.mark.parametrize("case", ["/", "", "folder", "folder/", "missing-folder", "~nobody9/m"])
+def test_every_typed_export_path_gets_a_message_not_a_traceback(qtbot, export_dialog, tmp_path,
+                                                                  case):  # fmt: skip
+    texts = {"folder": str(tmp_path), "folder/": f"{tmp_path}/",
+             "missing-folder": str(tmp_path / "missing" / "m.onnx")}  # fmt: skip
+    text = texts.get(case, case)
+    export_dialog.set_format("onnx")
+    qtbot.keyClicks(export_dialog.path_edit, "x")  # a real edit, then the text under test
+    export_dialog.path_edit.setText(text)
+    export_dialog.path_edit.textEdited.emit(text)
+    message = export_dialog.status_text()
+    expected = {"/": "is a folder", "": "Type a file name", "folder": "is a folder",
+                "folder/": "is a folder", "missing-folder": "does not exist",
+                "~nobody9/m": "does not exist"}  # fmt: skip
+    assert expected[case] in message
+    assert not export_dialog.export_button.isEnabled()
+    assert export_dialog.path() is None
+    assert not export_dialog.start_export()  # refused with the same message, nothing started
+    assert not export_dialog.busy and expected[case] in export_dialog.status_text()
+    export_dialog.set_path(tmp_path / "m.onnx")  # a good path clears the message
+    assert export_dialog.export_button.isEnabled()
+    assert "is a folder" not in export_dialog.status_text()
+    assert export_dialog.path() == tmp_path / "m.onnx"

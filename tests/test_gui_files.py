@@ -158,11 +158,12 @@ def test_export_error_is_shown_in_the_dialog(qtbot, data, settings, tmp_path, bo
     dialog = files.export_model()
     qtbot.addWidget(dialog)
     dialog.set_format("safetensors")
-    dialog.set_path(tmp_path / "missing" / "m.safetensors")
+    dialog.set_path(tmp_path / "m.safetensors")
+    (tmp_path / "m.json").write_text("not MLP Studio's description")  # the exporter refuses
     with qtbot.waitSignal(dialog.finished_job, timeout=TIMEOUT) as blocker:
         dialog.start_export()
     assert blocker.args == [False]
-    assert "does not exist" in dialog.status_text()
+    assert "m.json" in dialog.status_text()
     assert dialog.export_button.isEnabled()
     assert dialog.max_difference is None
 

@@ -11,7 +11,9 @@ Run alone: python -m mlp_studio.app.dialogs.export_dialog [--screenshot PNG]
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,33 @@ def format_difference(value: float) -> str:
     if value == 0:
         return "0"
     return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", f"{value:.0e}")
+
+
+def export_target(text: str, suffix: str) -> Path | str:
+    """The file to write for the typed `text`, given the format's `suffix`; or, as a str, why
+    nothing can be written there. Every text the field can hold gets one or the other."""
+    text = text.strip()
+    if not text:
+        return "Type a file name, or choose one with Browse…"
+    if "\0" in text:
+        return "The file name contains a NUL character: type another name."
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~someone" with no such user
+        path = Path(text)
+    example = f"mlp-studio-model{suffix}"
+    if text.endswith(("/", os.sep)) or path.name in ("", ".", "..") or path.is_dir():
+        return f"{text} is a folder: add a file name, e.g. {path / example}"
+    if path.suffix.lower() != suffix:
+        path = path.with_suffix(suffix)
+        if path.is_dir():
+            return f"{path} is a folder: choose another file name."
+    folder = path.parent
+    if not folder.is_dir():
+        return f"The folder {folder} does not exist: create it first, or choose one with Browse…"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"MLP Studio may not write in {folder}: choose another folder with Browse…"
+    return path
 
 
 class _Job(QObject):
@@ -192,10 +221,12 @@ class ExportDialog(QDialog):
         self.status_icon.setFixedWidth(20)
         self.status_icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
         status.addWidget(self.status_icon, 0, 0)
-        self.status_label = QLabel(
+        self._idle_status = (
             f"After writing, the file is loaded back and checked against the model on "
             f"{len(self.pixels):,} {self.pixels_label}."
         )
+        self._path_error_shown = False
+        self.status_label = QLabel(self._idle_status)
         self.status_label.setWordWrap(True)
         self.detail_label = QLabel()
         self.detail_label.setWordWrap(True)
@@ -280,12 +311,14 @@ class ExportDialog(QDialog):
         index = next(i for i, f in enumerate(FORMATS) if f.key == key)
         self.format_buttons.button(index).setChecked(True)
 
-    def path(self) -> Path:
-        """The file to write: the typed path with the chosen format's suffix."""
-        text = self.path_edit.text().strip() or f"mlp-studio-model{self.current_format().suffix}"
-        path = Path(text).expanduser()
-        suffix = self.current_format().suffix
-        return path if path.suffix.lower() == suffix else path.with_suffix(suffix)
+    def target(self) -> Path | str:
+        """The file to write (the typed path with the chosen format's suffix), or why not."""
+        return export_target(self.path_edit.text(), self.current_format().suffix)
+
+    def path(self) -> Path | None:
+        """The file to write, None while the typed path cannot be written."""
+        target = self.target()
+        return target if isinstance(target, Path) else None
 
     def set_path(self, path: str | Path) -> None:
         self.path_edit.setText(str(path))
@@ -293,10 +326,11 @@ class ExportDialog(QDialog):
 
     @Slot()
     def _on_format(self) -> None:
-        text = self.path_edit.text().strip()
-        if text:
-            self.path_edit.setText(str(self.path()))
+        path = self.path()
+        if path is not None:
+            self.path_edit.setText(str(path))
         self._update_snippet()
+        self._check_path()
 
     @Slot()
     def _on_path_edited(self) -> None:
@@ -305,9 +339,23 @@ class ExportDialog(QDialog):
             if fmt.suffix == suffix and self.format_buttons.button(i).isEnabled():
                 self.format_buttons.button(i).setChecked(True)
         self._update_snippet()
+        self._check_path()
+
+    def _check_path(self) -> None:
+        """Say on the spot why the typed path cannot be written; Export waits for a good one."""
+        target = self.target()
+        problem = isinstance(target, str)
+        self.export_button.setEnabled(not problem and not self.busy)
+        if problem:
+            self._show_status("error", html.escape(target))
+            self._path_error_shown = True
+        elif self._path_error_shown:
+            self._show_status("info", self._idle_status)
+            self._path_error_shown = False
 
     def _update_snippet(self) -> None:
-        self.snippet.setPlainText(export.usage_snippet(self.path(), self.bundle))
+        path = self.path() or Path(f"mlp-studio-model{self.current_format().suffix}")
+        self.snippet.setPlainText(export.usage_snippet(path, self.bundle))
 
     @Slot()
     def browse(self) -> None:
@@ -335,7 +383,10 @@ class ExportDialog(QDialog):
         """Write and verify in the background; False if it did not start."""
         if self._job is not None:
             return False
-        fmt, path = self.current_format(), self.path()
+        fmt, path = self.current_format(), self.target()
+        if isinstance(path, str):
+            self._check_path()
+            return False
         self.path_edit.setText(str(path))
         if path.exists() and str(path) != self._path_confirmed:
             answer = QMessageBox.question(
@@ -360,6 +411,7 @@ class ExportDialog(QDialog):
     def _on_done(self, result) -> None:
         self._job = None
         self._set_busy(False)
+        self._path_error_shown = False
         if isinstance(result, str):
             self._show_status("error", result, "Nothing was written, or the old file was kept.")
             self.finished_job.emit(False)
@@ -395,6 +447,8 @@ class ExportDialog(QDialog):
         for button in self.format_buttons.buttons():
             button.setEnabled(not busy and self._available(FORMATS[self.format_buttons.id(button)]))
         self.progress.setVisible(busy)
+        if not busy:
+            self._check_path()
 
     def _show_status(self, kind: str, html: str, detail: str = "") -> None:
         icons = {
@@ -403,7 +457,10 @@ class ExportDialog(QDialog):
             "busy": QStyle.StandardPixmap.SP_BrowserReload,
         }
         size = self.fontMetrics().height()
-        self.status_icon.setPixmap(self.style().standardIcon(icons[kind]).pixmap(size, size))
+        if kind in icons:
+            self.status_icon.setPixmap(self.style().standardIcon(icons[kind]).pixmap(size, size))
+        else:
+            self.status_icon.clear()
         self.status_label.setText(html)
         self.detail_label.setText(detail)
         self.detail_label.setVisible(bool(detail))
