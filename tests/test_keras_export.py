@@ -175,3 +175,20 @@ def test_a_custom_formula_without_keras_equivalent_is_refused_by_layer(tmp_path)
     with pytest.raises(ExportError, match=r"hidden layer 2 uses the custom formula"):
         export_keras(bundle, tmp_path / "m.keras")
     assert not (tmp_path / "m.keras").exists()
+
+
+def test_keras_check_and_snippet(tmp_path):
+    keras()
+    from mlp_studio.core.keras_check import keras_snippet, verify_with_keras
+
+    bundle = busy_bundle("cross-entropy", NORMALIZATIONS["unit"])
+    path = export_keras(bundle, tmp_path / "m.keras")
+    assert verify_with_keras(bundle, path, RAW[:16]) < 1e-5
+    snippet = keras_snippet(path, bundle)
+    namespace: dict = {}
+    exec(compile(snippet.replace("model.summary()\n", ""), "snippet", "exec"), namespace)
+    assert namespace["probabilities"].shape == (1, 10)
+    state = dict(bundle.state_dict)
+    state["net.31.bias"] = state["net.31.bias"] + torch.arange(10.0)
+    other = ModelBundle(bundle.spec, bundle.normalization, bundle.loss, DIGITS, state)
+    assert verify_with_keras(other, path, RAW[:16]) > 0.1  # another model: caught
