@@ -25,15 +25,15 @@ import platformdirs
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.core.data import DataConfig, Normalization
 from mlp_studio.core.errors import StudioError
-from mlp_studio.core.export import ModelBundle, load_bundle, verification_pixels
+from mlp_studio.core.export import ModelBundle, verification_pixels
 from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import NetworkSpec, build_model, describe
+from mlp_studio.core.model_import import InputRangeNeeded, import_model
 from mlp_studio.core.session import (
     SUFFIX,
     Session,
     load_session,
     save_session,
-    session_bundle,
 )
 from mlp_studio.core.training import History, TrainConfig
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot
@@ -49,7 +49,12 @@ FOLDER_KEY = "session/lastFolder"
 MODEL_FOLDER_KEY = "files/lastModelFolder"  # shared with the export dialog
 MAX_RECENT = 8
 SESSION_FILTER = f"MLP Studio sessions (*{SUFFIX})"
-IMPORT_FILTER = f"MLP Studio models (*.safetensors *{SUFFIX})"
+IMPORT_FILTER = (
+    f"Models (*.safetensors *{SUFFIX} *.keras *.h5 *.onnx);;MLP Studio (*.safetensors *{SUFFIX});;"
+    "Keras (*.keras *.h5);;ONNX (*.onnx)"
+)
+# The question asked when a Keras or ONNX file does not say what its inputs are
+INPUT_RANGE_CHOICES = (("raw", "Raw pixels 0–255"), ("unit", "Pixels scaled to 0–1"))
 
 
 def default_recovery_path() -> Path:
@@ -248,7 +253,8 @@ class FileActions(QObject):
             "&Import model…",
             self.import_model,
             None,
-            "Load a network and its weights from a .safetensors export or a session",
+            "Load a network and its weights: an MLP Studio export or session, or a Keras "
+            "(.keras, .h5) or ONNX file",
         )
         self.export_action = self._action(
             "&Export model…",
@@ -712,16 +718,20 @@ class FileActions(QObject):
         path, _ = QFileDialog.getOpenFileName(self.window, "Import model", folder, IMPORT_FILTER)
         return bool(path) and self.import_file(path)
 
-    def import_file(self, path: str | Path) -> bool:
-        """Load a model (.safetensors export or the current weights of a .mlps session)."""
+    def import_file(self, path: str | Path, input_range: str | None = None) -> bool:
+        """Load a model: a .safetensors export, a .mlps session's current weights, a Keras
+        (.keras, .h5) or ONNX file. Asks raw or unit-range pixels when the file does not say."""
         if self.state.training:
             return False
         path = Path(path)
         try:
-            if path.suffix.lower() == SUFFIX:
-                bundle = session_bundle(load_session(path))
-            else:
-                bundle = load_bundle(path)
+            try:
+                bundle = import_model(path, input_range)
+            except InputRangeNeeded:
+                input_range = self.ask_input_range(path)
+                if input_range is None:
+                    return False
+                bundle = import_model(path, input_range)
             model = build_model(bundle.spec)
             model.load_state_dict(bundle.state_dict)
         except StudioError as err:
@@ -731,6 +741,22 @@ class FileActions(QObject):
         self.settings.setValue(MODEL_FOLDER_KEY, str(path.parent))
         self.message.emit(f"Imported {path.name}: {describe(bundle.spec)}")
         return True
+
+    def ask_input_range(self, path: Path) -> str | None:
+        """"raw" or "unit" as the user answers, None on Cancel."""
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("What does the model take?")
+        box.setText(f"{path.name} does not say how its input pixels are scaled.")
+        box.setInformativeText(
+            "Choose what it was trained on: raw MNIST pixels (0–255), or pixels divided by "
+            "255 (0–1, as in x_train / 255). MLP Studio then builds that into the model."
+        )
+        buttons = {box.addButton(label, QMessageBox.ButtonRole.AcceptRole): key
+                   for key, label in INPUT_RANGE_CHOICES}  # fmt: skip
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return buttons.get(box.clickedButton())
 
     def apply_bundle(self, bundle: ModelBundle, model) -> None:
         """Make an imported model current: its network, loss, task and normalization."""
