@@ -503,8 +503,7 @@ class MainWindow(QMainWindow):
         if not self.autoload_data or "playground" not in self.docks:
             return
         if resolve_data_dir() is None and not self.settings.value("data/last_folder", ""):
-            self.docks["playground"].raise_()
-            self.panels["playground"].activate()
+            self.state.set_source("playground")  # the Data panel says so; it can go back
 
     def _raise_dock(self, key: str) -> None:
         if key in self.docks:
@@ -638,14 +637,11 @@ class MainWindow(QMainWindow):
             c.progress.connect(playground.on_progress)
             c.snapshot.connect(playground.on_snapshot)
             c.epochEnded.connect(playground.on_epoch_end)
-        # The data that trains is the data the user looked at last: raising the Data or the
-        # Playground tab publishes that panel's data to the state.
-        for key in ("dataset", "playground"):
-            if key in self.panels:
-                panel = self.panels[key]
-                self.docks[key].visibilityChanged.connect(
-                    lambda visible, p=panel: visible and p.activate()
-                )
+        # What trains is the experiment's source (chosen in the Data panel), never the tab in
+        # front; choosing the playground shows it.
+        state.sourceChanged.connect(
+            lambda source: source == "playground" and self._raise_dock("playground"))
+        state.notice.connect(lambda text: self._show_message(text, "info"))
         dataset = self.panels.get("dataset")
         if dataset is not None:
             dataset.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))

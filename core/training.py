@@ -62,6 +62,18 @@ class _Stop(Exception):
 
 
 @torch.no_grad()
+def losses_now(model: nn.Module, data: PreparedData, loss: str) -> tuple[float, float]:
+    """The training and validation loss of the weights as they are (after a hand edit or a
+    single step, where the last epoch's figures no longer apply)."""
+    name = canonical_loss(loss)
+    fn = loss_function(name, data.num_classes, task=data.task)
+    device = next(model.parameters()).device
+    train, val = (evaluate(model, x.to(device), y.to(device), fn, name, data.num_classes,
+                           task=data.task).loss if len(x) else math.nan
+                  for x, y in ((data.x_train, data.y_train), (data.x_val, data.y_val)))
+    return train, val
+
+
 def evaluate_test(model: nn.Module, data: PreparedData, loss: str,
                   normalization: Normalization | None = None) -> Metrics:
     """Metrics of a trained or imported model on the test split.

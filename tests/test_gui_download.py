@@ -16,7 +16,7 @@ import pytest
 from idx_fixtures import checksums_of, write_mnist_folder
 from mirror_server import MirrorServer
 from mlp_studio.app.main_window import MainWindow
-from mlp_studio.app.model.state import StudioState
+from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.data.data_panel import DataPanel
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
@@ -41,7 +41,7 @@ def no_download_threads() -> bool:
 
 
 def test_cancel_ends_a_trickling_download_and_gives_the_controls_back(qtbot, tmp_path, served):
-    panel = DataPanel(StudioState(), autoload=False)
+    panel = DataPanel(Experiment(), autoload=False)
     qtbot.addWidget(panel)
     panel.show()
     with MirrorServer(served) as mirror:

@@ -127,3 +127,54 @@ def test_no_speed_while_paused_and_one_speed_everywhere(qtbot, trained):
     assert np.isfinite(window.state.rate) and window.state.rate == 0
     with qtbot.waitSignal(window.controller.finished, timeout=10_000):
         window.stop_action.trigger()
+
+
+def test_the_data_source_is_explicit_and_mnist_after_the_playground_is_not_its_settings(
+        qtbot, monkeypatch, tmp_path, small_mnist):  # noqa: F811
+    """A first launch without MNIST trains on the playground; choosing MNIST afterwards
+    leaves neither the playground's run nor its settings behind unasked."""
+    from idx_fixtures import write_mnist_folder
+    from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
+
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    monkeypatch.setattr("mlp_studio.core.mnist.default_cache_dir", lambda: tmp_path / "none")
+    from mlp_studio.app.main_window import MainWindow
+    from PySide6.QtCore import QSettings
+
+    window = MainWindow(QSettings(), autoload_data=True, recovery_path=tmp_path / "r.mlps")
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
+        window.load_engine()
+    state, data_panel = window.state, window.panels["dataset"]
+    assert state.source == "playground"
+    assert data_panel.source_combo.currentData() == "playground"
+    draw = window.panels["canvas"]
+    assert not draw.test_button.isEnabled()
+    assert "not images" in draw.message_label.text()  # says why, not just empty
+    playground = window.panels["playground"]
+    playground.findChild(SuggestionBar).button.click()
+    playground.select_dataset("xor")
+    configure(state, epochs=3)
+    with qtbot.waitSignal(window.controller.finished, timeout=60_000):
+        window.train_action.trigger()
+    assert "test accuracy" in window.status_label.text()
+
+    window.docks["dataset"].raise_()  # looking at the Data panel changes nothing
+    assert state.source == "playground" and state.data is playground.playground.data
+    with qtbot.waitSignal(data_panel.statusMessage, timeout=30_000):
+        data_panel.load_folder(str(write_mnist_folder(tmp_path / "mnist", 600, 100)))
+    qtbot.waitUntil(lambda: data_panel._current is not None, timeout=30_000)
+    assert state.data is playground.playground.data  # prepared, not yet what trains
+    data_panel.source_combo.setCurrentIndex(data_panel.source_combo.findData("mnist"))
+    assert state.source == "mnist" and state.data.x_train.shape[1] == 784
+    assert state.spec.input_size == 784 and state.model is None  # fitted, fresh weights
+    assert "Edit > Undo" in window.message_text()
+    assert "test accuracy" not in window.status_label.text()
+    assert window.progress_bar.format() == "Not trained yet"
+    assert data_panel.suggestion.isVisible()  # MNIST's settings offered, not forced
+    assert state.train_config.lr == 0.03
+    data_panel.suggestion.button.click()
+    assert state.train_config.lr == 1e-3 and state.spec.hidden == NetworkSpec().hidden
+    assert draw.test_button.isEnabled() and draw.message_label.text() == ""
+    window.close()

@@ -26,7 +26,8 @@ def test_playground_session_reopens_on_its_points(qtbot, small_mnist, tmp_path, 
     assert window.file_actions.save_to(path, wait=True)
 
     assert window.file_actions.new_session()
-    state.set_data(prepare_mnist(small_mnist, DataConfig()))  # MNIST trains now
+    state.set_source("mnist")  # the Data panel's Train on: MNIST trains now
+    state.set_data(prepare_mnist(small_mnist, DataConfig()))
     assert not panel.active
     assert window.file_actions.open_file(path, ask=False)
     assert panel.active and panel.dataset == "xor"
@@ -42,9 +43,11 @@ def test_opening_a_playground_session_shows_the_playground(qtbot, tmp_path, monk
     monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
     window = make_window(qtbot, tmp_path / "recovery.mlps")
     panel, docks = window.panels["playground"], window.docks
-    docks["playground"].raise_()
+    docks["playground"].raise_()  # raising the tab does not change what trains
     panel.select_dataset("plane")
-    assert panel.active
+    assert not panel.active and window.state.source == "mnist"
+    panel.use_button.click()  # Train on these points
+    assert panel.active and window.state.source == "playground"
     path = tmp_path / "plane.mlps"
     assert window.file_actions.save_to(path, wait=True)
     assert window.file_actions.new_session()

@@ -7,15 +7,20 @@ from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.model.training_controller import TrainingController
 from mlp_studio.app.panels.playground.playground_colors import diverging
 from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel
+from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.data import prepare_arrays
 from mlp_studio.core.playground import neuron_grids
+from mlp_studio.core.suggestions import SUGGESTIONS
 from mlp_studio.core.training import Snapshot, Trainer
 from PySide6.QtCore import QPoint, Qt
 
 
 @pytest.fixture
 def panel(qtbot):
-    widget = PlaygroundPanel(Experiment())
+    state = Experiment()
+    state.set_source("playground")  # what trains: these tests are about the playground's data
+    state.apply_suggestion(SUGGESTIONS["playground"], "playground settings")
+    widget = PlaygroundPanel(state)
     widget.resize(1300, 700)
     qtbot.addWidget(widget)
     widget.show()
@@ -54,7 +59,7 @@ def test_xor_is_learned_and_the_boundary_follows_the_snapshots(panel):
     state = panel.state
     panel.select_dataset("xor")
     assert panel.active and state.data is panel.playground.data
-    spec = state.spec  # the playground defaults replaced MNIST's network
+    spec = state.spec  # fitted to the points
     assert (spec.input_size, spec.output_size) == (2, 2)
     assert [(h.units, h.activation.name) for h in spec.hidden] == [(8, "tanh"), (8, "tanh")]
     config = state.train_config
@@ -249,8 +254,11 @@ def test_other_data_makes_the_panel_step_aside(panel):
     rng = np.random.default_rng(0)
     x, y = rng.random((20, 784)) * 255, rng.integers(0, 10, 20)
     mnist_like = prepare_arrays(x, y, x, y, x, y, "unit", [str(d) for d in range(10)])
+    panel.state.set_source("mnist")  # as the Data panel's Train on does, then it publishes
     panel.state.set_data(mnist_like)
     assert not panel.active and panel.banner.isVisible()
+    panel.select_dataset("xor")  # previewed here, not trained: no hidden switch
+    assert panel.state.data is mnist_like and panel.state.source == "mnist"
     panel.refresh()
     assert panel.live.boundary.image() is None and panel.network.columns == []
     panel.use_button.click()
@@ -303,3 +311,55 @@ def test_resting_on_a_neuron_shows_it_in_the_big_view(panel, qtbot):
     view._set_hovered(None)  # the mouse left the view
     panel.refresh()
     np.testing.assert_array_equal(panel.live.boundary.image(), decision)
+
+
+def test_suggested_settings_are_offered_not_forced(qtbot):
+    state = Experiment()
+    state.set_source("playground")
+    panel = PlaygroundPanel(state)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.select_dataset("xor")
+    spec = state.spec  # fitted to the points, its hidden layers the user's own
+    assert (spec.input_size, spec.output_size) == (2, 2)
+    assert [(h.units, h.activation.name) for h in spec.hidden] == [(128, "relu")]
+    assert state.train_config.lr == 1e-3
+    bar = panel.findChild(SuggestionBar)
+    assert bar.isVisible() and "8 tanh" in bar.label.text()
+    bar.button.click()
+    assert not bar.isVisible()
+    assert [(h.units, h.activation.name) for h in state.spec.hidden] == [(8, "tanh")] * 2
+    assert state.train_config.lr == 0.03 and state.train_config.batch_size == 10
+    state.undo_stack.undo()  # one undo entry brings the user's settings back
+    assert [(h.units, h.activation.name) for h in state.spec.hidden] == [(128, "relu")]
+    assert state.train_config.lr == 1e-3 and bar.isVisible()
+
+
+def test_new_points_start_from_fresh_weights(panel):
+    panel.select_dataset("xor")
+    config = panel.state.train_config
+    config.epochs = 3
+    panel.state.set_train_config(config)
+    _, events = train_directly(panel)
+    finish(panel, events)
+    panel.state.set_lineage(panel.state.lineage)  # (train_directly bypasses the controller)
+    assert panel.live.curves.shape[0] == 3
+    panel.select_dataset("circle")  # other points: the old weights learned XOR
+    assert panel.state.model is None and panel.state.epochs_done == 0
+    panel.refresh()
+    assert panel.live.curves.shape[0] == 0
+    assert "Epoch" not in panel.live.caption.text()
+
+
+def test_a_hand_edit_shows_the_loss_of_the_weights_as_they_are(panel):
+    panel.select_dataset("xor")
+    config = panel.state.train_config
+    config.epochs = 3
+    panel.state.set_train_config(config)
+    _, events = train_directly(panel)
+    finish(panel, events)
+    before = panel.live.losses.text()
+    assert "now" not in before
+    panel._on_weight_edited(1, 0, 0, 5.0)
+    after = panel.live.losses.text()
+    assert "now" in after and "edited by hand" in after and after != before

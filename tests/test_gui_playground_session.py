@@ -31,8 +31,10 @@ def boxes(monkeypatch):
 
 
 def studio(qtbot, tmp_path, name: str):
-    """A fresh state with a playground panel and file actions, as the main window wires them."""
+    """A fresh state training on the playground, with its panel and file actions, as the main
+    window wires them."""
     state = Experiment()
+    state.set_source("playground")
     window = QWidget()
     qtbot.addWidget(window)
     panel = PlaygroundPanel(state)
@@ -179,7 +181,7 @@ def test_playground_changes_modify_an_opened_session(qtbot, tmp_path, boxes, mon
     other, other_panel, opened = studio(qtbot, tmp_path, "b")
     assert opened.open_file(path, ask=False)
     assert not opened.dirty  # restoring the playground's settings is no change
-    other_panel.activate()  # as raising the Playground tab does
+    other_panel.activate()  # Train on these points
     assert not opened.dirty
     with qtbot.waitSignal(opened.dirtyChanged) as changed:
         other_panel.noise_slider.setValue(30)

@@ -440,11 +440,11 @@ class FileActions(QObject):
                           session.best_weights, session.best_epoch, session.optimizer_state)
         self._applying = True
         try:
+            state.set_source("playground" if session.playground is not None else "mnist")
             if session.playground is not None and self.playground is not None:
                 # First: publishing playground data may adjust the network and training
                 # settings, which the session's own then replace.
                 self.playground.apply_settings(session.playground)
-            state.set_source("playground" if session.playground is not None else "mnist")
             state.replace_spec(session.spec)
             state.set_train_config(session.train_config)
             state.set_data_config(session.data_config)

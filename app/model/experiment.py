@@ -15,6 +15,7 @@ from mlp_studio.core.data import DataConfig, Normalization, PreparedData
 from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import MLP, NetworkSpec, build_model
 from mlp_studio.core.session import merge_history
+from mlp_studio.core.suggestions import Suggestion
 from mlp_studio.core.training import EpochRecord, Finished, History, TrainConfig
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -48,6 +49,20 @@ class _SpecEdit(QUndoCommand):
         self._state._apply_spec(self._old)
 
 
+class _SettingsEdit(QUndoCommand):
+    """The network and the training settings changed together (a suggestion taken)."""
+
+    def __init__(self, state: Experiment, old: tuple, new: tuple, text: str):
+        super().__init__(text)
+        self._state, self._old, self._new = state, old, new
+
+    def redo(self) -> None:
+        self._state._apply_settings(*self._new)
+
+    def undo(self) -> None:
+        self._state._apply_settings(*self._old)
+
+
 class Experiment(QObject):
     specChanged = Signal(object)  # NetworkSpec
     trainConfigChanged = Signal(object)  # TrainConfig
@@ -60,6 +75,8 @@ class Experiment(QObject):
     # history redraw it from `history`; during a run they follow the controller's events.
     historyReplaced = Signal(object)  # History
     resultChanged = Signal(object)  # Finished | None: how the last run of these weights ended
+    runStateChanged = Signal(str)  # "idle" | "running" | "paused" | "stopping"
+    notice = Signal(str)  # something the user should know that they did not ask for
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -78,6 +95,7 @@ class Experiment(QObject):
         self._run = History()  # the run in progress, from the controller's events
         self._result: Finished | None = None
         self._rate = 0.0
+        self._run_state = "idle"
 
     # ---- network spec (undoable) ----
 
@@ -100,6 +118,11 @@ class Experiment(QObject):
         """Set the spec without undo history (new session, opened file)."""
         self.undo_stack.clear()
         self._apply_spec(copy.deepcopy(spec))
+
+    def _apply_settings(self, spec: NetworkSpec, config: TrainConfig) -> None:
+        self.set_train_config(config)
+        if spec != self._spec:
+            self._apply_spec(spec)
 
     def _apply_spec(self, spec: NetworkSpec) -> None:
         self._spec = copy.deepcopy(spec)
@@ -133,15 +156,29 @@ class Experiment(QObject):
         return self._data
 
     def set_data(self, data: PreparedData | None) -> None:
-        """New prepared data; the output layer follows its number of classes."""
+        """New prepared data. A network that does not fit it (inputs, outputs) is fitted, with
+        fresh weights, as an undoable edit, and the user is told so."""
         self._data = data
         if data is not None:
             size = int(data.x_train.shape[1])
             if (self._spec.input_size, self._spec.output_size) != (size, data.num_classes):
+                old = (self._spec.input_size, self._spec.output_size)
                 spec = self.spec
                 spec.input_size, spec.output_size = size, data.num_classes
-                self.replace_spec(spec)
+                self.edit_spec(spec, "Fit the network to the data")
+                self.notice.emit(
+                    f"The network took {old[0]} inputs and gave {old[1]} outputs; "
+                    f"{SOURCES[self._source]} have {size} values per sample and "
+                    f"{data.num_classes} {'classes' if data.task != 'regression' else 'targets'}"
+                    ", so it now fits them, with fresh weights (Edit > Undo restores the "
+                    "previous network).")
         self.dataChanged.emit(data)
+
+    def apply_suggestion(self, suggestion: Suggestion, text: str) -> None:
+        """Take a data source's suggested network and training settings (one undoable edit)."""
+        self.undo_stack.push(_SettingsEdit(
+            self, (self.spec, self.train_config),
+            (suggestion.spec(self._spec), suggestion.train_config(self._train_config)), text))
 
     @property
     def model(self) -> MLP | None:
@@ -267,6 +304,18 @@ class Experiment(QObject):
 
     def record_epoch(self, record: EpochRecord) -> None:
         self._run.epochs.append(record)
+
+    @property
+    def run_state(self) -> str:
+        return self._run_state
+
+    def set_run_state(self, value: str) -> None:
+        """The controller's: "idle", "running", "paused" or "stopping"."""
+        if value != self._run_state:
+            self._run_state = value
+            if value != "running":
+                self._rate = 0.0  # nothing trains: no speed to show
+            self.runStateChanged.emit(value)
 
     @property
     def rate(self) -> float:

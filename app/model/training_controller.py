@@ -256,8 +256,7 @@ class TrainingController(QObject):
     # ---- the child's events (GUI thread) ----
 
     def _set_state(self, value: str) -> None:
-        if value != "running":
-            self.state.set_rate(0.0)
+        self.state.set_run_state(value)
         if value != self._state:
             self._state = value
             self.stateChanged.emit(value)

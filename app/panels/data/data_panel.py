@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mlp_studio.app.model.experiment import Experiment
+from mlp_studio.app.model.experiment import SOURCES, Experiment
 from mlp_studio.app.panels.data.balance_chart import BalanceChart, KeepFractionSliders
 from mlp_studio.app.panels.data.gallery import SampleGallery
 from mlp_studio.app.panels.data.histogram_plot import HistogramPlot
+from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.data import (
     NORMALIZATIONS,
     REMEDIES,
@@ -42,7 +43,17 @@ from mlp_studio.core.mnist import (
     load_folder,
     resolve_data_dir,
 )
-from PySide6.QtCore import QObject, QSettings, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QObject,
+    QSettings,
+    QSignalBlocker,
+    QSize,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -291,6 +302,8 @@ class DataPanel(QWidget):
         state.dataConfigChanged.connect(self._on_state_config)
         state.dataChanged.connect(self._on_data_changed)
         state.trainingChanged.connect(self._on_training_changed)
+        state.sourceChanged.connect(self._on_source_changed)
+        self._on_source_changed(state.source)
         self._on_training_changed(state.training)
         if autoload:
             QTimer.singleShot(0, self.load_default)
@@ -323,9 +336,24 @@ class DataPanel(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # What trains: explicit, not a side effect of which tab is in front.
+        self.source_combo = QComboBox()
+        for key, text in SOURCES.items():
+            self.source_combo.addItem(text, key)
+        self.source_combo.setToolTip("The data the network trains on. The Playground panel "
+                                     "prepares its 2-D points; this panel prepares MNIST.")
+        self.source_combo.currentIndexChanged.connect(
+            lambda i: self.state.set_source(self.source_combo.itemData(i)))
+        source_row = QHBoxLayout()
+        source_row.setContentsMargins(6, 4, 6, 0)
+        source_row.addWidget(QLabel("<b>Train on</b>"))
+        source_row.addWidget(self.source_combo, 1)
+        self.suggestion = SuggestionBar(self.state, "mnist")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
+        layout.addLayout(source_row)
+        layout.addWidget(self.suggestion)
         layout.addWidget(self.banner)
         layout.addWidget(self.scroll, 1)
         # Everything that changes the data; disabled while a training run uses it.
@@ -730,15 +758,27 @@ class DataPanel(QWidget):
         self._apply(result)
 
     def activate(self) -> None:
-        """Train on MNIST again (after the playground published its data), if it is ready."""
+        """Publish the prepared MNIST to the experiment, if MNIST is what trains."""
         current = self._current
-        if current is not None and self.state.data is not current.data and not self.state.training:
+        if (current is not None and self.state.source == "mnist"
+                and self.state.data is not current.data and not self.state.training):
             self._apply(current)
+
+    @Slot(str)
+    def _on_source_changed(self, source: str) -> None:
+        index = self.source_combo.findData(source)
+        if index != self.source_combo.currentIndex():
+            with QSignalBlocker(self.source_combo):
+                self.source_combo.setCurrentIndex(index)
+        self.activate()
 
     def _apply(self, result: _Prepared) -> None:
         self.banner.clear("settings")
         self._current = result
         self.state.set_data_config(result.config)  # equal to self._config: no echo
+        if self.state.source != "mnist":  # prepared, shown here, trained once chosen
+            self._on_data_changed(self.state.data)
+            return
         self.state.set_data(result.data)
         n = len(result.data.y_train)
         self.statusMessage.emit(f"Data ready: {n:,} training images")
@@ -915,8 +955,10 @@ class DataPanel(QWidget):
                 self._schedule_prepare()
 
     @Slot(object)
-    def _on_data_changed(self, data: PreparedData | None) -> None:
-        current = self._current if self._current and self._current.data is data else None
+    def _on_data_changed(self, _data: PreparedData | None) -> None:
+        # The panel shows its own preparation of MNIST, trained on or not (see Train on).
+        current = self._current
+        data = current.data if current is not None else None
         if data is None:
             self.balance_chart.set_counts(None, [])
             self.split_counts.setText("")

@@ -270,6 +270,7 @@ class DrawPanel(QWidget):
         """Put MNIST test digit `index` (random if None) on the canvas; returns the index."""
         data = self.state.data
         if data is None or data.raw_test is None or len(data.raw_test) == 0:
+            self._show_message(self._why_no_test_images())
             return None
         if index is None:
             index = int(np.random.default_rng().integers(len(data.raw_test)))
@@ -329,9 +330,20 @@ class DrawPanel(QWidget):
         self.test_button.setToolTip(
             "Put a random digit from the test set on the canvas, with its true label"
             if usable
-            else "Load MNIST in the Data panel first"
+            else self._why_no_test_images()
         )
+        if self.state.source != "mnist":
+            self._show_message(self._why_no_test_images())
+        elif self.message_label.text() == self._why_no_test_images("playground"):
+            self._show_message("")
         self._refresh()
+
+    def _why_no_test_images(self, source: str | None = None) -> str:
+        if (source or self.state.source) != "mnist":
+            return ("The studio trains on Playground points, which are not images: choose "
+                    "'MNIST digits' under Train on in the Data panel to draw digits and pick "
+                    "test images.")
+        return "Load MNIST in the Data panel first."
 
     @Slot(bool)
     def _on_training_changed(self, active: bool) -> None:

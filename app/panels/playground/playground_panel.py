@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import torch
-from mlp_studio.app.model.experiment import Experiment
+from mlp_studio.app.model.experiment import SOURCES, Experiment
 from mlp_studio.app.panels.playground.boundary_view import BoundaryView, SquareBox
 from mlp_studio.app.panels.playground.neuron_grid_view import (
     MAX_SHOWN,
@@ -39,10 +39,10 @@ from mlp_studio.app.panels.playground.playground_colors import (
     point_colors,
     tint,
 )
-from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.errors import SessionError, StudioError
 from mlp_studio.core.losses import REGRESSION_LOSSES, canonical_loss
-from mlp_studio.core.model import MLP, LayerSpec, NetworkSpec, build_model, describe
+from mlp_studio.core.model import MLP, NetworkSpec, build_model, describe
 from mlp_studio.core.playground import (
     CLASS_NAMES,
     DATASET_LABELS,
@@ -61,7 +61,7 @@ from mlp_studio.core.playground import (
     points_from_list,
     split_points,
 )
-from mlp_studio.core.training import BatchProgress, EpochEnd, Snapshot
+from mlp_studio.core.training import BatchProgress, EpochEnd, Snapshot, losses_now
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
@@ -92,16 +92,6 @@ DRAW_CLASSES = 5
 ERROR_COLOR = "#c0392b"
 # Settings that suit 2-D problems (Playground trains with batches of 10), applied once when the
 # studio switches from other data (MNIST) to the playground.
-PLAYGROUND_TRAINING = {
-    "optimizer": "adam",
-    "lr": 0.03,
-    "batch_size": 10,
-    "epochs": 200,
-    # The test split doubles as validation here, and the views show the weights as they train:
-    # end with them too, not with an earlier epoch picked by its test loss.
-    "restore_best": False,
-}
-PLAYGROUND_HIDDEN = (8, 8)
 
 
 class RunView(QWidget):
@@ -159,6 +149,15 @@ class RunView(QWidget):
             )
         else:
             self.losses.setText(" ")
+
+    def show_losses_now(self, train: float, test: float, why: str) -> None:
+        """The loss of the weights as they are (after a hand edit or a step): the curves'
+        last point no longer describes them."""
+        faint = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
+        self.losses.setText(
+            f"{self.test_label} loss now <b>{test:.3f}</b> &nbsp; "
+            f"<span style='color:{faint}'>Training loss <b>{train:.3f}</b> ({why})</span>"
+        )
 
     def apply_theme(self) -> None:
         palette = self.palette()
@@ -237,6 +236,8 @@ class PlaygroundPanel(QWidget):
         state.dataChanged.connect(self._on_data_changed)
         state.specChanged.connect(lambda _spec: self._schedule())
         state.modelChanged.connect(lambda _model: self._on_model_changed())
+        state.historyReplaced.connect(self._on_history_replaced)
+        state.sourceChanged.connect(self._on_source_changed)
         state.trainingChanged.connect(self._on_training_changed)
         state.trainConfigChanged.connect(lambda _config: self._schedule())
         self._rebuild_points()
@@ -338,8 +339,8 @@ class PlaygroundPanel(QWidget):
         self.banner.setFrameShape(QFrame.Shape.StyledPanel)
         banner = QHBoxLayout(self.banner)
         banner.setContentsMargins(8, 4, 8, 4)
-        self.banner_text = QLabel("The studio is training on other data (MNIST).")
-        self.use_button = QPushButton("Train on the playground data")
+        self.banner_text = QLabel("The studio trains on MNIST digits, not on these points.")
+        self.use_button = QPushButton("Train on these points")
         self.use_button.clicked.connect(self.activate)
         banner.addWidget(self.banner_text, 1)
         banner.addWidget(self.use_button)
@@ -425,6 +426,7 @@ class PlaygroundPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.draw_bar)
         layout.addWidget(self.banner)
+        layout.addWidget(SuggestionBar(self.state, "playground"))
         layout.addWidget(self.message)
         layout.addLayout(middle, 1)
 
@@ -548,38 +550,20 @@ class PlaygroundPanel(QWidget):
         )
 
     def _publish(self) -> None:
-        """Hand our data to the studio (the designer follows its input and output sizes)."""
+        """Hand our data to the studio when the playground is what trains. New points (another
+        dataset, noise, drawn points) start from fresh weights: the old ones learned others."""
         pg_data = self.playground
-        if pg_data is None or self.state.training:
+        if pg_data is None or self.state.training or self.state.source != "playground":
             return
         previous = self.state.data
-        from_elsewhere = previous is None or previous.raw_train is not None
-        mnist_network = self.state.spec.input_size > len(FEATURES)
         self.state.set_feature_names(list(pg_data.feature_names))
         self.state.set_data(pg_data.data)  # emits dataChanged -> self.active
-        messages = []
-        if from_elsewhere or mnist_network:
-            messages += self._apply_playground_defaults(mnist_network)
-        messages += self._fit_loss_to_task(pg_data.data.task)
+        if previous is not None and previous is not pg_data.data and previous.raw_train is None:
+            self.state.set_model(None)  # other points than the weights learned: start afresh
+        messages = self._fit_loss_to_task(pg_data.data.task)
         self._last_task = pg_data.data.task
         if messages:
             self._show_message(" ".join(messages), error=False)
-
-    def _apply_playground_defaults(self, network: bool) -> list[str]:
-        """Small-problem settings when coming from MNIST; the network only if it was built for
-        MNIST (the edit is undoable)."""
-        config = self.state.train_config
-        for key, value in PLAYGROUND_TRAINING.items():
-            setattr(config, key, value)
-        self.state.set_train_config(config)
-        text = "Adam, learning rate 0.03, batches of 10, 200 epochs, ending with the last weights"
-        if network:
-            spec = self.state.spec
-            spec.hidden = [LayerSpec(n, ActivationSpec("tanh")) for n in PLAYGROUND_HIDDEN]
-            spec.init = "xavier"
-            self.state.edit_spec(spec, "Playground network")
-            text = "two hidden layers of 8 tanh neurons (Edit > Undo restores yours), " + text
-        return [f"Playground settings: {text}."]
 
     def _fit_loss_to_task(self, task: str) -> list[str]:
         config = self.state.train_config
@@ -700,11 +684,20 @@ class PlaygroundPanel(QWidget):
         return mode, dataset, seed, features, drawn, drawn_train, csv_points, widgets
 
     def activate(self) -> None:
-        """Train on the playground data: publish it to the studio (the main window may call
-        this when the user switches to the playground)."""
+        """Train on the playground's points (the Data panel's Train on, or this panel's
+        button): the experiment's source becomes the playground, which publishes them."""
         if self.playground is None:
             self._rebuild_points()
-        self._publish()
+        if self.state.source == "playground":
+            self._publish()
+        else:
+            self.state.set_source("playground")  # -> _on_source_changed -> _publish
+
+    @Slot(str)
+    def _on_source_changed(self, source: str) -> None:
+        if source == "playground":
+            self.activate()
+        self._update_controls()
 
     def regenerate(self) -> None:
         self.seed += 1
@@ -886,6 +879,23 @@ class PlaygroundPanel(QWidget):
         if not self.state.training:
             self._schedule()
 
+    @Slot(object)
+    def _on_history_replaced(self, history) -> None:
+        """Other weights: their own loss curves (none for fresh weights), no stale epoch."""
+        self._curves = [(r.epoch, r.train_loss, r.val_loss) for r in history.epochs]
+        self._curves_shown = None  # redraw even when equal (the losses label follows)
+        self._epoch_label = (f"{len(history.epochs):,} epochs trained" if history.epochs
+                             else "")
+        self._schedule()
+
+    def _show_losses_now(self, why: str) -> None:
+        """After a hand edit or a step: the loss of the weights as they are."""
+        pg_data, model = self.playground, self.display_model()
+        if pg_data is None or model is None or not self.active:
+            return
+        train, test = losses_now(model, pg_data.data, self.state.train_config.loss)
+        self.live.show_losses_now(train, test, why)
+
     def _on_training_changed(self, training: bool) -> None:
         if training:
             # A private copy for the views: snapshots update its Linear layers.
@@ -917,6 +927,8 @@ class PlaygroundPanel(QWidget):
         self._snapshot_time = time.perf_counter()
         self.network.fast = True  # plain links while weights stream in (see refresh)
         self._schedule()
+        if self.state.run_state == "paused":  # a Step: the last epoch's losses are stale
+            self._show_losses_now(f"after step {snapshot.step:,}")
 
     @Slot(object)
     def on_epoch_end(self, event: EpochEnd) -> None:
@@ -948,6 +960,7 @@ class PlaygroundPanel(QWidget):
                 linear.weight[row, col] = value
         self.state.set_model(model)  # every view re-reads the weights
         self.refresh()
+        self._show_losses_now("weights edited by hand")
 
     # ---------------------------------------------------------------- drawing frames
 
@@ -1205,11 +1218,11 @@ class PlaygroundPanel(QWidget):
         for k, button in enumerate(self.class_buttons):
             button.setVisible(k < self.classes_spin.value())
         self.network.set_editable(not training)
-        other = self.state.data is not None and not self.active
+        other = self.state.source != "playground"
         self.banner.setVisible(other or (self.state.data is None and self.playground is not None))
         if other:
-            what = "MNIST" if self.state.data.raw_train is not None else "other data"
-            self.banner_text.setText(f"The studio is training on {what}, not on these points.")
+            self.banner_text.setText(f"The studio trains on {SOURCES[self.state.source]}, not "
+                                     "on these points.")
         else:
             self.banner_text.setText("The studio has no data yet: use these points?")
         self.use_button.setEnabled(not training and self.playground is not None)

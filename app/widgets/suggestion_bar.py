@@ -1,0 +1,40 @@
+"""An offer of a data source's suggested settings, shown while they are not in use."""
+
+from __future__ import annotations
+
+from mlp_studio.app.model.experiment import SOURCES, Experiment
+from mlp_studio.core.suggestions import SUGGESTIONS
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+
+class SuggestionBar(QFrame):
+    """'Suggested for MNIST digits: ...  [Use these settings]': one click, one undo entry."""
+
+    def __init__(self, state: Experiment, source: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state, self.source = state, source
+        self.suggestion = SUGGESTIONS[source]
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        self.label = QLabel(f"Suggested for {SOURCES[source]}: {self.suggestion.text}.")
+        self.label.setWordWrap(True)
+        self.button = QPushButton("Use these settings")
+        self.button.setToolTip("Replace the network's hidden layers and the training settings "
+                               "with these (Edit > Undo brings yours back)")
+        self.button.clicked.connect(self.apply)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.button)
+        for signal in (state.specChanged, state.trainConfigChanged, state.sourceChanged,
+                       state.trainingChanged):
+            signal.connect(lambda *_: self._update())
+        self._update()
+
+    def apply(self) -> None:
+        self.state.apply_suggestion(self.suggestion,
+                                    f"Settings suggested for {SOURCES[self.source]}")
+
+    def _update(self) -> None:
+        state = self.state
+        self.setVisible(state.source == self.source and not state.training
+                        and not self.suggestion.followed_by(state.spec, state.train_config))
