@@ -482,6 +482,7 @@ class MainWindow(QMainWindow):
             self.file_actions.playground = self.panels.get("playground")  # sessions keep its data
             self._wire()
             self._open_playground_without_mnist()
+            self.file_actions.mark_clean()  # the panels' own setup is not an edit
         finally:
             QApplication.restoreOverrideCursor()
         self._update_device_label()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from mlp_studio.app.main_window import MainWindow
+from mlp_studio.core import mnist
+from mlp_studio.core.model import LayerSpec, NetworkSpec
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
@@ -45,7 +47,7 @@ def export_dialog(qtbot):
     from mlp_studio.app.dialogs.export_dialog import ExportDialog
     from mlp_studio.core import export
     from mlp_studio.core.data import Normalization
-    from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+    from mlp_studio.core.model import build_model
 
     spec = NetworkSpec(784, [LayerSpec(8)], 10)
     normalization = Normalization("unit", np.zeros(784), np.full(784, 255.0))
@@ -79,3 +81,51 @@ def test_every_typed_export_path_gets_a_message_not_a_traceback(qtbot, export_di
     assert export_dialog.export_button.isEnabled()
     assert "is a folder" not in export_dialog.status_text()
     assert export_dialog.path() == tmp_path / "m.onnx"
+
+
+@pytest.fixture
+def fresh_launch(qtbot, monkeypatch, tmp_path):
+    """The app as a first launch starts it: no MNIST anywhere, so it opens on the playground
+    (whose setup adjusted the network and settings and used to mark the session modified)."""
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    monkeypatch.setattr(mnist, "default_cache_dir", lambda: tmp_path / "cache")
+    asked: list[str] = []
+
+    def question(*args, **_kwargs):
+        asked.append(args[2])
+        return answers.pop(0) if answers else QMessageBox.StandardButton.Discard
+
+    answers: list = []
+    monkeypatch.setattr(QMessageBox, "question", question)
+    window = MainWindow(QSettings(), autoload_data=True, recovery_path=tmp_path / "r.mlps")
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
+        window.load_engine()
+    window.asked, window.answers = asked, answers
+    yield window
+    answers.clear()
+    window.close()
+
+
+def test_a_fresh_launch_is_not_modified_and_closes_without_a_question(fresh_launch):
+    window = fresh_launch
+    assert window.state.data is not None  # the playground's points
+    assert not window.isWindowModified() and not window.file_actions.dirty
+    assert window.close() and window.asked == []
+
+
+@pytest.mark.parametrize("edit", ["design", "reset"])
+def test_closing_with_an_untrained_design_or_new_weights_asks_to_save(fresh_launch, edit):
+    window = fresh_launch
+    if edit == "design":
+        spec = window.state.spec
+        spec.hidden = [LayerSpec(7)]
+        window.state.edit_spec(spec, "Add layer")
+    else:
+        window.reset_action.trigger()
+    assert window.state.epochs_done == 0 and window.isWindowModified()
+    window.answers.append(QMessageBox.StandardButton.Cancel)
+    assert not window.close()  # the user chose to keep working
+    assert window.isVisible() and len(window.asked) == 1
+    assert "unsaved changes" in window.asked[0]

@@ -305,6 +305,11 @@ class FileActions(QObject):
             self.dirtyChanged.emit(True)
         self._update_actions()
 
+    def mark_clean(self) -> None:
+        """What is on screen now is the starting point (the window calls this once its panels
+        have set themselves up: a fresh launch is "Untitled", not modified)."""
+        self._mark_clean(self._revision)
+
     def _mark_clean(self, revision: int) -> None:
         self._saved_revision = revision
         self.dirtyChanged.emit(self.dirty)
@@ -602,8 +607,8 @@ class FileActions(QObject):
 
     def maybe_save(self) -> bool:
         """Ask to save unsaved work; False if the user cancelled (or saving failed)."""
-        if not self.dirty or not (self.path or self.state.epochs_done):
-            return True  # nothing trained and no file: nothing worth a question
+        if not self.dirty:
+            return True  # a designed network or new weights are work too: only clean skips
         answer = QMessageBox.question(
             self.window,
             "Save the session?",
