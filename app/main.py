@@ -1,13 +1,15 @@
 """`mlp-studio`: the desktop app, or the headless CLI when given a subcommand.
 
-`mlp-studio` opens the window; `mlp-studio train ...`, `mlp-studio predict ...` and
-`mlp-studio --help` run core.cli. Qt's own options (-style fusion, -platform offscreen, ...)
-still open the window. Nothing here imports torch: the window shows first, the engine after.
+`mlp-studio` opens the window, `mlp-studio FILE.mlps` opens it on that session;
+`mlp-studio train ...`, `mlp-studio predict ...` and `mlp-studio --help` run core.cli.
+Qt's own options (-style fusion, -platform offscreen, ...) still open the window.
+Nothing here imports torch: the window shows first, the engine after.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 # Qt options that take a value, and those that do not (both may be written with - or --).
 QT_OPTIONS_WITH_VALUE = {
@@ -87,13 +89,19 @@ def make_application(argv: list[str]):
     return app
 
 
-def open_main_window():
-    """Show the window frame now and load the engine right after its first paint."""
+def session_argument(args: list[str]) -> str | None:
+    """The session file in `mlp-studio FILE.mlps`, else None (the CLI's arguments)."""
+    return args[0] if len(args) == 1 and args[0].lower().endswith(".mlps") else None
+
+
+def open_main_window(session: str | None = None):
+    """Show the window frame now and load the engine right after its first paint; then open
+    `session`, if given (after offering a crash's autosave, which comes first)."""
     from mlp_studio.app.main_window import MainWindow, app_icon
     from PySide6.QtWidgets import QApplication
 
     QApplication.setWindowIcon(app_icon())
-    window = MainWindow()
+    window = MainWindow(session=session)
     window.show()
     window.load_engine_after_first_paint()
     return window
@@ -101,10 +109,17 @@ def open_main_window():
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
-    if cli_arguments(argv[1:]):
+    left = cli_arguments(argv[1:])
+    session = session_argument(left)
+    if left and session is None:
         return run_cli(argv[1:])  # untouched: the CLI may have options named like Qt's
+    if session is not None and not Path(session).is_file():
+        print(f"error: there is no session file {session}: give the path of a .mlps file "
+              "saved by MLP Studio (File > Save session, or 'mlp-studio train --session').",
+              file=sys.stderr)
+        return 2
     app = make_application(argv)
-    window = open_main_window()  # noqa: F841 - kept alive for the event loop
+    window = open_main_window(session)  # noqa: F841 - kept alive for the event loop
     return app.exec()
 
 

@@ -243,8 +243,10 @@ class MainWindow(QMainWindow):
         *,
         autoload_data: bool = True,
         recovery_path: str | Path | None = None,
+        session: str | Path | None = None,
     ):
         super().__init__(parent)
+        self.session_to_open = session  # opened once the engine is loaded
         self.settings = settings if settings is not None else QSettings()
         self.autoload_data = autoload_data  # the Data panel loads MNIST from known places
         self.recovery_path = recovery_path  # the autosave file (None: FileActions' default)
@@ -493,8 +495,15 @@ class MainWindow(QMainWindow):
             else "Ready"
         )
         self.engineLoaded.emit()
-        # If the last run did not close cleanly, offer its autosave (once the window is up).
-        QTimer.singleShot(0, self.file_actions.offer_recovery)
+        # If the last run did not close cleanly, offer its autosave (once the window is up);
+        # then the session named on the command line, unless the autosave was restored.
+        QTimer.singleShot(0, self._open_first)
+
+    @Slot()
+    def _open_first(self) -> None:
+        restored = self.file_actions.offer_recovery()
+        if self.session_to_open and not restored:
+            self.file_actions.open_file(self.session_to_open, ask=False)
 
     def _open_playground_without_mnist(self) -> None:
         """A first launch with no MNIST at hand opens on a playground problem, not on an empty

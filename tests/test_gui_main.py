@@ -325,12 +325,51 @@ def test_main_window_opens_from_main(qtbot, monkeypatch, tmp_path):
         return 0
 
     real_open = app_main.open_main_window
-    monkeypatch.setattr(app_main, "open_main_window", lambda: windows.append(real_open()) or
-                        windows[0])  # fmt: skip
+    monkeypatch.setattr(app_main, "open_main_window", lambda session=None: windows.append(
+        real_open(session)) or windows[0])  # fmt: skip
     app = app_main.make_application(["mlp-studio"])
     monkeypatch.setattr(app, "exec", fake_exec)
     assert app_main.main(["mlp-studio"]) == 0
     assert app.style().name().lower() == "fusion"
+
+
+def test_mlp_studio_file_opens_the_app_on_that_session(qtbot, monkeypatch, tmp_path, capsys,
+                                                       small_mnist):
+    """`mlp-studio FILE.mlps`: the window opens on the session, with its history."""
+    import mlp_studio.app.files.session_actions as file_actions
+    from mlp_studio.core.model import build_model
+    from mlp_studio.core.session import Session, save_session
+    from mlp_studio.core.training import TrainConfig, Trainer
+
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    monkeypatch.setattr(file_actions, "default_recovery_path", lambda: tmp_path / "r.mlps")
+    assert app_main.main(["mlp-studio", str(tmp_path / "missing.mlps")]) == 2
+    assert "no session file" in capsys.readouterr().err
+
+    data = prepare_mnist(small_mnist, DataConfig())
+    spec = NetworkSpec(hidden=[LayerSpec(8)])
+    model = build_model(spec)
+    finished = Trainer(model, data, TrainConfig(epochs=2)).run()
+    path = tmp_path / "cli.mlps"
+    save_session(Session(spec, model.state_dict(), history=finished.history, epochs_done=2,
+                         normalization=data.normalization), path)
+    windows = []
+
+    def fake_exec():
+        window = windows[0]
+        qtbot.waitSignal(window.engineLoaded, timeout=60_000).wait()
+        qtbot.waitUntil(lambda: window.file_actions.path == str(path), timeout=10_000)
+        assert window.state.epochs_done == 2 and window.state.spec == spec
+        assert window.windowTitle().startswith("cli.mlps")
+        window.close()
+        return 0
+
+    real_open = app_main.open_main_window
+    monkeypatch.setattr(app_main, "open_main_window", lambda session=None: windows.append(
+        real_open(session)) or windows[0])  # fmt: skip
+    app = app_main.make_application(["mlp-studio"])
+    monkeypatch.setattr(app, "exec", fake_exec)
+    assert app_main.main(["mlp-studio", str(path)]) == 0
 
 
 def test_file_menu_sessions_continue_training(qtbot, ready, tmp_path):
