@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from mlp_studio.app.widgets.formatting import format_rate
+from mlp_studio.app.widgets.wheel_guard import WheelGuard
 from PySide6.QtCore import (
     QByteArray,
     QEvent,
@@ -265,6 +266,9 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
+        # Sliders, spin boxes and combo boxes take the wheel only with focus (app-wide: panels
+        # create rows later); removed with the window.
+        QApplication.instance().installEventFilter(WheelGuard(self))
         self.setDockNestingEnabled(True)
         # Tabbed docks show their tabs on top, where people look for them, not at the bottom.
         self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)

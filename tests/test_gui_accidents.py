@@ -10,7 +10,7 @@ import pytest
 from mlp_studio.app.main_window import MainWindow
 from mlp_studio.core import mnist
 from mlp_studio.core.model import LayerSpec, NetworkSpec
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
@@ -129,3 +129,52 @@ def test_closing_with_an_untrained_design_or_new_weights_asks_to_save(fresh_laun
     assert not window.close()  # the user chose to keep working
     assert window.isVisible() and len(window.asked) == 1
     assert "unsaved changes" in window.asked[0]
+
+
+def wheel(widget, notches: int = -1) -> None:
+    """One real-looking wheel turn over `widget`, delivered the way Qt delivers it."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(),
+                        QPoint(0, 120 * notches), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_over_a_panel_changes_no_setting_without_focus(qtbot, window):
+    from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QComboBox, QScrollBar
+
+    data = window.panels["dataset"]
+    slider = data.keep_sliders.sliders[3]
+    for dock in window.docks.values():
+        dock.raise_()
+    qtbot.wait(10)
+    guarded = [w for panel in window.panels.values()
+               for kind in (QAbstractSlider, QAbstractSpinBox, QComboBox)
+               for w in panel.findChildren(kind) if not isinstance(w, QScrollBar)]  # fmt: skip
+    assert len(guarded) > 20 and slider in guarded
+    for widget in guarded:  # the wheel never gives them focus
+        widget.ensurePolished()
+        assert widget.focusPolicy() == Qt.FocusPolicy.StrongFocus, widget
+    before = {id(w): _value(w) for w in guarded}
+    for widget in guarded:
+        if widget.isEnabled():
+            wheel(widget, -1)
+            wheel(widget, +3)
+    assert {id(w): _value(w) for w in guarded} == before
+    assert slider.value() == 100
+    # With focus (a click or Tab), the wheel works as usual.
+    slider.setFocus()
+    qtbot.waitUntil(slider.hasFocus)
+    wheel(slider, -1)
+    assert slider.value() < 100
+
+
+def _value(widget):
+    from PySide6.QtWidgets import QComboBox
+
+    return widget.currentIndex() if isinstance(widget, QComboBox) else widget.value()
