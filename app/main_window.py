@@ -185,6 +185,11 @@ class MessageBanner(QFrame):
         self._level = ""
         self.hide()
 
+    def add_widget(self, widget: QWidget) -> None:
+        """A button (or other widget) beside the text, before the close button."""
+        layout = self.layout()
+        layout.insertWidget(layout.count() - 1, widget, 0, Qt.AlignmentFlag.AlignTop)
+
     def show_message(self, text: str, level: str = "warning") -> None:
         pixmap = {
             "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
@@ -414,6 +419,10 @@ class MainWindow(QMainWindow):
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
         self.banner.dismissed.connect(self._hide_banner)
+        self.banner_action = QToolButton()  # the message's own action, when it has one
+        self.banner_action.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.banner_action.hide()
+        self.banner.add_widget(self.banner_action)
 
         self.view_menu.addAction(self.toolbar.toggleViewAction())
 
@@ -551,6 +560,7 @@ class MainWindow(QMainWindow):
         readouts no longer apply; the views redraw the new weights' own history."""
         self._hide_banner()
         self._show_trained_state()
+        self._update_go_back()
 
     def _build_edit_menu(self) -> None:
         stack = self.state.undo_stack
@@ -560,6 +570,14 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts(QKeySequence.StandardKey.Redo)
         self.edit_menu.addAction(self.undo_action)
         self.edit_menu.addAction(self.redo_action)
+        self.edit_menu.addSeparator()
+        self.go_back_action = QAction("&Go Back to the Earlier Weights", self)
+        self.go_back_action.setToolTip("The last run left the model worse than it found it "
+                                       "(higher validation loss): take the weights it started "
+                                       "from again (Edit > Undo returns to the run's)")
+        self.go_back_action.triggered.connect(self.state.go_back)
+        self.go_back_action.setEnabled(False)
+        self.edit_menu.addAction(self.go_back_action)
         self.edit_menu.menuAction().setVisible(True)
 
     def _build_docks(self) -> None:
@@ -756,6 +774,10 @@ class MainWindow(QMainWindow):
             self.docks["training"].raise_()
             training.tabs.setCurrentWidget(training.confusion)
 
+    def _update_go_back(self) -> None:
+        state = self.state
+        self.go_back_action.setEnabled(not state.training and state.lineage.earlier is not None)
+
     @Slot(str)
     def _update_actions(self, run_state: str) -> None:
         loaded = self.controller is not None
@@ -774,6 +796,7 @@ class MainWindow(QMainWindow):
             stack = self.state.undo_stack
             self.undo_action.setEnabled(idle and stack.canUndo())
             self.redo_action.setEnabled(idle and stack.canRedo())
+            self.go_back_action.setEnabled(idle and self.state.lineage.earlier is not None)
 
     @Slot(str)
     def _on_run_state(self, run_state: str) -> None:
@@ -842,6 +865,15 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_finished(self, result) -> None:
         self.status_label.setText(self._summary(result))
+        earlier = self.state.lineage.earlier
+        self._update_go_back()
+        if earlier is not None:  # never replace a better model silently: offer it back
+            text = f"{earlier.describe()} You can go back to the weights it started from."
+            if result.diverged is not None:
+                self._show_message(f"{result.diverged.message} {text}", "error",
+                                   self.go_back_action)
+            else:
+                self._show_message(text, "warning", self.go_back_action)
         if result.diverged is None:
             self.progress_bar.setValue(
                 self.progress_bar.maximum() if not result.stopped else self.progress_bar.value()
@@ -912,7 +944,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ messages
 
-    def _show_message(self, text: str, level: str = "warning") -> None:
+    def _show_message(self, text: str, level: str = "warning",
+                      action: QAction | None = None) -> None:
+        """`action` (e.g. going back to the earlier weights) gets a button in the banner."""
+        if action is not None:
+            self.banner_action.setDefaultAction(action)
+        self.banner_action.setVisible(action is not None)
         self.banner.show_message(text, level)
         self.banner_bar.show()
         self.statusBar().showMessage(text.split(". ")[0].rstrip(".") + ".", 10_000)

@@ -63,6 +63,34 @@ class _SettingsEdit(QUndoCommand):
         self._state._apply_settings(*self._old)
 
 
+class _GoBack(QUndoCommand):
+    """Going back to the weights a run started from because it left them worse (see
+    core.lineage.EarlierModel); undo takes the run's weights again. Once the weights have
+    moved on (another run, other weights), there is nothing left to swap: the entry goes."""
+
+    def __init__(self, state: Experiment, model: MLP, run_weights: dict, run_lineage: Lineage,
+                 result: Finished | None):
+        super().__init__("Go back to the earlier weights")
+        earlier = run_lineage.earlier
+        self._state, self._model = state, model
+        self._sides = ((earlier.weights, earlier.lineage, None),
+                       (run_weights, run_lineage, result))  # fmt: skip
+
+    def redo(self) -> None:
+        self._swap(0)
+
+    def undo(self) -> None:
+        self._swap(1)
+
+    def _swap(self, side: int) -> None:
+        state = self._state
+        current = self._sides[1 - side][1]
+        if state.model is not self._model or state.lineage is not current or state.training:
+            self.setObsolete(True)
+            return
+        state._swap_weights(*self._sides[side])
+
+
 class Experiment(QObject):
     specChanged = Signal(object)  # NetworkSpec
     trainConfigChanged = Signal(object)  # TrainConfig
@@ -284,6 +312,23 @@ class Experiment(QObject):
         """A run has ended: `lineage` now holds it (the controller calls this)."""
         self._lineage = lineage
         self._run = History()
+
+    def go_back(self) -> bool:
+        """Undoably load the weights the last run started from, kept because the run left
+        them worse (Lineage.earlier), with their history; False if there are none."""
+        lineage, model = self._lineage, self._model
+        if lineage.earlier is None or model is None or self._training:
+            return False
+        run_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.undo_stack.push(_GoBack(self, model, run_weights, lineage, self._result))
+        return True
+
+    def _swap_weights(self, weights: dict, lineage: Lineage, result: Finished | None) -> None:
+        self._model.load_state_dict(weights)
+        self._lineage, self._run, self._result = lineage, History(), result
+        self.historyReplaced.emit(self.history)
+        self.resultChanged.emit(result)
+        self.modelChanged.emit(self._model)
 
     @property
     def history(self) -> History:

@@ -92,6 +92,7 @@ class TrainingController(QObject):
         self._trainer: TrainingProcess | None = None  # the run, from start() until it ends
         self._starter: threading.Thread | None = None  # starts the child
         self._start_error: BaseException | None = None
+        self._start_weights: dict[str, torch.Tensor] | None = None  # the model as a run began
         self._stop_asked = 0.0  # time.monotonic() of the run's Stop, 0 before it
         self._snapshot: Snapshot | None = None  # the newest, waiting for the next delivery
         self._probe: torch.Tensor | None = None
@@ -163,6 +164,8 @@ class TrainingController(QObject):
         try:
             model = state.ensure_model()
             lineage = state.lineage
+            # Kept in the lineage if the run leaves the model worse (the user can go back).
+            start_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             trainer = TrainingProcess(
                 model,
                 state.data,
@@ -183,6 +186,7 @@ class TrainingController(QObject):
         if paused:
             trainer.pause()
         self._trainer, self._start_error, self._stop_asked = trainer, None, 0.0
+        self._start_weights = start_weights
         self._busy_mark = (time.perf_counter(), time.thread_time())  # the pace carries over
         self._starter = threading.Thread(target=self._start_child, args=(trainer,),
                                          name="start training", daemon=True)
@@ -390,6 +394,7 @@ class TrainingController(QObject):
                 log.exception("ending the training run failed")
                 error = err
         self._trainer, self._starter, self._start_error = None, None, None
+        start_weights, self._start_weights = self._start_weights, None
         if error is None:
             result = self._result
         self._result = None
@@ -405,7 +410,7 @@ class TrainingController(QObject):
         model = trainer.model
         state = self.state
         if result is not None and state.model is model:
-            state.set_lineage(state.lineage.extended(trainer, result))
+            state.set_lineage(state.lineage.extended(trainer, result, start_weights))
         self.state.set_training(False)
         self._set_state("idle")
         if state.model is model:
