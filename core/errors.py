@@ -27,3 +27,7 @@ class ExportError(StudioError):
 
 class SessionError(StudioError):
     """A session file is missing, corrupt or of an unsupported version."""
+
+
+class OutputError(StudioError):
+    """A file cannot be written where the user asked; the message names it and says why."""

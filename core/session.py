@@ -23,12 +23,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlp_studio.core.bundle import ModelBundle, app_version, check_weights, code_file_refusal
 from mlp_studio.core.data import DataConfig, Normalization
-from mlp_studio.core.errors import ExportError, SessionError, SpecError
-from mlp_studio.core.export import ModelBundle, app_version, atomic_write, check_weights
+from mlp_studio.core.errors import ExportError, OutputError, SessionError, SpecError
 from mlp_studio.core.losses import canonical_loss
 from mlp_studio.core.model import NetworkSpec, build_model, parameter_count
 from mlp_studio.core.optimizers import state_problem
+from mlp_studio.core.outputs import atomic_write
 from mlp_studio.core.training import EpochRecord, History, OptimizerState, TrainConfig
 from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
@@ -165,7 +166,7 @@ def save_session(session: Session, path: str | Path) -> Path:
     data = session_bytes(session)
     try:
         atomic_write(path, data)
-    except ExportError as err:  # its message names the file and the reason
+    except OutputError as err:  # its message names the file and the reason
         raise SessionError(str(err)) from None
     return path
 
@@ -231,6 +232,8 @@ def load_session(path: str | Path) -> Session:
     Every problem raises SessionError with a message a user can act on.
     """
     path = Path(path)
+    if code_file_refusal(path):  # before anything reads it
+        raise SessionError(code_file_refusal(path))
     if path.is_dir():
         raise SessionError(f"Cannot open {path}: it is a folder. Choose a session file (*.mlps).")
     if not path.is_file():
@@ -238,6 +241,12 @@ def load_session(path: str | Path) -> Session:
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
+            if SESSION_JSON not in names and any(n.endswith(".pkl") for n in names):
+                raise SessionError(
+                    "it is a TorchScript or PyTorch file, not a session. MLP Studio does not "
+                    "load those (they carry code that runs on loading): open a .mlps session "
+                    "or a .safetensors or .onnx export"
+                )
             for member in (SESSION_JSON, WEIGHTS):
                 if member not in names:
                     raise SessionError(
@@ -349,10 +358,7 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
         normalization = None if norm is None else Normalization.from_dict(norm)
     except (SpecError, TypeError, ValueError) as err:
         raise SessionError(f"its settings are invalid: {err}") from None
-    try:
-        history = History.from_dict(_mapping(meta, "history"))
-    except (TypeError, ValueError, AttributeError, KeyError) as err:
-        raise SessionError(f"its training history is malformed ({err})") from None
+    history = _history_from_json(_mapping(meta, "history"))
     names = meta.get("class_names")
     epochs_done, best_epoch = meta.get("epochs_done", 0), meta.get("best_epoch")
     _check_fields(spec, normalization, names, epochs_done, best_epoch)
@@ -380,6 +386,49 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
         playground=playground,
         recovered_from=recovered_from,
     )
+
+
+def _history_from_json(doc: dict[str, Any]) -> History:
+    """The history, every value of the type the plots and the trainer expect: a file with
+    `"epoch": "one"` is refused here rather than breaking the next run."""
+    names = {f.name: f.type for f in fields(EpochRecord)}
+    epochs, last = [], 0
+    for i, record in enumerate(_list(doc.get("epochs", []), "its training history's epochs")):
+        where = f"its training history's record {i + 1}"
+        if not isinstance(record, dict) or set(record) != set(names):
+            raise SessionError(f"{where} does not have the fields {', '.join(names)}")
+        epoch = record["epoch"]
+        if not _count(epoch) or epoch <= last:
+            raise SessionError(f"{where} has epoch {epoch!r}: epochs are whole numbers counting up")
+        last = epoch
+        for name, kind in names.items():
+            if kind in (float, "float") and not _number(record[name]):
+                raise SessionError(f"{where} has {name} {record[name]!r}, which is not a number")
+        confusion = _list(record["val_confusion"], f"{where}'s val_confusion")
+        if not all(isinstance(row, list) and all(map(_count, row)) for row in confusion):
+            raise SessionError(f"{where}'s val_confusion is not a table of whole numbers")
+        epochs.append(EpochRecord(**record))
+    losses = _list(doc.get("batch_losses", []), "its training history's batch_losses")
+    if not all(map(_number, losses)):
+        raise SessionError("its training history's batch_losses are not all numbers")
+    norms = _list(doc.get("grad_norms", []), "its training history's grad_norms")
+    if not all(
+        isinstance(item, list) and len(item) == 2 and _count(item[0])
+        and isinstance(item[1], list) and all(map(_number, item[1]))
+        for item in norms
+    ):  # fmt: skip
+        raise SessionError("its training history's grad_norms are not [step, [numbers]] pairs")
+    return History(epochs, [float(v) for v in losses], [(s, list(map(float, g))) for s, g in norms])
+
+
+def _list(value: object, what: str) -> list:
+    if not isinstance(value, list):
+        raise SessionError(f"{what} is not a list")
+    return value
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _mapping(meta: dict[str, Any], key: str) -> dict[str, Any]:

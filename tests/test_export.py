@@ -11,9 +11,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from hostile_torchscript import crafted_torchscript
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import fit_normalization
-from mlp_studio.core.errors import ExportError
+from mlp_studio.core.errors import ExportError, OutputError, SessionError
 from mlp_studio.core.export import (
     METADATA_KEY,
     ModelBundle,
@@ -22,6 +23,7 @@ from mlp_studio.core.export import (
     export_onnx,
     export_safetensors,
     export_torchscript,
+    export_verified,
     inference_module,
     load_bundle,
     load_predictor,
@@ -86,11 +88,21 @@ def live(bundle: ModelBundle, raw: np.ndarray) -> np.ndarray:
 def test_round_trip(tmp_path, name, suffix):
     bundle = BUNDLES[name]()
     path = EXPORTS[suffix](bundle, tmp_path / f"model{suffix}")
-    predictor = load_predictor(path)
-    assert predictor.class_names == bundle.class_names
-    assert str(path) in predictor.source
     for raw in (RAW, RAW[:1]):  # the batch size is not baked in
-        np.testing.assert_allclose(predictor.predict(raw), live(bundle, raw), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(run_file(path, raw), live(bundle, raw), rtol=0, atol=1e-5)
+    if suffix != ".pt":
+        predictor = load_predictor(path)
+        assert predictor.class_names == bundle.class_names
+        assert str(path) in predictor.source
+
+
+def run_file(path: Path, raw: np.ndarray) -> np.ndarray:
+    """The exported file's outputs; TorchScript through torch itself, as its users run it
+    (MLP Studio never loads a .pt: this test's own export is safe to)."""
+    if path.suffix == ".pt":
+        with torch.no_grad():
+            return torch.jit.load(str(path))(torch.from_numpy(raw)).numpy()
+    return load_predictor(path).predict(raw)
 
 
 def test_inference_module_is_normalization_then_mlp_then_head():
@@ -204,7 +216,7 @@ def test_safetensors_never_overwrites_someone_elses_json(tmp_path):
     bundle = BUNDLES["custom_maxout_bn"]()
     theirs = tmp_path / "digits.json"
     theirs.write_text('{"my": "notes"}')
-    with pytest.raises(ExportError, match="is not an MLP Studio model description"):
+    with pytest.raises(OutputError, match="is not an MLP Studio model description"):
         export_safetensors(bundle, tmp_path / "digits.safetensors")
     assert theirs.read_text() == '{"my": "notes"}'
     assert not (tmp_path / "digits.safetensors").exists()
@@ -298,7 +310,7 @@ def test_predict_accepts_images_and_checks_width(tmp_path):
 @pytest.mark.parametrize("suffix", EXPORTS)
 def test_missing_folder_is_a_clear_error(tmp_path, suffix):
     path = tmp_path / "nowhere" / f"y{suffix}"
-    with pytest.raises(ExportError) as info:
+    with pytest.raises(OutputError) as info:
         EXPORTS[suffix](make_bundle(), path)
     assert str(info.value) == (
         f"Cannot write {path}: the folder {path.parent} does not exist. Choose another location."
@@ -307,7 +319,7 @@ def test_missing_folder_is_a_clear_error(tmp_path, suffix):
 
 def test_folder_as_target_is_a_clear_error(tmp_path):
     (tmp_path / "m.onnx").mkdir()
-    with pytest.raises(ExportError, match="it is a folder"):
+    with pytest.raises(OutputError, match="it is a folder"):
         export_onnx(make_bundle(), tmp_path / "m.onnx")
 
 
@@ -317,7 +329,7 @@ def test_read_only_folder_is_a_clear_error(tmp_path):
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        with pytest.raises(ExportError, match="permission denied"):
+        with pytest.raises(OutputError, match="permission denied"):
             export_safetensors(make_bundle(), folder / "m.safetensors")
         assert list(folder.iterdir()) == []
     finally:
@@ -329,7 +341,7 @@ def test_permission_denied_is_a_clear_error(tmp_path, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr("tempfile.mkstemp", refuse)
-    with pytest.raises(ExportError, match=f"permission denied in the folder {tmp_path}"):
+    with pytest.raises(OutputError, match=f"permission denied in the folder {tmp_path}"):
         export_torchscript(make_bundle(), tmp_path / "m.pt")
     assert list(tmp_path.iterdir()) == []
 
@@ -344,7 +356,7 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch, s
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, failing, disk_full)
-    with pytest.raises(ExportError, match="the disk is full"):
+    with pytest.raises(OutputError, match="the disk is full"):
         EXPORTS[suffix](make_bundle(), path)
     assert path.read_bytes() == b"the previous export"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
@@ -371,7 +383,7 @@ def test_export_replaces_old_file_and_is_readable_by_others(tmp_path):
 
 
 def test_safetensors_named_json_is_refused(tmp_path):
-    with pytest.raises(ExportError, match=r"\*\.safetensors"):
+    with pytest.raises(OutputError, match=r"\*\.safetensors"):
         export_safetensors(make_bundle(), tmp_path / "m.json")
 
 
@@ -480,11 +492,40 @@ def test_foreign_onnx_model_is_refused(tmp_path):
         load_predictor(path)
 
 
-def test_text_file_named_pt(tmp_path):
-    path = tmp_path / "model.pt"
-    path.write_text("I am a text file, not a model\n")
-    with pytest.raises(ExportError, match=f"Cannot open {path}: it is not a TorchScript model"):
-        load_predictor(path)
+def test_crafted_torchscript_is_refused_before_it_loads(tmp_path):
+    marker = tmp_path / "written-by-the-file"
+    path = crafted_torchscript(tmp_path / "model.pt", marker, bundle_to_metadata(make_bundle()))
+    for load in (load_predictor, load_bundle):
+        with pytest.raises(ExportError, match=f"Cannot open {path}: MLP Studio does not open "
+                           r"\.pt files\. TorchScript .* code that runs while they load") as info:
+            load(path)
+        assert ".safetensors or .onnx export, or its .mlps session" in str(info.value)
+    from mlp_studio.core.session import load_session
+
+    with pytest.raises(SessionError, match="does not open .pt files"):
+        load_session(path)
+    renamed = tmp_path / "model.mlps"  # a TorchScript archive renamed: not even read as one
+    renamed.write_bytes(path.read_bytes())
+    with pytest.raises(SessionError, match="is a TorchScript or PyTorch file, not a session"):
+        load_session(renamed)
+    assert not marker.exists()
+    torch.jit.load(str(path))  # the file is what the test says it is: loading writes the marker
+    assert marker.read_bytes() == b"BBBB"
+
+
+def test_torchscript_export_is_verified_from_the_bytes_just_written(tmp_path, monkeypatch):
+    bundle = make_bundle()
+    jit_load = torch.jit.load
+    opened = []
+
+    def load(source, *args, **kwargs):
+        opened.append(source)
+        return jit_load(source, *args, **kwargs)
+
+    monkeypatch.setattr(torch.jit, "load", load)
+    path, diff = export_verified(bundle, tmp_path / "m.pt", RAW)
+    assert diff < 1e-5 and path.is_file()
+    assert len(opened) == 1 and not isinstance(opened[0], (str, Path))  # bytes, not the file
 
 
 class Boom:
@@ -510,7 +551,7 @@ def test_pickles_in_disguise_never_run(tmp_path, suffix):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("suffix", EXPORTS)
+@pytest.mark.parametrize("suffix", [".onnx", ".safetensors"])
 def test_loading_never_unpickles(tmp_path, monkeypatch, suffix):
     bundle = BUNDLES["custom_maxout_bn"]()
     path = EXPORTS[suffix](bundle, tmp_path / f"m{suffix}")
@@ -526,13 +567,13 @@ def test_loading_never_unpickles(tmp_path, monkeypatch, suffix):
 
 
 def test_unknown_suffix_missing_file_and_folder(tmp_path):
-    with pytest.raises(ExportError, match=r"opens \.onnx, \.pt, \.torchscript, \.safetensors"):
+    with pytest.raises(ExportError, match=r"opens \.onnx, \.safetensors, \.mlps model files"):
         load_predictor(tmp_path / "model.h5")
     with pytest.raises(ExportError, match="the file does not exist"):
         load_predictor(tmp_path / "model.onnx")
-    (tmp_path / "dir.pt").mkdir()
+    (tmp_path / "dir.onnx").mkdir()
     with pytest.raises(ExportError, match="it is a folder"):
-        load_predictor(tmp_path / "dir.pt")
+        load_predictor(tmp_path / "dir.onnx")
 
 
 # ---------------------------------------------------------------- usage snippets

@@ -145,7 +145,8 @@ def test_regression_usage_snippet_prints_values_of_feature_inputs(tmp_path, suff
     assert "print(values[:, 0])  # one predicted value per row" in snippet
     out = run_snippet(snippet, suffix, tmp_path)
     assert out.returncode == 0, out.stderr
-    expected = load_predictor(path).predict(np.zeros((1, 3), np.float32))[:, 0]
+    with torch.no_grad():
+        expected = inference_module(bundle)(torch.zeros(1, 3)).numpy()[:, 0]
     printed = np.array(out.stdout.strip().strip("[]").split(), dtype=np.float32)
     np.testing.assert_allclose(printed, expected, atol=1e-4)
 

@@ -348,6 +348,39 @@ def test_bad_session_json(trained, tmp_path, change, message):
     assert str(info.value).startswith(f"Cannot open {path}: ")
 
 
+def _history_edit(meta: dict, field: str, value) -> bytes:
+    epochs = [dict(e) for e in meta["history"]["epochs"]]
+    epochs[0][field] = value
+    return json.dumps({**meta, "history": {**meta["history"], "epochs": epochs}}).encode()
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda m: _history_edit(m, "epoch", "one"), "record 1 has epoch 'one': epochs are whole"),
+        (lambda m: _history_edit(m, "epoch", 0), "record 1 has epoch 0"),
+        (lambda m: _history_edit(m, "val_loss", "low"), "record 1 has val_loss 'low', which is "
+                                                        "not a number"),
+        (lambda m: _history_edit(m, "seconds", True), "has seconds True"),
+        (lambda m: _history_edit(m, "val_confusion", [["a"]]), "not a table of whole numbers"),
+        (lambda m: _history_edit(m, "val_confusion", 3), "val_confusion is not a list"),
+        (lambda m: json.dumps({**m, "history": {**m["history"], "batch_losses": ["x"]}}).encode(),
+         "batch_losses are not all numbers"),
+        (lambda m: json.dumps({**m, "history": {**m["history"], "grad_norms": [[1]]}}).encode(),
+         "grad_norms are not"),
+        (lambda m: json.dumps({**m, "history": {"epochs": {}}}).encode(), "epochs is not a list"),
+    ],
+)
+def test_history_of_the_wrong_types_is_refused_on_opening(trained, tmp_path, change, message):
+    members = _members(save_session(trained, tmp_path / "good.mlps"))
+    members[SESSION_JSON] = change(json.loads(members[SESSION_JSON]))
+    path = tmp_path / "bad.mlps"
+    path.write_bytes(_zip(members))
+    with pytest.raises(SessionError, match=message) as info:
+        load_session(path)
+    assert str(info.value).startswith(f"Cannot open {path}: its training history")
+
+
 def test_weights_of_the_wrong_shape(trained, tmp_path):
     members = _members(save_session(trained, tmp_path / "good.mlps"))
     state = {k: v.clone() for k, v in trained.weights.items()}

@@ -1,0 +1,274 @@
+"""A trained model as data: its description (network spec, normalization, loss, class names,
+task) and weights, the JSON form of that description stored in every exported file, and the
+module that turns raw inputs into probabilities.
+
+core.export writes and reads files of it; core.session keeps it inside a session.
+"""
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from mlp_studio.core.data import Normalization
+from mlp_studio.core.errors import ExportError, SpecError
+from mlp_studio.core.losses import canonical_loss, probabilities
+from mlp_studio.core.model import NetworkSpec, build_model
+from torch import Tensor, nn
+
+FORMAT = "mlp-studio-model"
+FORMAT_VERSION = 1
+METADATA_KEY = "mlp_studio"  # key in the safetensors header / ONNX metadata_props
+# Tensor names: the same in every export (a playground model's input is features, a
+# regression's output is values), so that code written for one export runs on another.
+INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
+IMAGE_INPUTS = 28 * 28  # a model with this many inputs takes MNIST-style images
+# TorchScript files and torch checkpoints: they hold code (or pickles) that runs while they
+# load, so MLP Studio never opens them (a crafted one can write files on load).
+CODE_SUFFIXES = (".pt", ".pth", ".torchscript", ".ptl")
+
+
+@dataclass
+class ModelBundle:
+    """Everything needed to run a trained model on raw inputs (pixels, or 2-D features)."""
+
+    spec: NetworkSpec
+    normalization: Normalization
+    loss: str  # decides the output head (see core.losses.probabilities)
+    class_names: list[str]
+    state_dict: dict[str, Tensor]
+    # "regression": the one output is the predicted value itself (no softmax head).
+    task: str = "classification"
+    # A playground model's input columns in order ("x1", "x2", "x1*x2"...); empty when unknown
+    # or when the inputs are an image's pixels.
+    feature_names: list[str] = field(default_factory=list)
+
+    @property
+    def takes_images(self) -> bool:
+        """True when the inputs are a 28x28 image's pixels (not 2-D playground features)."""
+        return self.spec.input_size == IMAGE_INPUTS and not self.feature_names
+
+    def input_description(self) -> str:
+        """What the file takes, for people: "raw pixels ..." or "raw input features ..."."""
+        if self.takes_images:
+            return "raw pixels 0-255, 28x28 row-major, white ink on black, MNIST-style"
+        return f"raw input features ({self.feature_list()}), in the units of the training data"
+
+    def feature_list(self) -> str:
+        """The features, "x1, x2", or "3 values per row" when their names are not known."""
+        if self.feature_names:
+            return ", ".join(self.feature_names)
+        n = self.spec.input_size
+        return f"{n} value{'s' if n != 1 else ''} per row"
+
+    def output_description(self) -> str:
+        if self.task == "regression":
+            return "one predicted value per row (the raw network output, not a probability)"
+        return "class probabilities, each row sums to 1, in class_names order"
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def app_version() -> str:
+    try:
+        return importlib_metadata.version("mlp-studio")
+    except importlib_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
+    """The JSON-able model description stored in (and beside) every exported file."""
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "app_version": app_version(),
+        # For people reading the sidecar; the loaders derive these from the spec.
+        "input": {
+            "name": INPUT_NAME,
+            "shape": ["N", bundle.spec.input_size],
+            "dtype": "float32",
+            "values": bundle.input_description(),
+        },
+        "output": {
+            "name": OUTPUT_NAME,
+            "shape": ["N", bundle.spec.output_size],
+            "dtype": "float32",
+            "values": bundle.output_description(),
+        },
+        "spec": bundle.spec.to_dict(),
+        "normalization": bundle.normalization.to_dict(),
+        "loss": canonical_loss(bundle.loss),
+        "class_names": list(bundle.class_names),
+        "task": bundle.task,
+    }
+    if bundle.feature_names:  # only playground models: MNIST descriptions look as before
+        meta["feature_names"] = list(bundle.feature_names)
+    return meta
+
+
+def bundle_from_metadata(
+    meta: object, state_dict: dict[str, Tensor], source: str = "the model"
+) -> ModelBundle:
+    """Rebuild a bundle from its description and weights; ExportError saying what is wrong."""
+    try:
+        spec, normalization, loss, class_names, task = parse_metadata(meta)
+        check_tensors(layout(build_model(spec).state_dict()), layout(state_dict))
+    except ExportError as err:
+        raise ExportError(f"Cannot open {source}: {err}.") from None
+    features = feature_names_of(meta, spec)
+    return ModelBundle(spec, normalization, loss, class_names, dict(state_dict), task, features)
+
+
+# The helpers below raise ExportError with a sentence fragment ("it ...", "the weights ...");
+# the public functions put "Cannot open <file>: " in front.
+
+
+def parse_metadata(meta: object) -> tuple[NetworkSpec, Normalization, str, list[str], str]:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ExportError("it does not contain an MLP Studio model description")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ExportError(f"its format version {version!r} is not valid")
+    if version > FORMAT_VERSION:
+        raise ExportError(
+            f"it was written by a newer MLP Studio (format version {version}, this one reads "
+            f"up to {FORMAT_VERSION}): update MLP Studio"
+        )
+    try:
+        spec = NetworkSpec.from_dict(meta.get("spec"))
+        spec.validate()
+        normalization = Normalization.from_dict(meta.get("normalization"))
+        loss = canonical_loss(str(meta.get("loss")))
+    except (SpecError, TypeError, AttributeError) as err:
+        raise ExportError(f"its model description is invalid: {err}") from None
+    if normalization.size != spec.input_size:
+        raise ExportError(
+            f"its normalization has {normalization.size} values for {spec.input_size} inputs"
+        )
+    names = meta.get("class_names")
+    if not (
+        isinstance(names, list)
+        and all(isinstance(n, str) for n in names)
+        and len(names) == spec.output_size
+    ):
+        raise ExportError(f"its class names are not a list of {spec.output_size} strings")
+    # Files written before regression export have no "task": they are classifiers.
+    task = meta.get("task", "classification")
+    if task not in ("classification", "regression"):
+        raise ExportError(f"its task {task!r} is neither 'classification' nor 'regression'")
+    return spec, normalization, loss, names, task
+
+
+def feature_names_of(meta: dict, spec: NetworkSpec) -> list[str]:
+    """The description's input feature names; [] when absent or not one per input (they only
+    describe the inputs: a file is not refused over them)."""
+    names = meta.get("feature_names")
+    if (
+        isinstance(names, list)
+        and len(names) == spec.input_size
+        and all(isinstance(n, str) for n in names)
+    ):
+        return list(names)
+    return []
+
+
+Layout = dict[str, tuple[list[int], Any]]  # tensor name -> (shape, dtype or None if unknown)
+
+
+def layout(tensors: dict[str, Tensor]) -> Layout:
+    return {k: (list(v.shape), v.dtype) for k, v in tensors.items()}
+
+
+def check_weights(spec: NetworkSpec, state_dict: dict[str, Tensor]) -> None:
+    """ExportError ("the weights do not match the network: ...") unless they fit `spec`."""
+    check_tensors(layout(build_model(spec).state_dict()), layout(state_dict))
+
+
+def check_tensors(expected: Layout, found: Layout) -> None:
+    """Compare tensor names, shapes (and dtypes where known) with what the network needs."""
+    problems = [f"missing tensor {k}" for k in expected if k not in found]
+    problems += [f"unexpected tensor {k}" for k in found if k not in expected]
+    for key in expected.keys() & found.keys():
+        (want_shape, want_dtype), (shape, dtype) = expected[key], found[key]
+        if shape != want_shape:
+            problems.append(f"tensor {key} has shape {shape}, the network needs {want_shape}")
+        elif dtype is not None and dtype != want_dtype:
+            problems.append(f"tensor {key} is {dtype}, the network needs {want_dtype}")
+    if problems:
+        raise ExportError("the weights do not match the network: " + "; ".join(sorted(problems)))
+
+
+# ---------------------------------------------------------------- the inference module
+
+
+class InferenceModule(nn.Module):
+    """Raw inputs [N, D] (pixels 0-255, or playground features) -> class probabilities [N, C]
+    (a regression's values [N, 1]): normalization, MLP, head."""
+
+    def __init__(
+        self, model: nn.Module, normalization: Normalization, loss: str, regression: bool = False
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.tensor(normalization.mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(normalization.std, dtype=torch.float32))
+        self.loss = loss
+        self.regression = regression
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        outputs = self.model((pixels - self.mean) / self.std)
+        # A regression's single output is the value itself: a softmax over it is always 1.
+        return outputs if self.regression else probabilities(self.loss, outputs)
+
+
+def inference_module(bundle: ModelBundle) -> nn.Module:
+    """The bundle as one eval-mode module: raw [N, 784] float32 0-255 -> probabilities [N, C].
+
+    A playground bundle takes its raw features [N, F] instead of pixels; a regression bundle
+    (task "regression") returns the raw predicted values [N, 1] instead of probabilities.
+    """
+    state = {k: v.detach().cpu() for k, v in bundle.state_dict.items()}
+    model = build_model(bundle.spec)
+    try:
+        check_tensors(layout(model.state_dict()), layout(state))
+    except ExportError as err:
+        raise ExportError(f"Cannot use this model: {err}.") from None
+    model.load_state_dict(state)
+    regression = bundle.task == "regression"
+    module = InferenceModule(
+        model, bundle.normalization, canonical_loss(bundle.loss), regression
+    ).eval()
+    module.requires_grad_(False)
+    return module
+
+
+def code_file_refusal(path: str | os.PathLike) -> str:
+    """Why `path` is not opened if it is a TorchScript or torch file (by name), else ""."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in CODE_SUFFIXES:
+        return ""
+    return (
+        f"Cannot open {path}: MLP Studio does not open {suffix} files. TorchScript and PyTorch "
+        "checkpoints carry code that runs while they load, so a file from elsewhere could "
+        "change files on your computer. Open the model's .safetensors or .onnx export, or its "
+        ".mlps session, instead (TorchScript is for running the model with torch outside "
+        "MLP Studio)."
+    )
+
+
+def parse_json(text: str | bytes) -> object:
+    """JSON of a model description; ExportError (a sentence fragment) if it is not JSON."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ExportError(f"its model description is not valid JSON ({err})") from None
+
+
+def first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
