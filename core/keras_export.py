@@ -24,14 +24,10 @@ from typing import Any
 
 import numpy as np
 from mlp_studio.core.errors import ExportError
-from mlp_studio.core.export import (
-    ModelBundle,
-    atomic_write,
-    bundle_to_metadata,
-    inference_module,
-)
+from mlp_studio.core.export import ModelBundle, bundle_to_metadata, inference_module
 from mlp_studio.core.foreign_layers import FORMULAS, TORCH_BN_EPS
 from mlp_studio.core.losses import LOSSES, canonical_loss
+from mlp_studio.core.outputs import atomic_write
 
 KERAS_FORMAT_VERSION = "3.0.0"  # the .keras layout this writer follows (metadata.json)
 METADATA_KEY = "mlp_studio"  # the studio's description, inside metadata.json

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from mlp_studio.core.data import DataConfig
 from mlp_studio.core.errors import ExportError
-from mlp_studio.core.export import ModelBundle, app_version, atomic_write
+from mlp_studio.core.export import ModelBundle, app_version
 from mlp_studio.core.keras_export import KerasLayer, network_layers
 from mlp_studio.core.losses import LOSSES, canonical_loss
 from mlp_studio.core.model import describe, parameter_count
+from mlp_studio.core.outputs import atomic_write
 from mlp_studio.core.training import TrainConfig
 
 # studio loss -> (Keras loss code, targets "index" or "one_hot", trains on raw scores)

@@ -69,7 +69,7 @@ def plan_output(
             raise OutputError(
                 f"Cannot write {given} ({what}): it is not a regular file. Choose a file name."
             )
-        return Target(given, Path(os.path.realpath(path)), stream=True)
+        return Target(given, path, stream=True)  # /dev/stdout resolves to "pipe:[...]"
     if suffixes and path.suffix.lower() not in suffixes:
         raise OutputError(
             f"Cannot write {given} ({what}): use a name ending in {_either(suffixes)}."
@@ -143,6 +143,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _either(suffixes: Sequence[str]) -> str:
     return " or ".join(", ".join(suffixes).rsplit(", ", 1))
+
+
+def recovery_folder() -> Path:
+    """Where a finished run goes when its outputs cannot be written (see core.cli)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("mlp-studio")) / "recovered"
 
 
 # ---------------------------------------------------------------- writing

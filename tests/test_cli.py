@@ -41,7 +41,9 @@ def test_train_writes_metrics_and_exports_that_predict_reads(small_mnist, tmp_pa
     big = Image.fromarray(255 - digit).resize((112, 112))
     image = tmp_path / "digit.png"
     big.save(image)
-    for model in (onnx, pt, st):
+    assert main(["predict", str(pt), str(image)]) == 2  # TorchScript carries code: refused
+    assert "does not open .pt files" in capsys.readouterr().err
+    for model in (onnx, st):
         assert main(["predict", str(model), str(image), "--json"]) == 0
         result = json.loads(capsys.readouterr().out)
         assert result[0]["file"] == str(image)
@@ -63,7 +65,7 @@ def test_train_writes_metrics_and_exports_that_predict_reads(small_mnist, tmp_pa
     (["predict", "/no/such/model.onnx", "x.png"], "model.onnx"),
     (["frobnicate"], "invalid choice"),
     (["train", "--export", "/tmp/m.safetensors", "--metrics-json", "/tmp/m.json"],
-     "writes its description"),
+     "both write /tmp/m.json"),
 ])
 def test_bad_input_exits_2_with_one_error_line(argv, text, small_mnist, capsys):
     if argv[0] == "train":

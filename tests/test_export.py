@@ -592,3 +592,38 @@ def test_usage_snippet_runs(tmp_path, suffix):
 def test_usage_snippet_of_unknown_format():
     with pytest.raises(ExportError, match="No usage example"):
         usage_snippet("model.h5")
+
+
+@pytest.mark.parametrize("failing", ["write", "rename"])
+def test_safetensors_and_its_json_are_written_both_or_neither(tmp_path, monkeypatch, failing):
+    from mlp_studio.core import outputs
+
+    path, sidecar = tmp_path / "m.safetensors", tmp_path / "m.json"
+    old = BUNDLES["relu"]()
+    export_safetensors(old, path)
+    before = path.read_bytes(), sidecar.read_bytes()
+    real_copy, real_replace = outputs._temp_copy, os.replace
+
+    def full_disk_on_the_json(target, data):
+        if target.suffix == ".json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_copy(target, data)
+
+    def replace_fails_on_the_json(src, dst, *args, **kwargs):
+        if str(dst).endswith(".json"):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst, *args, **kwargs)
+
+    if failing == "write":
+        monkeypatch.setattr(outputs, "_temp_copy", full_disk_on_the_json)
+    else:
+        monkeypatch.setattr(os, "replace", replace_fails_on_the_json)
+    with pytest.raises(OutputError, match=f"Cannot write {sidecar}"):
+        export_safetensors(BUNDLES["custom_maxout_bn"](), path)
+    assert (path.read_bytes(), sidecar.read_bytes()) == before  # the old pair, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+    path.unlink()
+    sidecar.unlink()
+    with pytest.raises(OutputError):
+        export_safetensors(old, path)
+    assert list(tmp_path.iterdir()) == []  # a new pair: neither file

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from hostile_torchscript import crafted_torchscript
 from idx_fixtures import write_mnist_folder
 from mlp_studio.app.dialogs.export_dialog import FORMATS, format_difference
 from mlp_studio.app.files.session_actions import RECENT_KEY, FileActions
@@ -141,8 +142,12 @@ def test_export_dialog_writes_and_verifies_each_format(qtbot, data, settings, tm
     # The file really is the model: predictions on the raw test images.
     pixels = data.prepared.raw_test.reshape(100, -1).astype(np.float32)
     expected = export.inference_module(files.current_bundle())(torch.from_numpy(pixels))
-    np.testing.assert_allclose(export.load_predictor(target).predict(pixels), expected,
-                               atol=1e-5)  # fmt: skip
+    if fmt.suffix == ".pt":  # MLP Studio never loads TorchScript; its users do, with torch
+        with torch.no_grad():
+            found = torch.jit.load(str(target))(torch.from_numpy(pixels)).numpy()
+    else:
+        found = export.load_predictor(target).predict(pixels)
+    np.testing.assert_allclose(found, expected, atol=1e-5)
     assert settings.value("files/lastModelFolder") == str(tmp_path)
     dialog.copy_snippet()
     from PySide6.QtGui import QGuiApplication
@@ -159,11 +164,11 @@ def test_export_error_is_shown_in_the_dialog(qtbot, data, settings, tmp_path, bo
     qtbot.addWidget(dialog)
     dialog.set_format("safetensors")
     dialog.set_path(tmp_path / "m.safetensors")
-    (tmp_path / "m.json").write_text("not MLP Studio's description")  # the exporter refuses
-    with qtbot.waitSignal(dialog.finished_job, timeout=TIMEOUT) as blocker:
-        dialog.start_export()
-    assert blocker.args == [False]
+    (tmp_path / "m.json").write_text("not MLP Studio's description")  # the sidecar would clash
+    with qtbot.assertNotEmitted(dialog.finished_job):
+        assert not dialog.start_export()  # checked before any work starts
     assert "m.json" in dialog.status_text()
+    assert (tmp_path / "m.json").read_text() == "not MLP Studio's description"
     assert dialog.export_button.isEnabled()
     assert dialog.max_difference is None
 
@@ -253,6 +258,20 @@ def test_import_of_a_corrupt_file_shows_a_message_and_changes_nothing(
     assert text.startswith(f"Cannot open {path}")
     assert state_snapshot(state) == before
     assert weights_equal(state.model.state_dict(), weights)
+
+
+def test_import_of_a_torchscript_file_is_refused_before_it_runs(qtbot, data, settings, tmp_path,
+                                                                 boxes):  # fmt: skip
+    marker = tmp_path / "written-by-the-file"
+    path = crafted_torchscript(tmp_path / "model.pt", marker)
+    state = trained_state(data)
+    files = make_files(qtbot, settings, tmp_path, state)
+    before = state_snapshot(state)
+    assert not files.import_file(path)
+    kind, title, text = boxes.shown[-1]
+    assert kind == "warning" and "does not open .pt files" in text and ".safetensors" in text
+    assert state_snapshot(state) == before
+    assert not marker.exists()
 
 
 def test_import_action_goes_through_the_file_dialog(qtbot, data, settings, tmp_path, boxes,

@@ -1,10 +1,11 @@
 """Export the model to a file other programs can run, then prove the file is the model.
 
-The dialog writes ONNX, TorchScript or safetensors + JSON (core.export), reloads the file the
-way a user would (onnxruntime for ONNX, torch for the others) and compares its outputs
-(probabilities, or a regression's values) with the live model on up to 1,000 test images or
-playground points (core.export.verify_export). Writing and
-verifying run on a worker thread: a first TorchScript export takes ~2 s.
+The dialog checks the path first (core.export.plan_export), writes ONNX, TorchScript or
+safetensors + JSON, reloads the file (onnxruntime for ONNX, torch for safetensors; TorchScript
+from the bytes just written, since MLP Studio never loads a .pt from disk) and compares its
+outputs (probabilities, or a regression's values) with the live model on up to 1,000 test
+images or playground points (core.export.export_verified). Writing and verifying run on a
+worker thread: a first TorchScript export takes ~2 s.
 
 Run alone: python -m mlp_studio.app.dialogs.export_dialog [--screenshot PNG]
 """
@@ -54,7 +55,6 @@ class ExportFormat:
     label: str
     suffix: str
     description: str
-    writer: str  # function name in core.export
     needs: str = ""  # a module the format needs, if any
 
 
@@ -64,15 +64,14 @@ FORMATS = (
         "ONNX",
         ".onnx",
         "Runs in onnxruntime from Python, C++, C#, Java or JavaScript.",
-        "export_onnx",
         "onnx",
     ),
     ExportFormat(
         "torchscript",
         "TorchScript",
         ".pt",
-        "Runs with PyTorch alone (torch.jit.load), no MLP Studio needed.",
-        "export_torchscript",
+        "Runs with PyTorch alone (torch.jit.load), no MLP Studio needed. MLP Studio itself "
+        "never opens .pt files: they carry code.",
     ),
     ExportFormat(
         "safetensors",
@@ -80,7 +79,6 @@ FORMATS = (
         ".safetensors",
         "The weights, with a readable .json description beside them; MLP Studio (File > "
         "Import model) rebuilds the network from it.",
-        "export_safetensors",
     ),
 )
 
@@ -124,14 +122,13 @@ class _Job(QObject):
 
     done = Signal(object)  # (path, max difference) or an error message (str)
 
-    def __init__(self, fmt: ExportFormat, bundle: export.ModelBundle, path: Path, pixels):
+    def __init__(self, bundle: export.ModelBundle, path: Path, pixels):
         super().__init__()
-        self.fmt, self.bundle, self.path, self.pixels = fmt, bundle, path, pixels
+        self.bundle, self.path, self.pixels = bundle, path, pixels
 
     def run(self) -> None:
         try:
-            written = getattr(export, self.fmt.writer)(self.bundle, self.path)
-            result = (Path(written), export.verify_export(self.bundle, written, self.pixels))
+            result = export.export_verified(self.bundle, self.path, self.pixels)
         except StudioError as err:
             result = str(err)
         except Exception as err:  # a bug in an exporter: report it, keep the app alive
@@ -383,11 +380,16 @@ class ExportDialog(QDialog):
         """Write and verify in the background; False if it did not start."""
         if self._job is not None:
             return False
-        fmt, path = self.current_format(), self.target()
+        path = self.target()
         if isinstance(path, str):
             self._check_path()
             return False
         self.path_edit.setText(str(path))
+        try:
+            export.plan_export(str(path), "The export")
+        except StudioError as err:
+            self._show_status("error", str(err), "Nothing was written.")
+            return False
         if path.exists() and str(path) != self._path_confirmed:
             answer = QMessageBox.question(
                 self,
@@ -401,7 +403,7 @@ class ExportDialog(QDialog):
         self.max_difference = None
         self._set_busy(True)
         self._show_status("busy", f"Writing {path.name}…", "Then it is loaded back and checked.")
-        job = _Job(fmt, self.bundle, path, self.pixels)
+        job = _Job(self.bundle, path, self.pixels)
         job.done.connect(self._on_done)
         self._job = job
         QThreadPool.globalInstance().start(job.run)

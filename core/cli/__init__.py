@@ -1,0 +1,41 @@
+"""The headless command line: `mlp-studio train ...` and `mlp-studio predict ...`.
+
+A client of the same engine API as the GUI. Bad input exits with status 2 and one line
+`error: ...` on stderr, never a traceback. Modules: arguments (options -> configurations),
+train (runs and their outputs), predict, report (progress bar, tables, metrics JSON).
+"""
+
+import sys
+
+from mlp_studio.core.cli.arguments import build_parser, given_options
+from mlp_studio.core.errors import StudioError
+
+EXIT_BAD_INPUT = 2
+
+__all__ = ["EXIT_BAD_INPUT", "build_parser", "given_options", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mlp_studio.core.cli.predict import run_predict
+    from mlp_studio.core.cli.train import run_train, run_train_session
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train" and args.session is not None:
+            return run_train_session(args, given_options(argv))
+        if args.command == "train":
+            if args.restart:
+                raise StudioError("--restart only works with --session FILE.")
+            return run_train(args)
+        return run_predict(args)
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        print(f"error: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,258 @@
+"""The command line's options, and the engine configurations they make."""
+
+import argparse
+import copy
+
+from mlp_studio.core.errors import StudioError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise StudioError(f"{message} (see `mlp-studio {self.prog.split()[-1]} --help`)")
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of numbers") from None
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of whole numbers") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlp-studio", description="MLP Studio: build, train and export "
+                     "multi-layer perceptrons. Without arguments, opens the desktop app.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    _add_train_arguments(sub.add_parser("train", help="train a network headless on MNIST"))
+
+    predict = sub.add_parser("predict", help="classify digit images with an exported model")
+    predict.add_argument("model", help="a .onnx or .safetensors file from MLP Studio, or a "
+                         ".mlps session (TorchScript .pt files are refused: they carry code)")
+    predict.add_argument("images", nargs="+", help="PNG/JPEG files, any size, either polarity")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def given_options(argv: list[str]) -> set[str]:
+    """The train options written on the command line (argv[0] == "train"), as dests ("lr").
+
+    Parses into a namespace where every option is already None: argparse then leaves out the
+    defaults, and no option given on a command line parses to None.
+    """
+    train = _Parser(prog="mlp-studio train")
+    _add_train_arguments(train)
+    dests = vars(train.parse_args([]))
+    namespace = train.parse_args(argv[1:], argparse.Namespace(**dict.fromkeys(dests)))
+    return {dest for dest, value in vars(namespace).items() if value is not None}
+
+
+def _add_train_arguments(train: argparse.ArgumentParser) -> None:
+    from mlp_studio.core.activations import ACTIVATIONS
+    from mlp_studio.core.data import NORMALIZATIONS
+    from mlp_studio.core.losses import LOSSES
+    from mlp_studio.core.model import INITS
+    from mlp_studio.core.train_config import DEVICES, DIVERGENCE_FACTOR, OPTIMIZERS, SCHEDULES
+
+    g = train.add_argument_group("data")
+    g.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files or mnist.npz "
+                   "(default: $MLP_STUDIO_DATA, then the cache, then a download)")
+    g.add_argument("--no-download", action="store_true", help="never download MNIST")
+    g.add_argument("--normalization", default="unit", choices=NORMALIZATIONS)
+    g.add_argument("--split", default="official", choices=("official", "pooled"),
+                   help="official: MNIST test set + validation from training; pooled: all 70k "
+                   "split by --percentages")
+    g.add_argument("--val-fraction", type=float, default=0.1)
+    g.add_argument("--val-count", type=int)
+    g.add_argument("--percentages", type=_floats, default=[70.0, 20.0, 10.0],
+                   metavar="TRAIN,VAL,TEST")
+    g.add_argument("--random-split", action="store_true", help="not stratified by class")
+    g.add_argument("--split-seed", type=int, default=0)
+    g.add_argument("--subset", type=int, help="keep at most this many training samples")
+    g.add_argument("--keep-fractions", type=_floats, metavar="F0,...,F9",
+                   help="per-class share of the training set to keep (imbalance)")
+    g.add_argument("--long-tail", type=float, metavar="SMALLEST",
+                   help="long-tail imbalance: class 0 keeps all, class 9 keeps SMALLEST")
+    g.add_argument("--remedy", default="none",
+                   choices=("none", "oversample", "undersample", "class_weights"))
+    g.add_argument("--target-digit", type=int, metavar="D",
+                   help="binary task: is it the digit D?")
+
+    g = train.add_argument_group("network")
+    g.add_argument("--hidden", type=_ints, default=[128], metavar="N,N,...",
+                   help="hidden layer sizes, e.g. 256,128")
+    g.add_argument("--activation", default="relu",
+                   help=f"one for all layers or a comma list per layer: {', '.join(ACTIVATIONS)}")
+    g.add_argument("--formula", default="", help="custom activation in x, e.g. 'x*sigmoid(x)'")
+    g.add_argument("--leaky-slope", type=float, default=0.01)
+    g.add_argument("--maxout-pieces", type=int, default=2)
+    g.add_argument("--dropout", type=_floats, default=[0.0], metavar="P[,P...]")
+    g.add_argument("--batch-norm", action="store_true")
+    g.add_argument("--init", default="he", choices=INITS)
+
+    g = train.add_argument_group("training")
+    g.add_argument("--loss", default="sparse_categorical_cross_entropy",
+                   help=f"{', '.join(LOSSES)} (or cross-entropy, bce, kl)")
+    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--l1", type=float, default=0.0)
+    g.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    g.add_argument("--step-epochs", type=int, default=1)
+    g.add_argument("--gamma", type=float, default=0.5)
+    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--epochs", type=int, default=5)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="cpu", choices=DEVICES)
+    g.add_argument("--stats-every", type=int, default=50)
+    g.add_argument("--no-restore-best", action="store_true",
+                   help="end with the last weights, not those of the best validation loss")
+    g.add_argument("--divergence-factor", type=float, default=DIVERGENCE_FACTOR, metavar="F",
+                   help="stop when the loss rises F times above its lowest in the run "
+                   f"(default {DIVERGENCE_FACTOR:g}; 0: never; NaN always stops)")
+
+    g = train.add_argument_group("output")
+    g.add_argument("--export", action="append", default=[], metavar="PATH",
+                   help="write the model (.onnx, .pt TorchScript, .safetensors); repeatable")
+    g.add_argument("--metrics-json", metavar="PATH", help="write the test metrics and the "
+                   "per-epoch history as JSON (- for standard output)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    g = train.add_argument_group(
+        "session", "A session file (.mlps) holds a whole experiment: network, weights, data and "
+        "training settings, history. The app's File > Save session writes the same files.")
+    g.add_argument("--session", metavar="FILE",
+                   help="continue the experiment in FILE and write it back (atomically). "
+                   "Data, training and output options given alongside override the saved "
+                   "values: --epochs N trains N more epochs, --lr sets a new learning rate. "
+                   "Network options are refused (the saved weights fix the network). The data "
+                   "comes from --data, else the folder the session was prepared from, else "
+                   "$MLP_STUDIO_DATA or the cache. A FILE that does not exist is created from "
+                   "the other options. The optimizer's state is not saved: momentum and Adam's "
+                   "averages start afresh")
+    g.add_argument("--restart", action="store_true",
+                   help="with --session: train the saved experiment again from its initial "
+                   "(seeded) weights, dropping its history")
+
+
+def spec_from_args(args, num_classes: int, input_size: int):
+    from mlp_studio.core.activations import ActivationSpec
+    from mlp_studio.core.model import LayerSpec, NetworkSpec
+
+    n = len(args.hidden)
+    names = [a.strip() for a in args.activation.split(",")]
+    if len(names) not in (1, n):
+        raise StudioError(f"--activation has {len(names)} names for {n} hidden layers: give one "
+                          "name, or one per layer.")
+    if len(args.dropout) not in (1, n):
+        raise StudioError(f"--dropout has {len(args.dropout)} values for {n} hidden layers: give "
+                          "one value, or one per layer.")
+    names = names * n if len(names) == 1 else names
+    drops = args.dropout * n if len(args.dropout) == 1 else args.dropout
+    if args.formula and "custom" not in names:
+        names = ["custom"] * n
+    layers = [
+        LayerSpec(units, ActivationSpec(name, args.leaky_slope, args.maxout_pieces, args.formula),
+                  dropout, args.batch_norm)
+        for units, name, dropout in zip(args.hidden, names, drops, strict=True)
+    ]
+    spec = NetworkSpec(input_size, layers, num_classes, args.init, args.seed)
+    spec.validate()
+    return spec
+
+
+def data_config_from_args(args):
+    from mlp_studio.core.data import BalanceConfig, DataConfig, SplitConfig, long_tail_fractions
+
+    if args.keep_fractions is not None and args.long_tail is not None:
+        raise StudioError("Use either --keep-fractions or --long-tail, not both.")
+    keep = (1.0,) * 10
+    if args.keep_fractions is not None:
+        keep = tuple(args.keep_fractions)
+    elif args.long_tail is not None:
+        keep = long_tail_fractions(10, args.long_tail)
+    config = DataConfig(
+        normalization=args.normalization,
+        split=SplitConfig(
+            mode=args.split, val_fraction=args.val_fraction, val_count=args.val_count,
+            percentages=tuple(args.percentages), stratified=not args.random_split,
+            seed=args.split_seed, subset=args.subset,
+        ),
+        balance=BalanceConfig(keep_fractions=keep, remedy=args.remedy),
+        target_digit=args.target_digit,
+    )
+    config.validate()
+    return config
+
+
+def train_config_from_args(args):
+    from mlp_studio.core.training import TrainConfig
+
+    config = TrainConfig(
+        loss=args.loss, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        weight_decay=args.weight_decay, l1=args.l1, schedule=args.schedule,
+        step_epochs=args.step_epochs, gamma=args.gamma, batch_size=args.batch_size,
+        epochs=args.epochs, seed=args.seed, device=args.device, stats_every=args.stats_every,
+        restore_best=not args.no_restore_best, divergence_factor=args.divergence_factor,
+    )
+    config.validate()
+    return config
+
+
+
+# Options of each kind, as argparse dests; see run_train_session.
+NETWORK_OPTIONS = frozenset({"hidden", "activation", "formula", "leaky_slope", "maxout_pieces",
+                             "dropout", "batch_norm", "init"})
+TRAIN_FIELDS = ("loss", "optimizer", "lr", "momentum", "weight_decay", "l1", "schedule",
+                "step_epochs", "gamma", "batch_size", "epochs", "seed", "device", "stats_every",
+                "divergence_factor")
+
+
+def override_data_config(config, args, given: set[str]):
+    """The saved data settings with the data options given on the command line applied."""
+    from mlp_studio.core.data import long_tail_fractions
+
+    config = copy.deepcopy(config)
+    split, balance = config.split, config.balance
+    simple = {"normalization": (config, "normalization"), "split": (split, "mode"),
+              "val_fraction": (split, "val_fraction"), "val_count": (split, "val_count"),
+              "split_seed": (split, "seed"), "subset": (split, "subset"),
+              "remedy": (balance, "remedy"), "target_digit": (config, "target_digit")}
+    for dest, (target, name) in simple.items():
+        if dest in given:
+            setattr(target, name, getattr(args, dest))
+    if "percentages" in given:
+        split.percentages = tuple(args.percentages)
+    if "random_split" in given:
+        split.stratified = False
+    if {"keep_fractions", "long_tail"} <= given:
+        raise StudioError("Use either --keep-fractions or --long-tail, not both.")
+    if "keep_fractions" in given:
+        balance.keep_fractions = tuple(args.keep_fractions)
+    elif "long_tail" in given:
+        balance.keep_fractions = long_tail_fractions(10, args.long_tail)
+    config.validate()
+    return config
+
+
+def override_train_config(config, args, given: set[str]):
+    """The saved training settings with the training options given applied."""
+    config = copy.deepcopy(config)
+    for name in TRAIN_FIELDS:
+        if name in given:
+            setattr(config, name, getattr(args, name))
+    if "no_restore_best" in given:
+        config.restore_best = False
+    config.validate()
+    return config
+
+

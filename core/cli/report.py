@@ -1,0 +1,71 @@
+"""What `train` prints: the progress bar on stderr, the per-class table, the metrics JSON."""
+
+import sys
+import time
+
+
+class ProgressBar:
+    """One line on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._last = 0.0
+
+    def __call__(self, event) -> None:
+        from mlp_studio.core.training import BatchProgress, Diverged, EpochEnd, Finished
+
+        if isinstance(event, Diverged):
+            print(f"\n{event.message}", file=sys.stderr)
+        elif isinstance(event, Finished) and event.ended_worse:
+            print(f"Note: this run ended with a validation loss of {event.end_val_loss:.4g}, "
+                  f"worse than the {event.start_val_loss:.4g} of the model it started from.",
+                  file=sys.stderr)
+        if not self.enabled:
+            return
+        if isinstance(event, BatchProgress):
+            now = time.perf_counter()
+            if now - self._last < 0.1 and event.batch < event.batches_per_epoch:
+                return
+            self._last = now
+            done = event.batch / event.batches_per_epoch
+            bar = "#" * int(done * 30)
+            print(f"\repoch {event.epoch} [{bar:<30}] {event.batch}/{event.batches_per_epoch} "
+                  f"loss {event.losses[-1]:.4f} {event.samples_per_second:,.0f} samples/s",
+                  end="", file=sys.stderr, flush=True)
+        elif isinstance(event, EpochEnd):
+            print(f"\repoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} "
+                  f"acc {event.train_accuracy:.4f} | val loss {event.val.loss:.4f} "
+                  f"acc {event.val.accuracy:.4f} | {event.seconds:.1f} s" + " " * 20,
+                  file=sys.stderr, flush=True)
+
+
+def metrics_table(metrics, class_names: list[str]) -> str:
+    lines = [f"{'class':>8} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
+    for i, name in enumerate(class_names):
+        lines.append(f"{name:>8} {metrics.precision[i]:9.4f} {metrics.recall[i]:7.4f} "
+                     f"{metrics.f1[i]:7.4f} {int(metrics.support[i]):8d}")
+    for label, avg in (("macro", metrics.macro), ("weighted", metrics.weighted)):
+        lines.append(f"{label:>8} {avg['precision']:9.4f} {avg['recall']:7.4f} "
+                     f"{avg['f1']:7.4f} {int(metrics.support.sum()):8d}")
+    lines.append(f"accuracy {metrics.accuracy:.4f}   loss {metrics.loss:.4f}")
+    return "\n".join(lines)
+
+
+def metrics_report(finished, class_names: list[str]) -> dict:
+    test = finished.test
+    report = {
+        "test_accuracy": None if test is None else test.accuracy,
+        "test_loss": None if test is None else test.loss,
+        "confusion_matrix": None if test is None else test.confusion.tolist(),
+        "per_class": None if test is None else test.to_dict(class_names)["per_class"],
+        "epochs": [
+            {"epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
+             "val_loss": e.val_loss, "val_accuracy": e.val_accuracy, "seconds": e.seconds}
+            for e in finished.history.epochs
+        ],
+        "best_epoch": finished.best_epoch,
+        "stopped": finished.stopped,
+        "diverged": None if finished.diverged is None else finished.diverged.message,
+    }
+    return report
+

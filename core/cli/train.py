@@ -1,0 +1,220 @@
+"""`mlp-studio train`: train headless, optionally continuing a session, then write the outputs.
+
+Every output (--session, --metrics-json, --export and a safetensors export's JSON) is checked
+before the data is loaded (core.outputs): suffix, folder, writable, not an input, not another
+output. If writing still fails after training, the trained model goes to a recovery session
+and the error says where, so a run is never thrown away.
+"""
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlp_studio.core.cli.arguments import (
+    NETWORK_OPTIONS,
+    data_config_from_args,
+    override_data_config,
+    override_train_config,
+    spec_from_args,
+    train_config_from_args,
+)
+from mlp_studio.core.cli.report import ProgressBar, metrics_report, metrics_table
+from mlp_studio.core.errors import StudioError
+from mlp_studio.core.outputs import Target, check_distinct, plan_output, write_output
+
+
+@dataclass
+class Outputs:
+    """The files a run will write, checked before it starts."""
+
+    session: Target | None = None
+    metrics: Target | None = None
+    exports: list[str] = field(default_factory=list)  # as given; each checked with its sidecar
+    # What was actually written, for the recovery message.
+    written: list[str] = field(default_factory=list)
+
+
+def plan_outputs(args, data_dir: str | None, session: bool = False) -> Outputs:
+    """Check every output path; StudioError (one line) on the first problem."""
+    from mlp_studio.core.export import plan_export
+    from mlp_studio.core.mnist import default_cache_dir, resolve_data_dir
+
+    outputs = Outputs(exports=list(args.export))
+    named: list[tuple[str, Target]] = []
+    if session:
+        outputs.session = plan_output(args.session, "--session", (".mlps",))
+        named.append(("--session", outputs.session))
+    if args.metrics_json is not None:
+        outputs.metrics = plan_output(args.metrics_json, "--metrics-json", allow_stdout=True)
+        named.append(("--metrics-json", outputs.metrics))
+    for path in args.export:
+        targets = plan_export(path)
+        named += [("--export", targets[0]), *((f"--export {path} (its JSON description)", t)
+                                              for t in targets[1:])]  # fmt: skip
+    data = resolve_data_dir(data_dir) or default_cache_dir()
+    folder = data if data.is_dir() or not data.exists() else data.parent  # a folder or mnist.npz
+    # The session's own file is both read and written back by --session: any other output
+    # on it collides with --session itself.
+    check_distinct(named, input_folders=[("the data folder", folder)])
+    return outputs
+
+
+def run_train(args) -> int:
+    from mlp_studio.core.data import prepare_mnist
+    from mlp_studio.core.mnist import load_mnist
+    from mlp_studio.core.model import build_model, describe
+    from mlp_studio.core.session import Session
+    from mlp_studio.core.training import Trainer
+
+    data_config = data_config_from_args(args)
+    train_config = train_config_from_args(args)
+    outputs = plan_outputs(args, args.data)
+
+    mnist = load_mnist(args.data, download=not args.no_download)
+    data = prepare_mnist(mnist, data_config)
+    spec = spec_from_args(args, data.num_classes, int(data.x_train.shape[1]))
+    print(f"data: {mnist.source} | train {len(data.x_train):,} val {len(data.x_val):,} "
+          f"test {len(data.x_test):,} | network {describe(spec)}", file=sys.stderr)
+
+    trainer = Trainer(build_model(spec), data, train_config,
+                      on_event=ProgressBar(not args.quiet))
+    finished = trainer.run()
+    session = Session(
+        spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+        data_config, train_config, data.normalization, list(data.class_names),
+        finished.history, trainer.best_state, trainer.best_epoch, len(finished.history.epochs),
+        mnist.source, optimizer_state=trainer.optimizer_state,
+    )
+    write_outputs(outputs, finished, session)
+    return 1 if finished.diverged else 0
+
+
+def run_train_session(args, given: set[str]) -> int:
+    """`train --session FILE`: continue (or --restart, or start) a saved experiment headless."""
+    from mlp_studio.core.data import prepare_mnist
+    from mlp_studio.core.mnist import load_mnist
+    from mlp_studio.core.model import build_model, describe
+    from mlp_studio.core.session import Session, best_val_loss, load_session, merge_history
+    from mlp_studio.core.training import History, Trainer
+
+    path = Path(args.session).expanduser()
+    plan_output(args.session, "--session", (".mlps",))  # before reading: a clear message first
+    old = load_session(path) if path.exists() else None
+    if old is None:
+        if args.restart:
+            raise StudioError(f"--restart needs a saved session, but {path} does not exist.")
+        data_config, train_config = data_config_from_args(args), train_config_from_args(args)
+    else:
+        refused = sorted(given & NETWORK_OPTIONS)
+        if refused:
+            raise StudioError(f"--{refused[0].replace('_', '-')} cannot change the network of "
+                              f"the session {path}: its weights fix it. Leave it out, or train "
+                              "into a new session file.")
+        data_config = override_data_config(old.data_config, args, given)
+        train_config = override_train_config(old.train_config, args, given)
+    source = args.data
+    if source is None and old is not None and old.data_source and Path(old.data_source).exists():
+        source = old.data_source
+    outputs = plan_outputs(args, source, session=True)
+
+    mnist = load_mnist(source, download=not args.no_download)
+    data = prepare_mnist(mnist, data_config)
+    input_size = int(data.x_train.shape[1])
+    if old is None:
+        spec = spec_from_args(args, data.num_classes, input_size)
+    else:
+        spec = old.spec
+        if (spec.input_size, spec.output_size) != (input_size, data.num_classes):
+            raise StudioError(
+                f"The session's network takes {spec.input_size} inputs and gives "
+                f"{spec.output_size} outputs, but its data settings give {input_size} inputs "
+                f"and {data.num_classes} classes: leave out --target-digit, or start a new "
+                "session file.")
+    continuing = old is not None and not args.restart
+    model = build_model(spec)
+    history, epochs_done, best, best_epoch, optimizer = History(), 0, None, None, None
+    if continuing:
+        model.load_state_dict(old.weights)
+        history, epochs_done = old.history, old.epochs_done
+        best, best_epoch, optimizer = old.best_weights, old.best_epoch, old.optimizer_state
+    what = "continuing" if continuing else "restarting" if old is not None else "new"
+    print(f"session: {path} ({what}, {epochs_done} epochs done) | data: {mnist.source} | "
+          f"train {len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "
+          f"network {describe(spec)}", file=sys.stderr)
+
+    trainer = Trainer(model, data, train_config, on_event=ProgressBar(not args.quiet),
+                      start_epoch=epochs_done, optimizer_state=optimizer)
+    finished = trainer.run()
+    run = finished.history
+    if trainer.best_state is not None and (
+            best is None or trainer.best_val_loss < best_val_loss(history, best_epoch)):
+        best, best_epoch = trainer.best_state, trainer.best_epoch
+    session = Session(
+        spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+        data_config, train_config, data.normalization, list(data.class_names),
+        merge_history(history, run), best, best_epoch, epochs_done + len(run.epochs),
+        mnist.source, created=old.created if old is not None else "",
+        optimizer_state=trainer.optimizer_state,
+    )
+    write_outputs(outputs, finished, session)
+    return 1 if finished.diverged else 0
+
+
+def write_outputs(outputs: Outputs, finished, session) -> None:
+    """The test table, then the session, the metrics JSON and the exports. A write that fails
+    keeps the trained model in a recovery session: StudioError says where."""
+    from mlp_studio.core.export import export_file
+    from mlp_studio.core.session import save_session, session_bundle
+
+    class_names = session.class_names
+    if finished.test is not None:  # on stderr when the metrics JSON takes standard output
+        streamed = outputs.metrics is not None and outputs.metrics.stream
+        print(metrics_table(finished.test, class_names),
+              file=sys.stderr if streamed else sys.stdout)  # fmt: skip
+    steps = []
+    if outputs.session is not None:
+        steps.append((outputs.session.given, lambda: save_session(session, outputs.session.path),
+                      f"saved session {outputs.session.given} ({session.epochs_done} epochs "
+                      "done)"))  # fmt: skip
+    if outputs.metrics is not None:
+        report = json.dumps(metrics_report(finished, class_names), indent=2) + "\n"
+        steps.append((outputs.metrics.given,
+                      lambda: write_output(outputs.metrics, report.encode()),
+                      f"wrote metrics {outputs.metrics.given}"))
+    for path in outputs.exports:
+        steps.append((path, lambda p=path: export_file(session_bundle(session), p),
+                      f"exported {path}"))
+    failures = []
+    for given, write, done in steps:
+        try:
+            write()
+        except StudioError as err:
+            failures.append(str(err))
+            continue
+        outputs.written.append(given)
+        print(done, file=sys.stderr)
+    if failures:
+        raise StudioError(f"{'; '.join(failures)} {_recover(outputs, session)}")
+
+
+def _recover(outputs: Outputs, session) -> str:
+    """Keep the trained model somewhere; say where (the words after the write errors)."""
+    from mlp_studio.core.outputs import recovery_folder
+    from mlp_studio.core.session import save_session
+
+    if outputs.session is not None and outputs.session.given in outputs.written:
+        return f"The trained model is saved in the session {outputs.session.given}."
+    name = f"recovered-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.mlps"
+    for folder in (recovery_folder(), Path.cwd()):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = save_session(session, folder / name)
+        except (StudioError, OSError):
+            continue
+        return (f"The trained model is kept in {path}: open it in the app (File > Open "
+                f"session) to export it, continue it with `mlp-studio train --session {path}`, "
+                f"or run it with `mlp-studio predict {path} IMAGE...`.")
+    return "The trained model could not be saved anywhere either: is the disk full?"
