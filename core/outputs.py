@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlp_studio.core.errors import OutputError
 
@@ -33,9 +34,6 @@ class Target:
     given: str  # as the user typed it, for messages
     path: Path | None  # None: standard output
     stream: bool = False  # standard output, a terminal or a pipe: written through, not replaced
-
-    def key(self) -> str:
-        return "<stdout>" if self.path is None else os.path.normcase(str(self.path))
 
 
 def plan_output(
@@ -96,33 +94,22 @@ def check_folder(path: Path) -> None:
 
 
 def check_distinct(
-    outputs: Sequence[tuple[str, Target]],
-    input_files: Sequence[tuple[str, Path]] = (),
-    input_folders: Sequence[tuple[str, Path]] = (),
+    outputs: Sequence[tuple[str, Target]], input_folders: Sequence[tuple[str, Path]] = ()
 ) -> None:
-    """Refuse outputs that would overwrite one another, an input file, or a file in an input
-    folder. Each item is (what it is, for messages, e.g. "--metrics-json", and the path)."""
-    seen: dict[str, str] = {}
+    """Refuse outputs that would overwrite one another or write into a folder the run reads
+    from. Each item is (what it is, for messages, e.g. "--metrics-json", and the path)."""
+    seen: dict[Any, str] = {}
     for what, target in outputs:
-        if target.stream and target.path is None:
-            key = target.key()
-        elif target.stream:
-            continue  # a terminal or pipe takes several outputs in turn
-        else:
-            key = target.key()
+        if target.stream and target.path is not None:
+            continue  # a terminal or a pipe takes several outputs in turn
+        key = _identity(target)
         if key in seen:
             raise OutputError(
                 f"{what} and {seen[key]} both write {target.given}: give each its own file."
             )
         seen[key] = what
-        if target.path is None or target.stream:
+        if target.path is None:
             continue
-        for name, source in input_files:
-            if _same_file(target.path, source):
-                raise OutputError(
-                    f"{what} {target.given} would overwrite {name} ({source}): choose another "
-                    "file name."
-                )
         for name, folder in input_folders:
             real = Path(os.path.realpath(folder))
             if real in target.path.parents:
@@ -132,13 +119,16 @@ def check_distinct(
                 )
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b)):
-        return True
+def _identity(target: Target) -> Any:
+    """The same for two paths of one file: its device and inode when it exists (hard links),
+    else its resolved path."""
+    if target.path is None:
+        return "<stdout>"
     try:
-        return os.path.samefile(a, b)  # hard links
+        info = target.path.stat()
     except OSError:
-        return False
+        return os.path.normcase(str(target.path))
+    return (info.st_dev, info.st_ino)
 
 
 def _either(suffixes: Sequence[str]) -> str:

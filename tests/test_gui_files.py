@@ -274,6 +274,20 @@ def test_import_of_a_torchscript_file_is_refused_before_it_runs(qtbot, data, set
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("target,text", [
+    ("missing/a.mlps", "does not exist"),
+    ("/sys/kernel/a.mlps", "permission denied in the folder /sys/kernel"),
+    ("folder.mlps", "it is a folder"),
+])  # fmt: skip
+def test_save_to_an_unwritable_place_says_why_at_once(qtbot, data, settings, tmp_path, boxes,
+                                                      target, text):  # fmt: skip
+    (tmp_path / "folder.mlps").mkdir()
+    files = make_files(qtbot, settings, tmp_path, trained_state(data))
+    assert not files.save_to(tmp_path / target)  # checked before the background save starts
+    kind, title, message = boxes.shown[-1]
+    assert title == "Cannot save the session" and text in message
+
+
 def test_import_action_goes_through_the_file_dialog(qtbot, data, settings, tmp_path, boxes,
                                                     dialogs):  # fmt: skip
     source = make_files(qtbot, settings, tmp_path, trained_state(data))

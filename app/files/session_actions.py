@@ -29,6 +29,7 @@ from mlp_studio.core.export import ModelBundle, verification_pixels
 from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import NetworkSpec, build_model, describe
 from mlp_studio.core.model_import import InputRangeNeeded, import_model
+from mlp_studio.core.outputs import plan_output
 from mlp_studio.core.session import (
     SUFFIX,
     Session,
@@ -556,11 +557,10 @@ class FileActions(QObject):
         if self.state.training:
             return False
         path = Path(path)
-        if not path.parent.is_dir():
-            QMessageBox.warning(
-                self.window, "Cannot save the session",
-                f"Cannot write {path}: the folder {path.parent} does not exist.",
-            )  # fmt: skip
+        try:  # before collecting: a folder that is gone or read-only is said at once
+            plan_output(path, "the session")
+        except StudioError as err:
+            QMessageBox.warning(self.window, "Cannot save the session", str(err))
             return False
         session = self.collect_session()
         self._saver.save(session, path, ("manual", self._revision, session), replaceable=False)
