@@ -54,11 +54,12 @@ def command(data: Path, out: Path) -> list[str]:
 def kill_while_writing(argv: list[str], out: Path, name: str, timeout: float = 300) -> bool:
     """Run argv; SIGKILL it as soon as the temporary file of `name` exists. True if it was
     killed during that write, False if the run ended first."""
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     prefix, deadline = f".{name}.", time.monotonic() + timeout
+    old = {e.name for e in os.scandir(out)}  # temporary files earlier kills left behind
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while process.poll() is None and time.monotonic() < deadline:
-            if any(e.name.startswith(prefix) and e.name.endswith(".tmp")
+            if any(e.name.startswith(prefix) and e.name.endswith(".tmp") and e.name not in old
                    for e in os.scandir(out)):  # fmt: skip
                 process.send_signal(signal.SIGKILL)
                 process.wait()
