@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from mlp_studio.core.session import best_val_loss, merge_history
+from mlp_studio.core.session_history import best_val_loss, merge_history
 from mlp_studio.core.training import EpochEnd, EpochRecord, Finished, History, OptimizerState
 
 

@@ -8,7 +8,7 @@ parses data only; code files such as TorchScript are never loaded from a user's 
 from pathlib import Path
 
 from mlp_studio.core.errors import ExportError
-from mlp_studio.core.export import ModelBundle, load_bundle
+from mlp_studio.core.export import ModelBundle, load_bundle, refuse_code_file
 from mlp_studio.core.foreign_layers import INPUT_RANGES, InputRangeNeeded, existing_file
 
 IMPORT_SUFFIXES = (".safetensors", ".mlps", ".keras", ".h5", ".onnx")
@@ -23,6 +23,7 @@ def import_model(path: str | Path, input_range: str | None = None) -> ModelBundl
     `input_range` ("raw": pixels 0-255, "unit": 0-1) is used only when the file does not say;
     when it is needed and not given, InputRangeNeeded (an ExportError) asks for it.
     """
+    refuse_code_file(path)  # TorchScript: why it is refused and what to open instead
     path = Path(path)
     suffix = path.suffix.lower()
     if input_range is not None and input_range not in INPUT_RANGES:

@@ -163,5 +163,5 @@ def test_damaged_files_are_clear_errors(tmp_path, content):
 
 def test_unknown_suffix_and_torchscript_are_refused(tmp_path):
     (tmp_path / "m.pt").write_bytes(b"x")
-    with pytest.raises(ExportError, match=r"imports models from \.safetensors"):
+    with pytest.raises(ExportError, match=r"does not open \.pt files\. TorchScript .* carry code"):
         import_model(tmp_path / "m.pt")

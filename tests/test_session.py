@@ -21,12 +21,12 @@ from mlp_studio.core.session import (
     WEIGHTS,
     Session,
     load_session,
-    merge_history,
     save_session,
     session_bundle,
     session_bytes,
     session_to_json,
 )
+from mlp_studio.core.session_history import merge_history
 from mlp_studio.core.training import EpochRecord, History, TrainConfig, Trainer
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save

@@ -14,7 +14,7 @@ import copy
 from mlp_studio.core.data import DataConfig, Normalization, PreparedData
 from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import MLP, NetworkSpec, build_model
-from mlp_studio.core.session import merge_history
+from mlp_studio.core.session_history import merge_history
 from mlp_studio.core.suggestions import Suggestion
 from mlp_studio.core.training import EpochRecord, Finished, History, TrainConfig
 from PySide6.QtCore import QObject, Signal

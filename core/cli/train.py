@@ -97,7 +97,8 @@ def run_train_session(args, given: set[str]) -> int:
     from mlp_studio.core.data import prepare_mnist
     from mlp_studio.core.mnist import load_mnist
     from mlp_studio.core.model import build_model, describe
-    from mlp_studio.core.session import Session, best_val_loss, load_session, merge_history
+    from mlp_studio.core.session import Session, load_session
+    from mlp_studio.core.session_history import best_val_loss, merge_history
     from mlp_studio.core.training import History, Trainer
 
     path = Path(args.session).expanduser()
