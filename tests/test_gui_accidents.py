@@ -178,3 +178,31 @@ def _value(widget):
     from PySide6.QtWidgets import QComboBox
 
     return widget.currentIndex() if isinstance(widget, QComboBox) else widget.value()
+
+
+def test_data_settings_are_undoable_and_a_slider_drag_is_one_entry(qtbot, window):
+    data, state = window.panels["dataset"], window.state
+    stack = state.undo_stack
+    start = stack.count()
+    slider = data.keep_sliders.sliders[3]
+    for value in range(99, 49, -1):  # a drag: fifty steps
+        slider.setValue(value)
+    assert stack.count() == start + 1
+    assert state.data_config.balance.keep_fractions[3] == 0.5
+    assert window.undo_action.text() == "&Undo Keep 50% of the 3s"
+    combo = data.normalization_combo
+    combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
+    changed = combo.currentData()
+    assert stack.count() == start + 2 and state.data_config.normalization == changed
+
+    window.undo_action.trigger()  # the normalization comes back, in the state and on screen
+    assert state.data_config.normalization == combo.currentData() != changed
+    window.undo_action.trigger()  # then the slider
+    assert slider.value() == 100 and state.data_config.balance.keep_fractions[3] == 1.0
+    assert data.config() == state.data_config
+    window.redo_action.trigger()
+    assert slider.value() == 50 and state.data_config.balance.keep_fractions[3] == 0.5
+    data.long_tail_button.click()  # several digits at once: its own entry
+    assert stack.count() == start + 2 and data.keep_sliders.sliders[9].value() == 5
+    window.undo_action.trigger()
+    assert slider.value() == 50 and data.keep_sliders.sliders[9].value() == 100

@@ -91,6 +91,25 @@ class _GoBack(QUndoCommand):
         state._swap_weights(*self._sides[side])
 
 
+class _DataEdit(_SpecEdit):
+    """The same for the data settings (the Data panel shows and prepares what it gets)."""
+
+    def id(self) -> int:
+        return 2 if self._merge else -1  # never merged with a spec edit
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        merged = super().mergeWith(other)
+        if merged:
+            self.setText(other.text())  # "Keep 50% of the 3s": where the drag ended
+        return merged
+
+    def redo(self) -> None:
+        self._state.set_data_config(self._new)
+
+    def undo(self) -> None:
+        self._state.set_data_config(self._old)
+
+
 class Experiment(QObject):
     specChanged = Signal(object)  # NetworkSpec
     trainConfigChanged = Signal(object)  # TrainConfig
@@ -171,6 +190,14 @@ class Experiment(QObject):
     @property
     def data_config(self) -> DataConfig:
         return copy.deepcopy(self._data_config)
+
+    def edit_data_config(self, config: DataConfig, text: str, merge: str = "") -> None:
+        """An undoable change of the data settings, on the same undo stack as design edits;
+        consecutive edits with the same non-empty `merge` key (a slider drag) are one entry."""
+        if config == self._data_config:
+            return
+        old, new = copy.deepcopy(self._data_config), copy.deepcopy(config)
+        self.undo_stack.push(_DataEdit(self, old, new, text, merge))
 
     def set_data_config(self, config: DataConfig) -> None:
         if config != self._data_config:

@@ -875,20 +875,20 @@ class DataPanel(QWidget):
 
     def _on_task(self) -> None:
         self._config.target_digit = self.task_combo.currentData()
-        self._schedule_prepare()
+        self._edit("Change the task")
 
     def _on_mode(self) -> None:
         official = self.official_radio.isChecked()
         self._config.split.mode = "official" if official else "pooled"
         self.mode_stack.setCurrentIndex(0 if official else 1)
-        self._schedule_prepare()
+        self._edit("Change the split")
 
     def _on_val(self) -> None:
         by_count = self.val_unit.currentData() == "count"
         self.val_stack.setCurrentIndex(1 if by_count else 0)
         self._config.split.val_fraction = self.val_pct.value() / 100.0
         self._config.split.val_count = self.val_count.value() if by_count else None
-        self._schedule_prepare(gradual=True)
+        self._edit("Change the validation share", "validation", gradual=True)
 
     def _on_pooled(self, index: int) -> None:
         """Spin `index` changed: the next spin (then the one after) absorbs the difference."""
@@ -904,7 +904,7 @@ class DataPanel(QWidget):
             spin.setValue(value)
             spin.blockSignals(False)
         self._config.split.percentages = tuple(float(v) for v in values)
-        self._schedule_prepare(gradual=True)
+        self._edit("Change the split percentages", f"percent-{index}", gradual=True)
 
     def _on_split_misc(self) -> None:
         split = self._config.split
@@ -912,19 +912,34 @@ class DataPanel(QWidget):
         split.seed = self.seed_spin.value()
         self.subset_spin.setEnabled(self.subset_check.isChecked())
         split.subset = self.subset_spin.value() if self.subset_check.isChecked() else None
-        self._schedule_prepare(gradual=True)
+        old = self.state.data_config.split
+        key = "seed" if old.seed != split.seed else "subset" if old.subset != split.subset else ""
+        self._edit("Change the split", key, gradual=True)
 
     def _on_keep(self, fractions: tuple[float, ...]) -> None:
+        old = self.state.data_config.balance.keep_fractions
+        moved = [d for d, (a, b) in enumerate(zip(old, fractions, strict=False)) if a != b]
         self._config.balance.keep_fractions = tuple(fractions)
-        self._schedule_prepare(gradual=True)
+        if len(moved) == 1:  # one slider: a drag is one undo entry
+            self._edit(f"Keep {fractions[moved[0]]:.0%} of the {moved[0]}s", f"keep-{moved[0]}",
+                       gradual=True)  # fmt: skip
+        else:  # Long tail, Balanced
+            self._edit("Change the class balance", gradual=True)
 
     def _on_remedy(self) -> None:
         self._config.balance.remedy = self.remedy_combo.currentData()
-        self._schedule_prepare()
+        self._edit("Change the imbalance remedy")
 
     def _on_normalization(self) -> None:
         self._config.normalization = self.normalization_combo.currentData()
-        self._schedule_prepare()
+        self._edit("Change the normalization")
+
+    def _edit(self, text: str, merge: str = "", gradual: bool = False) -> None:
+        """The user changed a setting: an undo entry (Edit > Undo shows `text`; edits with the
+        same `merge` key in a row are one), then prepare the data again."""
+        if not self.state.training:
+            self.state.edit_data_config(self._config, text, merge)
+        self._schedule_prepare(gradual)
 
     # ------------------------------------------------------------------ state signals
 
