@@ -19,12 +19,12 @@ def _what(value: float) -> str:
 
 def advice(cause: str, lr: float) -> str:
     """What to change, for a Diverged message."""
-    lower = f"Lower the learning rate (now {lr:g}) or normalize the inputs, then train again."
+    lower = f"the learning rate (now {lr:g}) or normalize the inputs, then train again."
     if cause == "gradients":
         return ("A custom activation whose slope is undefined for some inputs does this: "
                 "sqrt(x) or log(x) at x <= 0, even inside where(x > 0, ...), since its slope is "
-                "still computed there; use e.g. sqrt(max(x, 1e-6)). Otherwise: " + lower)
-    return lower
+                "still computed there; use e.g. sqrt(max(x, 1e-6)). Otherwise, lower " + lower)
+    return "Lower " + lower
 
 
 @dataclass

@@ -160,6 +160,17 @@ def test_divergence_is_marked_on_the_loss_plot(view):
     assert "Diverged" in view.status.text()
 
 
+def test_divergence_found_at_an_epoch_end_is_marked_there(view):
+    # A NaN validation loss or weights is found after the epoch's last batch (batch 0).
+    view.on_progress(progress(2, 10, 10, 20, [1.0] * 10))
+    view.on_diverged(Diverged("Training diverged ...", 2, 0, "validation"))
+    assert [line.value() for line in view.curves.markers] == [pytest.approx(2.0)]
+    assert "at epoch 2, its end" in view.status.text()
+    view.on_finished(Finished(None, None, None, False,
+                              Diverged("... the gradients became NaN ...", 1, 1, "gradients")))
+    assert "activation formula" in view.status.text()
+
+
 # ---- confusion matrix and mistakes ----
 
 

@@ -213,7 +213,8 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def on_diverged(self, event: Diverged) -> None:
         self._mark_divergence(event)
-        self.status.setText(f"<b>Diverged</b> at epoch {event.epoch}, batch {event.batch}.")
+        where = f"batch {event.batch}" if event.batch else "its end"  # 0: found at the end
+        self.status.setText(f"<b>Diverged</b> at epoch {event.epoch}, {where}.")
         self.status.setToolTip(event.message)
 
     @Slot(object)
@@ -240,7 +241,9 @@ class TrainingPanel(QWidget):
             self.confusion.show_split("test")
         if event.diverged is not None:
             self._mark_divergence(event.diverged)
-            text = f"<b>Diverged</b> at epoch {event.diverged.epoch}: lower the learning rate."
+            fix = ("check the activation formula or the learning rate"
+                   if event.diverged.cause == "gradients" else "lower the learning rate")
+            text = f"<b>Diverged</b> at epoch {event.diverged.epoch}: {fix}."
             self.status.setToolTip(event.diverged.message)
         elif event.stopped:
             text = "<b>Stopped.</b>"
@@ -302,7 +305,7 @@ class TrainingPanel(QWidget):
 
     def _mark_divergence(self, event: Diverged) -> None:
         bpe = self._last.batches_per_epoch if self._last is not None else 1
-        x = event.epoch - 1 + event.batch / bpe
+        x = event.epoch - 1 + (event.batch / bpe if event.batch else 1.0)  # 0: at its end
         if not any(abs(line.value() - x) < 1e-9 for line in self.curves.markers):
             self.curves.mark(x, "diverged")
             self.curves.dirty = True
