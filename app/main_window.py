@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QSizePolicy,
     QStyle,
     QTabWidget,
@@ -590,7 +591,7 @@ class MainWindow(QMainWindow):
                 panel = cls(self.state)
             dock = QDockWidget(title, self)
             dock.setObjectName(f"{key}Dock")
-            dock.setWidget(panel)
+            dock.setWidget(_scrolled(panel))
             dock.setFeatures(
                 QDockWidget.DockWidgetFeature.DockWidgetMovable
                 | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -1034,6 +1035,16 @@ class MainWindow(QMainWindow):
         if self._help_dialog is not None:
             self._help_dialog.close()
         super().closeEvent(event)
+
+
+def _scrolled(panel: QWidget) -> QScrollArea:
+    """A panel as a dock holds it: scrolled where the dock is smaller than the panel needs, so
+    no panel makes the window bigger than a 1280x720 screen."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 def _import_in_background(name: str) -> None:

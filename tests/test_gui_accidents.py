@@ -206,3 +206,24 @@ def test_data_settings_are_undoable_and_a_slider_drag_is_one_entry(qtbot, window
     assert stack.count() == start + 2 and data.keep_sliders.sliders[9].value() == 5
     window.undo_action.trigger()
     assert slider.value() == 50 and data.keep_sliders.sliders[9].value() == 100
+
+
+def test_the_window_fits_a_1280x720_screen_with_any_dock_or_tab_in_front(qtbot, window):
+    from PySide6.QtWidgets import QTabWidget
+
+    room = (1280 - 40, 720 - 80)  # the window frame, a title bar and a taskbar
+
+    def fits() -> None:
+        hint = window.minimumSizeHint().expandedTo(window.minimumSize())
+        assert hint.width() <= room[0] and hint.height() <= room[1], hint
+        window.resize(1280, 720)
+        qtbot.wait(5)
+        assert window.size().toTuple() == (1280, 720)  # never grows past the screen
+
+    for dock in window.docks.values():
+        dock.raise_()
+        fits()
+        for tabs in dock.findChildren(QTabWidget):
+            for i in range(tabs.count()):
+                tabs.setCurrentIndex(i)
+                fits()
