@@ -77,3 +77,15 @@ def keras_snippet(path: str | Path, bundle: ModelBundle | None = None) -> str:
         + f"{result} = model.predict({name})  # normalization and softmax are built in\n"
         + show
     )
+
+
+def export_keras_checked(bundle: ModelBundle, path: str | Path,
+                         raw: np.ndarray) -> tuple[Path, float | None]:
+    """Write the .keras file, then compare Keras' outputs with the model's on `raw`: (path,
+    max difference), or (path, None) when Keras is not installed to check it."""
+    from mlp_studio.core.keras_export import export_keras
+
+    written = export_keras(bundle, path)
+    if not keras_installed():
+        return written, None
+    return written, verify_with_keras(bundle, written, raw)
