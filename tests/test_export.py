@@ -567,8 +567,9 @@ def test_loading_never_unpickles(tmp_path, monkeypatch, suffix):
 
 
 def test_unknown_suffix_missing_file_and_folder(tmp_path):
-    with pytest.raises(ExportError, match=r"opens \.onnx, \.safetensors, \.mlps model files"):
-        load_predictor(tmp_path / "model.h5")
+    with pytest.raises(ExportError, match=r"opens \.onnx, \.safetensors, \.mlps, \.keras, \.h5 "
+                       "model files"):
+        load_predictor(tmp_path / "model.tflite")
     with pytest.raises(ExportError, match="the file does not exist"):
         load_predictor(tmp_path / "model.onnx")
     (tmp_path / "dir.onnx").mkdir()

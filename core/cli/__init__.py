@@ -1,8 +1,8 @@
-"""The headless command line: `mlp-studio train ...` and `mlp-studio predict ...`.
+"""The headless command line: `mlp-studio train`, `predict` and `evaluate`.
 
 A client of the same engine API as the GUI. Bad input exits with status 2 and one line
 `error: ...` on stderr, never a traceback. Modules: arguments (options -> configurations),
-train (runs and their outputs), predict, report (progress bar, tables, metrics JSON).
+train (runs and their outputs), predict, evaluate, report (progress bar, tables, metrics JSON).
 """
 
 import sys
@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.restart:
                 raise StudioError("--restart only works with --session FILE.")
             return run_train(args)
+        if args.command == "evaluate":
+            from mlp_studio.core.cli.evaluate import run_evaluate
+
+            return run_evaluate(args)
         return run_predict(args)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
                          ".mlps session (TorchScript .pt files are refused: they carry code)")
     predict.add_argument("images", nargs="+", help="PNG/JPEG files, any size, either polarity")
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    from mlp_studio.core.cli.evaluate import add_evaluate_arguments
+
+    add_evaluate_arguments(sub.add_parser(
+        "evaluate", help="metrics of a model file (MLP Studio, Keras, ONNX) on the MNIST test set"))
     return parser
 
 
@@ -122,7 +127,8 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
 
     g = train.add_argument_group("output")
     g.add_argument("--export", action="append", default=[], metavar="PATH",
-                   help="write the model (.onnx, .pt TorchScript, .safetensors); repeatable")
+                   help="write the model (.onnx, .pt TorchScript, .safetensors, .keras) or a "
+                   "Keras script that trains it (.py); repeatable")
     g.add_argument("--metrics-json", metavar="PATH", help="write the test metrics and the "
                    "per-epoch history as JSON (- for standard output)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")

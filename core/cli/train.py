@@ -6,6 +6,7 @@ output. If writing still fails after training, the trained model goes to a recov
 and the error says where, so a run is never thrown away.
 """
 
+import functools
 import json
 import os
 import sys
@@ -168,6 +169,7 @@ def write_outputs(outputs: Outputs, finished, session) -> None:
     """The test table, then the session, the metrics JSON and the exports. A write that fails
     keeps the trained model in a recovery session: StudioError says where."""
     from mlp_studio.core.export import export_file
+    from mlp_studio.core.keras_script import export_keras_script
     from mlp_studio.core.session import save_session, session_bundle
 
     class_names = session.class_names
@@ -186,8 +188,13 @@ def write_outputs(outputs: Outputs, finished, session) -> None:
                       lambda: write_output(outputs.metrics, report.encode()),
                       f"wrote metrics {outputs.metrics.given}"))
     for path in outputs.exports:
-        steps.append((path, lambda p=path: export_file(session_bundle(session), p),
-                      f"exported {path}"))
+        if Path(path).suffix.lower() == ".py":  # a Keras script: it needs the settings too
+            write = functools.partial(export_keras_script, session_bundle(session),
+                                      session.train_config, session.data_config, path,
+                                      session.data_source)
+        else:
+            write = functools.partial(export_file, session_bundle(session), path)
+        steps.append((path, write, f"exported {path}"))
     failures = []
     for given, write, done in steps:
         try:

@@ -95,7 +95,8 @@ def load_bundle(path: str | Path) -> ModelBundle:
 
 
 def load_predictor(path: str | Path) -> Predictor:
-    """Open an exported model file (.safetensors, .onnx) or a session (.mlps), by its suffix."""
+    """Open an exported model file (.safetensors, .onnx, .keras/.h5) or a session (.mlps),
+    by its suffix."""
     refuse_code_file(path)
     path = Path(path)
     loader = _LOADERS.get(path.suffix.lower())
@@ -179,10 +180,22 @@ def torch_run(module: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
 
 
 # Loaders by file suffix.
+def _keras_predictor(path: Path) -> Predictor:
+    """A .keras or .h5 file read as data (core.keras_import) and run with torch. A file that
+    does not say how its pixels are scaled needs `mlp-studio evaluate --input-range`."""
+    from mlp_studio.core.keras_import import import_keras  # it imports this package
+
+    bundle = import_keras(path)
+    return Predictor(bundle.class_names, f"{path} (Keras file read by MLP Studio, torch)",
+                     bundle.spec.input_size, torch_run(inference_module(bundle)))
+
+
 _LOADERS: dict[str, Callable[[Path], Predictor]] = {
     ".onnx": _onnx_predictor,
     ".safetensors": _safetensors_predictor,
     ".mlps": _session_predictor,
+    ".keras": _keras_predictor,
+    ".h5": _keras_predictor,
 }
 
 

@@ -23,7 +23,8 @@ from safetensors.torch import save as safetensors_bytes
 
 ONNX_OPSET = 17
 TORCHSCRIPT_EXTRA = "mlp_studio.json"  # extra file inside the TorchScript archive
-SUFFIXES = (".onnx", ".pt", ".safetensors")  # what export_file writes (".torchscript" too)
+SUFFIXES = (".onnx", ".pt", ".safetensors", ".keras")  # export_file writes (".torchscript" too)
+SCRIPT_SUFFIX = ".py"  # a Keras script of the experiment: needs its settings (core.keras_script)
 
 
 def _contract(bundle: ModelBundle) -> str:
@@ -135,7 +136,7 @@ def plan_safetensors(path: Path, what: str) -> list[Target]:
 
 def plan_export(path: str, what: str = "--export") -> list[Target]:
     """Every file exporting to `path` writes, checked before any work: suffix, folder, sidecar."""
-    target = plan_output(path, what, (*SUFFIXES, ".torchscript"))
+    target = plan_output(path, what, (*SUFFIXES, ".torchscript", SCRIPT_SUFFIX))
     if Path(path).suffix.lower() == ".safetensors":
         return plan_safetensors(Path(path).expanduser(), what)
     return [target]
@@ -143,12 +144,15 @@ def plan_export(path: str, what: str = "--export") -> list[Target]:
 
 def export_file(bundle: ModelBundle, path: str | Path) -> Path:
     """Export in the format named by the file's suffix."""
+    from mlp_studio.core.keras_export import export_keras  # it imports this package
+
     writers = {".onnx": export_onnx, ".pt": export_torchscript,
-               ".torchscript": export_torchscript, ".safetensors": export_safetensors}  # fmt: skip
+               ".torchscript": export_torchscript, ".safetensors": export_safetensors,
+               ".keras": export_keras}  # fmt: skip
     writer = writers.get(Path(path).suffix.lower())
     if writer is None:
-        raise OutputError(f"Cannot export to {path}: use a name ending in .onnx, .pt or "
-                          ".safetensors.")  # fmt: skip
+        raise OutputError(f"Cannot export to {path}: use a name ending in .onnx, .pt, "
+                          ".safetensors or .keras.")  # fmt: skip
     return writer(bundle, Path(path).expanduser())
 
 
