@@ -4,7 +4,7 @@ Prints samples/s of each and their ratio, measured in one run with the two inter
 machine is noisy, so only the ratio is meaningful). The trainer's figure is its training loop,
 as the hand loop has no validation; the figure with the validation and test passes follows.
 The trainer runs with its events on (a callback receiving every event) and layer statistics
-every 50 batches, as the GUI uses it. Last, the share of a batch that the trainer's divergence
+every 50 batches, as the GUI uses it. Last, the share of a batch that the trainer's gradient
 check (the gradients' norms, read with the loss in one sync) takes, timed inside a hand loop.
 
     python bench/bench_trainer.py [--data DIR] [--epochs 1] [--repeats 3]
@@ -19,7 +19,7 @@ import torch
 from mlp_studio.core.data import DataConfig, prepare_mnist
 from mlp_studio.core.mnist import load_mnist
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
-from mlp_studio.core.training import EpochEnd, TrainConfig, Trainer
+from mlp_studio.core.training import GRAD_CHECK_EVERY, EpochEnd, TrainConfig, Trainer
 from torch import nn
 
 
@@ -45,7 +45,7 @@ def hand_loop(spec: NetworkSpec, x: torch.Tensor, y: torch.Tensor, batch_size: i
 
 def check_share(spec: NetworkSpec, x: torch.Tensor, y: torch.Tensor, batch_size: int,
                 batches: int = 400) -> float:
-    """Median share of a batch's time spent in the trainer's per-batch divergence check (the
+    """Median share of a batch's time spent in the trainer's gradient check (the
     same expression as core.training's loop), measured batch by batch in a hand loop."""
     model = build_model(spec)
     params = list(model.parameters())
@@ -113,7 +113,8 @@ def main() -> None:
               f"= {t / h:.1%} of the hand loop | with validation and test passes "
               f"{w:9,.0f} samples/s = {w / h:.1%}")
         share = check_share(spec, data.x_train, data.y_train, args.batch_size)
-        print(f"{'':>16}  divergence check: {share:.1%} of a batch")
+        print(f"{'':>16}  gradient check: {share:.1%} of a batch that has one; run every "
+              f"{GRAD_CHECK_EVERY} batches: {share / GRAD_CHECK_EVERY:.2%}")
 
 
 if __name__ == "__main__":

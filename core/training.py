@@ -57,6 +57,11 @@ __all__ = [
 ]
 
 
+# Batches between gradient checks: one costs ~3% of a 784-128-10 batch on a busy 2-core
+# machine (bench/bench_trainer.py), so every 8th costs ~0.4%.
+GRAD_CHECK_EVERY = 8
+
+
 class _Stop(Exception):
     pass
 
@@ -270,14 +275,20 @@ class Trainer:
                         loss = loss + cfg.l1 * sum(lin.weight.abs().sum() for lin in linears)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
-                    # One read from the device per batch: the loss and the gradients' norms,
-                    # NaN or infinite if any gradient is (a loss can stay finite while its
-                    # gradients are NaN: sqrt(x) inside where(x > 0, ...)). One fused norm
-                    # costs ~1-2% of a 784-128-10 batch (bench/bench_trainer.py).
-                    grads = [p.grad for p in params if p.grad is not None]
-                    value, *norms = torch.stack(
-                        [loss.detach(), *torch._foreach_norm(grads)]).tolist()
-                    problem = watch.batch(value, sum(norms))
+                    # The gradients' norms are NaN or infinite if any gradient is (a loss can
+                    # stay finite while its gradients are NaN: sqrt(x) inside where(x > 0,
+                    # ...)). Read with the loss in one sync, on an epoch's first and last batch
+                    # and every GRAD_CHECK_EVERY between: NaN gradients leave NaN weights
+                    # (and gradients) behind, so a later check finds them as surely, and the
+                    # run goes back to the last good weights all the same.
+                    if b % GRAD_CHECK_EVERY == 0 or b + 1 == batches:
+                        grads = [p.grad for p in params if p.grad is not None]
+                        value, *norms = torch.stack(
+                            [loss.detach(), *torch._foreach_norm(grads)]).tolist()
+                        grad_norm = sum(norms)
+                    else:
+                        value, grad_norm = loss.item(), 0.0
+                    problem = watch.batch(value, grad_norm)
                     if problem is not None:
                         diverged = self._diverge(problem, epoch, b + 1)
                         break
