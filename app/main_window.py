@@ -495,7 +495,6 @@ class MainWindow(QMainWindow):
             self._build_file_actions()
             self._build_edit_menu()
             self._build_docks()
-            self.file_actions.playground = self.panels.get("playground")  # sessions keep its data
             self._wire()
             self._open_playground_without_mnist()
             self.file_actions.mark_clean()  # the panels' own setup is not an edit
@@ -541,7 +540,6 @@ class MainWindow(QMainWindow):
         actions.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         actions.sessionChanged.connect(self._on_session_changed)
         actions.dirtyChanged.connect(self.setWindowModified)
-        actions.playgroundOpened.connect(lambda: self._raise_dock("playground"))
         self.file_actions = actions
         self._on_session_changed("")
 
@@ -550,10 +548,8 @@ class MainWindow(QMainWindow):
         name = Path(path).name if path else "Untitled"
         self.setWindowTitle(f"{name}[*] – {APP_NAME}")  # [*]: Qt marks unsaved changes there
         self.setWindowModified(self.file_actions.dirty)
-        dataset, source = self.panels.get("dataset"), self.file_actions.data_source
-        if path and self.state.data is None and dataset is not None and source:
-            if Path(source).is_dir():  # an opened session: load the MNIST it was trained on
-                dataset.load_folder(source, remember=False)
+        if path and self.state.source == "playground":
+            self._raise_dock("playground")  # an opened session on 2-D points: show them
 
     @Slot(object)
     def _on_history_replaced(self, _history) -> None:
@@ -661,7 +657,6 @@ class MainWindow(QMainWindow):
             c.epochEnded.connect(training.on_epoch_end)
             c.finished.connect(training.on_finished)
             c.diverged.connect(training.on_diverged)
-            training.probeChanged.connect(self._on_probe_changed)
         designer = self.panels.get("designer")
         if designer is not None:
             c.snapshot.connect(designer.show_snapshot)
@@ -684,29 +679,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ training controls
 
-    @Slot(object)
-    def _on_probe_changed(self, x) -> None:
-        """The training view's activations sample: into every snapshot, and the diagram."""
-        self.controller.set_probe(x)
-        training, designer = self.panels.get("training"), self.panels.get("designer")
-        data = self.state.data
-        if designer is None or data is None or data.raw_val is None:
-            return
-        index = training.activations.sample_index()
-        if index is not None and index < len(data.raw_val):
-            designer.set_probe_sample(data.raw_val[index], 0)
-
-    def _prepare_probe(self) -> None:
-        training = self.panels.get("training")
-        if training is not None and training.probe() is not None:
-            self._on_probe_changed(training.probe())
-
     @Slot()
     def train(self) -> None:
         if self.controller is None or self.controller.running:
             return
         self._hide_banner()
-        self._prepare_probe()
         self.controller.start()
 
     @Slot()
@@ -727,7 +704,6 @@ class MainWindow(QMainWindow):
         if self.controller is not None:
             if not self.controller.running:
                 self._hide_banner()
-                self._prepare_probe()
             self.controller.step()
 
     @Slot()
@@ -769,11 +745,8 @@ class MainWindow(QMainWindow):
         except StudioError as err:
             self._show_message(str(err))
             return
-        training = self.panels.get("training")
-        if training is not None:
-            training.show_evaluation(metrics, "current model")
-            self.docks["training"].raise_()
-            training.tabs.setCurrentWidget(training.confusion)
+        state.show_evaluation(metrics, "current model")
+        self._raise_dock("training")
 
     def _update_go_back(self) -> None:
         state = self.state
@@ -900,11 +873,6 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_data_changed(self, data) -> None:
-        # Sessions record where their MNIST came from (the Data panel knows; no public
-        # accessor yet, so read its loaded arrays' source).
-        mnist = getattr(self.panels.get("dataset"), "_mnist", None)
-        if mnist is not None and self.file_actions is not None:
-            self.file_actions.data_source = str(mnist.source)
         if data is not None and not self.state.training:
             self.status_label.setText(
                 f"Data ready: {len(data.x_train):,} training, "

@@ -264,6 +264,11 @@ class TrainingProcess:
         self._events = events_out
         return True
 
+    def fileno(self) -> int | None:
+        """The descriptor the child's events arrive on (readable at EOF too), while it runs:
+        an event loop can watch it instead of polling on a timer."""
+        return None if self._events is None else self._events.fileno()
+
     def poll(self, timeout: float | None = 0.0) -> bool:
         """Pass on every event the child has sent (waiting up to `timeout` s for the first;
         None: until one comes); False once the child has gone and finish() is due."""

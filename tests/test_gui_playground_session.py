@@ -12,6 +12,7 @@ from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel
 from mlp_studio.core.errors import SessionError
 from mlp_studio.core.export import export_onnx, load_predictor, verification_pixels
 from mlp_studio.core.model import build_model
+from mlp_studio.core.playground_settings import PlaygroundSettings
 from mlp_studio.core.session import SESSION_JSON, load_session, save_session
 from mlp_studio.core.training import Trainer
 from PySide6.QtCore import QSettings
@@ -41,7 +42,6 @@ def studio(qtbot, tmp_path, name: str):
     qtbot.addWidget(panel)
     settings = QSettings(str(tmp_path / f"{name}.ini"), QSettings.Format.IniFormat)
     files = FileActions(window, state, None, settings, tmp_path / f"{name}-recovery.mlps")
-    files.playground = panel
     return state, panel, files
 
 
@@ -100,13 +100,15 @@ def test_drawn_points_and_their_splits_come_back(qtbot, tmp_path, boxes):
 
 def test_mnist_sessions_have_no_playground_and_bad_settings_are_refused(qtbot, tmp_path, boxes):
     state, panel, files = studio(qtbot, tmp_path, "a")
+    state.set_source("mnist")
     assert files.collect_session().playground is None  # the playground's data is not in use
+    state.set_source("playground")
     panel.select_dataset("circle")
     session = files.collect_session()
     assert session.playground["dataset"] == "circle"
     session.playground["dataset"] = "moons"
     with pytest.raises(SessionError, match="unknown dataset"):
-        panel.apply_settings(session.playground)
+        PlaygroundSettings.from_dict(session.playground)
     path = save_session(session, tmp_path / "bad.mlps")
     assert load_session(path).playground["dataset"] == "moons"  # core keeps it as it is
     other, other_panel, opened = studio(qtbot, tmp_path, "b")

@@ -290,10 +290,10 @@ def test_a_real_training_run_fills_every_view(view, state, qtbot):
 
     trainer = Trainer(model, data, config, on_event, report_interval=0.0, snapshot_interval=1e-9)
     probes = []
-    view.probeChanged.connect(probes.append)
+    state.probeChanged.connect(probes.append)
     view.activations.set_index(7)
-    assert probes and probes[-1].shape == (1, 784)
-    trainer.set_probe(torch.from_numpy(probes[-1]))
+    assert probes[-1] == 7 and state.probe().shape == (1, 784)
+    trainer.set_probe(torch.from_numpy(state.probe()))
     finished = trainer.run()
     state.set_training(False)
     view.flush()
@@ -389,9 +389,10 @@ def test_activations_outside_training_come_from_the_model(qtbot, state):
     state.set_model(model)
     view = ActivationsView(state)
     qtbot.addWidget(view)
-    with qtbot.waitSignal(view.probeChanged) as blocker:
+    with qtbot.waitSignal(state.probeChanged) as blocker:
         view.set_index(5)
-    np.testing.assert_array_equal(blocker.args[0], data.x_val[5:6].numpy())
+    assert blocker.args[0] == 5
+    np.testing.assert_array_equal(state.probe(), data.x_val[5:6].numpy())
     with torch.no_grad():
         out, acts = model.forward_with_activations(data.x_val[5:6])
     np.testing.assert_allclose(view._acts[0], acts[0][0].numpy(), rtol=1e-5)
@@ -399,7 +400,7 @@ def test_activations_outside_training_come_from_the_model(qtbot, state):
     heights = view.output_bars.opts["height"]
     assert heights.sum() == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_array_equal(view.input_image.image, data.raw_val[5])
-    with qtbot.waitSignal(view.probeChanged):
+    with qtbot.waitSignal(state.probeChanged):
         view.random_button.click()
 
 

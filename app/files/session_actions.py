@@ -30,6 +30,7 @@ from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import NetworkSpec, build_model, describe
 from mlp_studio.core.model_import import InputRangeNeeded, import_model
 from mlp_studio.core.outputs import plan_output
+from mlp_studio.core.playground_settings import PlaygroundSettings
 from mlp_studio.core.session import (
     SUFFIX,
     Session,
@@ -157,9 +158,6 @@ class FileActions(QObject):
     dirtyChanged = Signal(bool)  # unsaved changes (for QWidget.setWindowModified)
     message = Signal(str)  # one line for the status bar
     saveFinished = Signal(str, str)  # path, error ("" when saved): manual saves and autosaves
-    # A session with playground data was opened (or recovered): the playground is now the data
-    # in use, so the main window shows it.
-    playgroundOpened = Signal()
 
     def __init__(
         self,
@@ -175,12 +173,8 @@ class FileActions(QObject):
         self.controller = controller
         self.settings = settings if settings is not None else QSettings()
         self.recovery_path = Path(recovery_path) if recovery_path else default_recovery_path()
-        self.data_source = ""  # where MNIST was loaded from (the main window may set it)
         self.path = ""  # the session file, "" while unsaved
         self.export_dialog = None
-        # The PlaygroundPanel (the main window sets it): sessions that trained on its data
-        # store its settings() and restore them with apply_settings().
-        self._playground = None
 
         self._created = ""
         self._applying = False
@@ -203,27 +197,12 @@ class FileActions(QObject):
         state.modelChanged.connect(self._on_model_changed)
         state.trainingChanged.connect(self._on_training_changed)
         state.dataChanged.connect(lambda _data: self._update_actions())  # export needs data
+        state.playgroundSettingsChanged.connect(self._changed)
+        state.sourceChanged.connect(self._changed)
         if controller is not None:
             controller.epochEnded.connect(self.autosave)
             controller.finished.connect(self.on_finished)
         self._update_actions()
-
-    @property
-    def playground(self):
-        return self._playground
-
-    @playground.setter
-    def playground(self, panel) -> None:
-        """Follow `panel`'s data settings: changing them modifies the session."""
-        if self._playground is not None:
-            self._playground.settingsChanged.disconnect(self._on_playground_changed)
-        self._playground = panel
-        if panel is not None:
-            panel.settingsChanged.connect(self._on_playground_changed)
-
-    @Slot()
-    def _on_playground_changed(self) -> None:
-        self._changed()  # ignored while a session is being applied
 
     # ------------------------------------------------------------------ actions
 
@@ -407,7 +386,7 @@ class FileActions(QObject):
             best_weights=lineage.best_state if best_epoch is not None else None,
             best_epoch=best_epoch,
             epochs_done=state.epochs_done,
-            data_source=self.data_source or self._default_source(),
+            data_source=self.state.data_location or self._default_source(),
             created=self._created,
             playground=self._playground_settings(),
             optimizer_state=self._optimizer_state(model),
@@ -421,11 +400,11 @@ class FileActions(QObject):
         return self.state.lineage.optimizer_state
 
     def _playground_settings(self) -> dict | None:
-        """The playground's settings when the studio's data is the playground's."""
-        panel = self.playground
-        if panel is None or self.state.data is None or not panel.active:
+        """The playground's settings when the studio trains on the playground."""
+        settings = self.state.playground_settings
+        if self.state.source != "playground" or settings is None:
             return None
-        return panel.settings()
+        return settings.to_dict()
 
     @staticmethod
     def _default_source() -> str:
@@ -439,6 +418,9 @@ class FileActions(QObject):
 
         `path` is the file it was opened from ("" for a recovered session, which is the file
         it was recovered from again, with its changes unsaved)."""
+        # Checked first (SessionError): nothing changes when they are invalid.
+        playground = (None if session.playground is None
+                      else PlaygroundSettings.from_dict(session.playground))
         model = build_model(session.spec)
         model.load_state_dict(session.weights)
         state = self.state
@@ -446,11 +428,13 @@ class FileActions(QObject):
                           session.best_weights, session.best_epoch, session.optimizer_state)
         self._applying = True
         try:
-            state.set_source("playground" if session.playground is not None else "mnist")
-            if session.playground is not None and self.playground is not None:
+            state.set_source("playground" if playground is not None else "mnist")
+            if playground is not None:
                 # First: publishing playground data may adjust the network and training
                 # settings, which the session's own then replace.
-                self.playground.apply_settings(session.playground)
+                state.set_playground_settings(playground, apply=True)
+            elif session.data_source:
+                state.set_data_location(session.data_source)  # the Data panel loads it
             state.replace_spec(session.spec)
             state.set_train_config(session.train_config)
             state.set_data_config(session.data_config)
@@ -459,13 +443,10 @@ class FileActions(QObject):
         finally:
             self._applying = False
         self._created = session.created
-        self.data_source = session.data_source
         self._set_path(path or session.recovered_from)
         self._revision += 1
         self._mark_clean(self._revision if path else -1)
         self._update_actions()
-        if session.playground is not None and self.playground is not None:
-            self.playgroundOpened.emit()
 
     def _set_path(self, path: str) -> None:
         self.path = path

@@ -14,6 +14,7 @@ import copy
 from mlp_studio.core.data import DataConfig, Normalization, PreparedData
 from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import MLP, NetworkSpec, build_model
+from mlp_studio.core.playground_settings import PlaygroundSettings
 from mlp_studio.core.session_history import merge_history
 from mlp_studio.core.suggestions import Suggestion
 from mlp_studio.core.training import EpochRecord, Finished, History, TrainConfig
@@ -124,6 +125,13 @@ class Experiment(QObject):
     resultChanged = Signal(object)  # Finished | None: how the last run of these weights ended
     runStateChanged = Signal(str)  # "idle" | "running" | "paused" | "stopping"
     notice = Signal(str)  # something the user should know that they did not ask for
+    # The Playground's data settings: written by its panel as the user changes them (a
+    # session stores them); `playgroundSettingsApplied` asks the panel to show others (opened).
+    playgroundSettingsChanged = Signal(object)  # PlaygroundSettings
+    playgroundSettingsApplied = Signal(object)  # PlaygroundSettings
+    dataLocationChanged = Signal(str)  # the MNIST folder the data comes from
+    probeChanged = Signal(object)  # int | None: the validation sample whose activations show
+    evaluationChanged = Signal(object, str)  # Metrics of the test split, what was evaluated
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -143,6 +151,9 @@ class Experiment(QObject):
         self._result: Finished | None = None
         self._rate = 0.0
         self._run_state = "idle"
+        self._playground_settings: PlaygroundSettings | None = None
+        self._data_location = ""
+        self._probe_index: int | None = None
 
     # ---- network spec (undoable) ----
 
@@ -297,6 +308,52 @@ class Experiment(QObject):
         if source != self._source:
             self._source = source
             self.sourceChanged.emit(source)
+
+    @property
+    def playground_settings(self) -> PlaygroundSettings | None:
+        return self._playground_settings
+
+    def set_playground_settings(self, settings: PlaygroundSettings, apply: bool = False) -> None:
+        """The Playground's settings now (its panel), or to be shown there (`apply`: an opened
+        session; the panel applies them and publishes its points if it trains)."""
+        # The panel's first word is no change the user made (a fresh launch is unmodified).
+        changed = self._playground_settings is not None and (
+            settings.to_dict() != self._playground_settings.to_dict())
+        self._playground_settings = settings
+        if apply:
+            self.playgroundSettingsApplied.emit(settings)
+        elif changed:
+            self.playgroundSettingsChanged.emit(settings)
+
+    @property
+    def probe_index(self) -> int | None:
+        """The validation sample whose activations the views follow (None without data)."""
+        data, i = self._data, self._probe_index
+        return i if data is not None and i is not None and 0 <= i < len(data.x_val) else None
+
+    def set_probe_index(self, index: int | None) -> None:
+        if index != self._probe_index:
+            self._probe_index = index
+            self.probeChanged.emit(self.probe_index)
+
+    def probe(self):
+        """The probe sample, normalized, [1, D] (a copy), or None."""
+        i = self.probe_index
+        return None if i is None else self._data.x_val[i : i + 1].numpy().copy()
+
+    def show_evaluation(self, metrics, what: str) -> None:
+        """Test-split metrics of the current model, measured outside training."""
+        self.evaluationChanged.emit(metrics, what)
+
+    @property
+    def data_location(self) -> str:
+        """The folder MNIST is loaded from ("" before any)."""
+        return self._data_location
+
+    def set_data_location(self, folder: str) -> None:
+        if folder != self._data_location:
+            self._data_location = folder
+            self.dataLocationChanged.emit(folder)
 
     @property
     def feature_names(self) -> list[str]:

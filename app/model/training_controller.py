@@ -31,7 +31,7 @@ from mlp_studio.core.training import (
     merge_progress,
 )
 from mlp_studio.core.training_process import TrainingProcess, warm_up
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,10 @@ class TrainingController(QObject):
         self._poll_timer = QTimer(self)
         self._poll_timer.setSingleShot(True)
         self._poll_timer.timeout.connect(self._poll)
+        # The child's pipe wakes the GUI thread when events arrive (see _on_readable).
+        self._notifier: QSocketNotifier | None = None
+        self._last_poll = 0.0
+        state.probeChanged.connect(self._on_probe_changed)  # the experiment's sample
         warm_up()  # the first run then starts without waiting for torch to import
 
     # ---- queries ----
@@ -180,6 +184,8 @@ class TrainingController(QObject):
         except StudioError as err:
             self.failed.emit(str(err))
             return False
+        if state.probe_index is not None:  # the views' sample; else set_probe's
+            self._probe = self._probe_of(state)
         probe = self._fitting_probe(state.spec.input_size)
         if probe is not None:
             trainer.set_probe(probe)
@@ -235,6 +241,14 @@ class TrainingController(QObject):
         if self._trainer is not None:
             self._trainer.set_probe(self._fitting_probe(self._trainer.model.spec.input_size))
 
+    @staticmethod
+    def _probe_of(state: Experiment) -> torch.Tensor | None:
+        probe = state.probe()
+        return None if probe is None else torch.from_numpy(probe)
+
+    def _on_probe_changed(self, _index) -> None:
+        self.set_probe(self._probe_of(self.state))
+
     def _fitting_probe(self, input_size: int) -> torch.Tensor | None:
         """The probe, if it fits the network (a sample of other data would break snapshots)."""
         probe = self._probe
@@ -278,6 +292,14 @@ class TrainingController(QObject):
         else:
             self._pending.append(event)
 
+    def _on_readable(self) -> None:
+        """The child sent something (or ended): take it at the pace's next turn, at once when
+        nothing has been taken for a pace already (a step, a pause, the end of a run)."""
+        self._notifier.setEnabled(False)  # until taken: the pipe stays readable meanwhile
+        wait = 0.0 if self._stop_asked else self._last_poll + self.pace - time.perf_counter()
+        if not self._poll_timer.isActive() or self._poll_timer.remainingTime() > 1000 * wait:
+            self._poll_timer.start(max(0, round(1000 * wait)))
+
     def _poll(self) -> None:
         """Take what the child has sent and show it; end the run once the child has gone."""
         trainer = self._trainer
@@ -289,6 +311,10 @@ class TrainingController(QObject):
         if self._start_error is not None:
             self._end_run()
             return
+        if self._notifier is None and trainer.fileno() is not None:
+            self._notifier = QSocketNotifier(trainer.fileno(), QSocketNotifier.Type.Read, self)
+            self._notifier.activated.connect(self._on_readable)
+        self._last_poll = time.perf_counter()
         self._halted = False
         alive = trainer.poll(0)
         stuck = self._stop_asked and time.monotonic() - self._stop_asked > STOP_TIMEOUT
@@ -300,7 +326,9 @@ class TrainingController(QObject):
         self._deliver()
         if self._halted and trainer.paused and self._state == "running":
             self._set_state("paused")
-        self._poll_timer.start(round(1000 * (PACE_MIN if self._stop_asked else self.pace)))
+        self._notifier.setEnabled(True)
+        if self._stop_asked:  # a child that stopped answering sends nothing: look again
+            self._poll_timer.start(round(1000 * PACE_MAX))
 
     def _deliver(self) -> None:
         """Hand the waiting events to the views in order (consecutive batch progress merged
@@ -379,6 +407,10 @@ class TrainingController(QObject):
         if trainer is None:  # already ended (shutdown, then the timer)
             return
         self._poll_timer.stop()
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
         self._finishing = True  # the views get the last events; the model keeps the final weights
         try:
             self._deliver()

@@ -303,6 +303,7 @@ class DataPanel(QWidget):
         state.dataChanged.connect(self._on_data_changed)
         state.trainingChanged.connect(self._on_training_changed)
         state.sourceChanged.connect(self._on_source_changed)
+        state.dataLocationChanged.connect(self._on_data_location)
         self._on_source_changed(state.source)
         self._on_training_changed(state.training)
         if autoload:
@@ -689,6 +690,7 @@ class DataPanel(QWidget):
                 )
             return
         self._mnist = result
+        self.state.set_data_location(str(result.source))  # sessions record where it came from
         if worker.remember:
             QSettings().setValue(LAST_FOLDER_KEY, worker.remember)
         n_train, n_test = len(result.train_images), len(result.test_images)
@@ -763,6 +765,12 @@ class DataPanel(QWidget):
         if (current is not None and self.state.source == "mnist"
                 and self.state.data is not current.data and not self.state.training):
             self._apply(current)
+
+    @Slot(str)
+    def _on_data_location(self, folder: str) -> None:
+        """An opened session names the MNIST it trained on: load it if none is loaded."""
+        if self._mnist is None and self._loader is None and folder and Path(folder).is_dir():
+            self.load_folder(folder, remember=False)
 
     @Slot(str)
     def _on_source_changed(self, source: str) -> None:

@@ -163,6 +163,7 @@ class NetworkPanel(QWidget):
         state.dataConfigChanged.connect(lambda _config: self._refresh_class_names())
         state.modelChanged.connect(self._on_model)
         state.trainingChanged.connect(self._on_training)
+        state.probeChanged.connect(self._on_probe)
 
         self._on_train_config(state.train_config)
         self._on_spec_changed(state.spec)
@@ -202,6 +203,13 @@ class NetworkPanel(QWidget):
     def set_probe_sample(self, image: np.ndarray | None, index: int = 0) -> None:
         """The raw 28x28 image of the probe sample whose activations row `index` shows."""
         self.diagram.set_probe_sample(image, index)
+
+    @Slot(object)
+    def _on_probe(self, index: int | None) -> None:
+        """The experiment's probe sample: the diagram shows its image beside its activations."""
+        data = self.state.data
+        if index is not None and data is not None and data.raw_val is not None:
+            self.set_probe_sample(data.raw_val[index], 0)
 
     # ---- edits ----
 

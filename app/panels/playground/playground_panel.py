@@ -40,7 +40,7 @@ from mlp_studio.app.panels.playground.playground_colors import (
     tint,
 )
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
-from mlp_studio.core.errors import SessionError, StudioError
+from mlp_studio.core.errors import StudioError
 from mlp_studio.core.losses import REGRESSION_LOSSES, canonical_loss
 from mlp_studio.core.model import MLP, NetworkSpec, build_model, describe
 from mlp_studio.core.playground import (
@@ -61,6 +61,7 @@ from mlp_studio.core.playground import (
     points_from_list,
     split_points,
 )
+from mlp_studio.core.playground_settings import DRAW_CLASSES, RANGES, PlaygroundSettings
 from mlp_studio.core.training import BatchProgress, EpochEnd, Snapshot, losses_now
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
@@ -88,7 +89,6 @@ FRAME_MS = 33  # at most ~30 boundary redraws a second
 NETWORK_MS = 250  # neuron tiles and links (their painting costs the most)
 CURVES_MS = 250  # loss curves (pyqtgraph re-ranges and repaints the plot on every change)
 SETTLE_MS = 400  # no snapshot for this long (paused, finished): links antialiased again
-DRAW_CLASSES = 5
 ERROR_COLOR = "#c0392b"
 # Settings that suit 2-D problems (Playground trains with batches of 10), applied once when the
 # studio switches from other data (MNIST) to the playground.
@@ -238,10 +238,12 @@ class PlaygroundPanel(QWidget):
         state.modelChanged.connect(lambda _model: self._on_model_changed())
         state.historyReplaced.connect(self._on_history_replaced)
         state.sourceChanged.connect(self._on_source_changed)
+        state.playgroundSettingsApplied.connect(self.apply_settings)
         state.trainingChanged.connect(self._on_training_changed)
         state.trainConfigChanged.connect(lambda _config: self._schedule())
         self._rebuild_points()
         self._update_controls()
+        state.set_playground_settings(self.settings())  # what a session would store
 
     # ---------------------------------------------------------------- widgets
 
@@ -256,12 +258,12 @@ class PlaygroundPanel(QWidget):
         self.dataset_combo.addItem("Import CSV: real values…", "import:regression")
         self.dataset_combo.activated.connect(self._on_dataset_chosen)
         self.classes_spin = QSpinBox()
-        self.classes_spin.setRange(2, DRAW_CLASSES)
+        self.classes_spin.setRange(*RANGES["classes"])
         self.classes_spin.setValue(3)
         self.classes_spin.setToolTip("Spiral arms, or classes to draw: one class each")
         self.classes_spin.valueChanged.connect(self._on_classes_changed)
         self.noise_slider = QSlider(Qt.Orientation.Horizontal)
-        self.noise_slider.setRange(0, 50)
+        self.noise_slider.setRange(*RANGES["noise"])
         self.noise_slider.setFixedWidth(110)
         self.noise_slider.setToolTip("Noise, as in TensorFlow Playground (0-50 %)")
         self.noise_value = QLabel("0")
@@ -270,13 +272,13 @@ class PlaygroundPanel(QWidget):
         self.noise_slider.sliderMoved.connect(lambda v: self.noise_value.setText(str(v)))
         self.noise_slider.valueChanged.connect(self._on_noise_changed)
         self.points_spin = QSpinBox()
-        self.points_spin.setRange(10, 20_000)
+        self.points_spin.setRange(*RANGES["points"])
         self.points_spin.setSingleStep(100)
         self.points_spin.setValue(500)
         self.points_spin.setKeyboardTracking(False)
         self.points_spin.valueChanged.connect(lambda _v: self._rebuild_points(publish=True))
         self.ratio_slider = QSlider(Qt.Orientation.Horizontal)
-        self.ratio_slider.setRange(10, 90)
+        self.ratio_slider.setRange(*RANGES["train_percent"])
         self.ratio_slider.setSingleStep(5)
         self.ratio_slider.setValue(50)
         self.ratio_slider.setFixedWidth(110)
@@ -482,10 +484,10 @@ class PlaygroundPanel(QWidget):
         except StudioError as err:
             self._show_message(str(err))
         self._after_data_change()
-        if publish and self.playground is not None:
+        if publish:
             self._publish()
         if publish:  # every change of the settings publishes (or tries to)
-            self.settingsChanged.emit()
+            self._settings_changed()
 
     def _after_data_change(self) -> None:
         """Recompute what depends only on the data: grid inputs, feature tiles, points, curves."""
@@ -553,7 +555,10 @@ class PlaygroundPanel(QWidget):
         """Hand our data to the studio when the playground is what trains. New points (another
         dataset, noise, drawn points) start from fresh weights: the old ones learned others."""
         pg_data = self.playground
-        if pg_data is None or self.state.training or self.state.source != "playground":
+        if self.state.training or self.state.source != "playground":
+            return
+        if pg_data is None:  # no trainable points (an empty drawing): nothing to train on
+            self.state.set_data(None)
             return
         previous = self.state.data
         self.state.set_feature_names(list(pg_data.feature_names))
@@ -581,107 +586,43 @@ class PlaygroundPanel(QWidget):
         self.state.set_train_config(config)
         return [f"Loss set to {config.loss.replace('_', ' ')} for this {task} problem."]
 
-    def settings(self) -> dict:
-        """The data settings as plain JSON values (a session stores them): generator settings,
-        plus drawn or imported points themselves."""
-        out = {
-            "mode": self.mode,
-            "dataset": self.dataset,
-            "noise": self.noise_slider.value(),
-            "points": self.points_spin.value(),
-            "train_percent": self.ratio_slider.value(),
-            "classes": self.classes_spin.value(),
-            "seed": self.seed,
-            "features": list(self.feature_names),
-            "task": self.points.task if self.points is not None else "classification",
-        }
-        if self.mode == "draw":
-            out["drawn"] = [list(point) for point in self.drawn]
-            out["drawn_train"] = list(self.drawn_train)
-        elif self.mode == "csv" and self.csv_points is not None:
-            p = self.csv_points
-            out.update(
-                xy=p.xy.tolist(),
-                labels=p.labels.tolist(),
-                class_names=list(p.class_names),
-                extent=list(p.extent),
-                source=p.source,
-            )
-        return out
+    def settings(self) -> PlaygroundSettings:
+        """The data settings shown (a session stores them): generator settings, plus drawn
+        or imported points themselves."""
+        return PlaygroundSettings(
+            self.mode, self.dataset, self.noise_slider.value(), self.points_spin.value(),
+            self.ratio_slider.value(), self.classes_spin.value(), self.seed,
+            tuple(self.feature_names),
+            self.points.task if self.points is not None else "classification",
+            tuple(tuple(point) for point in self.drawn) if self.mode == "draw" else (),
+            tuple(self.drawn_train) if self.mode == "draw" else (),
+            self.csv_points if self.mode == "csv" else None,
+        )
 
-    def apply_settings(self, settings: dict) -> None:
-        """Show the data `settings()` described and publish it to the studio; SessionError
-        (nothing changes) when they are not valid."""
-        try:
-            values = self._read_settings(settings)
-        except (TypeError, ValueError, KeyError) as err:
-            raise SessionError(
-                f"Its playground settings are invalid ({err}): choose the data in the "
-                "Playground again."
-            ) from None
-        mode, dataset, seed, features, drawn, drawn_train, csv_points, widgets = values
-        for widget, value in widgets:
+    @Slot(object)
+    def apply_settings(self, settings: PlaygroundSettings) -> None:
+        """Show the data `settings` describe (checked by PlaygroundSettings.from_dict) and
+        publish it when the playground is what trains."""
+        for widget, value in ((self.noise_slider, settings.noise),
+                              (self.points_spin, settings.points),
+                              (self.ratio_slider, settings.train_percent),
+                              (self.classes_spin, settings.classes)):  # fmt: skip
             with QSignalBlocker(widget):
                 widget.setValue(value)
         self.noise_value.setText(str(self.noise_slider.value()))
         self.ratio_value.setText(f"{self.ratio_slider.value()} %")
         for name, box in self.feature_boxes.items():
             with QSignalBlocker(box):
-                box.setChecked(name in features)
-        self.mode, self.dataset, self.seed, self.feature_names = mode, dataset, seed, features
-        if mode == "draw":
-            self.drawn, self.drawn_train = drawn, drawn_train
-        if csv_points is not None:
-            self.csv_points = csv_points
+                box.setChecked(name in settings.features)
+        self.mode, self.dataset, self.seed = settings.mode, settings.dataset, settings.seed
+        self.feature_names = settings.features
+        if settings.mode == "draw":
+            self.drawn, self.drawn_train = list(settings.drawn), list(settings.drawn_train)
+        if settings.csv_points is not None:
+            self.csv_points = settings.csv_points
         self._select_current_mode()
         self._update_controls()
         self._rebuild_points(publish=True)
-
-    def _read_settings(self, settings: dict) -> tuple:
-        """Check `settings` (ValueError/TypeError/KeyError) before anything changes."""
-        if not isinstance(settings, dict):
-            raise TypeError("not a JSON object")
-        mode, dataset = str(settings["mode"]), str(settings["dataset"])
-        if mode not in ("dataset", "draw", "csv"):
-            raise ValueError(f"unknown mode {mode!r}")
-        if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}")
-        widgets = []
-        for key, widget in (
-            ("noise", self.noise_slider),
-            ("points", self.points_spin),
-            ("train_percent", self.ratio_slider),
-            ("classes", self.classes_spin),
-        ):
-            value = settings[key]
-            if not isinstance(value, int) or not widget.minimum() <= value <= widget.maximum():
-                raise ValueError(f"{key} {value!r} is not in {widget.minimum()}-{widget.maximum()}")
-            widgets.append((widget, value))
-        seed = settings["seed"]
-        if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed {seed!r} is not a whole number >= 0")
-        features = tuple(settings["features"])
-        if not features or any(name not in FEATURES for name in features):
-            raise ValueError(f"features {list(features)!r} are not among {', '.join(FEATURES)}")
-        drawn, drawn_train, csv_points = [], [], None
-        if mode == "draw":
-            drawn = [(float(x), float(y), int(c)) for x, y, c in settings["drawn"]]
-            drawn_train = [bool(t) for t in settings["drawn_train"]]
-            if len(drawn_train) != len(drawn):
-                raise ValueError("drawn points and their splits differ in number")
-        if mode == "csv":
-            task = str(settings["task"])
-            dtype = np.float32 if task == "regression" else np.int64
-            xy = np.asarray(settings["xy"], np.float32).reshape(-1, 2)
-            labels = np.asarray(settings["labels"], dtype)
-            if len(labels) != len(xy):
-                raise ValueError("imported points and their labels differ in number")
-            extent = tuple(float(v) for v in settings["extent"])
-            if len(extent) != 4:
-                raise ValueError("the extent needs four numbers")
-            names = tuple(str(n) for n in settings["class_names"])
-            csv_points = Points(xy, labels, task, names, extent, str(settings["source"]))
-        return mode, dataset, seed, features, drawn, drawn_train, csv_points, widgets
 
     def activate(self) -> None:
         """Train on the playground's points (the Data panel's Train on, or this panel's
@@ -692,6 +633,10 @@ class PlaygroundPanel(QWidget):
             self._publish()
         else:
             self.state.set_source("playground")  # -> _on_source_changed -> _publish
+
+    def _settings_changed(self) -> None:
+        self.state.set_playground_settings(self.settings())
+        self.settingsChanged.emit()
 
     @Slot(str)
     def _on_source_changed(self, source: str) -> None:
@@ -779,7 +724,7 @@ class PlaygroundPanel(QWidget):
         if self.mode == "draw" or self.dataset == "spiral":
             self._rebuild_points(publish=True)
         else:  # the data does not change, but the saved settings do
-            self.settingsChanged.emit()
+            self._settings_changed()
 
     def _on_noise_changed(self, value: int) -> None:
         self.noise_value.setText(str(value))

@@ -20,7 +20,7 @@ from mlp_studio.app.panels.training.live_plots import (
     route_scene_export,
 )
 from mlp_studio.core.losses import probabilities
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
@@ -32,7 +32,6 @@ OTHER_COLOR = QColor(SERIES_COLORS[0])
 
 
 class ActivationsView(PlotPanel):
-    probeChanged = Signal(object)  # np.ndarray [1, D]: the chosen sample, normalized
 
     def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
@@ -124,10 +123,7 @@ class ActivationsView(PlotPanel):
 
     def probe(self) -> np.ndarray | None:
         """The chosen sample, normalized, [1, D] (a copy), or None without data."""
-        i = self.sample_index()
-        if i is None:
-            return None
-        return self.state.data.x_val[i : i + 1].numpy().copy()
+        return self.state.probe()
 
     def set_index(self, index: int) -> None:
         self.index.setValue(index)
@@ -147,9 +143,7 @@ class ActivationsView(PlotPanel):
         self._on_index()
 
     def _on_index(self, *_args) -> None:
-        probe = self.probe()
-        if probe is not None:
-            self.probeChanged.emit(probe)
+        self.state.set_probe_index(self.sample_index())  # the controller and diagram follow
         self.refresh()
 
     # ---- activations in ----

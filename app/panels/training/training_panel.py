@@ -1,10 +1,10 @@
 """The training view: settings on the side, live plots in tabs.
 
 The shell wires the controller's signals to the slots on_progress, on_layer_stats, on_snapshot,
-on_epoch_end, on_diverged and on_finished, calls reset() when a run starts from scratch, and
-forwards probeChanged (the chosen activations sample, normalized, [1, D]) to
-controller.set_probe. The slots only append (events may arrive at 20-50 Hz); a single-shot
-timer redraws the visible tab at most ~20 times a second, and other tabs when they are shown.
+on_epoch_end, on_diverged and on_finished; the experiment tells it when the weights' history is
+replaced and when the test set was evaluated. The slots only append (events may arrive at
+20-50 Hz); a single-shot timer redraws the visible tab at most ~20 times a second, and other tabs
+when they are shown.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from mlp_studio.core.training import (
     LayerStats,
     Snapshot,
 )
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -48,7 +48,6 @@ MAX_REDRAW_MS = 1000
 
 
 class TrainingPanel(QWidget):
-    probeChanged = Signal(object)  # np.ndarray [1, D]: forward to controller.set_probe
 
     def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
@@ -113,7 +112,7 @@ class TrainingPanel(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw_visible)
         self.tabs.currentChanged.connect(lambda _i: self._redraw_visible())
-        self.activations.probeChanged.connect(self.probeChanged)
+        state.evaluationChanged.connect(self.show_evaluation)
         state.modelChanged.connect(self._on_model)
         state.historyReplaced.connect(self.show_history)
         state.dataChanged.connect(self._on_data)
@@ -229,6 +228,7 @@ class TrainingPanel(QWidget):
         else:
             self.status.setText(f"<b>Evaluated</b> on the test set: accuracy "
                                 f"<b>{metrics.accuracy:.2%}</b>.")
+        self.tabs.setCurrentWidget(self.confusion)
         self._status_dirty = False
         self.flush()
 
