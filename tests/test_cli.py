@@ -106,3 +106,17 @@ def test_full_mnist_reaches_the_lecture_accuracy(mnist_dir, tmp_path):
     assert main(["train", "--data", str(mnist_dir), "--hidden", "128", "--epochs", "2",
                  "--metrics-json", str(metrics), "--quiet"]) == 0
     assert json.loads(metrics.read_text())["test_accuracy"] > 0.95
+
+
+def test_predict_and_session_never_load_a_crafted_torchscript_file(small_mnist, tmp_path, capsys):
+    from hostile_torchscript import crafted_torchscript
+
+    marker = tmp_path / "written-by-the-file"
+    model = crafted_torchscript(tmp_path / "model.pt", marker)
+    image = tmp_path / "digit.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
+    assert main(["predict", str(model), str(image)]) == 2
+    assert "does not open .pt files" in capsys.readouterr().err
+    assert main(["train", "--data", str(small_mnist), "--session", str(model)]) == 2
+    assert "use a name ending in .mlps" in capsys.readouterr().err
+    assert not marker.exists()
