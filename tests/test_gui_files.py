@@ -464,6 +464,29 @@ def test_open_an_older_format_migrates_and_a_newer_one_is_refused(qtbot, data, s
     assert files.path == str(old)
 
 
+def test_a_session_whose_history_has_wrong_types_is_refused_on_opening(qtbot, data, settings,
+                                                                         tmp_path, boxes):
+    source = make_files(qtbot, settings, tmp_path, trained_state(data))
+    session = source.collect_session()
+    from safetensors.torch import save
+
+    meta = session_to_json(session)
+    meta["history"]["epochs"] = [{  # the hostile file: it opened, then training
+        "epoch": "one", "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.0,
+        "val_accuracy": 0.5, "seconds": 1.0, "lr": 0.001, "val_confusion": [[1]]}]
+    bad = tmp_path / "bad.mlps"  # crashed in Qt slots and the app stayed "running"
+    bad.write_bytes(_zip({SESSION_JSON: json.dumps(meta).encode(),
+                          WEIGHTS: save(session.weights)}))  # fmt: skip
+    state = Experiment()
+    files = make_files(qtbot, settings, tmp_path, state)
+    before = state_snapshot(state)
+    assert not files.open_file(bad, ask=False)
+    kind, title, text = boxes.shown[-1]
+    assert (kind, title) == ("warning", "Cannot open the session")
+    assert "its training history's record 1 has epoch 'one'" in text
+    assert state_snapshot(state) == before
+
+
 def test_new_session_asks_to_save_trained_work(qtbot, data, settings, tmp_path, boxes):
     state = trained_state(data)
     files = make_files(qtbot, settings, tmp_path, state)
