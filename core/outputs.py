@@ -57,8 +57,10 @@ def plan_output(
         mode = path.stat().st_mode
     except FileNotFoundError:
         mode = None
-    except OSError as err:
-        raise OutputError(f"Cannot write {given}: {err.strerror or err}.") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        reason = getattr(err, "strerror", None) or err
+        message = f"Cannot write {given!r} ({what}): {reason}. Choose another name."
+        raise OutputError(message) from None
     if mode is not None and stat.S_ISDIR(mode):
         raise OutputError(f"Cannot write {given} ({what}): it is a folder. Choose a file name.")
     if mode is not None and not stat.S_ISREG(mode):

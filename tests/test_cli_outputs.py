@@ -168,3 +168,12 @@ def test_a_failed_export_after_a_saved_session_points_to_the_session(mnist, tmp_
     err = capsys.readouterr().err
     assert f"The trained model is saved in the session {session}." in err
     assert load_session(session).epochs_done == 1
+
+
+def test_a_name_the_system_cannot_take_is_a_clear_error(tmp_path):
+    from mlp_studio.core.errors import OutputError
+
+    with pytest.raises(OutputError, match="embedded null byte. Choose another name"):
+        outputs.plan_output(f"{tmp_path}/a\0b.json", "--metrics-json")
+    with pytest.raises(OutputError, match="File name too long"):
+        outputs.plan_output(tmp_path / ("a" * 300 + ".json"), "--metrics-json")
