@@ -138,7 +138,8 @@ def main() -> int:
         print(f"kills during a write: {total} ({', '.join(f'{k} {v}' for k, v in kills.items())})"
               f"; runs that finished before a kill: {missed}")
         print(f"old files intact (or completely new) after {intact}/{total} kills")
-        print(f"temporary files left behind by SIGKILL (hidden, never read): {len(stray)}")
+        print(f"temporary files left behind by SIGKILL: {len(stray)} (hidden, never read; a later "
+              "write of the same file removes them once an hour old)")
         for failure in failures:
             print(f"DAMAGED: {failure}")
     return 0 if not failures and total == args.kills else 1

@@ -13,10 +13,12 @@ safetensors export and its JSON description): all of them are written, or none i
 
 import contextlib
 import errno
+import glob
 import os
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +195,21 @@ def atomic_write_all(files: Sequence[tuple[Path, bytes]]) -> None:
         raise
     for folder in {path.parent for path, _ in targets}:
         _fsync_folder(folder)
+    for path, _ in targets:
+        _remove_stale_temps(path)
+
+
+STALE_SECONDS = 3600  # a temporary file this old belongs to a write that was killed
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete the temporary files a killed write of `path` left behind (SIGKILL, power loss);
+    younger ones may belong to a write still under way."""
+    limit = time.time() - STALE_SECONDS
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if temp.stat().st_mtime < limit:
+                temp.unlink()
 
 
 def _temp_copy(path: Path, data: bytes) -> str:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from idx_fixtures import write_mnist_folder
@@ -177,3 +178,14 @@ def test_a_name_the_system_cannot_take_is_a_clear_error(tmp_path):
         outputs.plan_output(f"{tmp_path}/a\0b.json", "--metrics-json")
     with pytest.raises(OutputError, match="File name too long"):
         outputs.plan_output(tmp_path / ("a" * 300 + ".json"), "--metrics-json")
+
+
+def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path):
+    path = tmp_path / "run.mlps"
+    stale, fresh = tmp_path / ".run.mlps.abc123.tmp", tmp_path / ".run.mlps.def456.tmp"
+    stale.write_bytes(b"half a session")
+    fresh.write_bytes(b"a write under way")
+    old = time.time() - outputs.STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    outputs.atomic_write(path, b"new")
+    assert path.read_bytes() == b"new" and not stale.exists() and fresh.exists()
