@@ -98,10 +98,15 @@ def check_folder(path: Path) -> None:
 
 
 def check_distinct(
-    outputs: Sequence[tuple[str, Target]], input_folders: Sequence[tuple[str, Path]] = ()
+    outputs: Sequence[tuple[str, Target]],
+    input_files: Sequence[tuple[str, Path]] = (),
+    input_folders: Sequence[tuple[str, Path]] = (),
 ) -> None:
-    """Refuse outputs that would overwrite one another or write into a folder the run reads
-    from. Each item is (what it is, for messages, e.g. "--metrics-json", and the path)."""
+    """Refuse outputs that would overwrite one another, a file the run reads, or anything in
+    a folder it reads. Each item is (what it is, for messages, e.g. "--metrics-json", and the
+    path)."""
+    inputs = {_identity(Target(str(p), Path(os.path.realpath(p)))): (name, p)
+              for name, p in input_files}  # fmt: skip
     seen: dict[Any, str] = {}
     for what, target in outputs:
         if target.stream and target.path is not None:
@@ -114,6 +119,11 @@ def check_distinct(
         seen[key] = what
         if target.path is None:
             continue
+        if key in inputs:
+            name, source = inputs[key]
+            raise OutputError(
+                f"{what} {target.given} would overwrite {name} ({source}): choose another name."
+            )
         for name, folder in input_folders:
             real = Path(os.path.realpath(folder))
             if real in target.path.parents:

@@ -189,3 +189,23 @@ def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path):
     os.utime(stale, (old, old))
     outputs.atomic_write(path, b"new")
     assert path.read_bytes() == b"new" and not stale.exists() and fresh.exists()
+
+
+def test_evaluate_never_writes_its_metrics_over_the_model_or_the_data(mnist, tmp_path, capsys):
+    import numpy as np
+    from mlp_studio.core.data import Normalization
+    from mlp_studio.core.export import ModelBundle, export_safetensors
+    from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+
+    spec = NetworkSpec(784, [LayerSpec(8)], 10)
+    bundle = ModelBundle(spec, Normalization("unit", np.zeros(784), np.full(784, 255.0)),
+                         "cross-entropy", [str(d) for d in range(10)],
+                         build_model(spec).state_dict())  # fmt: skip
+    model = export_safetensors(bundle, tmp_path / "m.safetensors")
+    before = model.read_bytes()
+    evaluate = ["evaluate", str(model), "--data", str(mnist), "--metrics-json"]
+    refused(capsys, [*evaluate, str(model)], "would overwrite the model")
+    refused(capsys, [*evaluate, str(mnist / "m.json")], "is inside the data folder")
+    assert model.read_bytes() == before
+    assert main([*evaluate, str(tmp_path / "metrics.json")]) == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())

@@ -6,6 +6,7 @@ files that do not say how their pixels are scaled need --input-range raw|unit.
 
 import json
 import sys
+from pathlib import Path
 
 
 def add_evaluate_arguments(evaluate) -> None:
@@ -23,14 +24,17 @@ def add_evaluate_arguments(evaluate) -> None:
 
 def run_evaluate(args) -> int:
     from mlp_studio.core.cli.report import metrics_table
+    from mlp_studio.core.cli.train import data_folder
     from mlp_studio.core.evaluation import evaluate_bundle, evaluation_report
     from mlp_studio.core.mnist import load_mnist
     from mlp_studio.core.model_import import import_model
-    from mlp_studio.core.outputs import plan_output, write_output
+    from mlp_studio.core.outputs import check_distinct, plan_output, write_output
 
     target = None
     if args.metrics_json is not None:
         target = plan_output(args.metrics_json, "--metrics-json", allow_stdout=True)
+        check_distinct([("--metrics-json", target)], [("the model", Path(args.model))],
+                       [("the data folder", data_folder(args.data))])  # fmt: skip
     bundle = import_model(args.model, args.input_range)
     mnist = load_mnist(args.data, download=not args.no_download)
     metrics, class_names = evaluate_bundle(bundle, mnist)

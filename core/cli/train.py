@@ -41,7 +41,6 @@ class Outputs:
 def plan_outputs(args, data_dir: str | None, session: bool = False) -> Outputs:
     """Check every output path; StudioError (one line) on the first problem."""
     from mlp_studio.core.export import plan_export
-    from mlp_studio.core.mnist import default_cache_dir, resolve_data_dir
 
     outputs = Outputs(exports=list(args.export))
     named: list[tuple[str, Target]] = []
@@ -55,12 +54,18 @@ def plan_outputs(args, data_dir: str | None, session: bool = False) -> Outputs:
         targets = plan_export(path)
         named += [("--export", targets[0]), *((f"--export {path} (its JSON description)", t)
                                               for t in targets[1:])]  # fmt: skip
-    data = resolve_data_dir(data_dir) or default_cache_dir()
-    folder = data if data.is_dir() or not data.exists() else data.parent  # a folder or mnist.npz
     # The session's own file is both read and written back by --session: any other output
     # on it collides with --session itself.
-    check_distinct(named, input_folders=[("the data folder", folder)])
+    check_distinct(named, input_folders=[("the data folder", data_folder(data_dir))])
     return outputs
+
+
+def data_folder(data_dir: str | None) -> Path:
+    """The folder MNIST will be read from (or downloaded to): no output may go there."""
+    from mlp_studio.core.mnist import default_cache_dir, resolve_data_dir
+
+    data = resolve_data_dir(data_dir) or default_cache_dir()
+    return data if data.is_dir() or not data.exists() else data.parent  # a folder or mnist.npz
 
 
 def run_train(args) -> int:
