@@ -73,6 +73,20 @@ class ModelBundle:
 # ---------------------------------------------------------------- metadata
 
 
+def bundle_of(model: nn.Module, normalization: Normalization | None, loss: str,
+              class_names: list[str], data_task: str | None,
+              feature_names: list[str]) -> ModelBundle | None:
+    """A trained model as a bundle (its weights copied now), or None when it cannot run on
+    raw inputs: no normalization known for its inputs. `data_task` is the task of the data it
+    trained on, if that data fits it: a regression (a Playground surface) exports values."""
+    spec = model.spec
+    if normalization is None or normalization.size != spec.input_size:
+        return None
+    weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return ModelBundle(spec, normalization, loss, list(class_names), weights,
+                       data_task or "classification", list(feature_names))
+
+
 def app_version() -> str:
     try:
         return importlib_metadata.version("mlp-studio")

@@ -261,3 +261,15 @@ def _initialise(linear: nn.Linear, init: str, act: ActivationSpec | None) -> Non
         else:  # he: std sqrt(2 / fan_in), the ReLU-family gain; Leaky ReLU uses its slope
             slope = act.slope if act is not None and act.name == "leaky_relu" else 0.0
             nn.init.kaiming_normal_(linear.weight, a=slope, nonlinearity="leaky_relu")
+
+
+@torch.no_grad()
+def activations_of(model: MLP, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The outputs and every hidden layer's activations for `x`, in evaluation mode (dropout
+    off, batch norm's running statistics), leaving the model in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model.forward_with_activations(x.to(next(model.parameters()).device))
+    finally:
+        model.train(was_training)

@@ -191,7 +191,7 @@ def test_impossible_batch_size_shows_the_message(qtbot, ready):
 
 def test_training_without_data_says_what_to_do(window):
     window.train_action.trigger()
-    assert "load MNIST in the Dataset panel" in window.message_text()
+    assert "load MNIST in the Data panel" in window.message_text()
 
 
 def test_divergence_shows_the_message_and_the_app_stays_usable(qtbot, ready, small_mnist):

@@ -329,3 +329,16 @@ def test_tiny_mlp_with_custom_activation_learns_xor():
         losses.append(loss.item())
     assert losses[-1] < 0.3 * losses[0]
     assert (model(x).argmax(1) == y).float().mean() > 0.9
+
+
+def test_activations_of_runs_in_evaluation_mode_and_restores_the_mode():
+    from mlp_studio.core.model import activations_of
+
+    spec = NetworkSpec(input_size=4, hidden=[LayerSpec(8, dropout=0.5)], output_size=3)
+    model = build_model(spec)
+    model.train()
+    x = torch.ones(2, 4)
+    first, _ = activations_of(model, x)
+    second, acts = activations_of(model, x)
+    torch.testing.assert_close(first, second)  # dropout off: the same answer twice
+    assert model.training and [a.shape for a in acts] == [(2, 8)]

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 from mlp_studio.app.model.experiment import Experiment
+from mlp_studio.core.bundle import bundle_of
 from mlp_studio.core.data import DataConfig, Normalization
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.export import ModelBundle, verification_pixels
@@ -342,26 +343,14 @@ class FileActions(QObject):
         )
 
     def current_bundle(self) -> ModelBundle | None:
-        """The current model with what it needs to run on raw pixels; None without a model."""
-        if not self.can_export():
+        """The current model with what it needs to run on raw inputs; None without one."""
+        model, data = self.state.model, self.state.data
+        if model is None:
             return None
-        model, normalization = self.state.model, self.model_normalization()
-        data = self.state.data
-        # A playground surface's model predicts a value: export it raw, not as probabilities.
-        task = (
-            data.task
-            if data is not None and data.input_shape == (model.spec.input_size,)
-            else "classification"
-        )
-        return ModelBundle(
-            model.spec,
-            normalization,
-            self.state.train_config.loss,
-            self.class_names(model.spec.output_size),
-            _copy_weights(model),
-            task,
-            self.state.feature_names,
-        )
+        fits = data is not None and data.input_shape == (model.spec.input_size,)
+        return bundle_of(model, self.model_normalization(), self.state.train_config.loss,
+                         self.class_names(model.spec.output_size),
+                         data.task if fits else None, self.state.feature_names)
 
     def collect_session(self) -> Session:
         """The current experiment as a Session (weights copied now)."""

@@ -20,6 +20,7 @@ import torch
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.lineage import epoch_record
+from mlp_studio.core.run_checks import run_problems
 from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
@@ -130,29 +131,7 @@ class TrainingController(QObject):
     def problems(self) -> list[str]:
         """Everything that stops a run from starting, each a message the user can act on."""
         state = self.state
-        out = list(state.spec.problems()) + list(state.train_config.problems())
-        data = state.data
-        if data is None:
-            out.append("There is no data yet: load MNIST in the Dataset panel first.")
-        elif len(data.x_train) == 0:
-            out.append(
-                "The training set is empty: lower the validation share or the "
-                "imbalance, or raise the subset size."
-            )
-        else:
-            spec, size = state.spec, int(data.x_train.shape[1])
-            if spec.input_size != size:
-                out.append(
-                    f"The network takes {spec.input_size} inputs but the data has "
-                    f"{size} values per sample: load matching data or a matching model."
-                )
-            if spec.output_size != data.num_classes:
-                out.append(
-                    f"The network has {spec.output_size} outputs but the data has "
-                    f"{data.num_classes} classes: change the task in the Data panel "
-                    "or build a new network."
-                )
-        return out
+        return run_problems(state.spec, state.train_config, state.data)
 
     # ---- control ----
 

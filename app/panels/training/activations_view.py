@@ -20,6 +20,7 @@ from mlp_studio.app.panels.training.live_plots import (
     route_scene_export,
 )
 from mlp_studio.core.losses import probabilities
+from mlp_studio.core.model import activations_of
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
@@ -162,14 +163,7 @@ class ActivationsView(PlotPanel):
         if model is None or x is None or model.spec.input_size != x.shape[1]:
             self._acts = None
         else:
-            device = next(model.parameters()).device
-            was_training = model.training
-            model.eval()
-            try:
-                with torch.no_grad():
-                    out, acts = model.forward_with_activations(torch.from_numpy(x).to(device))
-            finally:
-                model.train(was_training)
+            out, acts = activations_of(model, torch.from_numpy(x))
             self._acts = [a[0].cpu().numpy().copy() for a in [*acts, out]]
         self.redraw()
 
