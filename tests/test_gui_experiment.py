@@ -178,3 +178,25 @@ def test_the_data_source_is_explicit_and_mnist_after_the_playground_is_not_its_s
     assert state.train_config.lr == 1e-3 and state.spec.hidden == NetworkSpec().hidden
     assert draw.test_button.isEnabled() and draw.message_label.text() == ""
     window.close()
+
+
+def test_a_session_from_train_save_session_opens_with_its_history(qtbot, monkeypatch, tmp_path):
+    from idx_fixtures import write_mnist_folder
+    from mlp_studio.core.cli import main as cli_main
+
+    folder = write_mnist_folder(tmp_path / "mnist", 600, 100)
+    path = tmp_path / "headless.mlps"
+    assert cli_main(["train", "--data", str(folder), "--hidden", "16", "--epochs", "2",
+                     "--save-session", str(path), "--quiet"]) == 0
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    window = make_window(qtbot, tmp_path / "recovery.mlps")
+    assert window.file_actions.open_file(path, ask=False)
+    after = shown(window)
+    assert after["epoch points"] == 2 and after["batch points"] > 0
+    assert after["gradient points"] > 0 and after["weights"]
+    assert "Trained</b> 2 epochs" in after["status"]
+    assert after["progress"] == "2 epochs trained"
+    # The Data panel loads the MNIST the session trained on; the confusion matrix is there.
+    qtbot.waitUntil(lambda: window.state.data is not None, timeout=30_000)
+    assert shown(window)["confusion"] == len(window.state.data.y_val)
+    window.close()

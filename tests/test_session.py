@@ -588,3 +588,18 @@ def test_cli_refuses_a_corrupt_session_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: Cannot open") and "bad.mlps" in err[0]
     assert path.read_bytes() == b"garbage"
+
+
+def test_cli_save_session_writes_a_run_the_app_opens_with_its_history(small_mnist, tmp_path,
+                                                                     capsys):
+    path = tmp_path / "headless.mlps"
+    assert main(["train", "--data", str(small_mnist), "--hidden", "16", "--epochs", "2",
+                     "--save-session", str(path), "--quiet"]) == 0
+    saved = load_session(path)
+    assert saved.epochs_done == 2 and len(saved.history.epochs) == 2
+    assert len(saved.history.batch_losses) > 0 and saved.history.epochs[-1].val_confusion
+    assert main(["train", "--data", str(small_mnist), "--session", str(path),
+                     "--save-session", str(tmp_path / "other.mlps")]) == 2
+    assert "leave out --save-session" in capsys.readouterr().err
+    assert main(["train", "--data", str(small_mnist), "--save-session",
+                     str(tmp_path / "x.json")]) == 2

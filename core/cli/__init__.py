@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "train" and args.session is not None:
+            if args.save_session is not None:
+                raise StudioError("--session FILE already writes the experiment back to FILE: "
+                                  "leave out --save-session (or --session, to start anew).")
             return run_train_session(args, given_options(argv))
         if args.command == "train":
             if args.restart:

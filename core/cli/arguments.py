@@ -145,6 +145,10 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
                    "$MLP_STUDIO_DATA or the cache. A FILE that does not exist is created from "
                    "the other options. The optimizer's state is not saved: momentum and Adam's "
                    "averages start afresh")
+    g.add_argument("--save-session", metavar="FILE",
+                   help="write this run as a new session FILE (.mlps): network, weights, "
+                   "settings and the whole history, which the app opens as it was "
+                   "(`mlp-studio FILE`); use --session to continue one")
     g.add_argument("--restart", action="store_true",
                    help="with --session: train the saved experiment again from its initial "
                    "(seeded) weights, dropping its history")

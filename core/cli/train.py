@@ -1,9 +1,9 @@
 """`mlp-studio train`: train headless, optionally continuing a session, then write the outputs.
 
-Every output (--session, --metrics-json, --export and a safetensors export's JSON) is checked
-before the data is loaded (core.outputs): suffix, folder, writable, not an input, not another
-output. If writing still fails after training, the trained model goes to a recovery session
-and the error says where, so a run is never thrown away.
+Every output (--session or --save-session, --metrics-json, --export and a safetensors export's
+JSON) is checked before the data is loaded (core.outputs): suffix, folder, writable, not an
+input, not another output. If writing still fails after training, the trained model goes to a
+recovery session and the error says where, so a run is never thrown away.
 """
 
 import functools
@@ -47,6 +47,9 @@ def plan_outputs(args, data_dir: str | None, session: bool = False) -> Outputs:
     if session:
         outputs.session = plan_output(args.session, "--session", (".mlps",))
         named.append(("--session", outputs.session))
+    elif args.save_session is not None:
+        outputs.session = plan_output(args.save_session, "--save-session", (".mlps",))
+        named.append(("--save-session", outputs.session))
     if args.metrics_json is not None:
         outputs.metrics = plan_output(args.metrics_json, "--metrics-json", allow_stdout=True)
         named.append(("--metrics-json", outputs.metrics))
