@@ -167,7 +167,8 @@ def floating(app, dock, width: int, height: int):
     dock.raise_()
     app.processEvents()
     try:
-        yield dock.widget()
+        widget = dock.widget()  # the panel, inside the scroll area that lets it fit any screen
+        yield getattr(widget, "widget", lambda: widget)() or widget
     finally:
         dock.setFloating(False)
         app.processEvents()
@@ -204,7 +205,11 @@ def shoot_playground(app, window, path: Path) -> Path:
     state, controller = window.state, window.controller
     epochs = []
     controller.epochEnded.connect(lambda event: epochs.append(event.epoch))
-    dock.raise_()  # publishes the playground's points: playground network and training defaults
+    dock.raise_()
+    state.set_source("playground")  # the Data panel's Train on: the playground's points
+    from mlp_studio.core.suggestions import SUGGESTIONS
+
+    state.apply_suggestion(SUGGESTIONS["playground"], "Playground settings")
     with floating(app, dock, 1400, 660):
         panel.classes_spin.setValue(3)
         panel.select_dataset("spiral")
