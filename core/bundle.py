@@ -17,6 +17,7 @@ from mlp_studio.core.data import Normalization
 from mlp_studio.core.errors import ExportError, SpecError
 from mlp_studio.core.losses import canonical_loss, probabilities
 from mlp_studio.core.model import NetworkSpec, build_model
+from mlp_studio.core.reading import loads_json
 from torch import Tensor, nn
 
 FORMAT = "mlp-studio-model"
@@ -277,7 +278,7 @@ def code_file_refusal(path: str | os.PathLike) -> str:
 def parse_json(text: str | bytes) -> object:
     """JSON of a model description; ExportError (a sentence fragment) if it is not JSON."""
     try:
-        return json.loads(text)
+        return loads_json(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ExportError(f"its model description is not valid JSON ({err})") from None
 

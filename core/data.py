@@ -178,6 +178,8 @@ class SplitConfig:
         p = self.percentages
         if len(p) != 3:
             out.append(f"percentages need three numbers (train, val, test), got {list(p)}")
+        elif not all(math.isfinite(v) for v in p):  # NaN passes every comparison below
+            out.append(f"percentages must be finite numbers, got {list(p)}")
         elif any(v < 0 for v in p) or p[0] <= 0 or abs(sum(p) - 100.0) > 1e-6:
             out.append(
                 f"percentages (train, val, test) must each be >= 0, train > 0, and sum to 100; "

@@ -6,11 +6,15 @@ MNIST only recognises digits prepared the same way, so the CLI's `predict`, the 
 canvas and any image file all go through `preprocess_digit`.
 """
 
+import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from mlp_studio.core.errors import DataFormatError
+from mlp_studio.core.limits import MAX_IMAGE_BYTES, check_image_size
+from mlp_studio.core.reading import read_regular
 from PIL import Image, ImageOps
 
 FIELD = 28  # MNIST image side
@@ -21,6 +25,9 @@ INK_FRACTION = 0.1
 # Below this brightness (out of 255) the whole image counts as blank.
 MIN_INK = 1.0
 BORDER_FRACTION = 0.05  # width of the frame whose pixels tell the paper colour
+# Pictures are reduced to a 20x20 box; a JPEG larger than this may be decoded at a reduced
+# scale (never below this side), which is much faster for phone photos.
+DRAFT_SIDE = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,7 +61,15 @@ def load_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        # Regular files only (a FIFO would block), read whole: PIL then needs no file handle.
+        data = read_regular(path, MAX_IMAGE_BYTES, "picture")
+        with warnings.catch_warnings():
+            # PIL warns about sizes between its limit and twice that; ours is lower and says so.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
+            check_image_size(*img.size, path)  # from the header, before decoding
+            img.draft("L", (DRAFT_SIDE, DRAFT_SIDE))  # JPEG: decode big photos at 1/2..1/8
             img = ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
             gray = _grayscale(img)
     except FileNotFoundError:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from mlp_studio.core.errors import SpecError
+from mlp_studio.core.text import terminal_safe
 from torch import Tensor
 
 Fn = Callable[[Tensor], Tensor]
@@ -82,6 +83,7 @@ def parse_formula(text: str) -> Fn:
         raise SpecError("The formula is empty: type an expression in x, e.g. x * sigmoid(x).")
     if len(text) > MAX_LENGTH:
         raise SpecError(f"The formula has {len(text)} characters: keep it under {MAX_LENGTH}.")
+    _check_characters(text)
     try:
         # '^' has no other meaning here (no strings are allowed), so it can become '**'.
         tree = ast.parse(text.replace("^", "**"), mode="eval")
@@ -95,6 +97,18 @@ def parse_formula(text: str) -> Fn:
         return fn  # x broadcasts against the 0-d constants, so the result has x's shape
     # Without x the result is a 0-d constant; expand it so "1" behaves like ones_like(x).
     return lambda x: fn(x).expand_as(x).contiguous()
+
+
+def _check_characters(text: str) -> None:
+    """Formulas are plain ASCII. Anything else (a lone surrogate from undecodable bytes cannot
+    even be handed to the parser, an escape sequence would garble a terminal) is named, escaped."""
+    for position, char in enumerate(text, start=1):
+        if not (" " <= char <= "~" or char == "\t"):
+            raise SpecError(
+                f"The formula has the character '{terminal_safe(char)}' at position {position}: "
+                "formulas use only plain ASCII letters, digits, spaces and "
+                "+ - * / ^ ( ) . , < > = !"
+            )
 
 
 def _reject(what: str) -> SpecError:

@@ -6,7 +6,6 @@ name, like any layer that is not part of an MLP.
 """
 
 import io
-import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from mlp_studio.core.foreign_layers import (
     existing_file,
 )
 from mlp_studio.core.keras_export import METADATA_KEY, storage_names
+from mlp_studio.core.reading import loads_json
 
 ALLOWED = ("InputLayer", "Flatten", "Rescaling", "Normalization", "Dense", "Dropout",
            "BatchNormalization", "Activation", "Softmax", "ReLU", "LeakyReLU", "ELU",
@@ -177,7 +177,7 @@ def _array(dataset) -> np.ndarray:
 
 def _json(text: Any, what: str) -> dict:
     try:
-        value = json.loads(text)
+        value = loads_json(text)
     except (TypeError, ValueError, UnicodeDecodeError):
         raise ExportError(f"its {what} is not valid JSON") from None
     if not isinstance(value, dict):

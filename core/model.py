@@ -17,6 +17,7 @@ from mlp_studio.core.activations import (
     take_fields,
 )
 from mlp_studio.core.errors import SpecError
+from mlp_studio.core.reading import loads_json
 from torch import Tensor, nn
 
 INITS = ("default", "zeros", "normal", "xavier", "he")
@@ -105,7 +106,7 @@ class NetworkSpec:
     @classmethod
     def from_json(cls, text: str) -> "NetworkSpec":
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except json.JSONDecodeError as err:
             raise SpecError(
                 f"The network spec is not valid JSON ({err.msg} at line {err.lineno}, "

@@ -11,12 +11,11 @@ Dropout passed through, and Sub/Div/Mul/Add by constants before the first layer 
 normalization. Any other node is refused by name.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from mlp_studio.core.errors import ExportError
+from mlp_studio.core.errors import DataFormatError, ExportError
 from mlp_studio.core.export import METADATA_KEY, ModelBundle, bundle_from_metadata
 from mlp_studio.core.foreign_layers import (
     Act,
@@ -28,6 +27,8 @@ from mlp_studio.core.foreign_layers import (
     assemble,
     existing_file,
 )
+from mlp_studio.core.limits import MAX_ONNX_BYTES
+from mlp_studio.core.reading import loads_json, read_regular
 
 _ELEMENTWISE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus",
                 "Gelu": "gelu", "Selu": "selu", "Softsign": "softsign", "Mish": "mish",
@@ -47,7 +48,10 @@ def import_onnx(path: str | Path, input_range: str | None = None) -> ModelBundle
             "with `pip install onnx`."
         ) from None
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        # Bounded: the onnx library reads a whole file into memory (and a FIFO would block).
+        proto = onnx.load_from_string(read_regular(path, MAX_ONNX_BYTES, "model file"))
+    except DataFormatError as err:
+        raise ExportError(str(err)) from None
     except Exception as err:  # protobuf raises its own DecodeError types
         raise ExportError(f"Cannot open {source}: it is not a valid ONNX file ({err}).") from None
     try:
@@ -67,7 +71,7 @@ def _own_export(graph: "_Graph", text: str, source: str) -> ModelBundle | None:
     """The model an MLP Studio export describes, its weights taken by name; None if the
     description does not fit the graph (then the graph itself is read)."""
     try:
-        meta = json.loads(text)
+        meta = loads_json(text)
     except ValueError:
         return None
     state = {}

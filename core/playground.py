@@ -26,6 +26,8 @@ import torch
 from mlp_studio.core.data import Normalization, PreparedData, prepare_arrays
 from mlp_studio.core.errors import DataFormatError, DataNotFoundError, SpecError
 from mlp_studio.core.losses import probabilities
+from mlp_studio.core.reading import read_regular
+from mlp_studio.core.text import terminal_safe
 from torch import nn
 
 CLASSIFICATION_DATASETS = ("circle", "xor", "gaussians", "spiral")
@@ -53,6 +55,8 @@ EXTENT = (-6.0, 6.0, -6.0, 6.0)  # x1 min, x1 max, x2 min, x2 max
 MAX_CLASSES = 10
 MAX_SPIRAL_ARMS = 5
 MAX_POINTS = 100_000  # interactive training and drawing stay fluid below this
+MAX_CSV_BYTES = 200 * MAX_POINTS  # generous for MAX_POINTS lines of three numbers
+MAX_CSV_VALUE = 1e6  # x1^2 and its variance stay far inside float32
 CLASS_NAMES = tuple("ABCDEFGHIJ")  # generated and drawn classes; CSV keeps the file's labels
 REGRESSION_NAME = "y"
 
@@ -243,7 +247,9 @@ def load_points_csv(path: str | Path, task: str = "classification") -> Points:
     if task not in ("classification", "regression"):
         raise SpecError(f"Unknown task '{task}': choose 'classification' or 'regression'.")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: Excel writes a byte-order mark
+        # A FIFO would block (the GUI thread) and /dev/zero never ends: regular files only.
+        data = read_regular(path, MAX_CSV_BYTES, "CSV file")
+        text = data.decode("utf-8-sig")  # -sig: Excel writes a byte-order mark
     except FileNotFoundError:
         raise DataNotFoundError(f"{path} does not exist: choose another file.") from None
     except IsADirectoryError:
@@ -275,18 +281,25 @@ def load_points_csv(path: str | Path, task: str = "classification") -> Points:
                 value = float(cell)
             except ValueError:
                 raise DataFormatError(
-                    f"{name} line {number}: {column} '{cell}' is not a number"
+                    f"{name} line {number}: {column} '{_shown(cell)}' is not a number"
                 ) from None
             if not math.isfinite(value):
                 raise DataFormatError(
-                    f"{name} line {number}: {column} '{cell}' is not a finite number"
+                    f"{name} line {number}: {column} '{_shown(cell)}' is not a finite "
+                    "number"
+                )
+            if abs(value) > MAX_CSV_VALUE:  # 1e39 is inf in float32; squares overflow sooner
+                raise DataFormatError(
+                    f"{name} line {number}: {column} '{_shown(cell)}' is too large: "
+                    f"values must lie between -{MAX_CSV_VALUE:,.0f} and {MAX_CSV_VALUE:,.0f} "
+                    "(rescale the column)"
                 )
             values.append(value)
         if task == "classification" and values[2] != round(values[2]):
             raise DataFormatError(
-                f"{name} line {number}: label '{cells[2]}' is not a whole number; class labels "
-                "must be whole numbers such as 0, 1, 2 (import the file as real values for "
-                "regression)"
+                f"{name} line {number}: label '{_shown(cells[2])}' is not a whole number; "
+                "class labels must be whole numbers such as 0, 1, 2 (import the file as real "
+                "values for regression)"
             )
         rows.append((values[0], values[1], values[2]))
         if len(rows) > MAX_POINTS:
@@ -312,6 +325,11 @@ def load_points_csv(path: str | Path, task: str = "classification") -> Points:
         )
     names = tuple(str(int(v)) for v in values)
     return Points(xy, labels.astype(np.int64), task, names, extent, str(path))
+
+
+def _shown(cell: str) -> str:
+    """A cell quoted in a message: escaped (it is the file's text) and at most 40 characters."""
+    return terminal_safe(cell[:40]) + ("..." if len(cell) > 40 else "")
 
 
 def _is_number(text: str) -> bool:

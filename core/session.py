@@ -29,6 +29,7 @@ from mlp_studio.core.losses import canonical_loss
 from mlp_studio.core.model import NetworkSpec, build_model, parameter_count
 from mlp_studio.core.optimizers import state_problem
 from mlp_studio.core.outputs import atomic_write
+from mlp_studio.core.reading import loads_json
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
 from mlp_studio.core.training import History, OptimizerState, TrainConfig
 from safetensors import SafetensorError
@@ -301,7 +302,7 @@ def _read_json(zf: zipfile.ZipFile) -> dict[str, Any]:
     if zf.getinfo(SESSION_JSON).file_size > MAX_JSON_BYTES:
         raise SessionError(f"its {SESSION_JSON} is implausibly large")
     try:
-        meta = json.loads(zf.read(SESSION_JSON))
+        meta = loads_json(zf.read(SESSION_JSON))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise SessionError(f"its {SESSION_JSON} is not valid JSON ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -54,6 +54,9 @@ class TrainConfig:
                        "10 (typical: 0.001 for Adam, 0.01-0.1 for SGD).")
         if not (math.isfinite(self.momentum) and 0 <= self.momentum < 1):
             out.append(f"Momentum {self.momentum} must be at least 0 and below 1 (typical: 0.9).")
+        elif self.optimizer == "nesterov" and self.momentum == 0:
+            out.append("Nesterov needs a momentum above 0 (typical: 0.9); with momentum 0 use "
+                       "the optimizer sgd.")
         for name in ("weight_decay", "l1"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 <= value <= 1):

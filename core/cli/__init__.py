@@ -9,6 +9,7 @@ import sys
 
 from mlp_studio.core.cli.arguments import build_parser, given_options
 from mlp_studio.core.errors import StudioError
+from mlp_studio.core.text import terminal_safe
 
 EXIT_BAD_INPUT = 2
 
@@ -37,12 +38,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_evaluate(args)
         return run_predict(args)
     except StudioError as err:
-        print(f"error: {err}", file=sys.stderr)
+        # Messages quote files' text (class names, descriptions, paths): escaped.
+        print(f"error: {terminal_safe(err, keep_newlines=True)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except OSError as err:
-        print(f"error: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        text = f"error: {err.strerror or err}: {err.filename or ''}".rstrip(": ")
+        print(terminal_safe(text), file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -2,6 +2,8 @@
 
 import json
 
+from mlp_studio.core.text import terminal_safe
+
 
 def run_predict(args) -> int:
     import numpy as np
@@ -23,13 +25,14 @@ def run_predict(args) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        for r in results:
+        for r in results:  # file names and class names are anybody's text: escaped
+            file = terminal_safe(r["file"])
             if r["digit"] is None:
-                print(f"{r['file']}: no ink found (the image is blank)")
+                print(f"{file}: no ink found (the image is blank)")
                 continue
             top = max(r["probabilities"])
-            probs_text = " ".join(f"{n}:{v:.3f}" for n, v in
+            probs_text = " ".join(f"{terminal_safe(n)}:{v:.3f}" for n, v in
                                   zip(predictor.class_names, r["probabilities"], strict=True))
-            print(f"{r['file']}: {r['digit']} ({top:.1%})  {probs_text}")
+            print(f"{file}: {terminal_safe(r['digit'])} ({top:.1%})  {probs_text}")
     return 0
 

@@ -3,6 +3,8 @@
 import sys
 import time
 
+from mlp_studio.core.text import terminal_safe
+
 
 class ProgressBar:
     """One line on stderr, redrawn at most 10 times a second."""
@@ -15,7 +17,7 @@ class ProgressBar:
         from mlp_studio.core.training import BatchProgress, Diverged, EpochEnd, Finished
 
         if isinstance(event, Diverged):
-            print(f"\n{event.message}", file=sys.stderr)
+            print(f"\n{terminal_safe(event.message)}", file=sys.stderr)
         elif isinstance(event, Finished) and event.ended_worse:
             print(f"Note: this run ended with a validation loss of {event.end_val_loss:.4g}, "
                   f"worse than the {event.start_val_loss:.4g} of the model it started from.",
@@ -42,8 +44,8 @@ class ProgressBar:
 def metrics_table(metrics, class_names: list[str]) -> str:
     lines = [f"{'class':>8} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for i, name in enumerate(class_names):
-        lines.append(f"{name:>8} {metrics.precision[i]:9.4f} {metrics.recall[i]:7.4f} "
-                     f"{metrics.f1[i]:7.4f} {int(metrics.support[i]):8d}")
+        lines.append(f"{terminal_safe(name):>8} {metrics.precision[i]:9.4f} "
+                     f"{metrics.recall[i]:7.4f} {metrics.f1[i]:7.4f} {int(metrics.support[i]):8d}")
     for label, avg in (("macro", metrics.macro), ("weighted", metrics.weighted)):
         lines.append(f"{label:>8} {avg['precision']:9.4f} {avg['recall']:7.4f} "
                      f"{avg['f1']:7.4f} {int(metrics.support.sum()):8d}")

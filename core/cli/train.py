@@ -24,7 +24,9 @@ from mlp_studio.core.cli.arguments import (
 )
 from mlp_studio.core.cli.report import ProgressBar, metrics_report, metrics_table
 from mlp_studio.core.errors import StudioError
+from mlp_studio.core.limits import check_training_memory
 from mlp_studio.core.outputs import Target, check_distinct, plan_output, write_output
+from mlp_studio.core.text import terminal_safe
 
 
 @dataclass
@@ -85,9 +87,12 @@ def run_train(args) -> int:
     mnist = load_mnist(args.data, download=not args.no_download)
     data = prepare_mnist(mnist, data_config)
     spec = spec_from_args(args, data.num_classes, int(data.x_train.shape[1]))
-    print(f"data: {mnist.source} | train {len(data.x_train):,} val {len(data.x_val):,} "
-          f"test {len(data.x_test):,} | network {describe(spec)}", file=sys.stderr)
+    print(f"data: {terminal_safe(mnist.source)} | train {len(data.x_train):,} "
+          f"val {len(data.x_val):,} test {len(data.x_test):,} | network {describe(spec)}",
+          file=sys.stderr)
 
+    check_training_memory(spec, min(train_config.batch_size, len(data.x_train)),
+                          train_config.optimizer)
     trainer = Trainer(build_model(spec), data, train_config,
                       on_event=ProgressBar(not args.quiet))
     finished = trainer.run()
@@ -143,6 +148,8 @@ def run_train_session(args, given: set[str]) -> int:
                 f"{spec.output_size} outputs, but its data settings give {input_size} inputs "
                 f"and {data.num_classes} classes: leave out --target-digit, or start a new "
                 "session file.")
+    check_training_memory(spec, min(train_config.batch_size, len(data.x_train)),
+                          train_config.optimizer)
     continuing = old is not None and not args.restart
     model = build_model(spec)
     history, epochs_done, best, best_epoch, optimizer = History(), 0, None, None, None
@@ -151,7 +158,8 @@ def run_train_session(args, given: set[str]) -> int:
         history, epochs_done = old.history, old.epochs_done
         best, best_epoch, optimizer = old.best_weights, old.best_epoch, old.optimizer_state
     what = "continuing" if continuing else "restarting" if old is not None else "new"
-    print(f"session: {path} ({what}, {epochs_done} epochs done) | data: {mnist.source} | "
+    print(f"session: {terminal_safe(path)} ({what}, {epochs_done} epochs done) | "
+          f"data: {terminal_safe(mnist.source)} | "
           f"train {len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "
           f"network {describe(spec)}", file=sys.stderr)
 
@@ -211,7 +219,7 @@ def write_outputs(outputs: Outputs, finished, session) -> None:
             failures.append(str(err))
             continue
         outputs.written.append(given)
-        print(done, file=sys.stderr)
+        print(terminal_safe(done), file=sys.stderr)
     if failures:
         raise StudioError(f"{'; '.join(failures)} {_recover(outputs, session)}")
 

@@ -125,11 +125,16 @@ def _onnx_predictor(path: Path) -> Predictor:
             f"Cannot open {path}: running ONNX models needs onnxruntime. Install it with "
             "`pip install onnxruntime`, or open the .safetensors export instead."
         ) from None
+    from mlp_studio.core.onnx_check import checked_onnx  # it imports core.export
+
+    # onnxruntime runs any graph, also one that allocates terabytes: only the exact graph of
+    # the MLP the description gives runs, from the bytes that were checked.
+    bundle, data = checked_onnx(path)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: a bad file is reported through ExportError
     try:
         session = onnxruntime.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            data, sess_options=options, providers=["CPUExecutionProvider"]
         )
     except Exception as err:  # onnxruntime raises its own (pybind) exception types
         raise ExportError(
@@ -141,13 +146,12 @@ def _onnx_predictor(path: Path) -> Predictor:
             f"Cannot open {path}: it is an ONNX model, but not one exported by MLP Studio "
             f"(it needs an input '{INPUT_NAME}' and an output '{OUTPUT_NAME}')."
         )
-    meta = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    spec, class_names = described(path, meta)
 
     def run(x: np.ndarray) -> np.ndarray:
         return session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
 
-    return Predictor(class_names, f"{path} (ONNX, onnxruntime)", spec.input_size, run)
+    return Predictor(bundle.class_names, f"{path} (ONNX, onnxruntime)", bundle.spec.input_size,
+                     run)
 
 
 def described(path: Path, text: str | bytes | None) -> tuple[NetworkSpec, list[str]]:
