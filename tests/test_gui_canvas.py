@@ -310,7 +310,9 @@ def test_open_image_shows_the_steps(qtbot, tmp_path, ring_data, ring_model):
     img = Image.new("RGB", (120, 90), "white")  # dark ink on paper, not square
     ImageDraw.Draw(img).line([(40, 15), (80, 15), (55, 80)], fill="black", width=8)
     img.save(path)
-    assert panel.open_image_file(path)
+    with qtbot.waitSignal(panel.imageOpened, timeout=10_000) as opened:
+        panel.open_image_file(path)
+    assert opened.args == [True]
     assert not panel.canvas.is_blank() and not panel.steps.empty
     assert "seven.png" in panel.source_label.text() and panel.source_label.isVisible()
     np.testing.assert_array_equal(
@@ -324,12 +326,36 @@ def test_open_image_shows_the_steps(qtbot, tmp_path, ring_data, ring_model):
 
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a picture")
-    assert not panel.open_image_file(broken)
+    with qtbot.waitSignal(panel.imageOpened, timeout=10_000) as opened:
+        panel.open_image_file(broken)
+    assert opened.args == [False]
     assert "broken.png" in panel.message_label.text() and panel.message_label.isVisible()
     np.testing.assert_array_equal(panel.canvas.image(), before)
 
     panel.canvas.undo()  # the picture goes away again
     assert panel.canvas.is_blank() and not panel.source_label.isVisible()
+
+
+def test_huge_picture_is_refused_off_the_gui_thread(qtbot, tmp_path, ring_data, ring_model):
+    """A 13000x13000 PNG froze the window for 25 s and took 5.6 GB: it is now read on a pool
+    thread and refused from its header; the newest of two pictures opened is the one shown."""
+    panel = make_panel(qtbot, state_with(ring_data, ring_model))
+    huge = tmp_path / "huge.png"
+    Image.new("L", (13000, 13000)).save(huge)
+    small = tmp_path / "small.png"
+    Image.new("L", (40, 40), 255).save(small)
+    with qtbot.waitSignal(panel.imageOpened, timeout=10_000) as opened:
+        panel.open_image_file(huge)
+        assert "Opening huge.png" in panel.message_label.text()  # returned before decoding
+    assert opened.args == [False]
+    assert "13000x13000 pixels" in panel.message_label.text() and panel.canvas.is_blank()
+
+    with qtbot.waitSignal(panel.imageOpened, timeout=10_000) as opened:
+        panel.open_image_file(huge)
+        panel.open_image_file(small)  # the later request wins, whichever finishes first
+    qtbot.wait_until(lambda: not panel._image_loader.busy, timeout=10_000)
+    assert opened.args == [True] and not panel.message_label.isVisible()
+    assert "small.png" in panel.source_label.text()
 
 
 def test_pick_a_test_image(qtbot, ring_data, ring_model):

@@ -35,12 +35,12 @@ from mlp_studio.app.panels.draw.drawing_canvas import (
     DrawingCanvas,
     gray_to_qimage,
 )
+from mlp_studio.app.widgets.background import BackgroundCall
 from mlp_studio.core.data import Normalization, fit_normalization
 from mlp_studio.core.digits import FIELD, DigitSteps, load_image, preprocess_digit
-from mlp_studio.core.errors import StudioError
 from mlp_studio.core.inference import DigitPrediction, predict_digit
 from mlp_studio.core.model import MLP, build_model, describe
-from PySide6.QtCore import QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -63,6 +63,8 @@ FIXED_NORMALIZATIONS = ("none", "unit", "symmetric")
 
 
 class DrawPanel(QWidget):
+    imageOpened = Signal(bool)  # a picture opened with open_image_file: placed, or refused
+
     def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -119,14 +121,17 @@ class DrawPanel(QWidget):
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Put a PNG or JPEG picture of a digit on the canvas")
         self.open_button.clicked.connect(self.open_image)
+        # Pictures are decoded off the GUI thread (a big photo takes a second or more).
+        self._image_loader = BackgroundCall(self)
+        self._image_loader.done.connect(self._on_image_loaded)
+        self._image_loader.failed.connect(self._on_image_failed)
+        self._loading: dict[int, Path] = {}
         self.test_button = QPushButton("Pick a test image")
         self.test_button.clicked.connect(lambda: self.pick_test_image())
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
-        # A warm red that reads on light and dark windows alike.
-        self.message_label.setStyleSheet("color: #d9534f;")
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_label.hide()
 
@@ -255,16 +260,30 @@ class DrawPanel(QWidget):
             settings.setValue("canvas/lastImageFolder", str(Path(path).parent))
             self.open_image_file(path)
 
-    def open_image_file(self, path: str | Path) -> bool:
-        """Put a picture on the canvas (either polarity; see core.digits.load_image)."""
-        try:
-            gray = load_image(path)
-        except StudioError as err:
-            self._show_message(str(err))
-            return False
+    def open_image_file(self, path: str | Path) -> None:
+        """Start putting a picture on the canvas (either polarity; see core.digits.load_image):
+        decoded on a pool thread, placed when done; imageOpened says how it went. A picture
+        opened later wins over one still loading."""
+        path = Path(path)
+        self._loading[self._image_loader.start(load_image, path)] = path
+        self._show_message(f"Opening {path.name}…", error=False)
+
+    @Slot(int, object)
+    def _on_image_loaded(self, token: int, gray: np.ndarray) -> None:
+        path = self._loading.pop(token)
+        if token != self._image_loader.latest:
+            return
         self._show_message("")
-        self.canvas.place_image(gray, tag=("file", Path(path).name))
-        return True
+        self.canvas.place_image(gray, tag=("file", path.name))
+        self.imageOpened.emit(True)
+
+    @Slot(int, str)
+    def _on_image_failed(self, token: int, message: str) -> None:
+        self._loading.pop(token)
+        if token != self._image_loader.latest:
+            return
+        self._show_message(message)
+        self.imageOpened.emit(False)
 
     def pick_test_image(self, index: int | None = None) -> int | None:
         """Put MNIST test digit `index` (random if None) on the canvas; returns the index."""
@@ -281,7 +300,10 @@ class DrawPanel(QWidget):
         self.canvas.place_image(data.raw_test[index].astype(np.float32), tag)
         return index
 
-    def _show_message(self, text: str) -> None:
+    def _show_message(self, text: str, error: bool = True) -> None:
+        # Errors in a warm red that reads on light and dark windows alike; notes in the
+        # window's own text colour.
+        self.message_label.setStyleSheet("color: #d9534f;" if error else "")
         self.message_label.setText(text)
         self.message_label.setVisible(bool(text))
 
