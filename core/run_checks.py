@@ -4,6 +4,7 @@ it starts a child process; the engine's own check_run raises the first)."""
 from __future__ import annotations
 
 from mlp_studio.core.data import PreparedData
+from mlp_studio.core.limits import memory_problem
 from mlp_studio.core.model import NetworkSpec
 from mlp_studio.core.train_config import TrainConfig
 
@@ -26,4 +27,9 @@ def run_problems(spec: NetworkSpec, config: TrainConfig, data: PreparedData | No
             out.append(f"The network has {spec.output_size} outputs but the data has "
                        f"{data.num_classes} classes: change the task in the Data panel or "
                        "build a new network.")
+    if not out:  # the estimate needs a valid network and settings
+        memory = memory_problem(spec, min(config.batch_size, len(data.x_train)),
+                                config.optimizer)
+        if memory is not None:
+            out.append(memory)
     return out
