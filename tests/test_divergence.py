@@ -168,3 +168,15 @@ def test_a_damaged_optimizer_state_starts_the_optimizer_afresh(damage, caplog):
     assert finished.diverged is None and finished.test.accuracy > 0.8
     steps = {float(v["step"]) for v in trainer.optimizer_state.state_dict["state"].values()}
     assert steps == {math.ceil(420 / 32)}  # afresh, not continued
+
+
+def test_the_watch_names_what_was_not_sound():
+    watch = DivergenceWatch(1000.0, start_val_loss=2.3)
+    assert watch.batch(2.3, math.nan)[0] == "gradients"
+    assert watch.batch(2.3, math.inf)[0] == "gradients"
+    assert watch.epoch(0.5, weights_finite=False, has_val=True)[0] == "weights"
+    assert watch.epoch(math.nan, weights_finite=True, has_val=True)[0] == "validation"
+    assert watch.epoch(math.nan, weights_finite=True, has_val=False) is None  # no val data
+    assert watch.epoch(0.01, weights_finite=True, has_val=True) is None
+    assert watch.epoch(1.0, weights_finite=True, has_val=True) is None  # 100x, below its start
+    assert watch.epoch(50.0, weights_finite=True, has_val=True)[0] == "explosion"
