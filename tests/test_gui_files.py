@@ -115,7 +115,10 @@ def state_snapshot(state: Experiment):
 # ---------------------------------------------------------------- export dialog
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=[f.key for f in FORMATS])
+CHECKED = [f for f in FORMATS if f.checked]  # a Keras script: tests/test_gui_keras_export.py
+
+
+@pytest.mark.parametrize("fmt", CHECKED, ids=[f.key for f in CHECKED])
 def test_export_dialog_writes_and_verifies_each_format(qtbot, data, settings, tmp_path, fmt,
                                                        boxes):  # fmt: skip
     state = trained_state(data)

@@ -1,11 +1,12 @@
 """Export the model to a file other programs can run, then prove the file is the model.
 
-The dialog checks the path first (core.export.plan_export), writes ONNX, TorchScript or
-safetensors + JSON, reloads the file (onnxruntime for ONNX, torch for safetensors; TorchScript
-from the bytes just written, since MLP Studio never loads a .pt from disk) and compares its
-outputs (probabilities, or a regression's values) with the live model on up to 1,000 test
-images or playground points (core.export.export_verified). Writing and verifying run on a
-worker thread: a first TorchScript export takes ~2 s.
+The dialog checks the path first (core.export.plan_export), writes ONNX, TorchScript,
+safetensors + JSON or Keras, reloads the file (onnxruntime for ONNX, torch for safetensors;
+TorchScript from the bytes just written, since MLP Studio never loads a .pt from disk; Keras
+for .keras when it is installed) and compares its outputs (probabilities, or a regression's
+values) with the live model on up to 1,000 test images or playground points. A Keras script
+(.py) is written for reading and running. Writing and verifying run on a worker thread
+(app.dialogs.export_formats): a first TorchScript export takes ~2 s.
 
 Run alone: python -m mlp_studio.app.dialogs.export_dialog [--screenshot PNG]
 """
@@ -13,16 +14,26 @@ Run alone: python -m mlp_studio.app.dialogs.export_dialog [--screenshot PNG]
 from __future__ import annotations
 
 import html
-import importlib.util
-import os
+import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from mlp_studio.app.dialogs.export_formats import (
+    FORMATS,
+    ExportFormat,
+    ExportJob,
+    ScriptWriter,
+    export_target,
+    format_difference,
+    has_module,
+    runtime,
+)
 from mlp_studio.core import export
 from mlp_studio.core.errors import StudioError
-from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, Signal, Slot
+from mlp_studio.core.keras_check import INSTALL_HINT, keras_snippet
+from mlp_studio.core.model import parameter_count
+from PySide6.QtCore import QSettings, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -49,93 +60,6 @@ LAST_FOLDER_KEY = "files/lastModelFolder"
 MAX_DIFFERENCE = 1e-4  # float32 rounding gives ~1e-7; more means the file is not the model
 
 
-@dataclass(frozen=True)
-class ExportFormat:
-    key: str
-    label: str
-    suffix: str
-    description: str
-    needs: str = ""  # a module the format needs, if any
-
-
-FORMATS = (
-    ExportFormat(
-        "onnx",
-        "ONNX",
-        ".onnx",
-        "Runs in onnxruntime from Python, C++, C#, Java or JavaScript.",
-        "onnx",
-    ),
-    ExportFormat(
-        "torchscript",
-        "TorchScript",
-        ".pt",
-        "Runs with PyTorch alone (torch.jit.load), no MLP Studio needed. MLP Studio itself "
-        "never opens .pt files: they carry code.",
-    ),
-    ExportFormat(
-        "safetensors",
-        "safetensors + JSON",
-        ".safetensors",
-        "The weights, with a readable .json description beside them; MLP Studio (File > "
-        "Import model) rebuilds the network from it.",
-    ),
-)
-
-
-def format_difference(value: float) -> str:
-    """3e-07 -> "3e-7"; 0 -> "0"."""
-    if value == 0:
-        return "0"
-    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", f"{value:.0e}")
-
-
-def export_target(text: str, suffix: str) -> Path | str:
-    """The file to write for the typed `text`, given the format's `suffix`; or, as a str, why
-    nothing can be written there. Every text the field can hold gets one or the other."""
-    text = text.strip()
-    if not text:
-        return "Type a file name, or choose one with Browse…"
-    if "\0" in text:
-        return "The file name contains a NUL character: type another name."
-    try:
-        path = Path(text).expanduser()
-    except RuntimeError:  # "~someone" with no such user
-        path = Path(text)
-    example = f"mlp-studio-model{suffix}"
-    if text.endswith(("/", os.sep)) or path.name in ("", ".", "..") or path.is_dir():
-        return f"{text} is a folder: add a file name, e.g. {path / example}"
-    if path.suffix.lower() != suffix:
-        path = path.with_suffix(suffix)
-        if path.is_dir():
-            return f"{path} is a folder: choose another file name."
-    folder = path.parent
-    if not folder.is_dir():
-        return f"The folder {folder} does not exist: create it first, or choose one with Browse…"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"MLP Studio may not write in {folder}: choose another folder with Browse…"
-    return path
-
-
-class _Job(QObject):
-    """Writes and verifies on a pool thread; `done` arrives in the GUI thread (queued)."""
-
-    done = Signal(object)  # (path, max difference) or an error message (str)
-
-    def __init__(self, bundle: export.ModelBundle, path: Path, pixels):
-        super().__init__()
-        self.bundle, self.path, self.pixels = bundle, path, pixels
-
-    def run(self) -> None:
-        try:
-            result = export.export_verified(self.bundle, self.path, self.pixels)
-        except StudioError as err:
-            result = str(err)
-        except Exception as err:  # a bug in an exporter: report it, keep the app alive
-            result = f"The export failed unexpectedly: {type(err).__name__}: {err}"
-        self.done.emit(result)
-
-
 class ExportDialog(QDialog):
     """Export `bundle`, verify the file on `pixels` (raw inputs [N, D]: pixels 0-255, or a
     playground model's features) and show how to use it.
@@ -155,6 +79,7 @@ class ExportDialog(QDialog):
         *,
         pixels_label: str = "test images",
         settings: QSettings | None = None,
+        script: ScriptWriter | None = None,
     ):
         super().__init__(parent)
         self.setWindowTitle("Export model")
@@ -162,8 +87,9 @@ class ExportDialog(QDialog):
         self.pixels = np.ascontiguousarray(pixels, dtype=np.float32)
         self.pixels_label = pixels_label
         self.settings = settings if settings is not None else QSettings()
+        self.script = script  # writes a Keras script of the experiment (MNIST models only)
         self.max_difference: float | None = None
-        self._job: _Job | None = None
+        self._job: ExportJob | None = None
         self._path_confirmed = ""  # a path the save dialog already asked about overwriting
         self._build()
         folder = Path(self.settings.value(LAST_FOLDER_KEY, str(Path.home()), str))
@@ -193,7 +119,8 @@ class ExportDialog(QDialog):
             note.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # secondary text
             if not self._available(fmt):
                 button.setEnabled(False)
-                note.setText(f"Needs the {fmt.needs} package: pip install {fmt.needs}")
+                note.setText(f"Needs the {fmt.needs} package: pip install {fmt.needs}"
+                             if fmt.needs else "Only for MNIST classifiers: it trains on MNIST.")
             self.format_buttons.addButton(button, i)
             grid.addWidget(button, i, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(note, i, 1, Qt.AlignmentFlag.AlignTop)
@@ -295,9 +222,11 @@ class ExportDialog(QDialog):
             "built in."
         )
 
-    @staticmethod
-    def _available(fmt: ExportFormat) -> bool:
-        return not fmt.needs or _has(fmt.needs)
+    def _available(self, fmt: ExportFormat) -> bool:
+        if fmt.suffix == ".py":
+            bundle = self.bundle
+            return self.script is not None and bundle.takes_images and bundle.task != "regression"
+        return not fmt.needs or has_module(fmt.needs)
 
     # ------------------------------------------------------------------ format and path
 
@@ -352,7 +281,17 @@ class ExportDialog(QDialog):
 
     def _update_snippet(self) -> None:
         path = self.path() or Path(f"mlp-studio-model{self.current_format().suffix}")
-        self.snippet.setPlainText(export.usage_snippet(path, self.bundle))
+        if path.suffix == ".keras":
+            text = keras_snippet(path, self.bundle)
+        elif path.suffix == ".py":
+            text = (f"# In a terminal (pip install keras; torch is the default backend here):\n"
+                    f"python {str(path)!r}\n"
+                    f"python {str(path)!r} --epochs 1 --data /path/to/mnist  # a quick run\n")
+        else:
+            text = export.usage_snippet(path, self.bundle)
+        self.usage_title.setText("<b>Run it</b>" if path.suffix == ".py" else
+                                 "<b>Use it in Python</b>")
+        self.snippet.setPlainText(text)
 
     @Slot()
     def browse(self) -> None:
@@ -402,8 +341,9 @@ class ExportDialog(QDialog):
                 return False
         self.max_difference = None
         self._set_busy(True)
-        self._show_status("busy", f"Writing {path.name}…", "Then it is loaded back and checked.")
-        job = _Job(self.bundle, path, self.pixels)
+        then = "Then it is loaded back and checked." if self.current_format().checked else ""
+        self._show_status("busy", f"Writing {path.name}…", then)
+        job = ExportJob(self.bundle, path, self.pixels, self.script)
         job.done.connect(self._on_done)
         self._job = job
         QThreadPool.globalInstance().start(job.run)
@@ -426,11 +366,13 @@ class ExportDialog(QDialog):
         where = f"Wrote {path.name}{extra} in {path.parent}"
         n = f"{len(self.pixels):,} {self.pixels_label}"
         outputs = "predicted values" if self.bundle.task == "regression" else "probabilities"
-        if difference <= MAX_DIFFERENCE:
+        if difference is None:
+            self._show_unchecked(path, where)
+        elif difference <= MAX_DIFFERENCE:
             self._show_status(
                 "ok",
                 f"<b>Verified on {n}</b>, max difference {format_difference(difference)}",
-                f"{where}; reloaded with {_runtime(path)} and compared with the model.",
+                f"{where}; reloaded with {runtime(path)} and compared with the model.",
             )
         else:
             self._show_status(
@@ -440,8 +382,22 @@ class ExportDialog(QDialog):
                 f"{where}. Export again; if it persists, report it.",
             )
         self._update_snippet()
-        self.exported.emit(str(path), difference)
-        self.finished_job.emit(difference <= MAX_DIFFERENCE)
+        self.exported.emit(str(path), math.nan if difference is None else difference)
+        self.finished_job.emit(difference is None or difference <= MAX_DIFFERENCE)
+
+    def _show_unchecked(self, path: Path, where: str) -> None:
+        """A Keras script (nothing to load back), or a .keras file without Keras to check it."""
+        if path.suffix == ".py":
+            count = parameter_count(self.bundle.spec)
+            self._show_status(
+                "ok", f"<b>Wrote the Keras script {path.name}</b>: it builds this network "
+                f"({count:,} trainable parameters) and trains it",
+                f"{where}. Run it as shown below; any Keras 3 backend works.")
+        else:
+            self._show_status(
+                "ok", f"<b>Wrote {path.name}</b>, not checked: Keras is not installed here",
+                f"{where}. To check it, install Keras ({INSTALL_HINT}) and export again, or "
+                "load it in Keras with the code below.")
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.export_button, self.browse_button, self.path_edit):
@@ -476,14 +432,6 @@ class ExportDialog(QDialog):
         # A running job finishes in the background (the file is written atomically); its
         # result is simply not shown.
         super().reject()
-
-
-def _runtime(path: Path) -> str:
-    return "onnxruntime" if path.suffix == ".onnx" and _has("onnxruntime") else "torch"
-
-
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 def _demo(argv: list[str]) -> int:
@@ -522,7 +470,14 @@ def _demo(argv: list[str]) -> int:
         build_model(spec).state_dict(),
     )  # fmt: skip
     pixels = np.random.default_rng(0).uniform(0, 255, (1000, 784)).astype(np.float32)
-    dialog = ExportDialog(bundle, pixels, pixels_label="random images")
+    from mlp_studio.core.data import DataConfig
+    from mlp_studio.core.keras_script import export_keras_script
+    from mlp_studio.core.training import TrainConfig
+
+    def script(path: Path) -> Path:
+        return export_keras_script(bundle, TrainConfig(), DataConfig(), path, "mnist")
+
+    dialog = ExportDialog(bundle, pixels, pixels_label="random images", script=script)
     dialog.show()
     if args.screenshot:
         import tempfile

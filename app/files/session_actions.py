@@ -753,6 +753,15 @@ class FileActions(QObject):
             self._applying = False
         self._changed()
 
+    def _script_writer(self, bundle: ModelBundle):
+        """Writes the Keras script of this experiment: the model with the current training
+        and data settings (the export dialog offers it for MNIST classifiers)."""
+        from mlp_studio.core.keras_script import export_keras_script
+
+        train, data = self.state.train_config, self.state.data_config
+        source = self.data_source or self._default_source()
+        return lambda path: export_keras_script(bundle, train, data, path, source)
+
     @Slot()
     def export_model(self):
         """Open the export dialog for the current model; None if there is nothing to export."""
@@ -786,7 +795,7 @@ class FileActions(QObject):
             self.export_dialog.close()
             self.export_dialog.deleteLater()
         dialog = ExportDialog(bundle, pixels, self.window, pixels_label=label,
-                              settings=self.settings)  # fmt: skip
+                              settings=self.settings, script=self._script_writer(bundle))
         dialog.exported.connect(lambda path, diff: self.message.emit(f"Exported {path}"))
         self.export_dialog = dialog
         dialog.show()
