@@ -293,6 +293,24 @@ class ConfusionView(QWidget):
         ))  # fmt: skip
         self._show()
 
+    def _side_by_side_width(self) -> int:
+        """The width below which the table goes under the matrix instead of beside it."""
+        return (self.matrix.minimumSizeHint().width() + self.table.minimumWidth()
+                + self.splitter.handleWidth() + 8)
+
+    def minimumSizeHint(self) -> QSize:
+        # Narrow docks stack the table under the matrix (resizeEvent), so the page never
+        # forces the Training panel wider than a small screen.
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.table.minimumWidth() + 8), hint.height())
+
+    def resizeEvent(self, event) -> None:
+        wide = event.size().width() >= self._side_by_side_width()
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+        super().resizeEvent(event)
+
     # ---- data in ----
 
     def set_metrics(
