@@ -60,7 +60,9 @@ def test_going_back_to_the_earlier_weights_and_undoing_it(qtbot, window):
             qtbot.wait(200)
             window.grab().save(f"{os.environ['MLP_STUDIO_SHOTS']}/go-back-{size[0]}.png")
 
+    window.file_actions.mark_clean()  # as if just saved
     window.go_back_action.trigger()  # one click (the banner's button is this action)
+    assert window.file_actions.dirty  # other weights: closing asks to save them
     assert same(weights(state.model), good)
     assert state.history.epochs == good_history.epochs and state.epochs_done == 3
     assert window.message_text() == "" and not window.go_back_action.isEnabled()
