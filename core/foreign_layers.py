@@ -18,6 +18,7 @@ from mlp_studio.core.errors import ExportError, SpecError
 from mlp_studio.core.export import IMAGE_INPUTS, ModelBundle, check_weights
 from mlp_studio.core.losses import canonical_loss
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.reading import special_file
 
 INPUT_RANGES = ("raw", "unit")
 TORCH_BN_EPS = 1e-5  # nn.BatchNorm1d's epsilon: other epsilons are folded into the variance
@@ -111,6 +112,9 @@ def existing_file(path: str | Path) -> Path:
     if path.is_dir():
         raise ExportError(f"Cannot open {path}: it is a folder. Choose a model file.")
     if not path.is_file():
+        kind = special_file(path)  # a FIFO would block a reader, /dev/zero never ends
+        if kind is not None:
+            raise ExportError(f"Cannot open {path}: it is a {kind}, not a file saved on disk.")
         raise ExportError(f"Cannot open {path}: the file does not exist.")
     return path
 

@@ -47,6 +47,18 @@ def read_regular(path: str | Path, max_bytes: int, kind: str = "file") -> bytes:
     return data
 
 
+def special_file(path: str | Path) -> str | None:
+    """What `path` is when it exists but is neither a regular file nor a folder ("named pipe",
+    "device", ...); None otherwise. Callers that check `is_file()` use it to say why."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return _file_type(mode)
+
+
 def _file_type(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "named pipe"

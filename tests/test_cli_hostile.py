@@ -94,3 +94,14 @@ def test_unencodable_class_name_does_not_crash_printing(tmp_path):
                          env={"PYTHONIOENCODING": "utf-8", "PATH": ""})
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr and "\\udcff" in out.stdout
+
+
+def test_metrics_table_escapes_class_names():
+    """`train` and `evaluate` print the per-class table; an imported model names the classes."""
+    from mlp_studio.core.cli.report import metrics_table
+    from mlp_studio.core.metrics import metrics_from_confusion
+
+    metrics = metrics_from_confusion(np.array([[3, 1], [0, 4]]), loss=0.5)
+    table = metrics_table(metrics, ["\x1b[2Jcat", "dog\udcff"])
+    assert "\x1b" not in table and "\\x1b[2Jcat" in table and "dog\\udcff" in table
+    table.encode("utf-8")  # printable: no lone surrogate left

@@ -289,3 +289,18 @@ def test_onnx_file_that_is_a_fifo_is_refused(tmp_path):
     os.mkfifo(fifo)
     result = _in_thread(lambda: import_onnx(fifo))
     assert isinstance(result.get("error"), ExportError)
+
+
+def test_model_and_session_paths_that_are_pipes_or_devices_say_so(tmp_path):
+    from mlp_studio.core.export import load_predictor
+    from mlp_studio.core.model_import import import_model
+    from mlp_studio.core.session import load_session
+
+    fifo = tmp_path / "m.safetensors"
+    os.mkfifo(fifo)
+    zero = tmp_path / "s.mlps"
+    zero.symlink_to("/dev/zero")
+    for load, path, words in ((load_predictor, fifo, "named pipe"), (import_model, fifo,
+                              "named pipe"), (load_session, zero, "device")):  # fmt: skip
+        result = _in_thread(lambda load=load, path=path: load(path))
+        assert f"it is a {words}, not a file saved on disk" in str(result.get("error"))

@@ -28,6 +28,7 @@ from mlp_studio.core.bundle import (
 )
 from mlp_studio.core.errors import ExportError
 from mlp_studio.core.model import NetworkSpec, build_model
+from mlp_studio.core.reading import special_file
 from mlp_studio.core.session import load_session, session_bundle
 from safetensors import SafetensorError, safe_open
 from torch import nn
@@ -208,5 +209,8 @@ def _existing(path: str | Path) -> Path:
     if path.is_dir():
         raise ExportError(f"Cannot open {path}: it is a folder. Choose a model file.")
     if not path.is_file():
+        kind = special_file(path)  # a FIFO would block a reader, /dev/zero never ends
+        if kind is not None:
+            raise ExportError(f"Cannot open {path}: it is a {kind}, not a file saved on disk.")
         raise ExportError(f"Cannot open {path}: the file does not exist.")
     return path
