@@ -31,6 +31,7 @@ from mlp_studio.core.outputs import atomic_write
 
 KERAS_FORMAT_VERSION = "3.0.0"  # the .keras layout this writer follows (metadata.json)
 METADATA_KEY = "mlp_studio"  # the studio's description, inside metadata.json
+BATCH_COUNTS_KEY = "mlp_studio_batch_counts"
 _NAMES_OF_FORMULAS = {text: name for name, text in FORMULAS.items()}
 _KERAS_NAMES = {"identity": "linear", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "elu": "elu", "gelu": "gelu", "silu": "silu", "softplus": "softplus"}
@@ -211,6 +212,10 @@ def keras_bytes(bundle: ModelBundle) -> bytes:
         "keras_version": KERAS_FORMAT_VERSION,
         "date_saved": datetime.now(timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
         METADATA_KEY: bundle_to_metadata(bundle),
+        # Batch norm's batch counters: not weights and not Keras', kept so that a studio model
+        # comes back with exactly the state it left with.
+        BATCH_COUNTS_KEY: {k: int(v) for k, v in bundle.state_dict.items()
+                           if k.endswith("num_batches_tracked")},
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:

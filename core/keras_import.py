@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from mlp_studio.core.errors import ExportError
 from mlp_studio.core.export import ModelBundle, bundle_from_metadata
 from mlp_studio.core.foreign_layers import (
@@ -24,7 +25,7 @@ from mlp_studio.core.foreign_layers import (
     assemble,
     existing_file,
 )
-from mlp_studio.core.keras_export import METADATA_KEY, storage_names
+from mlp_studio.core.keras_export import BATCH_COUNTS_KEY, METADATA_KEY, storage_names
 from mlp_studio.core.reading import loads_json
 
 ALLOWED = ("InputLayer", "Flatten", "Rescaling", "Normalization", "Dense", "Dropout",
@@ -57,8 +58,9 @@ def import_keras(path: str | Path, input_range: str | None = None) -> ModelBundl
     try:
         if path.suffix.lower() == ".h5":
             layers, hints, description = _read_h5(path)
+            counts = {}
         else:
-            layers, hints, description = _read_keras(path)
+            layers, hints, description, counts = _read_keras(path)
     except ExportError as err:
         raise ExportError(f"Cannot open {source}: {err}.") from None
     if description is not None:
@@ -66,16 +68,30 @@ def import_keras(path: str | Path, input_range: str | None = None) -> ModelBundl
         # class names; the weights still come from the layers, checked against it.
         bundle = assemble(layers, hints, "raw", source)
         try:
-            return bundle_from_metadata(description, bundle.state_dict, source)
+            described = bundle_from_metadata(description, bundle.state_dict, source)
         except ExportError:
             pass  # edited after export: the layers themselves are the truth
+        else:
+            _restore_batch_counts(described, counts)
+            return described
     return assemble(layers, hints, input_range, source)
 
 
 # ---------------------------------------------------------------- .keras
 
 
-def _read_keras(path: Path) -> tuple[list[Layer], Hints, dict | None]:
+def _restore_batch_counts(bundle: ModelBundle, counts: object) -> None:
+    """Put back the batch norm counters the studio's export kept beside Keras' metadata."""
+    if not isinstance(counts, dict):
+        return
+    for key, value in counts.items():
+        current = bundle.state_dict.get(key)
+        if (current is not None and key.endswith("num_batches_tracked")
+                and isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            bundle.state_dict[key] = torch.tensor(value, dtype=current.dtype)
+
+
+def _read_keras(path: Path) -> tuple[list[Layer], Hints, dict | None, object]:
     try:
         with zipfile.ZipFile(path) as zf:
             config = _json(_member(zf, "config.json"), "config.json")
@@ -94,8 +110,9 @@ def _read_keras(path: Path) -> tuple[list[Layer], Hints, dict | None]:
         paths = storage_names([layer["class_name"] for layer in stored])
         values = {id(layer): _keras3_vars(f, p) for layer, p in zip(stored, paths, strict=True)}
         records = _records(layers, lambda layer: values.get(id(layer), []))
-    description = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
-    return records, hints, description
+    if not isinstance(metadata, dict):
+        return records, hints, None, None
+    return records, hints, metadata.get(METADATA_KEY), metadata.get(BATCH_COUNTS_KEY)
 
 
 def _member(zf: zipfile.ZipFile, name: str) -> bytes:

@@ -53,6 +53,7 @@ def busy_bundle(loss: str, normalization: Normalization, task: str = "classifica
                     tensor.copy_(torch.rand(tensor.shape, generator=generator) - 0.5)
                 variance = module.running_var
                 variance.copy_(torch.rand(variance.shape, generator=generator) + 0.5)
+                module.num_batches_tracked.fill_(7)  # a trained model's counter
     names = ["y"] if task == "regression" else DIGITS
     return ModelBundle(spec, normalization, loss, names, model.state_dict(), task)
 
