@@ -86,3 +86,19 @@ def test_predict_reads_a_keras_export(small_mnist, trained, tmp_path, capsys):
     assert main(["predict", str(folder / "m.keras"), str(image), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert len(result[0]["probabilities"]) == 10
+
+
+def test_predict_takes_the_input_range_of_a_foreign_file(small_mnist, tmp_path, capsys):
+    from mlp_studio.core.mnist import load_folder
+    from PIL import Image
+
+    seq = torch.nn.Sequential(torch.nn.Linear(784, 10)).eval()
+    path = tmp_path / "linear.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(seq, (torch.zeros(1, 784),), path, dynamo=False)
+    image = tmp_path / "digit.png"
+    Image.fromarray(load_folder(small_mnist).test_images[0]).save(image)
+    assert main(["predict", str(path), str(image), "--json", "--input-range", "unit"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert sum(result[0]["probabilities"]) == pytest.approx(1, abs=1e-4)

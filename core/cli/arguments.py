@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                          ".mlps session (TorchScript .pt files are refused: they carry code)")
     predict.add_argument("images", nargs="+", help="PNG/JPEG files, any size, either polarity")
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    predict.add_argument("--input-range", choices=("raw", "unit"),
+                         help="for a Keras or ONNX file that does not say how its pixels are "
+                         "scaled: raw 0-255 or unit 0-1")
 
     from mlp_studio.core.cli.evaluate import add_evaluate_arguments
 

@@ -10,7 +10,10 @@ def run_predict(args) -> int:
     from mlp_studio.core.digits import load_image, preprocess_digit
     from mlp_studio.core.export import load_predictor
 
-    predictor = load_predictor(args.model)
+    if getattr(args, "input_range", None) is not None:
+        predictor = _imported(args.model, args.input_range)  # a Keras or ONNX file of any MLP
+    else:
+        predictor = load_predictor(args.model)
     pixels, empty = [], []
     for path in args.images:
         steps = preprocess_digit(load_image(path))
@@ -36,3 +39,13 @@ def run_predict(args) -> int:
             print(f"{file}: {terminal_safe(r['digit'])} ({top:.1%})  {probs_text}")
     return 0
 
+
+def _imported(path: str, input_range: str):
+    """Any model file the app imports (core.model_import), run with torch."""
+    from mlp_studio.core.export import Predictor, inference_module
+    from mlp_studio.core.export.loaders import torch_run
+    from mlp_studio.core.model_import import import_model
+
+    bundle = import_model(path, input_range)
+    return Predictor(bundle.class_names, f"{path} (imported, torch)", bundle.spec.input_size,
+                     torch_run(inference_module(bundle)))
