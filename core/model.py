@@ -18,10 +18,10 @@ from mlp_studio.core.activations import (
 )
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.reading import loads_json
+from mlp_studio.core.setting_ranges import MAX_UNITS
 from torch import Tensor, nn
 
 INITS = ("default", "zeros", "normal", "xavier", "he")
-MAX_UNITS = 65536
 MAX_LAYERS = 100
 MAX_PARAMETERS = 100_000_000
 MAX_SEED = 2**63 - 1

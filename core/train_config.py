@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, fields
 
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import canonical_loss
+from mlp_studio.core.setting_ranges import range_problem
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
@@ -49,27 +50,14 @@ class TrainConfig:
                        f"{', '.join(SCHEDULES)}.")
         if self.device not in DEVICES:
             out.append(f"Unknown device '{self.device}'. Choose one of: {', '.join(DEVICES)}.")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= 10):
-            out.append(f"Learning rate {self.lr} is impossible: use a value above 0 and at most "
-                       "10 (typical: 0.001 for Adam, 0.01-0.1 for SGD).")
-        if not (math.isfinite(self.momentum) and 0 <= self.momentum < 1):
-            out.append(f"Momentum {self.momentum} must be at least 0 and below 1 (typical: 0.9).")
-        elif self.optimizer == "nesterov" and self.momentum == 0:
+        for name in ("lr", "momentum", "weight_decay", "l1", "gamma", "batch_size", "epochs",
+                     "step_epochs", "stats_every", "seed"):
+            problem = range_problem(name, getattr(self, name))  # one table with the form
+            if problem:
+                out.append(problem)
+        if self.optimizer == "nesterov" and self.momentum == 0:
             out.append("Nesterov needs a momentum above 0 (typical: 0.9); with momentum 0 use "
                        "the optimizer sgd.")
-        for name in ("weight_decay", "l1"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and 0 <= value <= 1):
-                out.append(f"{name.replace('_', ' ').capitalize()} {value} must be between 0 "
-                           "and 1 (typical: 0 to 0.001).")
-        if not (math.isfinite(self.gamma) and 0 < self.gamma <= 1):
-            out.append(f"Schedule factor gamma {self.gamma} must be above 0 and at most 1.")
-        for name, low, high in (("batch_size", 1, 1_000_000), ("epochs", 1, 100_000),
-                                ("step_epochs", 1, 100_000), ("stats_every", 1, 1_000_000)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not low <= value <= high:
-                out.append(f"{name.replace('_', ' ').capitalize()} {value} must be a whole "
-                           f"number from {low} to {high}.")
         factor = self.divergence_factor
         if (isinstance(factor, bool) or not isinstance(factor, int | float)
                 or not (factor == 0 or (math.isfinite(factor) and factor >= 2))):

@@ -181,7 +181,7 @@ def test_only_the_newest_snapshot_reaches_the_views(qtbot, state, controller):
     "change, words",
     [
         ({"batch_size": 0}, "Batch size 0"),
-        ({"lr": -1.0}, "Learning rate -1.0 is impossible"),
+        ({"lr": -1.0}, "Learning rate -1 is out of range"),
     ],
 )
 def test_impossible_settings_are_reported_not_started(qtbot, state, controller, change, words):

@@ -184,7 +184,7 @@ def test_impossible_batch_size_shows_the_message(qtbot, ready):
     window = ready
     configure(window.state, batch_size=0)
     window.train_action.trigger()
-    assert "Batch size 0 must be a whole number" in window.message_text()
+    assert "Batch size 0 is out of range: it must be a whole number" in window.message_text()
     assert window.statusBar().currentMessage().startswith("Cannot train yet")
     assert not window.controller.running and enabled(window)["train"]
 

@@ -12,8 +12,10 @@ import re
 
 import torch
 from mlp_studio.app.model.experiment import Experiment
+from mlp_studio.app.widgets.range_note import bind_range
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, pairing
+from mlp_studio.core.setting_ranges import range_of
 from mlp_studio.core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QPalette, QValidator
@@ -154,13 +156,12 @@ class HyperparametersForm(QWidget):
         self.optimizer = QComboBox()
         for key in OPTIMIZERS:
             self.optimizer.addItem(OPTIMIZER_NAMES.get(key, key), key)
-        self.lr = LogSpinBox(10.0, 1e-6, allow_zero=False)
+        self.lr = LogSpinBox(range_of("lr").high, range_of("lr").low, allow_zero=False)
         self.lr.setToolTip(
             "Step size. Arrows step 1-2-5 per decade; type e.g. 3e-4.\n"
             "Typical: 0.001 for Adam, 0.01-0.1 for SGD."
         )
         self.momentum = QDoubleSpinBox()
-        self.momentum.setRange(0.0, 0.999)
         self.momentum.setDecimals(3)
         self.momentum.setSingleStep(0.05)
         self.momentum.setToolTip("Share of the previous step kept (momentum and Nesterov only)")
@@ -169,28 +170,22 @@ class HyperparametersForm(QWidget):
             self.schedule.addItem(SCHEDULE_NAMES.get(key, key), key)
         self.schedule.setToolTip("How the learning rate changes over the epochs")
         self.step_epochs = QSpinBox()
-        self.step_epochs.setRange(1, 100_000)
         self.step_epochs.setSuffix(" epochs")
         self.gamma = QDoubleSpinBox()
-        self.gamma.setRange(0.01, 1.0)
         self.gamma.setDecimals(3)
         self.gamma.setSingleStep(0.05)
         self.gamma.setToolTip("Multiply the learning rate by this at every step")
         self.batch_size = DoublingSpinBox()
-        self.batch_size.setRange(1, 1_000_000)
         self.batch_size.setToolTip("Samples per gradient step; the arrows double and halve")
         self.epochs = QSpinBox()
-        self.epochs.setRange(1, 100_000)
         self.weight_decay = LogSpinBox(1.0, 1e-6, allow_zero=True)
         self.weight_decay.setToolTip("L2 penalty, applied by the optimizer (typical: 0 to 1e-4)")
         self.l1 = LogSpinBox(1.0, 1e-6, allow_zero=True)
         self.l1.setToolTip("L1 penalty on the weights, added to the loss; pushes weights to 0")
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Seeds the batch order (the network's weights use its own seed)")
         self.device = QComboBox()
         self.stats_every = QSpinBox()
-        self.stats_every.setRange(1, 1_000_000)
         self.stats_every.setSuffix(" batches")
         self.stats_every.setToolTip("How often gradient norms and dead units are measured")
         self.restore_best = QCheckBox("Keep the best epoch")
@@ -237,6 +232,14 @@ class HyperparametersForm(QWidget):
         more.addRow("Stats every", self.stats_every)
         more.addRow(self.restore_best)
 
+        # Why a typed number was not taken (it is out of range), while it matters.
+        self.range_note = QLabel("")
+        self.range_note.setWordWrap(True)
+        self.range_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.range_note.hide()
+        for name in ("lr", "momentum", "gamma", "batch_size", "epochs", "weight_decay", "l1",
+                     "seed", "step_epochs", "stats_every"):
+            bind_range(getattr(self, name), name, self.range_note)
         self.problems = QLabel("")
         self.problems.setWordWrap(True)
         self.problems.setTextFormat(Qt.TextFormat.PlainText)
@@ -248,6 +251,7 @@ class HyperparametersForm(QWidget):
         self._groups = [opt_box, sched_box, run_box, reg_box, more_box]
         for box in self._groups:
             layout.addWidget(box)
+        layout.addWidget(self.range_note)
         layout.addWidget(self.problems)
         layout.addWidget(self.locked)
         layout.addStretch(1)
@@ -381,9 +385,10 @@ class HyperparametersForm(QWidget):
         self.locked.setVisible(active)
 
     def _style_problems(self) -> None:
-        pal = self.problems.palette()
-        pal.setColor(QPalette.ColorRole.WindowText, PROBLEM_COLOR)
-        self.problems.setPalette(pal)
+        for label in (self.problems, self.range_note):
+            pal = label.palette()
+            pal.setColor(QPalette.ColorRole.WindowText, PROBLEM_COLOR)
+            label.setPalette(pal)
 
 
 def _canonical(loss: str) -> str:
