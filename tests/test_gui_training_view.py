@@ -483,11 +483,12 @@ def test_typed_learning_rate_and_invalid_value_message(form, state, qtbot):
     form.lr.lineEdit().selectAll()
     qtbot.keyClicks(form.lr, "0")
     qtbot.keyClick(form.lr, Qt.Key.Key_Return)
-    assert state.train_config.lr == 0
-    assert "Learning rate 0" in form.problem_text()
-    form.lr.stepBy(1)  # the arrows climb back to a valid rate
-    assert state.train_config.lr == pytest.approx(1e-6)
-    assert form.problem_text() == ""
+    assert state.train_config.lr == pytest.approx(3e-4)  # not taken, and it says why
+    assert "Learning rate 0 is out of range" in form.range_note.text()
+    assert form.range_note.isVisibleTo(form)
+    form.lr.stepBy(1)  # the arrows go on from the rate kept
+    assert state.train_config.lr == pytest.approx(5e-4)
+    assert not form.range_note.isVisibleTo(form) and form.problem_text() == ""
 
 
 def test_learning_rate_arrows_step_one_two_five():
