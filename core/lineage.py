@@ -60,6 +60,12 @@ class Lineage:
     def best_val_loss(self) -> float:
         return best_val_loss(self.history, self.best_epoch)
 
+    @classmethod
+    def of_session(cls, session) -> Lineage:
+        """What a saved session's weights have been through (core.session.Session)."""
+        return cls(session.history, session.epochs_done, session.best_weights,
+                   session.best_epoch, session.optimizer_state)
+
 
 @dataclass(frozen=True)
 class EarlierModel:

@@ -413,8 +413,7 @@ class FileActions(QObject):
         model = build_model(session.spec)
         model.load_state_dict(session.weights)
         state = self.state
-        lineage = Lineage(_copy_history(session.history), session.epochs_done,
-                          session.best_weights, session.best_epoch, session.optimizer_state)
+        lineage = Lineage.of_session(session)
         self._applying = True
         try:
             state.set_source("playground" if playground is not None else "mnist")
@@ -759,7 +758,7 @@ class FileActions(QObject):
         from mlp_studio.core.keras_script import export_keras_script
 
         train, data = self.state.train_config, self.state.data_config
-        source = self.data_source or self._default_source()
+        source = self.state.data_location or self._default_source()
         return lambda path: export_keras_script(bundle, train, data, path, source)
 
     @Slot()

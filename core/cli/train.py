@@ -109,11 +109,11 @@ def run_train(args) -> int:
 def run_train_session(args, given: set[str]) -> int:
     """`train --session FILE`: continue (or --restart, or start) a saved experiment headless."""
     from mlp_studio.core.data import prepare_mnist
+    from mlp_studio.core.lineage import Lineage
     from mlp_studio.core.mnist import load_mnist
     from mlp_studio.core.model import build_model, describe
     from mlp_studio.core.session import Session, load_session
-    from mlp_studio.core.session_history import best_val_loss, merge_history
-    from mlp_studio.core.training import History, Trainer
+    from mlp_studio.core.training import Trainer
 
     path = Path(args.session).expanduser()
     plan_output(args.session, "--session", (".mlps",))  # before reading: a clear message first
@@ -152,30 +152,26 @@ def run_train_session(args, given: set[str]) -> int:
                           train_config.optimizer)
     continuing = old is not None and not args.restart
     model = build_model(spec)
-    history, epochs_done, best, best_epoch, optimizer = History(), 0, None, None, None
+    lineage = Lineage()
     if continuing:
         model.load_state_dict(old.weights)
-        history, epochs_done = old.history, old.epochs_done
-        best, best_epoch, optimizer = old.best_weights, old.best_epoch, old.optimizer_state
+        lineage = Lineage.of_session(old)
+    epochs_done = lineage.epochs_done
     what = "continuing" if continuing else "restarting" if old is not None else "new"
-    print(f"session: {terminal_safe(path)} ({what}, {epochs_done} epochs done) | "
-          f"data: {terminal_safe(mnist.source)} | "
+    print(f"session: {path} ({what}, {epochs_done} epochs done) | data: {mnist.source} | "
           f"train {len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "
           f"network {describe(spec)}", file=sys.stderr)
 
     trainer = Trainer(model, data, train_config, on_event=ProgressBar(not args.quiet),
-                      start_epoch=epochs_done, optimizer_state=optimizer)
+                      start_epoch=epochs_done, optimizer_state=lineage.optimizer_state)
     finished = trainer.run()
-    run = finished.history
-    if trainer.best_state is not None and (
-            best is None or trainer.best_val_loss < best_val_loss(history, best_epoch)):
-        best, best_epoch = trainer.best_state, trainer.best_epoch
+    lineage = lineage.extended(trainer, finished)  # the same bookkeeping as the app's
     session = Session(
         spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
         data_config, train_config, data.normalization, list(data.class_names),
-        merge_history(history, run), best, best_epoch, epochs_done + len(run.epochs),
+        lineage.history, lineage.best_state, lineage.best_epoch, lineage.epochs_done,
         mnist.source, created=old.created if old is not None else "",
-        optimizer_state=trainer.optimizer_state,
+        optimizer_state=lineage.optimizer_state,
     )
     write_outputs(outputs, finished, session)
     return 1 if finished.diverged else 0
