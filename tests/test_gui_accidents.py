@@ -254,3 +254,20 @@ def test_a_typed_number_out_of_range_says_why_on_the_spot(qtbot, window, field, 
     assert any(p.startswith(range_of(field).label) and wording in p for p in config.problems())
     box.stepBy(1)  # an allowed value clears the note
     assert not form.range_note.isVisibleTo(form)
+
+
+def test_a_layer_size_out_of_range_says_why(qtbot, window):
+    from mlp_studio.app.panels.network.layer_editor import LayerEditor
+    from mlp_studio.core.setting_ranges import MAX_UNITS
+
+    editor = window.findChild(LayerEditor)
+    editor.set_layer(0, window.state.spec.hidden[0])
+    box = editor.units
+    before = box.value()
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "0")
+    assert editor.range_note.isVisibleTo(editor)
+    assert editor.range_note.text().startswith(
+        f"Neurons 0 is out of range: it must be a whole number from 1 to {MAX_UNITS:,}")
+    box.interpretText()
+    assert box.value() == before and f"{MAX_UNITS:,}" in box.toolTip()

@@ -6,6 +6,7 @@ import copy
 
 from mlp_studio.app.panels.network.activation_plot import ActivationPlot
 from mlp_studio.app.panels.network.network_diagram import ACTIVATION_NAMES
+from mlp_studio.app.widgets.range_note import bind_range
 from mlp_studio.core.activations import ACTIVATIONS, MAX_PIECES, ActivationSpec, activation_problems
 from mlp_studio.core.model import MAX_UNITS, LayerSpec
 from PySide6.QtCore import QSignalBlocker, Signal
@@ -49,7 +50,6 @@ class LayerEditor(QWidget):
         self._applied_formula = ""  # the formula the spec holds; the box may hold a draft
 
         self.units = QSpinBox()
-        self.units.setRange(1, MAX_UNITS)
         self.units.setKeyboardTracking(False)  # one edit per Enter/arrow step, not per digit
         self.units.setAccelerated(True)
         self.units.setToolTip("Neurons in this layer")
@@ -72,6 +72,13 @@ class LayerEditor(QWidget):
         self.formula.setClearButtonEnabled(True)
         self.formula_status = QLabel()
         self.formula_status.setWordWrap(True)
+        self.range_note = QLabel()  # why a typed number was not taken
+        self.range_note.setWordWrap(True)
+        self.range_note.hide()
+        pal = self.range_note.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, ERROR_COLOR)
+        self.range_note.setPalette(pal)
+        bind_range(self.units, "units", self.range_note)
         self.dropout = QDoubleSpinBox()
         self.dropout.setRange(0.0, 0.95)
         self.dropout.setDecimals(2)
@@ -108,6 +115,7 @@ class LayerEditor(QWidget):
         layout.addWidget(self.hint)
         layout.addLayout(row, 1)
         layout.addWidget(self.formula_status)  # full width: parse errors can be long
+        layout.addWidget(self.range_note)
 
         self.units.valueChanged.connect(lambda v: self._emit("units", units=v))
         self.activation.currentIndexChanged.connect(self._on_activation)
@@ -135,6 +143,7 @@ class LayerEditor(QWidget):
         same_layer = index == self._index
         self._index = index
         self._layer = copy.deepcopy(layer)
+        self.range_note.hide()  # it was about the previous layer's field
         self.hint.setVisible(layer is None)
         self.fields.setVisible(layer is not None)
         self.plot.setVisible(layer is not None)
