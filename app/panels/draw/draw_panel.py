@@ -35,7 +35,7 @@ from mlp_studio.app.panels.draw.drawing_canvas import (
     DrawingCanvas,
     gray_to_qimage,
 )
-from mlp_studio.app.widgets.background import BackgroundCall
+from mlp_studio.app.widgets.background import Background, error_message
 from mlp_studio.core.data import Normalization, fit_normalization
 from mlp_studio.core.digits import FIELD, DigitSteps, load_image, preprocess_digit
 from mlp_studio.core.inference import DigitPrediction, predict_digit
@@ -122,10 +122,7 @@ class DrawPanel(QWidget):
         self.open_button.setToolTip("Put a PNG or JPEG picture of a digit on the canvas")
         self.open_button.clicked.connect(self.open_image)
         # Pictures are decoded off the GUI thread (a big photo takes a second or more).
-        self._image_loader = BackgroundCall(self)
-        self._image_loader.done.connect(self._on_image_loaded)
-        self._image_loader.failed.connect(self._on_image_failed)
-        self._loading: dict[int, Path] = {}
+        self._image_loader = Background(self)
         self.test_button = QPushButton("Pick a test image")
         self.test_button.clicked.connect(lambda: self.pick_test_image())
         self.source_label = QLabel()
@@ -265,24 +262,20 @@ class DrawPanel(QWidget):
         decoded on a pool thread, placed when done; imageOpened says how it went. A picture
         opened later wins over one still loading."""
         path = Path(path)
-        self._loading[self._image_loader.start(load_image, path)] = path
+        self._image_loader.run(
+            lambda _task: load_image(path), lane="image", latest=True,
+            on_done=lambda gray: self._on_image_loaded(path, gray),
+            on_error=self._on_image_failed,
+        )
         self._show_message(f"Opening {path.name}…", error=False)
 
-    @Slot(int, object)
-    def _on_image_loaded(self, token: int, gray: np.ndarray) -> None:
-        path = self._loading.pop(token)
-        if token != self._image_loader.latest:
-            return
+    def _on_image_loaded(self, path: Path, gray: np.ndarray) -> None:
         self._show_message("")
         self.canvas.place_image(gray, tag=("file", path.name))
         self.imageOpened.emit(True)
 
-    @Slot(int, str)
-    def _on_image_failed(self, token: int, message: str) -> None:
-        self._loading.pop(token)
-        if token != self._image_loader.latest:
-            return
-        self._show_message(message)
+    def _on_image_failed(self, err: BaseException) -> None:
+        self._show_message(error_message(err))
         self.imageOpened.emit(False)
 
     def pick_test_image(self, index: int | None = None) -> int | None:
