@@ -22,18 +22,19 @@ import numpy as np
 from mlp_studio.app.dialogs.export_formats import (
     FORMATS,
     ExportFormat,
-    ExportJob,
     ScriptWriter,
     export_target,
     format_difference,
     has_module,
     runtime,
+    write_and_check,
 )
+from mlp_studio.app.widgets.background import Background, Task
 from mlp_studio.core import export
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.keras_check import INSTALL_HINT, keras_snippet
 from mlp_studio.core.model import parameter_count
-from PySide6.QtCore import QSettings, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -89,7 +90,8 @@ class ExportDialog(QDialog):
         self.settings = settings if settings is not None else QSettings()
         self.script = script  # writes a Keras script of the experiment (MNIST models only)
         self.max_difference: float | None = None
-        self._job: ExportJob | None = None
+        self._tasks = Background(self)  # writing and checking; a closed dialog's finishes
+        self._job: Task | None = None
         self._path_confirmed = ""  # a path the save dialog already asked about overwriting
         self._build()
         folder = Path(self.settings.value(LAST_FOLDER_KEY, str(Path.home()), str))
@@ -343,13 +345,18 @@ class ExportDialog(QDialog):
         self._set_busy(True)
         then = "Then it is loaded back and checked." if self.current_format().checked else ""
         self._show_status("busy", f"Writing {path.name}…", then)
-        job = ExportJob(self.bundle, path, self.pixels, self.script)
-        job.done.connect(self._on_done)
-        self._job = job
-        QThreadPool.globalInstance().start(job.run)
+        bundle, pixels, script = self.bundle, self.pixels, self.script
+        self._job = self._tasks.run(
+            lambda _task: write_and_check(bundle, path, pixels, script),
+            on_done=self._on_done, on_error=self._on_error,
+        )
         return True
 
-    @Slot(object)
+    def _on_error(self, err: BaseException) -> None:
+        message = str(err) if isinstance(err, StudioError) else (
+            f"The export failed unexpectedly: {type(err).__name__}: {err}")
+        self._on_done(message)
+
     def _on_done(self, result) -> None:
         self._job = None
         self._set_busy(False)

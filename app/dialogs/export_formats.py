@@ -1,5 +1,5 @@
-"""What the export dialog offers: the formats, the rule for the typed path, and the job that
-writes a file and checks it on a pool thread.
+"""What the export dialog offers: the formats, the rule for the typed path, and the function
+that writes a file and checks it (the dialog runs it in the background).
 
 A .keras file is checked with Keras itself when it is installed (core.keras_check), otherwise
 written unchecked (the dialog says how to check it); a Keras script (.py) is code to read and
@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlp_studio.core import export
-from mlp_studio.core.errors import StudioError
-from PySide6.QtCore import QObject, Signal
 
 
 @dataclass(frozen=True)
@@ -106,35 +104,18 @@ def export_target(text: str, suffix: str) -> Path | str:
     return path
 
 
-class ExportJob(QObject):
-    """Writes and verifies on a pool thread; `done` arrives in the GUI thread (queued)."""
+def write_and_check(bundle: export.ModelBundle, path: Path, pixels,
+                    script: ScriptWriter | None = None) -> tuple[Path, float | None]:
+    """Write `path`, load it back and compare it on `pixels`: (path, max difference), None
+    when there is nothing to check (a script, a .keras file without Keras)."""
+    suffix = path.suffix.lower()
+    if suffix == ".keras":
+        from mlp_studio.core.keras_check import export_keras_checked
 
-    # (path, max difference or None when not checked) or an error message (str)
-    done = Signal(object)
-
-    def __init__(self, bundle: export.ModelBundle, path: Path, pixels,
-                 script: ScriptWriter | None = None):
-        super().__init__()
-        self.bundle, self.path, self.pixels, self.script = bundle, path, pixels, script
-
-    def run(self) -> None:
-        suffix = self.path.suffix.lower()
-        try:
-            if suffix == ".keras":
-                from mlp_studio.core.keras_check import export_keras_checked
-
-                result = export_keras_checked(self.bundle, self.path, self.pixels)
-            elif suffix == ".py" and self.script is not None:
-                result = (self.script(self.path), None)
-            else:
-                result = export.export_verified(self.bundle, self.path, self.pixels)
-        except StudioError as err:
-            result = str(err)
-        except Exception as err:  # a bug in an exporter: report it, keep the app alive
-            result = f"The export failed unexpectedly: {type(err).__name__}: {err}"
-        self.done.emit(result)
-
-
+        return export_keras_checked(bundle, path, pixels)
+    if suffix == ".py" and script is not None:
+        return script(path), None
+    return export.export_verified(bundle, path, pixels)
 
 
 def runtime(path: Path) -> str:
