@@ -587,7 +587,9 @@ class MainWindow(QMainWindow):
                 panel = cls(self.state)
             dock = QDockWidget(title, self)
             dock.setObjectName(f"{key}Dock")
-            dock.setWidget(_scrolled(panel))
+            # The left column (data, network) is set up before training; the right one is
+            # watched during it and gets most of a small screen.
+            dock.setWidget(_scrolled(panel, 380 if key in ("dataset", "designer") else 850))
             dock.setFeatures(
                 QDockWidget.DockWidgetFeature.DockWidgetMovable
                 | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -1005,13 +1007,17 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _scrolled(panel: QWidget) -> QScrollArea:
+def _scrolled(panel: QWidget, widest: int) -> QScrollArea:
     """A panel as a dock holds it: scrolled where the dock is smaller than the panel needs, so
-    no panel makes the window bigger than a 1280x720 screen."""
+    no panel makes the window bigger than a 1280x720 screen. The dock still asks for the
+    panel's minimum width up to `widest` (and height up to 440), so the window's columns split
+    where the panels need the room."""
     area = QScrollArea()
     area.setWidget(panel)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
+    needed = panel.minimumSizeHint()
+    area.setMinimumSize(min(needed.width(), widest), min(needed.height(), 440))
     return area
 
 
