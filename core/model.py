@@ -229,6 +229,22 @@ def build_model(spec: NetworkSpec) -> MLP:
     return MLP(spec)
 
 
+class Dropout(nn.Dropout):
+    """nn.Dropout with a cheaper mask: 16 random bits per unit, drawn four units to a 64-bit
+    number, instead of torch's one float per unit (Bernoulli sampling made dropout ~11% of
+    an mnist_mlp epoch; forward and backward now take about a third of torch's time). Rates
+    are quantised to 1/65536. Evaluation passes the input through, as torch's does."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        n = x.numel()
+        bits = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64,
+                             device=x.device).view(torch.int16)[:n].view_as(x)
+        keep = bits >= -32768 + round(self.p * 65536)
+        return x * keep.to(x.dtype).mul_(1 / (1 - self.p))
+
+
 def _layers(spec: NetworkSpec) -> tuple[list[nn.Module], frozenset[int]]:
     """The modules in order, and the indices of the hidden activations among them."""
     modules: list[nn.Module] = []
@@ -241,7 +257,7 @@ def _layers(spec: NetworkSpec) -> tuple[list[nn.Module], frozenset[int]]:
         modules.append(make_activation(layer.activation))
         capture.append(len(modules) - 1)
         if layer.dropout > 0:
-            modules.append(nn.Dropout(layer.dropout))
+            modules.append(Dropout(layer.dropout))
         size = layer.units
     modules.append(nn.Linear(size, spec.output_size))
     return modules, frozenset(capture)

@@ -28,9 +28,59 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     if name == "adadelta":
         return torch.optim.Adadelta(params, lr=lr, weight_decay=wd, foreach=True)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd, foreach=True)
+        return FusedRMSprop(params, lr=lr, weight_decay=wd)
     cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
     return cls(params, lr=lr, weight_decay=wd, fused=True)
+
+
+class FusedRMSprop(torch.optim.RMSprop):
+    """torch's RMSprop (no momentum, not centered), its step done by torch's fused Adam kernel:
+    one pass over the weights instead of five. Same state (`step`, `square_avg`), so saved
+    states load into either.
+
+    Adam with beta1 = 0 and beta2 = alpha keeps RMSprop's average of squares; it divides that
+    by its bias correction c = 1 - alpha**t, which RMSprop does not, so the step passes the
+    learning rate and epsilon both divided by sqrt(c): lr/sqrt(c) * g / (sqrt(v)/sqrt(c) +
+    eps/sqrt(c)) = lr * g / (sqrt(v) + eps), RMSprop's update exactly. Measured on
+    784-512-512-10: the step takes about half the time of the foreach RMSprop
+    (bench/bench_peers.py)."""
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            by_step: dict[float, list[Tensor]] = {}
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.zeros((), dtype=torch.float32)
+                    state["square_avg"] = torch.zeros_like(p)
+                state["step"] += 1
+                by_step.setdefault(float(state["step"]), []).append(p)
+            alpha = group["alpha"]
+            for t, params in by_step.items():
+                root = math.sqrt(1 - alpha**t)
+                torch._fused_adam_(
+                    # Adam's first moment with beta1 = 0 is the gradient itself: the gradients
+                    # serve as its buffers (they end up holding the gradient plus any weight
+                    # decay term, as Adam computes it), so no buffer's stale values can enter.
+                    params, [p.grad for p in params], [p.grad for p in params],
+                    [self.state[p]["square_avg"] for p in params], [],
+                    [self.state[p]["step"] for p in params],
+                    lr=group["lr"] / root, beta1=0.0, beta2=alpha,
+                    weight_decay=group["weight_decay"], eps=group["eps"] / root,
+                    amsgrad=False, maximize=False,
+                )
+        return loss
 
 
 def make_schedule(optimizer, config: TrainConfig):

@@ -10,6 +10,7 @@ from mlp_studio.core.errors import SpecError
 from mlp_studio.core.model import (
     INITS,
     MLP,
+    Dropout,
     LayerSpec,
     NetworkSpec,
     build_model,
@@ -184,9 +185,9 @@ def test_layer_order_and_maxout_width():
     model = build_model(rich_spec())
     kinds = [type(m) for m in model.net]
     assert kinds == [
-        nn.Linear, nn.BatchNorm1d, Formula, nn.Dropout,
+        nn.Linear, nn.BatchNorm1d, Formula, Dropout,
         nn.Linear, nn.BatchNorm1d, Maxout,
-        nn.Linear, nn.LeakyReLU, nn.Dropout,
+        nn.Linear, nn.LeakyReLU, Dropout,
         nn.Linear,
     ]  # fmt: skip
     assert [(m.in_features, m.out_features) for m in model.linears] == [
@@ -342,3 +343,19 @@ def test_activations_of_runs_in_evaluation_mode_and_restores_the_mode():
     second, acts = activations_of(model, x)
     torch.testing.assert_close(first, second)  # dropout off: the same answer twice
     assert model.training and [a.shape for a in acts] == [(2, 8)]
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
+def test_dropout_drops_its_share_and_keeps_the_expectation(p):
+    layer = Dropout(p)
+    x = torch.ones(400, 500, requires_grad=True)
+    torch.manual_seed(0)
+    y = layer(x)
+    dropped = float((y == 0).float().mean())
+    assert abs(dropped - p) < 0.005
+    assert abs(float(y.mean()) - 1) < 0.01
+    assert torch.allclose(y[y != 0], torch.tensor(1 / (1 - p)))
+    y.sum().backward()  # the gradient flows through the kept units only, scaled alike
+    assert torch.equal(x.grad, y.detach())
+    layer.eval()
+    assert layer(x) is x
