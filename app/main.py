@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from mlp_studio.core.threads import use_passive_wait
+
 # Qt options that take a value, and those that do not (both may be written with - or --).
 QT_OPTIONS_WITH_VALUE = {
     "platform",
@@ -108,6 +110,7 @@ def open_main_window(session: str | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_passive_wait()  # before torch loads OpenMP: see core.threads
     argv = list(sys.argv if argv is None else argv)
     left = cli_arguments(argv[1:])
     session = session_argument(left)

@@ -10,6 +10,7 @@ import sys
 from mlp_studio.core.cli.arguments import build_parser, given_options
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.text import terminal_safe
+from mlp_studio.core.threads import use_passive_wait
 
 EXIT_BAD_INPUT = 2
 
@@ -17,6 +18,7 @@ __all__ = ["EXIT_BAD_INPUT", "build_parser", "given_options", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_passive_wait()  # before torch loads OpenMP: see core.threads
     from mlp_studio.core.cli.predict import run_predict
     from mlp_studio.core.cli.train import run_train, run_train_session
 
