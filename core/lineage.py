@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from mlp_studio.core.best_epoch import recorded_score
 from mlp_studio.core.session_history import best_val_loss, merge_history
 from mlp_studio.core.training import EpochEnd, EpochRecord, Finished, History, OptimizerState
 
@@ -42,8 +43,10 @@ class Lineage:
                 {k: v.detach().cpu().clone() for k, v in start_weights.items()},
                 replace(self, earlier=None), result.start_val_loss, result.end_val_loss)
         best, best_epoch = self.best_state, self.best_epoch
+        by = "loss" if trainer.data.task == "regression" else trainer.config.best_by
         if trainer.best_state is not None and (
-            best is None or trainer.best_val_loss < best_val_loss(self.history, best_epoch)
+            best is None or recorded_score(result.history, trainer.best_epoch, by)
+            > recorded_score(self.history, best_epoch, by)
         ):
             best = {k: v.detach().cpu().clone() for k, v in trainer.best_state.items()}
             best_epoch = trainer.best_epoch

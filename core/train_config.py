@@ -10,6 +10,7 @@ from mlp_studio.core.setting_ranges import range_problem
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+BEST_BY = ("accuracy", "loss")  # what picks the best epoch (core.best_epoch)
 # A run stops when its (smoothed) loss climbs this many times above its lowest: 1000x means
 # an explosion, far beyond the noise of mini-batches or a schedule's restart.
 DIVERGENCE_FACTOR = 1000.0
@@ -31,7 +32,10 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     stats_every: int = 50  # batches between gradient/weight/dead-unit statistics
-    restore_best: bool = True  # end with the weights of the best validation loss
+    restore_best: bool = True  # end with the weights of the best epoch, not the last
+    # The best epoch: highest validation accuracy (ties by loss) or lowest validation loss;
+    # regression always goes by loss. See core.best_epoch.
+    best_by: str = "accuracy"
     # Stop when the loss rises this many times above its lowest in the run (0: never; NaN or
     # infinite losses, gradients or weights always stop it). See core.divergence.
     divergence_factor: float = DIVERGENCE_FACTOR
@@ -48,6 +52,9 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             out.append(f"Unknown schedule '{self.schedule}'. Choose one of: "
                        f"{', '.join(SCHEDULES)}.")
+        if self.best_by not in BEST_BY:
+            out.append(f"Unknown best-epoch criterion '{self.best_by}'. Choose one of: "
+                       f"{', '.join(BEST_BY)}.")
         if self.device not in DEVICES:
             out.append(f"Unknown device '{self.device}'. Choose one of: {', '.join(DEVICES)}.")
         for name in ("lr", "momentum", "weight_decay", "l1", "gamma", "batch_size", "epochs",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from mlp_studio.core.best_epoch import NO_SCORE, epoch_score
 from mlp_studio.core.data import Normalization, PreparedData
 from mlp_studio.core.divergence import DivergenceWatch, advice
 from mlp_studio.core.errors import SpecError
@@ -167,7 +168,8 @@ class Trainer:
         self.optimizer_state = optimizer_state
         self.history = History()
         self.best_state: dict[str, Tensor] | None = None
-        self.best_val_loss = math.inf
+        self.best_val_loss = math.inf  # of the best epoch
+        self.best_score = NO_SCORE  # of the best epoch (core.best_epoch)
         self.best_epoch: int | None = None
         # The weights a divergence goes back to: the start, then each sound epoch end.
         self.last_good: dict[str, Tensor] | None = None
@@ -351,12 +353,14 @@ class Trainer:
         seconds = time.perf_counter() - epoch_start
         val = self._validate()
         problem = watch.epoch(val.loss, _finite(self.model), len(self._x_val) > 0)
-        best = (problem is None and math.isfinite(val.loss)
-                and val.loss < self.best_val_loss)  # fmt: skip
+        by = "loss" if self.data.task == "regression" else self.config.best_by
+        score = epoch_score(val.loss, val.accuracy, by)
+        best = problem is None and score > self.best_score
         if problem is None:
             self.last_good = _copy_state(self.model)
             if best:
-                self.best_val_loss, self.best_epoch = val.loss, epoch
+                self.best_score, self.best_epoch = score, epoch
+                self.best_val_loss = val.loss
                 self.best_state = self.last_good
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = float(loss_sum) / n, float(correct) / n

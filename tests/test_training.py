@@ -101,7 +101,7 @@ def test_cosine_schedule_decays():
 
 
 def test_best_weights_by_validation_loss_are_restored():
-    trainer, finished, events = run(TrainConfig(lr=0.05, epochs=4))
+    trainer, finished, events = run(TrainConfig(lr=0.05, epochs=4, best_by="loss"))
     val_losses = [e.val.loss for e in events if isinstance(e, EpochEnd)]
     assert finished.best_epoch == int(np.argmin(val_losses)) + 1
     for key, value in trainer.model.state_dict().items():

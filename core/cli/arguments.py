@@ -68,7 +68,13 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     from mlp_studio.core.data import NORMALIZATIONS
     from mlp_studio.core.losses import LOSSES
     from mlp_studio.core.model import INITS
-    from mlp_studio.core.train_config import DEVICES, DIVERGENCE_FACTOR, OPTIMIZERS, SCHEDULES
+    from mlp_studio.core.train_config import (
+        BEST_BY,
+        DEVICES,
+        DIVERGENCE_FACTOR,
+        OPTIMIZERS,
+        SCHEDULES,
+    )
 
     g = train.add_argument_group("data")
     g.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files or mnist.npz "
@@ -123,7 +129,11 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="cpu", choices=DEVICES)
     g.add_argument("--stats-every", type=int, default=50)
     g.add_argument("--no-restore-best", action="store_true",
-                   help="end with the last weights, not those of the best validation loss")
+                   help="end with the last epoch's weights, not those of the best epoch")
+    g.add_argument("--best-by", default="accuracy", choices=BEST_BY,
+                   help="the best epoch: highest validation accuracy (ties by loss; the "
+                        "default, as Keras reports) or lowest validation loss (regression "
+                        "always uses the loss)")
     g.add_argument("--divergence-factor", type=float, default=DIVERGENCE_FACTOR, metavar="F",
                    help="stop when the loss rises F times above its lowest in the run "
                    f"(default {DIVERGENCE_FACTOR:g}; 0: never; NaN always stops)")
@@ -216,6 +226,7 @@ def train_config_from_args(args):
         step_epochs=args.step_epochs, gamma=args.gamma, batch_size=args.batch_size,
         epochs=args.epochs, seed=args.seed, device=args.device, stats_every=args.stats_every,
         restore_best=not args.no_restore_best, divergence_factor=args.divergence_factor,
+        best_by=args.best_by,
     )
     config.validate()
     return config
@@ -227,7 +238,7 @@ NETWORK_OPTIONS = frozenset({"hidden", "activation", "formula", "leaky_slope", "
                              "dropout", "batch_norm", "init"})
 TRAIN_FIELDS = ("loss", "optimizer", "lr", "momentum", "weight_decay", "l1", "schedule",
                 "step_epochs", "gamma", "batch_size", "epochs", "seed", "device", "stats_every",
-                "divergence_factor")
+                "divergence_factor", "best_by")
 
 
 def override_data_config(config, args, given: set[str]):

@@ -8,6 +8,7 @@ recovery session and the error says where, so a run is never thrown away.
 
 import functools
 import json
+import math
 import os
 import sys
 import time
@@ -180,6 +181,7 @@ def run_train_session(args, given: set[str]) -> int:
 def write_outputs(outputs: Outputs, finished, session) -> None:
     """The test table, then the session, the metrics JSON and the exports. A write that fails
     keeps the trained model in a recovery session: StudioError says where."""
+    from mlp_studio.core.best_epoch import kept_weights
     from mlp_studio.core.export import export_file
     from mlp_studio.core.keras_script import export_keras_script
     from mlp_studio.core.session import save_session, session_bundle
@@ -187,7 +189,11 @@ def write_outputs(outputs: Outputs, finished, session) -> None:
     class_names = session.class_names
     if finished.test is not None:  # on stderr when the metrics JSON takes standard output
         streamed = outputs.metrics is not None and outputs.metrics.stream
-        print(metrics_table(finished.test, class_names),
+        epochs = finished.history.epochs
+        kept = kept_weights(session.train_config, finished.best_epoch,
+                            epochs[-1].epoch if epochs else None,
+                            regression=math.isnan(finished.test.accuracy))
+        print(f"test set, with {kept}:\n{metrics_table(finished.test, class_names)}",
               file=sys.stderr if streamed else sys.stdout)  # fmt: skip
     steps = []
     if outputs.session is not None:
