@@ -869,9 +869,13 @@ class MainWindow(QMainWindow):
         else:
             summary = (f"{ended}: test accuracy {result.test.accuracy:.2%}, "
                        f"loss {result.test.loss:.4f}")
-        if result.best_epoch is not None and self.state.train_config.restore_best:
-            summary += f" (weights of epoch {result.best_epoch}, the best on validation)"
-        return summary
+        from mlp_studio.core.best_epoch import kept_weights  # torch is loaded by now
+
+        epochs = result.history.epochs
+        kept = kept_weights(self.state.train_config, result.best_epoch,
+                            epochs[-1].epoch if epochs else None,
+                            regression=math.isnan(result.test.accuracy))
+        return f"{summary}, with {kept}"
 
     @Slot(object)
     def _on_data_changed(self, data) -> None:

@@ -99,12 +99,14 @@ def test_reset_weights_clears_the_last_run(qtbot, trained):
 
 def test_the_best_epoch_is_named_only_when_its_weights_are_kept(qtbot, trained):
     window, _ = trained
-    assert "the best on validation" in window.status_label.text()  # restore_best is on
+    # restore_best is on, by the default criterion: which epoch and why
+    assert "the highest validation accuracy" in window.status_label.text()
     configure(window.state, epochs=1, restore_best=False)
     with qtbot.waitSignal(window.controller.finished, timeout=60_000):
         window.train_action.trigger()
     assert "Finished" in window.status_label.text()
-    assert "best on validation" not in window.status_label.text()
+    assert "with the weights of the last epoch" in window.status_label.text()
+    assert "validation accuracy" not in window.status_label.text()
     assert "best epoch" not in window.panels["training"].confusion.current().note
 
 

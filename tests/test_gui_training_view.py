@@ -450,6 +450,18 @@ def test_form_writes_the_train_config(form, state):
     assert c.problems() == []
 
 
+def test_form_chooses_what_picks_the_best_epoch(form, state):
+    assert form.best_by.currentData() == "accuracy" and form.best_by.isEnabled()
+    form.best_by.setCurrentIndex(form.best_by.findData("loss"))
+    assert state.train_config.best_by == "loss"
+    form.restore_best.setChecked(False)  # the last epoch: no criterion to choose
+    assert not form.best_by.isEnabled()
+    config = state.train_config
+    config.restore_best, config.best_by = True, "accuracy"
+    state.set_train_config(config)  # e.g. a session opened
+    assert form.best_by.currentData() == "accuracy" and form.best_by.isEnabled()
+
+
 def test_form_follows_the_state_without_echo(form, state):
     writes = []
     state.trainConfigChanged.connect(writes.append)

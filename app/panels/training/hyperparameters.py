@@ -190,9 +190,18 @@ class HyperparametersForm(QWidget):
         self.stats_every.setToolTip("How often gradient norms and dead units are measured")
         self.restore_best = QCheckBox("Keep the best epoch")
         self.restore_best.setToolTip(
-            "At the end, restore the weights of the epoch with the lowest validation loss"
+            "At the end, restore the weights of the best epoch on validation (otherwise the "
+            "last epoch's weights are kept)"
         )
-        for combo in (self.loss, self.optimizer, self.schedule, self.device):
+        self.best_by = QComboBox()
+        self.best_by.addItem("Highest validation accuracy", "accuracy")
+        self.best_by.addItem("Lowest validation loss", "loss")
+        self.best_by.setToolTip(
+            "Which epoch is the best: the highest validation accuracy (ties go to the lower "
+            "loss; what Keras reports), or the lowest validation loss. Regression always "
+            "uses the loss."
+        )
+        for combo in (self.loss, self.optimizer, self.schedule, self.device, self.best_by):
             # Long names elide instead of widening the whole side panel.
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -231,6 +240,7 @@ class HyperparametersForm(QWidget):
         more_box, more = group("Monitoring")
         more.addRow("Stats every", self.stats_every)
         more.addRow(self.restore_best)
+        more.addRow("Best epoch", self.best_by)
 
         # Why a typed number was not taken (it is out of range), while it matters.
         self.range_note = QLabel("")
@@ -257,7 +267,7 @@ class HyperparametersForm(QWidget):
         layout.addStretch(1)
         self._style_problems()
 
-        for combo in (self.loss, self.optimizer, self.schedule, self.device):
+        for combo in (self.loss, self.optimizer, self.schedule, self.device, self.best_by):
             combo.currentIndexChanged.connect(self._edited)
         for box in (
             self.lr,
@@ -273,6 +283,7 @@ class HyperparametersForm(QWidget):
         ):
             box.valueChanged.connect(self._edited)  # fmt: skip
         self.restore_best.toggled.connect(self._edited)
+        self.best_by.currentIndexChanged.connect(self._edited)
         state.trainConfigChanged.connect(self._on_state_config)
         state.trainingChanged.connect(self._on_training)
         self._apply(state.train_config)
@@ -298,6 +309,7 @@ class HyperparametersForm(QWidget):
         config.device = self.device.currentData()
         config.stats_every = self.stats_every.value()
         config.restore_best = self.restore_best.isChecked()
+        config.best_by = self.best_by.currentData()
         return config
 
     def _edited(self, *_args) -> None:
@@ -320,13 +332,14 @@ class HyperparametersForm(QWidget):
         blockers = [QSignalBlocker(w) for w in (
             self.loss, self.optimizer, self.schedule, self.device, self.lr, self.momentum,
             self.step_epochs, self.gamma, self.batch_size, self.epochs, self.weight_decay,
-            self.l1, self.seed, self.stats_every, self.restore_best)]  # fmt: skip
+            self.l1, self.seed, self.stats_every, self.restore_best, self.best_by)]  # fmt: skip
         try:
             for combo, value in (
                 (self.loss, _canonical(config.loss)),
                 (self.optimizer, config.optimizer),
                 (self.schedule, config.schedule),
                 (self.device, config.device),
+                (self.best_by, config.best_by),
             ):
                 _select(combo, value)
             for box, value in ((self.lr, config.lr), (self.momentum, config.momentum),
@@ -360,6 +373,7 @@ class HyperparametersForm(QWidget):
                 self.device.addItem(DEVICE_NAMES.get(key, key), key)
 
     def _update_dependents(self, config: TrainConfig) -> None:
+        self.best_by.setEnabled(config.restore_best)
         self.momentum.setEnabled(config.optimizer in ("momentum", "nesterov"))
         step = config.schedule == "step"
         self._schedule_form.setRowVisible(self.step_epochs, step)
