@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from mlp_studio.core.threads import use_passive_wait  # noqa: E402
+
+use_passive_wait()  # as app.main does, before torch loads OpenMP
 
 import torch  # noqa: E402
 from mlp_studio.core.data import DataConfig, prepare_mnist  # noqa: E402

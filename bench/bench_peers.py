@@ -19,6 +19,7 @@ round too, the network's matmul FLOP/s as a share of it, and the load average.
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import statistics
 import time
@@ -178,6 +179,9 @@ def main() -> None:
     backend = keras_backend()
     import keras
 
+    sklearn = not args.no_sklearn and importlib.util.find_spec("sklearn") is not None
+    if not args.no_sklearn and not sklearn:
+        print("scikit-learn is not installed (pip install -e '.[bench]'): left out")
     data = prepare_mnist(load_mnist(args.data, download=False), DataConfig())
     data = dataclasses.replace(data, x_val=data.x_val[:0], y_val=data.y_val[:0],
                                x_test=data.x_test[:0], y_test=data.y_test[:0])
@@ -199,7 +203,7 @@ def main() -> None:
             "bare torch": lambda s=setting: bare_torch(*s),
             f"Keras/{backend}": keras_run,
         }
-        if not args.no_sklearn:
+        if sklearn:
             runners["sklearn (Adam, no dropout)"] = lambda s=setting: sklearn_mlp(*s)
         runners["sgemm peak"] = sgemm_peak
         results: dict[str, list[tuple[float, float]]] = {k: [] for k in runners}
