@@ -28,6 +28,7 @@ import torch.multiprocessing  # noqa: F401 - registers the tensor reductions (sh
 from mlp_studio.core.data import PreparedData
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.model import NetworkSpec, build_model
+from mlp_studio.core.threads import use_passive_wait
 from mlp_studio.core.training import (
     EpochEnd,
     Event,
@@ -100,6 +101,7 @@ def context() -> multiprocessing.context.BaseContext:
 
     torch._dynamo too: the first optimizer step imports it (and sympy), ~1.6 s, which every
     child would pay again."""
+    use_passive_wait()  # a server or child started after this loads torch with it (core.threads)
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__, "torch._dynamo"])

@@ -37,3 +37,13 @@ def test_entry_points_set_the_policy_before_torch_loads():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[False, False] PASSIVE"
+
+
+def test_training_processes_start_with_the_policy(monkeypatch):
+    import os
+
+    from mlp_studio.core.training_process import context
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    context()  # before a fork server or spawned child starts: they load torch with it
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"

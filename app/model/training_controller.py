@@ -51,16 +51,19 @@ STOP_TIMEOUT = 5.0
 
 
 def training_threads() -> int:
-    """Intra-op threads for the training process: every core but one, so the GUI keeps one.
+    """Intra-op threads for the training process: one per core.
 
-    Measured on 2 cores (bench/bench_gui_throughput.py, 784-128-10): GUI-driven training ran
-    at 97% of the headless trainer with one thread, and at 58% with two, whose OpenMP team
-    spins against the GUI process. MLP_STUDIO_THREADS overrides it.
+    Idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE, set by app.main before torch loads:
+    core.threads), so a team no longer spins against the GUI process. Measured on 2 busy cores
+    (bench/bench_gui_throughput.py, 784-128-10, load average 11-13): GUI-driven training ran
+    at 12.5k samples/s with two threads and 5.1k with one (the CLI, two threads: 17.7k). While
+    the team spun, two threads reached 58% of the headless trainer's speed and one 97%, so the
+    child had one. MLP_STUDIO_THREADS overrides it.
     """
     value = os.environ.get("MLP_STUDIO_THREADS", "")
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return max(1, (os.cpu_count() or 1) - 1)
+    return max(1, os.cpu_count() or 1)
 
 
 class TrainingController(QObject):
