@@ -615,10 +615,9 @@ class MainWindow(QMainWindow):
                     self.tabifyDockWidget(right, self.docks[key])
             right.raise_()
         if left and right is not None:
-            width = self.width()
-            self.resizeDocks(
-                [left[0], right], [int(width * 0.42), int(width * 0.58)], Qt.Orientation.Horizontal
-            )
+            # After this turn's layout, when the window has its size and the docks theirs.
+            QTimer.singleShot(0, lambda: self.resizeDocks(
+                [left[0], right], self._column_widths(), Qt.Orientation.Horizontal))
 
         actions = self.view_menu.actions()
         first = actions[0] if actions else None
@@ -637,6 +636,15 @@ class MainWindow(QMainWindow):
         saved = self.settings.value("window/state")
         if isinstance(saved, QByteArray):
             self.restoreState(saved, LAYOUT_VERSION)
+
+    def _column_widths(self) -> list[int]:
+        """Left and right dock columns: 42% / 58%, but on a small screen the right column
+        (Training, Playground, Draw) gets the width its panels need, the left the rest."""
+        width = self.width()
+        needed = max((self.panels[k].minimumSizeHint().width() for k in
+                      ("training", "playground", "canvas") if k in self.panels), default=0)
+        right = min(max(int(width * 0.58), needed + 16), width - 420)  # 16: frame, scroll bar
+        return [width - right, right]
 
     def _wire(self) -> None:
         c, state = self.controller, self.state

@@ -448,3 +448,25 @@ def test_evaluate_shows_the_current_models_test_metrics(qtbot, tmp_path):
     assert "Evaluated" in training.status.text()
     assert f"{expected.accuracy:.2%}" in training.status.text()
     window.close()
+
+
+def test_at_1280x720_the_right_column_is_as_wide_as_its_panels_need(qtbot, tmp_path,
+                                                                    monkeypatch):
+    """Training, Playground and Draw share the right column: on a small screen it gets the
+    width they need (no horizontal scrolling there), the Data and Network column the rest."""
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        autoload_data=False, recovery_path=tmp_path / "r.mlps")
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
+        window.load_engine()
+    qtbot.wait(50)  # the columns are sized after the first layout
+    for key in ("training", "playground", "canvas"):
+        window.docks[key].raise_()
+        qtbot.wait(20)
+        need = window.panels[key].minimumSizeHint().width()
+        assert window.docks[key].width() >= need, key
+    assert window.docks["dataset"].width() >= 400
+    window.close()
