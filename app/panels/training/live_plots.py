@@ -447,6 +447,11 @@ class CurvesPanel(PlotPanel):
 
     def add_progress(self, event: BatchProgress) -> None:
         losses = np.array(event.losses, dtype=np.float64)  # our own copy
+        self.batches.append(np.stack([batch_positions(event), losses, self._smoothed(losses)]))
+        self.dirty = True
+
+    def _smoothed(self, losses: np.ndarray) -> np.ndarray:
+        """The moving average after each loss, continuing from the previous ones."""
         smoothed = np.empty_like(losses)
         for i, value in enumerate(losses):
             # Bias-corrected EMA (as Adam and TensorBoard do): no pull towards 0 at the start.
@@ -454,8 +459,7 @@ class CurvesPanel(PlotPanel):
             prev = 0.0 if self._ema is None else self._ema
             self._ema = EMA_SMOOTHING * prev + (1 - EMA_SMOOTHING) * value
             smoothed[i] = self._ema / (1 - EMA_SMOOTHING**self._ema_steps)
-        self.batches.append(np.stack([batch_positions(event), losses, smoothed]))
-        self.dirty = True
+        return smoothed
 
     def add_epoch(self, event: EpochEnd) -> None:
         self.epochs.append(
@@ -477,15 +481,8 @@ class CurvesPanel(PlotPanel):
         self.clear()
         losses = np.asarray(history.batch_losses, dtype=np.float64)
         if len(losses):
-            per_epoch = batches_per_epoch(history)
-            smoothed = np.empty_like(losses)
-            for i, value in enumerate(losses):
-                self._ema_steps += 1
-                prev = 0.0 if self._ema is None else self._ema
-                self._ema = EMA_SMOOTHING * prev + (1 - EMA_SMOOTHING) * value
-                smoothed[i] = self._ema / (1 - EMA_SMOOTHING**self._ema_steps)
-            x = first_epoch(history) + np.arange(1, len(losses) + 1) / per_epoch
-            self.batches.append(np.stack([x, losses, smoothed]))
+            x = first_epoch(history) + np.arange(1, len(losses) + 1) / batches_per_epoch(history)
+            self.batches.append(np.stack([x, losses, self._smoothed(losses)]))
         if history.epochs:
             self.epochs.append(np.array([
                 [r.epoch for r in history.epochs],
