@@ -32,6 +32,12 @@ class NumberRange:
             return f"a whole number from {self.low:,} to {self.high:,}"
         return f"between {_number(self.low)} and {_number(self.high)}"
 
+    def span(self) -> str:
+        """ "1e-6 to 10", "1 to 100,000": the range in a few characters."""
+        if self.whole:
+            return f"{self.low:,} to {self.high:,}"
+        return f"{_number(self.low)} to {_number(self.high)}"
+
     def problem(self, value: object) -> str | None:
         """None if `value` is allowed, else what is wrong and what to do."""
         if self.contains(value):

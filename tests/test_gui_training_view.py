@@ -496,11 +496,11 @@ def test_typed_learning_rate_and_invalid_value_message(form, state, qtbot):
     qtbot.keyClicks(form.lr, "0")
     qtbot.keyClick(form.lr, Qt.Key.Key_Return)
     assert state.train_config.lr == pytest.approx(3e-4)  # not taken, and it says why
-    assert "Learning rate 0 is out of range" in form.range_note.text()
-    assert form.range_note.isVisibleTo(form)
+    assert form.range_notes["lr"].text() == "Out of range: use 1e-6 to 10."
+    assert form.range_notes["lr"].isVisibleTo(form)
     form.lr.stepBy(1)  # the arrows go on from the rate kept
     assert state.train_config.lr == pytest.approx(5e-4)
-    assert not form.range_note.isVisibleTo(form) and form.problem_text() == ""
+    assert not form.range_notes["lr"].isVisibleTo(form) and form.problem_text() == ""
 
 
 def test_learning_rate_arrows_step_one_two_five():

@@ -3,8 +3,8 @@
 A spin box quietly puts its last value back when the text is out of its range (lr 1000000,
 epochs 0): people think the app ignored them. `bind_range` gives a box its range from
 core.setting_ranges (the table the engine's checks use too), names the range in the tooltip,
-and while the text is out of range shows the engine's own message in `note` (a label under the
-form) and as a tooltip at the box. The message stays after the box reverts, until the box
+and while the text is out of range shows the engine's own message in a note right under the
+box and as a tooltip at it. The message stays after the box reverts, until the box
 holds an allowed value again.
 """
 
@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from mlp_studio.core.setting_ranges import NumberRange, range_of
 from PySide6.QtCore import QPoint
-from PySide6.QtWidgets import QAbstractSpinBox, QLabel, QToolTip
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QAbstractSpinBox, QFormLayout, QLabel, QToolTip
 
-NOTE_OWNER = "rangeNoteOwner"  # the note's property: which box its message is about
+NOTE_COLOR = QColor("#d9453a")  # reads on light and dark backgrounds
 
 
-def bind_range(box: QAbstractSpinBox, name: str, note: QLabel) -> NumberRange:
-    """Limit `box` to the allowed range of setting `name` and explain typed values outside it."""
+def bind_range(box: QAbstractSpinBox, name: str) -> QLabel:
+    """Limit `box` to the allowed range of setting `name` and explain typed values outside it
+    in a note right under the box (call it once the box is in its QFormLayout). Returns the
+    note, hidden while there is nothing to say."""
     allowed = range_of(name)
     if allowed.whole:
         box.setRange(int(allowed.low), int(allowed.high))
@@ -27,9 +30,19 @@ def bind_range(box: QAbstractSpinBox, name: str, note: QLabel) -> NumberRange:
     tip = box.toolTip()
     box.setToolTip(f"{tip}\nAllowed: {allowed.allowed()}." if tip else
                    f"Allowed: {allowed.allowed()}.")  # fmt: skip
+    note = QLabel()
+    pal = note.palette()
+    pal.setColor(QPalette.ColorRole.WindowText, NOTE_COLOR)
+    note.setPalette(pal)
+    note.hide()
+    form = box.parentWidget().layout() if box.parentWidget() is not None else None
+    if isinstance(form, QFormLayout):
+        row, _role = form.getWidgetPosition(box)
+        if row >= 0:
+            form.insertRow(row + 1, note)  # spans the row: under the field and its label
     box.lineEdit().textEdited.connect(lambda text: _check(box, allowed, note, text))
-    box.valueChanged.connect(lambda _value: _clear(box, note))
-    return allowed
+    box.valueChanged.connect(lambda _value: note.hide())
+    return note
 
 
 def typed_value(box: QAbstractSpinBox, text: str) -> float | int | None:
@@ -45,17 +58,11 @@ def typed_value(box: QAbstractSpinBox, text: str) -> float | int | None:
 def _check(box: QAbstractSpinBox, allowed: NumberRange, note: QLabel, text: str) -> None:
     value = typed_value(box, text)
     if value is None or allowed.contains(value):
-        _clear(box, note)
+        note.hide()
         return
     message = allowed.problem(value)
-    note.setText(message)
-    note.setProperty(NOTE_OWNER, box.objectName() or str(id(box)))
+    # One line under the field (a narrow form does not grow wrapped labels in a scroll area);
+    # the tooltip at the field has the whole message.
+    note.setText(f"Out of range: use {allowed.span()}.")
     note.show()
     QToolTip.showText(box.mapToGlobal(QPoint(0, box.height())), message, box)
-
-
-def _clear(box: QAbstractSpinBox, note: QLabel) -> None:
-    if note.property(NOTE_OWNER) == (box.objectName() or str(id(box))):
-        note.setProperty(NOTE_OWNER, "")
-        note.hide()
-        note.clear()

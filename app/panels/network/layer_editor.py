@@ -72,13 +72,6 @@ class LayerEditor(QWidget):
         self.formula.setClearButtonEnabled(True)
         self.formula_status = QLabel()
         self.formula_status.setWordWrap(True)
-        self.range_note = QLabel()  # why a typed number was not taken
-        self.range_note.setWordWrap(True)
-        self.range_note.hide()
-        pal = self.range_note.palette()
-        pal.setColor(QPalette.ColorRole.WindowText, ERROR_COLOR)
-        self.range_note.setPalette(pal)
-        bind_range(self.units, "units", self.range_note)
         self.dropout = QDoubleSpinBox()
         self.dropout.setRange(0.0, 0.95)
         self.dropout.setDecimals(2)
@@ -105,6 +98,7 @@ class LayerEditor(QWidget):
         self.form.addRow("", self.batch_norm)
         self.fields = QWidget()
         self.fields.setLayout(self.form)
+        self.range_note = bind_range(self.units, "units")  # why a typed size was not taken
         self.plot.setMinimumWidth(160)
         self.row = row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         row.setContentsMargins(0, 0, 0, 0)
@@ -115,7 +109,6 @@ class LayerEditor(QWidget):
         layout.addWidget(self.hint)
         layout.addLayout(row, 1)
         layout.addWidget(self.formula_status)  # full width: parse errors can be long
-        layout.addWidget(self.range_note)
 
         self.units.valueChanged.connect(lambda v: self._emit("units", units=v))
         self.activation.currentIndexChanged.connect(self._on_activation)

@@ -242,14 +242,12 @@ class HyperparametersForm(QWidget):
         more.addRow(self.restore_best)
         more.addRow("Best epoch", self.best_by)
 
-        # Why a typed number was not taken (it is out of range), while it matters.
-        self.range_note = QLabel("")
-        self.range_note.setWordWrap(True)
-        self.range_note.setTextFormat(Qt.TextFormat.PlainText)
-        self.range_note.hide()
-        for name in ("lr", "momentum", "gamma", "batch_size", "epochs", "weight_decay", "l1",
-                     "seed", "step_epochs", "stats_every"):
-            bind_range(getattr(self, name), name, self.range_note)
+        # Under each number field: why a typed value was not taken (out of range).
+        self.range_notes = {
+            name: bind_range(getattr(self, name), name)
+            for name in ("lr", "momentum", "gamma", "batch_size", "epochs", "weight_decay", "l1",
+                         "seed", "step_epochs", "stats_every")
+        }
         self.problems = QLabel("")
         self.problems.setWordWrap(True)
         self.problems.setTextFormat(Qt.TextFormat.PlainText)
@@ -261,7 +259,6 @@ class HyperparametersForm(QWidget):
         self._groups = [opt_box, sched_box, run_box, reg_box, more_box]
         for box in self._groups:
             layout.addWidget(box)
-        layout.addWidget(self.range_note)
         layout.addWidget(self.problems)
         layout.addWidget(self.locked)
         layout.addStretch(1)
@@ -399,10 +396,9 @@ class HyperparametersForm(QWidget):
         self.locked.setVisible(active)
 
     def _style_problems(self) -> None:
-        for label in (self.problems, self.range_note):
-            pal = label.palette()
-            pal.setColor(QPalette.ColorRole.WindowText, PROBLEM_COLOR)
-            label.setPalette(pal)
+        pal = self.problems.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, PROBLEM_COLOR)
+        self.problems.setPalette(pal)
 
 
 def _canonical(loss: str) -> str:
