@@ -96,6 +96,26 @@ def session_argument(args: list[str]) -> str | None:
     return args[0] if len(args) == 1 and args[0].lower().endswith(".mlps") else None
 
 
+def install_error_report(window) -> None:
+    """An error in any GUI handler is reported in the window, never fatal: the app stays
+    usable and the work savable (the traceback goes to the log for a bug report)."""
+    import logging
+
+    previous = sys.excepthook
+
+    def report(kind, error, trace) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, error, trace)
+            return
+        logging.getLogger("mlp_studio").error("unhandled error", exc_info=(kind, error, trace))
+        try:
+            window.report_error(error)
+        except Exception:  # noqa: BLE001 - the report itself failed: the plain traceback
+            previous(kind, error, trace)
+
+    sys.excepthook = report
+
+
 def open_main_window(session: str | None = None):
     """Show the window frame now and load the engine right after its first paint; then open
     `session`, if given (after offering a crash's autosave, which comes first)."""
@@ -104,6 +124,7 @@ def open_main_window(session: str | None = None):
 
     QApplication.setWindowIcon(app_icon())
     window = MainWindow(session=session)
+    install_error_report(window)
     window.show()
     window.load_engine_after_first_paint()
     return window

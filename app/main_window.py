@@ -937,6 +937,18 @@ class MainWindow(QMainWindow):
         self.banner_bar.show()
         self.statusBar().showMessage(text.split(". ")[0].rstrip(".") + ".", 10_000)
 
+    def report_error(self, error: BaseException) -> None:
+        """A bug reached the event loop: say so, and leave every control usable."""
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        self._show_message(
+            f"Something went wrong ({type(error).__name__}{': ' + first if first else ''}). "
+            "MLP Studio is still usable and your work is not lost: File > Save session keeps "
+            "it. The details are in the log; please report them.", "error")
+        if self.state is not None and self.state.training and not self.controller.running:
+            self.state.set_training(False)  # a run that ended half-way: not "running" forever
+        if self.controller is not None:
+            self._update_actions(self.controller.run_state)
+
     def _hide_banner(self) -> None:
         self.banner.hide()
         self.banner_bar.hide()

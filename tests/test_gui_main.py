@@ -470,3 +470,25 @@ def test_at_1280x720_the_right_column_is_as_wide_as_its_panels_need(qtbot, tmp_p
         assert window.docks[key].width() >= need, key
     assert window.docks["dataset"].width() >= 400
     window.close()
+
+
+@pytest.mark.qt_no_exception_capture
+def test_an_error_in_a_handler_is_reported_and_the_work_stays_savable(qtbot, ready, tmp_path,
+                                                                    monkeypatch):
+    import sys
+
+    window, state = ready, ready.state
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    app_main.install_error_report(window)
+
+    def broken(_config):
+        raise RuntimeError("a bug in a view")
+
+    state.trainConfigChanged.connect(broken)
+    state.set_training(True)  # as if a run had died half-way through its end
+    configure(state, lr=0.02)  # the slot raises inside Qt's signal delivery
+    state.trainConfigChanged.disconnect(broken)
+    assert "Something went wrong (RuntimeError: a bug in a view)" in window.message_text()
+    assert not state.training and enabled(window)["train"] and enabled(window)["files"]
+    assert window.file_actions.save_to(tmp_path / "kept.mlps", wait=True)
+    assert (tmp_path / "kept.mlps").is_file()
