@@ -156,7 +156,7 @@ def keras_script(bundle: ModelBundle, train: TrainConfig, data: DataConfig,
         fit_targets=fit_targets, fit_targets_val=fit_targets_val, batch_size=train.batch_size,
         epochs=train.epochs,
         seed=train.seed, notes=notes,
-        callbacks="[KeepBest()]" if train.restore_best else "[]",
+        callbacks=f"[KeepBest({train.best_by!r})]" if train.restore_best else "[]",
         steps="math.ceil(len(x_train) / BATCH_SIZE)",
     )
 
@@ -269,14 +269,21 @@ model.compile(
 
 
 class KeepBest(keras.callbacks.Callback):
-    """End with the weights of the lowest validation loss, as MLP Studio does."""
+    """End with the weights of the best epoch, as MLP Studio does: the highest validation
+    accuracy (ties go to the lower loss), or with by="loss" the lowest validation loss."""
+
+    def __init__(self, by):
+        super().__init__()
+        self.by = by
 
     def on_train_begin(self, logs=None):
-        self.best, self.weights = math.inf, None
+        self.best, self.weights = (-math.inf, -math.inf), None
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs["val_loss"] < self.best:
-            self.best, self.weights = logs["val_loss"], self.model.get_weights()
+        loss = logs["val_loss"]
+        score = (logs["val_accuracy"], -loss) if self.by == "accuracy" else (-loss, 0.0)
+        if math.isfinite(loss) and score > self.best:
+            self.best, self.weights = score, self.model.get_weights()
 
     def on_train_end(self, logs=None):
         if self.weights is not None:

@@ -68,6 +68,27 @@ def test_the_script_says_the_settings():
     assert "default=3" in text and "callbacks=[]" in text
 
 
+@pytest.mark.parametrize("best_by", ["accuracy", "loss"])
+def test_the_script_keeps_the_best_epoch_by_the_studios_criterion(best_by):
+    spec = NetworkSpec(784, [LayerSpec(16)], 10)
+    text = keras_script(bundle_of(spec, "sparse_categorical_cross_entropy", "unit"),
+                        TrainConfig(best_by=best_by), DataConfig(normalization="unit"),
+                        "/data/mnist")
+    compile(text, "train.py", "exec")
+    assert f"callbacks=[KeepBest({best_by!r})]" in text
+    keep_best = {}
+    exec(text[text.index("class KeepBest"):text.index("\n\n\n", text.index("class KeepBest"))],
+         {"keras": pytest.importorskip("keras"), "math": __import__("math")}, keep_best)
+    callback = keep_best["KeepBest"](best_by)
+    callback.set_model(type("M", (), {"get_weights": lambda self: len(seen)})())
+    seen = []
+    callback.on_train_begin()
+    for loss, accuracy in ((0.5, 0.90), (0.4, 0.91), (0.45, 0.93), (0.47, 0.93)):
+        seen.append(loss)
+        callback.on_epoch_end(len(seen), {"val_loss": loss, "val_accuracy": accuracy})
+    assert callback.weights == (3 if best_by == "accuracy" else 2)  # the epoch kept
+
+
 def test_a_playground_model_has_no_script():
     spec = NetworkSpec(2, [LayerSpec(4)], 2)
     bundle = ModelBundle(spec, Normalization("none", np.zeros(2), np.ones(2)), "cross-entropy",
