@@ -152,6 +152,7 @@ class HyperparametersForm(QWidget):
         self.loss.setToolTip("What training minimises; it also fixes the output activation")
         self.pairing = QLabel("")
         self.pairing.setWordWrap(True)
+        self.pairing.setMinimumHeight(3 * self.pairing.fontMetrics().lineSpacing())  # no squeeze
         self.pairing.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.optimizer = QComboBox()
         for key in OPTIMIZERS:
