@@ -45,7 +45,7 @@ def dialog_for(qtbot, data, tmp_path):
     qtbot.addWidget(window)
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     files = FileActions(window, state, None, settings, tmp_path / "recovery.mlps")
-    files.data_source = str(data.folder)
+    state.set_data_location(str(data.folder))  # where the Data panel loaded it from
     dialog = files.export_model()
     qtbot.addWidget(dialog)
     return dialog, state
