@@ -22,7 +22,8 @@ import time
 import numpy as np
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.model.training_controller import TrainingController
-from mlp_studio.app.panels.draw.draw_panel import DrawPanel, load_model_file
+from mlp_studio.app.panels.draw.draw_panel import DrawPanel
+from mlp_studio.app.preview.draw import load_model_file
 from mlp_studio.core.data import DataConfig, SplitConfig, prepare_mnist
 from mlp_studio.core.mnist import load_mnist
 from mlp_studio.core.model import LayerSpec

@@ -8,7 +8,7 @@ values) with the live model on up to 1,000 test images or playground points. A K
 (.py) is written for reading and running. Writing and verifying run on a worker thread
 (app.dialogs.export_formats): a first TorchScript export takes ~2 s.
 
-Run alone: python -m mlp_studio.app.dialogs.export_dialog [--screenshot PNG]
+Run alone: python -m mlp_studio.app.preview export
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from mlp_studio.core.model import parameter_count
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
-    QApplication,
     QButtonGroup,
     QDialog,
     QDialogButtonBox,
@@ -439,72 +438,9 @@ class ExportDialog(QDialog):
         # A running job finishes in the background (the file is written atomically); its
         # result is simply not shown.
         super().reject()
+def _runtime(path: Path) -> str:
+    return "onnxruntime" if path.suffix == ".onnx" and _has("onnxruntime") else "torch"
 
 
-def _demo(argv: list[str]) -> int:
-    """A dialog for a small freshly initialised model, optionally exported and grabbed."""
-    import argparse
-
-    from mlp_studio.core.data import Normalization
-    from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--screenshot", metavar="PNG")
-    parser.add_argument("--format", default="onnx", choices=[f.key for f in FORMATS])
-    parser.add_argument("--dark", action="store_true", help="a dark palette, to check contrast")
-    args = parser.parse_args(argv)
-    app = QApplication.instance() or QApplication([])
-    app.setStyle("Fusion")
-    if args.dark:
-        from PySide6.QtGui import QColor
-
-        dark = QPalette()
-        for role, color in (
-            (QPalette.ColorRole.Window, "#2b2b2b"),
-            (QPalette.ColorRole.WindowText, "#e6e6e6"),
-            (QPalette.ColorRole.Base, "#1e1e1e"),
-            (QPalette.ColorRole.Text, "#e6e6e6"),
-            (QPalette.ColorRole.Button, "#3a3a3a"),
-            (QPalette.ColorRole.ButtonText, "#e6e6e6"),
-            (QPalette.ColorRole.PlaceholderText, "#9a9a9a"),
-        ):
-            dark.setColor(role, QColor(color))
-        app.setPalette(dark)
-    spec = NetworkSpec(784, [LayerSpec(64)], 10)
-    normalization = Normalization("unit", np.zeros(784), np.full(784, 255.0))
-    bundle = export.ModelBundle(
-        spec, normalization, "cross-entropy", [str(d) for d in range(10)],
-        build_model(spec).state_dict(),
-    )  # fmt: skip
-    pixels = np.random.default_rng(0).uniform(0, 255, (1000, 784)).astype(np.float32)
-    from mlp_studio.core.data import DataConfig
-    from mlp_studio.core.keras_script import export_keras_script
-    from mlp_studio.core.training import TrainConfig
-
-    def script(path: Path) -> Path:
-        return export_keras_script(bundle, TrainConfig(), DataConfig(), path, "mnist")
-
-    dialog = ExportDialog(bundle, pixels, pixels_label="random images", script=script)
-    dialog.show()
-    if args.screenshot:
-        import tempfile
-
-        folder = Path(tempfile.mkdtemp())
-        dialog.set_format(args.format)
-        dialog.set_path(folder / f"digits{dialog.current_format().suffix}")
-        from PySide6.QtCore import QEventLoop
-
-        loop = QEventLoop()
-        dialog.finished_job.connect(loop.quit)
-        if dialog.start_export():
-            loop.exec()
-        app.processEvents()  # the status labels' new heights
-        dialog.grab().save(args.screenshot)
-        return 0
-    return app.exec()
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(_demo(sys.argv[1:]))
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None

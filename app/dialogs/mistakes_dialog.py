@@ -123,21 +123,3 @@ class MistakesDialog(QDialog):
             return [self.view.item(i).data(Qt.ItemDataRole.UserRole)
                     for i in range(self.view.count())]  # fmt: skip
         return [int(self.view.item(r, 0).text()) for r in range(self.view.rowCount())]
-
-
-if __name__ == "__main__":
-    from mlp_studio.core.metrics import metrics_from_probabilities
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 500)
-    probs = rng.dirichlet(np.ones(10), 500)
-    metrics = metrics_from_probabilities(probs, labels, 1.0, 10)
-    t, p = int(labels[metrics.misclassified[0]]), int(metrics.predictions[metrics.misclassified[0]])
-    images = rng.integers(0, 255, (500, 28, 28), dtype=np.uint8)
-    dialog = MistakesDialog(
-        metrics.mistakes(t, p), metrics, [str(i) for i in range(10)], "validation", images=images
-    )
-    dialog.show()
-    app.exec()

@@ -13,7 +13,6 @@ Runs offscreen unless QT_QPA_PLATFORM says otherwise; settings go to a temporary
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import tempfile
@@ -21,60 +20,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-MAX_BYTES = 280_000  # docs images stay under 300 KB; larger ones get fewer colours
-
-
-def dark_palette():
-    """Fusion's colours for a dark desktop theme (what Qt picks up from a dark system)."""
-    from PySide6.QtGui import QColor, QPalette
-
-    p = QPalette()
-    role, group = QPalette.ColorRole, QPalette.ColorGroup
-    colours = {
-        role.Window: "#2b2d30", role.WindowText: "#e6e6e6", role.Base: "#1f2023",
-        role.AlternateBase: "#2b2d30", role.ToolTipBase: "#3c3f41", role.ToolTipText: "#e6e6e6",
-        role.Text: "#e6e6e6", role.Button: "#3a3c40", role.ButtonText: "#e6e6e6",
-        role.BrightText: "#ff6b6b", role.Link: "#6aa9ff", role.Highlight: "#3d7bd9",
-        role.HighlightedText: "#ffffff", role.PlaceholderText: "#8c8c8c", role.Light: "#505357",
-        role.Midlight: "#44474b", role.Mid: "#36383c", role.Dark: "#1c1d20", role.Shadow: "#111",
-    }  # fmt: skip
-    for r, c in colours.items():
-        p.setColor(r, QColor(c))
-    for r in (role.WindowText, role.Text, role.ButtonText):
-        p.setColor(group.Disabled, r, QColor("#7a7a7a"))
-    return p
-
-
-def save_png(widget, path: Path) -> Path:
-    """Grab `widget` to `path`, re-encoding with a palette if the file would be too big."""
-    from PIL import Image
-    from PySide6.QtCore import QBuffer, QIODevice
-
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    widget.grab().save(buffer, "PNG")
-    data = bytes(buffer.data())
-    if len(data) > MAX_BYTES:
-        image = Image.open(io.BytesIO(data)).convert("RGB")
-        for colours in (256, 128, 64):
-            out = io.BytesIO()
-            image.quantize(colours, method=Image.Quantize.MEDIANCUT).save(out, "PNG", optimize=True)
-            data = out.getvalue()
-            if len(data) <= MAX_BYTES:
-                break
-    path.write_bytes(data)
-    return path
-
-
-def wait(app, condition, timeout_s: float = 120.0) -> None:
-    """Run the event loop until `condition()` holds (screenshots only; tests use qtbot)."""
-    from PySide6.QtCore import QEventLoop
-
-    end = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > end:
-            raise TimeoutError("timed out while preparing the screenshots")
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+from mlp_studio.app.preview.common import dark_palette, save_png, wait
 
 
 def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[Path]:
@@ -177,7 +123,7 @@ def floating(app, dock, width: int, height: int):
 def shoot_canvas(app, window, path: Path) -> Path:
     """The Draw panel with a hand-drawn 3 (synthetic mouse strokes) and the paused model's
     guess, with every preprocessing step."""
-    from mlp_studio.app.panels.draw.draw_panel import demo_strokes, draw_strokes
+    from mlp_studio.app.preview.draw import demo_strokes, draw_strokes
     from PySide6.QtCore import QEvent
 
     dock = window.docks["canvas"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import html
-import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -1053,16 +1052,3 @@ def _describe(result: _Prepared) -> str:
         "(always-blank border pixels keep std 1)",
     }[norm.kind]
     return f"{formula}\nAfter: mean {mean:.2f}, std {std:.2f}, range {low:.2f} … {high:.2f}"
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv)
-    app.setOrganizationName("MLP Studio")
-    app.setApplicationName("MLP Studio")
-    panel = DataPanel(Experiment())
-    app.aboutToQuit.connect(panel.shutdown)
-    panel.resize(420, 900)
-    panel.show()
-    sys.exit(app.exec())

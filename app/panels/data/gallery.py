@@ -198,18 +198,3 @@ class SampleGallery(QWidget):
         )
         self.grid.set_empty_text("No images of this class in this split")
         self.count_label.setText(f"{k} of {len(candidates):,} images shown")
-
-
-if __name__ == "__main__":
-    import sys
-
-    from mlp_studio.core.data import DataConfig, prepare_mnist
-    from mlp_studio.core.mnist import load_mnist
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv)
-    gallery = SampleGallery()
-    gallery.set_data(prepare_mnist(load_mnist(download=False), DataConfig()))
-    gallery.resize(420, 420)
-    gallery.show()
-    sys.exit(app.exec())

@@ -114,12 +114,3 @@ def _y_range(f: np.ndarray, df: np.ndarray) -> tuple[float, float]:
     low, high = float(values.min()), float(values.max())
     low, high = min(low, 0.0), max(high, 1.0)  # keep the axes' origin and y=1 in view
     return low, high
-
-
-if __name__ == "__main__":
-    app = pg.mkQApp()
-    plot = ActivationPlot()
-    plot.set_activation(ActivationSpec("custom", formula="x * sigmoid(1.5*x)"))
-    plot.resize(320, 200)
-    plot.show()
-    app.exec()

@@ -251,14 +251,3 @@ class LayerEditor(QWidget):
         else:
             self._show_plot()
         self._refresh_formula_status()
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    editor = LayerEditor()
-    editor.set_layer(0, LayerSpec(128, ActivationSpec("custom", formula="x * sigmoid(1.5*x)")))
-    editor.edited.connect(lambda layer, field: print(field, layer))
-    editor.show()
-    app.exec()

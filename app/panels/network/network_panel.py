@@ -440,18 +440,3 @@ class NetworkPanel(QWidget):
         self.editor.setEnabled(editable)
         for widget in (self.init_combo, self.seed_spin, self.loss_combo):
             widget.setEnabled(editable)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    studio = Experiment()
-    spec = studio.spec
-    spec.hidden = [LayerSpec(128), LayerSpec(64)]
-    studio.replace_spec(spec)
-    studio.ensure_model()
-    panel = NetworkPanel(studio)
-    panel.resize(1000, 760)
-    panel.show()
-    app.exec()

@@ -287,11 +287,3 @@ class ActivationsView(PlotPanel):
                 axis.setTextPen(pg.mkPen(text))
             if plot.titleLabel.text:
                 plot.titleLabel.setText(plot.titleLabel.text, color=text)
-
-
-if __name__ == "__main__":
-    app = pg.mkQApp()
-    view = ActivationsView(Experiment())
-    view.resize(640, 480)
-    view.show()
-    app.exec()

@@ -461,22 +461,3 @@ class ConfusionView(QWidget):
                 )
             out.writerow(["accuracy", f"{m.accuracy:.6f}"])
         return Path(path)
-
-
-if __name__ == "__main__":
-    from mlp_studio.core.metrics import metrics_from_probabilities
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 2000)
-    probs = rng.dirichlet(np.ones(10) * 0.2, 2000)
-    probs[np.arange(2000), labels] += 1.5
-    view = ConfusionView()
-    view.set_metrics(
-        "validation", metrics_from_probabilities(probs, labels, 0.3, 10), None, "epoch 1"
-    )
-    view.redraw()
-    view.resize(760, 480)
-    view.show()
-    app.exec()

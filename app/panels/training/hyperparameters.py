@@ -413,13 +413,3 @@ def _select(combo: QComboBox, value: str) -> None:
     index = combo.findData(value)
     if index >= 0:
         combo.setCurrentIndex(index)
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    form = HyperparametersForm(Experiment())
-    form.resize(300, 700)
-    form.show()
-    app.exec()

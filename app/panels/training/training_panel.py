@@ -337,13 +337,3 @@ class TrainingPanel(QWidget):
     def probe(self) -> np.ndarray | None:
         """The activations sample, normalized, [1, D]: pass it to set_probe when starting."""
         return self.activations.probe()
-
-
-if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([])
-    view = TrainingPanel(Experiment())
-    view.resize(900, 700)
-    view.show()
-    app.exec()

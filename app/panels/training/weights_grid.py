@@ -132,13 +132,3 @@ class WeightsGrid(PlotPanel):
             axis = self.colorbar.axis
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
-
-
-if __name__ == "__main__":
-    app = pg.mkQApp()
-    grid = WeightsGrid()
-    grid.set_weights(np.random.default_rng(0).normal(0, 0.05, (128, 784)))
-    grid.redraw()
-    grid.resize(640, 560)
-    grid.show()
-    app.exec()
