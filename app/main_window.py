@@ -13,6 +13,7 @@ import math
 import threading
 from pathlib import Path
 
+from mlp_studio.app.widgets.banner import Banner
 from mlp_studio.app.widgets.formatting import format_rate
 from mlp_studio.app.widgets.wheel_guard import WheelGuard
 from PySide6.QtCore import (
@@ -45,14 +46,11 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QScrollArea,
-    QSizePolicy,
-    QStyle,
     QTabWidget,
     QToolBar,
     QToolButton,
@@ -156,72 +154,6 @@ def _format_duration(seconds: float) -> str:
         return f"{minutes} min {seconds:02d} s left"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min left"
-
-
-class MessageBanner(QFrame):
-    """A dismissible, non-modal message across the top of the window (errors, divergence)."""
-
-    dismissed = Signal()
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("messageBanner")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        self.icon = QLabel()
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        close = QToolButton()
-        close.setAutoRaise(True)
-        close.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
-        close.setToolTip("Dismiss this message")
-        close.clicked.connect(self.dismissed)
-        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self._level = ""
-        self.hide()
-
-    def add_widget(self, widget: QWidget) -> None:
-        """A button (or other widget) beside the text, before the close button."""
-        layout = self.layout()
-        layout.insertWidget(layout.count() - 1, widget, 0, Qt.AlignmentFlag.AlignTop)
-
-    def show_message(self, text: str, level: str = "warning") -> None:
-        pixmap = {
-            "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
-            "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
-            "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
-        }[level]
-        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
-        self.icon.setPixmap(self.style().standardIcon(pixmap).pixmap(size, size))
-        self.label.setText(text)
-        self._level = level
-        self._tint(level)
-        self.show()
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.ApplicationPaletteChange and self._level:
-            self._tint(self._level)  # the desktop switched between light and dark
-        super().changeEvent(event)
-
-    def _tint(self, level: str) -> None:
-        # A hue mixed into the theme's own window colour, so text stays readable in light and
-        # dark palettes (text keeps the palette's WindowText colour).
-        palette = QApplication.palette()
-        base = palette.color(QPalette.ColorRole.Window)
-        hue = {"error": (220, 60, 50), "warning": (230, 160, 30), "info": (60, 130, 220)}[level]
-        mix = 0.28 if base.lightness() < 128 else 0.22
-        tinted = base.fromRgb(
-            *(round(c * (1 - mix) + h * mix) for c, h in zip(base.getRgb()[:3], hue, strict=True))
-        )
-        own = QPalette(palette)
-        own.setColor(QPalette.ColorRole.Window, tinted)
-        self.setPalette(own)
 
 
 class _FirstPaintWatcher(QObject):
@@ -409,17 +341,19 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
 
         # Messages live in a fixed strip under the toolbar: visible, non-modal, dismissible.
-        self.banner = MessageBanner(self)
+        # A toolbar shows its widgets through their actions (the banner's show/hide alone
+        # would leave an empty strip): the strip is shown exactly while the banner has text.
+        self.banner = Banner(self)
         self.banner_bar = QToolBar("Messages", self)
         self.banner_bar.setObjectName("messageBar")
         self.banner_bar.setMovable(False)
         self.banner_bar.setFloatable(False)
         self.banner_bar.toggleViewAction().setVisible(False)
-        self.banner_bar.addWidget(self.banner)
+        self.banner_bar.addWidget(self.banner).setVisible(True)
         self.banner_bar.hide()
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
-        self.banner.dismissed.connect(self._hide_banner)
+        self.banner.textChanged.connect(lambda text: self.banner_bar.setVisible(bool(text)))
         self.banner_action = QToolButton()  # the message's own action, when it has one
         self.banner_action.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.banner_action.hide()
@@ -934,7 +868,6 @@ class MainWindow(QMainWindow):
             self.banner_action.setDefaultAction(action)
         self.banner_action.setVisible(action is not None)
         self.banner.show_message(text, level)
-        self.banner_bar.show()
         self.statusBar().showMessage(text.split(". ")[0].rstrip(".") + ".", 10_000)
 
     def report_error(self, error: BaseException) -> None:
@@ -950,12 +883,11 @@ class MainWindow(QMainWindow):
             self._update_actions(self.controller.run_state)
 
     def _hide_banner(self) -> None:
-        self.banner.hide()
-        self.banner_bar.hide()
+        self.banner.clear()
 
     def message_text(self) -> str:
         """The message the banner shows, or "" (tests and screenshots read it)."""
-        return self.banner.label.text() if self.banner_bar.isVisible() else ""
+        return self.banner.text() if self.banner_bar.isVisible() else ""
 
     # ------------------------------------------------------------------ layout, help, closing
 

@@ -329,7 +329,7 @@ def test_open_image_shows_the_steps(qtbot, tmp_path, ring_data, ring_model):
     with qtbot.waitSignal(panel.imageOpened, timeout=10_000) as opened:
         panel.open_image_file(broken)
     assert opened.args == [False]
-    assert "broken.png" in panel.message_label.text() and panel.message_label.isVisible()
+    assert "broken.png" in panel.message.text() and panel.message.isVisible()
     np.testing.assert_array_equal(panel.canvas.image(), before)
 
     panel.canvas.undo()  # the picture goes away again
@@ -346,15 +346,15 @@ def test_huge_picture_is_refused_off_the_gui_thread(qtbot, tmp_path, ring_data, 
     Image.new("L", (40, 40), 255).save(small)
     with qtbot.waitSignal(panel.imageOpened, timeout=10_000) as opened:
         panel.open_image_file(huge)
-        assert "Opening huge.png" in panel.message_label.text()  # returned before decoding
+        assert "Opening huge.png" in panel.message.text()  # returned before decoding
     assert opened.args == [False]
-    assert "13000x13000 pixels" in panel.message_label.text() and panel.canvas.is_blank()
+    assert "13000x13000 pixels" in panel.message.text() and panel.canvas.is_blank()
 
     with qtbot.waitSignal(panel.imageOpened, timeout=10_000) as opened:
         panel.open_image_file(huge)
         panel.open_image_file(small)  # the later request wins, whichever finishes first
     qtbot.wait_until(lambda: not panel._image_loader.busy, timeout=10_000)
-    assert opened.args == [True] and not panel.message_label.isVisible()
+    assert opened.args == [True] and not panel.message.isVisible()
     assert "small.png" in panel.source_label.text()
 
 

@@ -153,7 +153,7 @@ def test_the_data_source_is_explicit_and_mnist_after_the_playground_is_not_its_s
     assert data_panel.source_combo.currentData() == "playground"
     draw = window.panels["canvas"]
     assert not draw.test_button.isEnabled()
-    assert "not images" in draw.message_label.text()  # says why, not just empty
+    assert "not images" in draw.message.text()  # says why, not just empty
     playground = window.panels["playground"]
     playground.findChild(SuggestionBar).button.click()
     playground.select_dataset("xor")
@@ -178,7 +178,7 @@ def test_the_data_source_is_explicit_and_mnist_after_the_playground_is_not_its_s
     assert state.train_config.lr == 0.03
     data_panel.suggestion.button.click()
     assert state.train_config.lr == 1e-3 and state.spec.hidden == NetworkSpec().hidden
-    assert draw.test_button.isEnabled() and draw.message_label.text() == ""
+    assert draw.test_button.isEnabled() and draw.message.text() == ""
     window.close()
 
 

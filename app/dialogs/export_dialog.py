@@ -438,9 +438,3 @@ class ExportDialog(QDialog):
         # A running job finishes in the background (the file is written atomically); its
         # result is simply not shown.
         super().reject()
-def _runtime(path: Path) -> str:
-    return "onnxruntime" if path.suffix == ".onnx" and _has("onnxruntime") else "torch"
-
-
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None

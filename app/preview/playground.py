@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     def train_demo() -> None:
         panel.classes_spin.setValue(3)
         panel.select_dataset("spiral")
-        panel.message.setVisible(False)
+        panel.message.clear()
         config = state.train_config
         config.epochs = 150
         state.set_train_config(config)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         wait(app, lambda: epochs and epochs[-1] >= 150 and not controller.running)
         panel.pin()
         panel.set_features(("x1", "x2", "sin(x1)", "sin(x2)"))
-        panel.message.setVisible(False)
+        panel.message.clear()
         config.epochs = 300
         state.set_train_config(config)
         epochs.clear()

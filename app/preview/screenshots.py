@@ -176,7 +176,7 @@ def shoot_playground(app, window, path: Path) -> Path:
         wait(app, lambda: controller.run_state in ("paused", "idle"))
         settled = time.monotonic() + (SETTLE_MS + 150) / 1000  # links antialiased again
         wait(app, lambda: time.monotonic() > settled)
-        panel.message.setVisible(False)  # the playground-settings note, read once
+        panel.message.clear()  # the playground-settings note, read once
         panel.refresh()
         app.processEvents()
         shot = save_png(panel, path)

@@ -22,6 +22,7 @@ from mlp_studio.app.model.experiment import SOURCES, Experiment
 from mlp_studio.app.panels.data.balance_chart import BalanceChart, KeepFractionSliders
 from mlp_studio.app.panels.data.gallery import SampleGallery
 from mlp_studio.app.panels.data.histogram_plot import HistogramPlot
+from mlp_studio.app.widgets.banner import Banner, Level
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.data import (
     NORMALIZATIONS,
@@ -197,47 +198,6 @@ class _Section(QWidget):
         self.content.setVisible(expanded)
 
 
-class _Banner(QFrame):
-    """A dismissable message above the sections: errors in red, notes in blue."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setObjectName("banner")
-        self.origin = ""  # "source" or "settings": which kind of success clears it
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.close_button = QToolButton()
-        self.close_button.setText("✕")
-        self.close_button.setAutoRaise(True)
-        self.close_button.setToolTip("Dismiss")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 6, 4, 6)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
-        self.close_button.clicked.connect(self.clear)
-        self.hide()
-
-    def show_message(self, text: str, origin: str, error: bool = True) -> None:
-        rgb = "220, 50, 47" if error else "38, 139, 210"  # translucent: fits light and dark
-        self.setStyleSheet(
-            f"QFrame#banner {{ background: rgba({rgb}, 0.13); "
-            f"border: 1px solid rgba({rgb}, 0.7); border-radius: 4px; }}"
-        )
-        self.label.setText(text)
-        self.origin = origin
-        self.show()
-
-    def clear(self, origin: str | None = None) -> None:
-        if origin is None or origin == self.origin:
-            self.label.setText("")
-            self.origin = ""
-            self.hide()
-
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
-
-
 def _user_message(err: BaseException) -> str:
     """What to show for an error: StudioErrors are written for users; anything else is a bug."""
     if isinstance(err, StudioError):
@@ -314,7 +274,8 @@ class DataPanel(QWidget):
     # ------------------------------------------------------------------ building
 
     def _build(self) -> None:
-        self.banner = _Banner()
+        self.banner = Banner()
+        self._banner_origin = ""  # "source" or "settings": which kind of success clears it
         sections = QWidget()
         column = QVBoxLayout(sections)
         column.setContentsMargins(6, 4, 6, 6)
@@ -585,6 +546,15 @@ class DataPanel(QWidget):
 
     # ------------------------------------------------------------------ loading
 
+    def _show_banner(self, text: str, origin: str, level: Level) -> None:
+        self.banner.show_message(text, level)
+        self._banner_origin = origin
+
+    def _clear_banner(self, origin: str) -> None:
+        if origin == self._banner_origin:
+            self.banner.clear()
+            self._banner_origin = ""
+
     def load_default(self) -> None:
         """Load MNIST from $MLP_STUDIO_DATA, the cache or the last chosen folder, if any."""
         if self._mnist is not None or self._loader is not None or self._closing:
@@ -651,7 +621,7 @@ class DataPanel(QWidget):
     ) -> _Worker:
         if self._loader is not None:  # superseded: its result will be ignored
             self._loader.cancel_event.set()
-        self.banner.clear("source")
+        self._clear_banner("source")
         self._loader = self._start_job(kind, fn, self._on_download_progress)
         self.open_button.setEnabled(False)
         self.download_button.setEnabled(False)
@@ -675,13 +645,10 @@ class DataPanel(QWidget):
         self._set_loading_enabled(not self.state.training)
         if not ok:
             cancelled = isinstance(result, DownloadCancelled)
-            still = (f"<br>Still using the MNIST loaded from {_escape(self._mnist.source)}."
+            still = (f"\nStill using the MNIST loaded from {self._mnist.source}."
                      if self._mnist is not None else "")  # fmt: skip
-            self.banner.show_message(
-                _escape(_user_message(result)).replace("\n", "<br>") + still,
-                "source",
-                error=not cancelled,
-            )
+            self._show_banner(_user_message(result) + still, "source",
+                              Level.INFO if cancelled else Level.ERROR)  # fmt: skip
             self.statusMessage.emit("Download cancelled" if cancelled else "Could not load MNIST")
             if self._mnist is None:
                 self._set_source_text(
@@ -749,7 +716,7 @@ class DataPanel(QWidget):
                 self._start_prepare()
             return
         if not ok:
-            self.banner.show_message(_escape(_user_message(result)), "settings")
+            self._show_banner(_user_message(result), "settings", Level.ERROR)
             self.split_counts.setText("These settings give no data (see the message above).")
             self.statusMessage.emit("Data settings rejected")
             return
@@ -780,7 +747,7 @@ class DataPanel(QWidget):
         self.activate()
 
     def _apply(self, result: _Prepared) -> None:
-        self.banner.clear("settings")
+        self._clear_banner("settings")
         self._current = result
         self.state.set_data_config(result.config)  # equal to self._config: no echo
         if self.state.source != "mnist":  # prepared, shown here, trained once chosen

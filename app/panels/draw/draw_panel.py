@@ -34,6 +34,7 @@ from mlp_studio.app.panels.draw.drawing_canvas import (
     gray_to_qimage,
 )
 from mlp_studio.app.widgets.background import Background, error_message
+from mlp_studio.app.widgets.banner import Banner, Level
 from mlp_studio.core.data import Normalization, fit_normalization
 from mlp_studio.core.digits import FIELD, DigitSteps, load_image, preprocess_digit
 from mlp_studio.core.inference import DigitPrediction, predict_digit
@@ -125,10 +126,7 @@ class DrawPanel(QWidget):
         self.test_button.clicked.connect(lambda: self.pick_test_image())
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message_label.hide()
+        self.message = Banner()
 
         tools = QGridLayout()
         tools.setHorizontalSpacing(6)
@@ -146,7 +144,7 @@ class DrawPanel(QWidget):
         left = QVBoxLayout()
         left.setSpacing(6)
         left.addLayout(tools)
-        left.addWidget(self.message_label)
+        left.addWidget(self.message)
         left.addWidget(self.source_label)
         left.addWidget(self.canvas, 1)
 
@@ -280,7 +278,7 @@ class DrawPanel(QWidget):
         """Put MNIST test digit `index` (random if None) on the canvas; returns the index."""
         data = self.state.data
         if data is None or data.raw_test is None or len(data.raw_test) == 0:
-            self._show_message(self._why_no_test_images())
+            self._show_message(self._why_no_test_images(), error=False)
             return None
         if index is None:
             index = int(np.random.default_rng().integers(len(data.raw_test)))
@@ -292,11 +290,7 @@ class DrawPanel(QWidget):
         return index
 
     def _show_message(self, text: str, error: bool = True) -> None:
-        # Errors in a warm red that reads on light and dark windows alike; notes in the
-        # window's own text colour.
-        self.message_label.setStyleSheet("color: #d9534f;" if error else "")
-        self.message_label.setText(text)
-        self.message_label.setVisible(bool(text))
+        self.message.show_message(text, Level.ERROR if error else Level.INFO)
 
     @Slot(int)
     def _on_brush_size(self, size: int) -> None:
@@ -346,8 +340,8 @@ class DrawPanel(QWidget):
             else self._why_no_test_images()
         )
         if self.state.source != "mnist":
-            self._show_message(self._why_no_test_images())
-        elif self.message_label.text() == self._why_no_test_images("playground"):
+            self._show_message(self._why_no_test_images(), error=False)
+        elif self.message.text() == self._why_no_test_images("playground"):
             self._show_message("")
         self._refresh()
 

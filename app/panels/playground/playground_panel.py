@@ -39,6 +39,7 @@ from mlp_studio.app.panels.playground.playground_colors import (
     point_colors,
     tint,
 )
+from mlp_studio.app.widgets.banner import Banner, Level
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.losses import REGRESSION_LOSSES, canonical_loss
@@ -69,7 +70,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -89,7 +89,6 @@ FRAME_MS = 33  # at most ~30 boundary redraws a second
 NETWORK_MS = 250  # neuron tiles and links (their painting costs the most)
 CURVES_MS = 250  # loss curves (pyqtgraph re-ranges and repaints the plot on every change)
 SETTLE_MS = 400  # no snapshot for this long (paused, finished): links antialiased again
-ERROR_COLOR = "#c0392b"
 # Settings that suit 2-D problems (Playground trains with batches of 10), applied once when the
 # studio switches from other data (MNIST) to the playground.
 
@@ -337,19 +336,11 @@ class PlaygroundPanel(QWidget):
         draw.addStretch(1)
 
         # not-active banner and messages
-        self.banner = QFrame()
-        self.banner.setFrameShape(QFrame.Shape.StyledPanel)
-        banner = QHBoxLayout(self.banner)
-        banner.setContentsMargins(8, 4, 8, 4)
-        self.banner_text = QLabel("The studio trains on MNIST digits, not on these points.")
+        self.banner = Banner(closable=False)  # goes away once these points train
         self.use_button = QPushButton("Train on these points")
         self.use_button.clicked.connect(self.activate)
-        banner.addWidget(self.banner_text, 1)
-        banner.addWidget(self.use_button)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.setVisible(False)
+        self.banner.add_widget(self.use_button)
+        self.message = Banner()
 
         # features
         features_box = QVBoxLayout()
@@ -1123,14 +1114,7 @@ class PlaygroundPanel(QWidget):
     # ---------------------------------------------------------------- bits
 
     def _show_message(self, text: str, error: bool = True) -> None:
-        palette = self.message.palette()
-        color = (
-            QColor(ERROR_COLOR) if error else self.palette().color(QPalette.ColorRole.WindowText)
-        )
-        palette.setColor(QPalette.ColorRole.WindowText, color)
-        self.message.setPalette(palette)
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
+        self.message.show_message(text, Level.ERROR if error else Level.INFO)
 
     def _update_controls(self) -> None:
         generated = self.mode == "dataset"
@@ -1164,12 +1148,13 @@ class PlaygroundPanel(QWidget):
             button.setVisible(k < self.classes_spin.value())
         self.network.set_editable(not training)
         other = self.state.source != "playground"
-        self.banner.setVisible(other or (self.state.data is None and self.playground is not None))
         if other:
-            self.banner_text.setText(f"The studio trains on {SOURCES[self.state.source]}, not "
-                                     "on these points.")
+            self.banner.show_message(f"The studio trains on {SOURCES[self.state.source]}, not "
+                                     "on these points.", Level.INFO)
+        elif self.state.data is None and self.playground is not None:
+            self.banner.show_message("The studio has no data yet: use these points?", Level.INFO)
         else:
-            self.banner_text.setText("The studio has no data yet: use these points?")
+            self.banner.clear()
         self.use_button.setEnabled(not training and self.playground is not None)
         if self.mode == "draw" and self.playground is None and not self.message.text():
             self._show_message(
