@@ -13,32 +13,35 @@ second (fewer for big networks).
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
+from mlp_studio.app.panels.network.diagram_columns import (
+    MAX_ROWS,
+    THUMB_ROWS,
+    Column,
+    shown_indices,
+)
+from mlp_studio.app.panels.network.diagram_images import (
+    NEGATIVE,
+    PATCH,
+    POSITIVE,
+    colour_image,
+    diverging_lut,
+    mix,
+    neuron_weights,
+    output_probabilities,
+    patch_weights,
+    picture_scale,
+    weights_match,
+)
+from mlp_studio.app.panels.network.diagram_painting import DiagramPainting
+from mlp_studio.app.panels.network.neuron_cards import NeuronCards, NeuronPopup
 from mlp_studio.core.model import NetworkSpec
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QColor,
-    QContextMenuEvent,
-    QFont,
-    QImage,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
-    QPalette,
-    QPen,
-    QPixmap,
-)
-from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QContextMenuEvent, QImage, QMouseEvent, QPalette, QPixmap
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
-POSITIVE = QColor(8, 119, 189)  # TensorFlow Playground's blue
-NEGATIVE = QColor(245, 147, 34)  # and its orange: both readable on light and dark backgrounds
-MAX_ROWS = 16  # neurons drawn per column, the "⋮" slot included
-THUMB_ROWS = 11  # fewer, larger neurons in the first hidden layer: they show 28x28 weights
-PATCH = 7  # input patches are 7x7 pixels: a 4x4 grid over 28x28
 LEVELS = 8  # line widths/alphas are quantised so painting needs only 2 * LEVELS pens
 REDRAW_MS = 50  # at most 20 snapshot redraws a second...
 MAX_REDRAW_MS = 250  # ...and at least 4 (see _apply_pending)
@@ -58,125 +61,7 @@ ACTIVATION_NAMES = {
 }
 
 
-@dataclass
-class Column:
-    kind: str  # "input" | "hidden" | "output"
-    layer: int  # hidden layer index; -1 for the input and output columns
-    size: int  # neurons (or patches for an image input) in the layer
-    shown: list[int]  # indices of the nodes drawn, top to bottom
-    title: str
-    subtitle: str
-    detail: str = ""  # extras such as "BN · dropout 0.5"
-    area: QRectF = field(default_factory=QRectF)  # highlight and click area
-    cells: list[QRectF] = field(default_factory=list)  # one per shown node
-    gap: QRectF | None = None  # the "⋮" slot between the first and the last neuron
-    image: QRectF | None = None  # the big 28x28 input block
-
-
-def shown_indices(size: int, rows: int = MAX_ROWS) -> list[int]:
-    """Which neurons a column draws: all of a small layer, else the first ones and the last
-    (`rows` counts the "⋮" slot between them)."""
-    size = max(size, 0)
-    if size <= rows:
-        return list(range(size))
-    return [*range(rows - 2), size - 1]
-
-
-def patch_weights(weights: np.ndarray) -> np.ndarray:
-    """[out, 784] -> [out, 16]: the sum of each 7x7 block's weights, blocks in reading order."""
-    blocks = weights.reshape(-1, 28 // PATCH, PATCH, 28 // PATCH, PATCH)
-    return blocks.sum(axis=(2, 4)).reshape(len(weights), -1)
-
-
-def diverging_lut(mid: QColor) -> np.ndarray:
-    """256 RGBA colours from NEGATIVE through `mid` (zero) to POSITIVE."""
-    t = np.linspace(-1.0, 1.0, 256)[:, None]
-    rgb = lambda c: np.array([c.red(), c.green(), c.blue()], dtype=np.float64)  # noqa: E731
-    m = rgb(mid)
-    colours = np.where(t < 0, m + (rgb(NEGATIVE) - m) * -t, m + (rgb(POSITIVE) - m) * t)
-    return np.concatenate([colours, np.full((256, 1), 255.0)], axis=1).round().astype(np.uint8)
-
-
-def colour_image(values: np.ndarray, scale: float, lut: np.ndarray) -> QImage:
-    """A 2-D array as a QImage through the diverging colour map, values/scale clipped to +-1."""
-    scale = scale if scale > 0 and math.isfinite(scale) else 1.0
-    norm = np.nan_to_num(np.asarray(values, dtype=np.float64) / scale, nan=0.0)
-    index = ((np.clip(norm, -1, 1) + 1) * 127.5).astype(np.uint8)
-    rgba = np.ascontiguousarray(lut[index])
-    h, w = index.shape
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
-
-
-def picture_scale(values: np.ndarray) -> float:
-    """Colour-map limit for a weight picture: 3 standard deviations (or the largest |w| if
-    smaller), so a few large weights do not wash out the pattern."""
-    return float(min(np.abs(values).max(), 3 * values.std())) if values.size else 0.0
-
-
-def gray_image(image: np.ndarray) -> QImage:
-    data = np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8))
-    h, w = data.shape
-    return QImage(data.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-
-
-def weights_match(spec: NetworkSpec, weights: list[np.ndarray]) -> bool:
-    """Whether per-layer [out, in] weights fit this spec (a stale snapshot must not be drawn)."""
-    if len(weights) != len(spec.hidden) + 1:
-        return False
-    size = spec.input_size
-    for layer, w in zip([*spec.hidden, None], weights, strict=True):
-        out = layer.width if layer is not None else spec.output_size
-        if tuple(np.shape(w)) != (out, size):
-            return False
-        size = layer.units if layer is not None else size
-    return True
-
-
-def neuron_weights(spec: NetworkSpec, weights: list[np.ndarray], layer: int) -> np.ndarray:
-    """[units, in] weights of layer `layer` (hidden index; len(hidden) = output): maxout neurons
-    have k rows each (one per piece), averaged here for drawing."""
-    w = weights[layer]
-    if layer < len(spec.hidden) and spec.hidden[layer].activation.name == "maxout":
-        pieces = spec.hidden[layer].activation.pieces
-        return w.reshape(-1, pieces, w.shape[1]).mean(axis=1)
-    return w
-
-
-class NeuronPopup(QFrame):
-    """The hover card: a title, an optional picture and a few lines of text."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent, Qt.WindowType.ToolTip | Qt.WindowType.FramelessWindowHint)
-        self.setFrameShape(QFrame.Shape.Box)
-        self.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
-        self.setForegroundRole(QPalette.ColorRole.ToolTipText)
-        self.setAutoFillBackground(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 8)
-        layout.setSpacing(4)
-        self.title = QLabel()
-        font = self.title.font()
-        font.setBold(True)
-        self.title.setFont(font)
-        self.image = QLabel()
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.text = QLabel()
-        self.text.setTextFormat(Qt.TextFormat.PlainText)
-        for label in (self.title, self.image, self.text):
-            label.setForegroundRole(QPalette.ColorRole.ToolTipText)
-            layout.addWidget(label)
-        self.key: tuple[int, int] | None = None  # (column, node) shown
-
-    def show_info(self, key: tuple[int, int], title: str, image: QImage | None, text: str) -> None:
-        self.key = key
-        self.title.setText(title)
-        self.image.setVisible(image is not None)
-        self.image.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
-        self.text.setText(text)
-        self.adjustSize()
-
-
-class NetworkDiagram(QWidget):
+class NetworkDiagram(NeuronCards, DiagramPainting, QWidget):
     """Columns of neurons and weighted connections; click selects a layer, hover explains."""
 
     layerClicked = Signal(int)  # hidden layer index, or -1 for the input/output columns
@@ -479,10 +364,10 @@ class NetworkDiagram(QWidget):
         if style is None:  # cached per palette: asked for every bucket of every frame
             base = self.palette().color(QPalette.ColorRole.Base)
             if key == 0:
-                style = _mix(base, self.palette().color(QPalette.ColorRole.Text), 0.16), 0.7
+                style = mix(base, self.palette().color(QPalette.ColorRole.Text), 0.16), 0.7
             else:
                 t = abs(key) / LEVELS
-                colour = _mix(base, POSITIVE if key > 0 else NEGATIVE, 0.14 + 0.86 * t)
+                colour = mix(base, POSITIVE if key > 0 else NEGATIVE, 0.14 + 0.86 * t)
                 style = colour, 0.4 + 3.4 * t * t
             self._styles[key] = style
         colour, width = style
@@ -521,72 +406,9 @@ class NetworkDiagram(QWidget):
             self._fills[index] = colours
 
     def _mix(self, p: float) -> QColor:
-        return _mix(self.palette().color(QPalette.ColorRole.Base), POSITIVE, p)
+        return mix(self.palette().color(QPalette.ColorRole.Base), POSITIVE, p)
 
     # ---- painting ----
-
-    def _invalidate(self) -> None:
-        """Something drawn changed: redraw the frame at the next paint."""
-        self._frame = None
-        self.update()
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        p = QPainter(self)
-        p.drawPixmap(0, 0, self._frame_layer())
-        p.end()
-
-    def _frame_layer(self) -> QPixmap:
-        """The whole picture, drawn once per change (hover, dock and window repaints only blit
-        it)."""
-        ratio = self.devicePixelRatioF()
-        frame = self._frame
-        if frame is None or frame.size() != self.size() * ratio:
-            frame = QPixmap(self.size() * ratio)
-            frame.setDevicePixelRatio(ratio)
-            p = QPainter(frame)
-            p.setFont(self.font())  # a pixmap's painter starts with the application font
-            self._paint_frame(p)
-            p.end()
-            self._frame = frame
-        return frame
-
-    def _paint_frame(self, p: QPainter) -> None:
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = self.palette()
-        p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
-        text = pal.color(QPalette.ColorRole.Text)
-        faint = QColor(text)
-        faint.setAlpha(150)
-        for col in self._columns:
-            if col.layer == self._selected and col.kind == "hidden":
-                fill = QColor(pal.color(QPalette.ColorRole.Highlight))
-                fill.setAlpha(40)
-                p.setPen(Qt.PenStyle.NoPen)
-                p.setBrush(fill)
-                p.drawRoundedRect(col.area, 8, 8)
-        p.drawPixmap(0, 0, self._line_layer())
-        for index, col in enumerate(self._columns):
-            self._paint_column(p, index, col, text, faint)
-        self._paint_legend(p, faint)
-
-    def _line_layer(self) -> QPixmap:
-        """The connections, drawn once per change of weights, size or palette."""
-        if self._line_cache is None:
-            ratio = self.devicePixelRatioF()
-            pixmap = QPixmap(self.size() * ratio)
-            pixmap.setDevicePixelRatio(ratio)
-            pixmap.fill(Qt.GlobalColor.transparent)
-            p = QPainter(pixmap)
-            p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            for key, lines in self._buckets.items():
-                colour, width = self.line_style(key)
-                pen = QPen(colour, width)
-                pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # round caps are ~10x slower
-                p.setPen(pen)
-                p.drawLines(lines)
-            p.end()
-            self._line_cache = pixmap
-        return self._line_cache
 
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange and "_columns" in self.__dict__:
@@ -595,174 +417,6 @@ class NetworkDiagram(QWidget):
         elif event.type() == QEvent.Type.FontChange:
             self._invalidate()
         super().changeEvent(event)
-
-    def _paint_column(self, p: QPainter, index: int, col: Column, text: QColor, faint: QColor):
-        pal = self.palette()
-        base = pal.color(QPalette.ColorRole.Base)
-        border = QColor(text)
-        border.setAlpha(110)
-        x = col.cells[0].center().x() if col.cells else col.area.center().x()
-        # Titles centred over the column, shortened when columns are tight.
-        wide = self._column_step >= 84
-        title = col.title if wide or col.kind != "hidden" else f"H{col.layer + 1}"
-        font = QFont(self.font())
-        font.setBold(True)
-        p.setFont(font)
-        p.setPen(text)
-        half = min(70.0, max(self._column_step / 2, 36.0))
-        box = QRectF(x - half, 6, 2 * half, 18)
-        if col.kind == "input" and col.image is not None:
-            box = QRectF(col.image.left(), 6, x + 20 - col.image.left(), 18)
-        box.moveLeft(max(box.left(), 2.0))  # keep edge columns' titles inside the widget
-        box.moveRight(min(box.right(), self.width() - 2.0))
-        p.drawText(box, Qt.AlignmentFlag.AlignCenter, title)
-        small = QFont(self.font())
-        small.setPointSizeF(max(self.font().pointSizeF() * 0.85, 6.5))
-        p.setFont(small)
-        p.setPen(faint)
-        sub = col.subtitle if wide or col.kind != "hidden" else col.subtitle.split(" · ")[0]
-        p.drawText(box.translated(0, 17), Qt.AlignmentFlag.AlignCenter, sub)
-        if col.detail and wide:
-            p.drawText(box.translated(0, 31), Qt.AlignmentFlag.AlignCenter, col.detail)
-        if col.kind == "input" and self._image_input():
-            self._paint_input(p, col, border, base)
-            return
-        if col.size == 0 and col.kind == "hidden":
-            warn = QColor(220, 50, 47)
-            p.setPen(QPen(warn, 1.2, Qt.PenStyle.DashLine))
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            rect = QRectF(x - 14, col.area.center().y() - 30, 28, 60)
-            p.drawRoundedRect(rect, 6, 6)
-            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, "0")
-            return
-        fills = self._fills.get(index)
-        radius = col.cells[0].width() * 0.22 if col.cells else 3
-        for k, rect in enumerate(col.cells):
-            thumb = self._thumbs[k] if index == 1 and k < len(self._thumbs) else None
-            p.setPen(QPen(border, 1))
-            p.setBrush(fills[k] if fills else base)
-            p.drawRoundedRect(rect, radius, radius)
-            if thumb is not None:
-                p.save()
-                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-                p.drawImage(rect.adjusted(1, 1, -1, -1), thumb)
-                p.restore()
-                p.setBrush(Qt.BrushStyle.NoBrush)
-                p.drawRoundedRect(rect, radius, radius)
-                if fills:  # the probe's activation as a glow around the weight picture
-                    p.setPen(QPen(fills[k], 2.5))
-                    p.drawRoundedRect(rect.adjusted(-2.5, -2.5, 2.5, 2.5), radius, radius)
-        if col.gap is not None:
-            p.setPen(faint)
-            p.setFont(font)
-            p.drawText(col.gap, Qt.AlignmentFlag.AlignCenter, "⋮")
-        if col.kind == "output":
-            self._paint_outputs(p, col, text, faint, small)
-
-    def _paint_input(self, p: QPainter, col: Column, border: QColor, base: QColor) -> None:
-        """The probe image with a 4x4 grid, and one mini-map cell per 7x7 patch."""
-        n = 28 // PATCH
-        highlight = QColor(POSITIVE)
-        highlight.setAlpha(170)
-        image = gray_image(self._probe_image) if self._probe_image is not None else None
-        if col.image is not None:
-            rect = col.image
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QColor(0, 0, 0) if image is not None else base)
-            p.drawRect(rect)
-            if image is not None:
-                p.drawImage(rect, image)
-            grid = QColor(border)
-            grid.setAlpha(90 if image is None else 140)
-            p.setPen(QPen(grid, 1))
-            for k in range(1, n):
-                p.drawLine(
-                    QPointF(rect.left() + rect.width() * k / n, rect.top()),
-                    QPointF(rect.left() + rect.width() * k / n, rect.bottom()),
-                )
-                p.drawLine(
-                    QPointF(rect.left(), rect.top() + rect.height() * k / n),
-                    QPointF(rect.right(), rect.top() + rect.height() * k / n),
-                )
-            p.setPen(QPen(border, 1))
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(rect)
-            if image is None:
-                p.setPen(border)
-                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, "28×28")
-            # A bracket shows that the patch column unfolds the image.
-            right = col.cells[0].left() - 6 if col.cells else rect.right() + 10
-            p.setPen(QPen(border, 1, Qt.PenStyle.DotLine))
-            top, bottom = col.cells[0].top(), col.cells[-1].bottom()
-            p.drawLine(QPointF(rect.right() + 3, rect.top()), QPointF(right, top))
-            p.drawLine(QPointF(rect.right() + 3, rect.bottom()), QPointF(right, bottom))
-        for k, rect in enumerate(col.cells):
-            r, c = divmod(col.shown[k], n)
-            patch = QRectF(
-                rect.left() + rect.width() * c / n,
-                rect.top() + rect.height() * r / n,
-                rect.width() / n,
-                rect.height() / n,
-            )
-            p.setPen(QPen(border, 1))
-            p.setBrush(base)
-            p.drawRect(rect)
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(highlight)
-            p.drawRect(patch)
-
-    def _paint_outputs(self, p: QPainter, col: Column, text: QColor, faint: QColor, small):
-        names = self._class_names if len(self._class_names) == col.size else []
-        bar_colour = QColor(POSITIVE)
-        font = QFont(self.font())
-        if col.cells:  # labels no taller than a row, so they never overlap
-            row = col.cells[1].top() - col.cells[0].top() if len(col.cells) > 1 else 20.0
-            font.setPixelSize(int(max(7.0, min(13.0, row * 0.8))))
-        p.setFont(font)
-        for k, rect in zip(col.shown, col.cells, strict=True):
-            label = names[k] if names else str(k)
-            p.setPen(text)
-            label_box = QRectF(rect.right() + 6, rect.top() - 4, 44, rect.height() + 8)
-            p.drawText(label_box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
-            if self._probs is not None:
-                prob = float(self._probs[k])
-                width = 40.0
-                left = rect.right() + 6 + min(p.fontMetrics().horizontalAdvance(label) + 6, 46)
-                track = QRectF(left, rect.center().y() - 3, width, 6)
-                p.setPen(Qt.PenStyle.NoPen)
-                back = QColor(faint)
-                back.setAlpha(40)
-                p.setBrush(back)
-                p.drawRoundedRect(track, 3, 3)
-                p.setBrush(bar_colour)
-                p.drawRoundedRect(QRectF(left, track.top(), width * prob, 6), 3, 3)
-
-    def _paint_legend(self, p: QPainter, faint: QColor) -> None:
-        small = QFont(self.font())
-        small.setPointSizeF(max(self.font().pointSizeF() * 0.85, 6.5))
-        p.setFont(small)
-        y = self.height() - 14.0
-        x = 14.0
-        for colour, label in ((POSITIVE, "positive"), (NEGATIVE, "negative")):
-            p.setPen(QPen(colour, 3))
-            p.drawLine(QPointF(x, y), QPointF(x + 18, y))
-            p.setPen(faint)
-            p.drawText(QPointF(x + 23, y + 4), label)
-            x += 30 + p.fontMetrics().horizontalAdvance(label)
-        step = f"step {self._step:,}" if self._step is not None else ""
-        metrics = p.fontMetrics()
-        room = self.width() - 14 - metrics.horizontalAdvance(step) - 16 - (x + 4)
-        if self._weights is None:
-            notes = ["no weights yet: lines turn coloured when a model exists", "no weights yet"]
-        else:
-            notes = ["weight; width ∝ |w| per layer", "width ∝ |w|"]
-            if self._image_input():
-                notes.insert(0, notes[0] + "; input lines sum a 7×7 patch")
-        # The longest note that fits (the hover cards explain the rest).
-        note = next((n for n in notes if metrics.horizontalAdvance(n) <= room), "")
-        p.drawText(QPointF(x + 4, y + 4), note)
-        if step:
-            p.drawText(QPointF(self.width() - 14 - metrics.horizontalAdvance(step), y + 4), step)
 
     # ---- interaction ----
 
@@ -812,145 +466,4 @@ class NetworkDiagram(QWidget):
         self.popup.key = None
         super().leaveEvent(event)
 
-    def node_info(self, column: int, node: int) -> tuple[str, QImage | None, str]:
-        """Title, picture and text of the hover card for a node (see hit())."""
-        col = self._columns[column]
-        if node == -2:
-            hidden = col.size - len(col.shown)
-            return col.title, None, f"{hidden:,} more neurons are not drawn (of {col.size:,})."
-        if col.kind == "input":
-            return self._input_info(col, node)
-        neuron = col.shown[node]
-        layer = column - 1  # index into weights
-        names = self._class_names if len(self._class_names) == col.size else []
-        if col.kind == "output":
-            title = f"Output {names[neuron] if names else neuron}"
-        else:
-            title = f"Hidden {col.layer + 1}, neuron {neuron + 1} of {col.size:,}"
-        lines = []
-        image = None
-        if self._weights is None:
-            lines.append("No weights yet: train, or build the model, to see them.")
-        else:
-            w = neuron_weights(self._spec, self._weights, layer)[neuron]
-            if layer == 0 and self._image_input():
-                picture = w.reshape(28, 28)
-                lut = diverging_lut(self.palette().color(QPalette.ColorRole.ToolTipBase))
-                image = colour_image(picture, picture_scale(picture), lut).scaled(
-                    112,
-                    112,
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.FastTransformation,
-                )
-                lines.append("Incoming weights as a 28×28 image (blue +, orange −; ±3σ)")
-            else:
-                image = weight_chart(w, self.palette())
-                lines.append(f"{len(w)} incoming weights" + (" (histogram)" if len(w) > 64 else ""))
-            lines.append(
-                f"min {w.min():+.3f}   max {w.max():+.3f}   mean {w.mean():+.3f}   "
-                f"|w| {np.abs(w).mean():.3f}"
-            )
-            if self._biases is not None:
-                bias = self._biases[layer]
-                if (
-                    col.kind == "hidden"
-                    and self._spec.hidden[col.layer].activation.name == "maxout"
-                ):
-                    pieces = self._spec.hidden[col.layer].activation.pieces
-                    bias = bias.reshape(-1, pieces).mean(axis=1)
-                    lines.append(f"maxout: {pieces} pieces, weights averaged over pieces")
-                lines.append(f"bias {float(bias[neuron]):+.4f}")
-        acts = self._activations
-        if acts is not None and column - 1 < len(acts):
-            values = np.asarray(acts[column - 1])
-            if values.ndim == 2 and self._probe_index < len(values):
-                value = float(values[self._probe_index][neuron])
-                if col.kind == "output":
-                    lines.append(f"raw output for the probe sample: {value:+.4f}")
-                    if self._probs is not None:
-                        lines.append(f"probability: {float(self._probs[neuron]):.1%}")
-                else:
-                    lines.append(f"activation for the probe sample: {value:+.4f}")
-        return title, image, "\n".join(lines)
 
-    def _input_info(self, col: Column, node: int) -> tuple[str, QImage | None, str]:
-        if not self._image_input():
-            return f"Input {col.shown[node] + 1} of {col.size:,}", None, "An input feature."
-        image = None
-        if self._probe_image is not None:
-            image = gray_image(self._probe_image).scaled(
-                112,
-                112,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.FastTransformation,
-            )
-        if node == -1:
-            text = "784 inputs: one per pixel.\n" + (
-                "This is the probe sample." if image is not None else "No probe sample yet."
-            )
-            return "Input image 28×28", image, text
-        r, c = divmod(col.shown[node], 28 // PATCH)
-        rows, cols_ = f"{r * PATCH}–{r * PATCH + PATCH - 1}", f"{c * PATCH}–{c * PATCH + PATCH - 1}"
-        text = (
-            f"Pixels in rows {rows}, columns {cols_} (49 inputs).\n"
-            "Its lines show the sum of those 49 weights into each neuron;\n"
-            "hover a neuron of Hidden 1 to see every weight."
-        )
-        return f"Input patch {col.shown[node] + 1} of 16", None, text
-
-
-def _mix(base: QColor, colour: QColor, t: float) -> QColor:
-    """`colour` laid over `base` with opacity t, as one opaque colour."""
-    t = min(max(t, 0.0), 1.0)
-    return QColor(
-        round(base.red() + (colour.red() - base.red()) * t),
-        round(base.green() + (colour.green() - base.green()) * t),
-        round(base.blue() + (colour.blue() - base.blue()) * t),
-    )
-
-
-def output_probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
-    """What the loss's output activation makes of raw outputs (as core.losses.probabilities)."""
-    z = np.asarray(outputs, dtype=np.float64)
-    if kind == "sigmoid":
-        s = 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
-        return s / max(float(s.sum()), 1e-12)
-    e = np.exp(z - z.max())
-    return e / e.sum()
-
-
-def weight_chart(w: np.ndarray, palette: QPalette) -> QImage:
-    """Bars of a neuron's incoming weights (a histogram when there are many of them)."""
-    width, height = 220, 70
-    image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(palette.color(QPalette.ColorRole.ToolTipBase))
-    p = QPainter(image)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    axis = QColor(palette.color(QPalette.ColorRole.ToolTipText))
-    axis.setAlpha(120)
-    p.setPen(Qt.PenStyle.NoPen)
-    if len(w) <= 64:
-        mid = height / 2
-        scale = float(np.abs(w).max()) or 1.0
-        bar = width / max(len(w), 1)
-        for i, v in enumerate(w.tolist()):
-            p.setBrush(POSITIVE if v >= 0 else NEGATIVE)
-            length = (height / 2 - 2) * abs(v) / scale
-            top = mid - length if v >= 0 else mid
-            p.drawRect(QRectF(i * bar + bar * 0.1, top, max(bar * 0.8, 1.0), length))
-        p.setPen(QPen(axis, 1))
-        p.drawLine(QPointF(0, mid), QPointF(width, mid))
-    else:
-        bins = 40
-        limit = float(np.abs(w).max()) or 1.0
-        counts, edges = np.histogram(w, bins=bins, range=(-limit, limit))
-        top = counts.max() or 1
-        bar = width / bins
-        for i, count in enumerate(counts.tolist()):
-            p.setBrush(POSITIVE if edges[i] + edges[i + 1] >= 0 else NEGATIVE)
-            length = (height - 4) * count / top
-            p.drawRect(QRectF(i * bar + 0.5, height - length, bar - 1, length))
-        p.setPen(QPen(axis, 1, Qt.PenStyle.DashLine))
-        p.drawLine(QPointF(width / 2, 0), QPointF(width / 2, height))
-    p.end()
-    return image
