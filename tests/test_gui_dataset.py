@@ -10,7 +10,8 @@ import pytest
 from idx_fixtures import NAMES, checksums_of, write_mnist_folder
 from mirror_server import MirrorServer
 from mlp_studio.app.model.experiment import Experiment
-from mlp_studio.app.panels.data.data_panel import LAST_FOLDER_KEY, DataPanel
+from mlp_studio.app.panels.data.data_panel import DataPanel
+from mlp_studio.app.panels.data.mnist_source import LAST_FOLDER_KEY
 from mlp_studio.core.data import DataConfig, long_tail_fractions
 from mlp_studio.core.mnist import ENV_VAR, FILES
 from PySide6.QtCore import QSettings, Qt

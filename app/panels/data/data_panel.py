@@ -9,222 +9,43 @@ show what training will use.
 from __future__ import annotations
 
 import copy
-import html
-import threading
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from mlp_studio.app.model.experiment import SOURCES, Experiment
-from mlp_studio.app.panels.data.balance_chart import BalanceChart, KeepFractionSliders
-from mlp_studio.app.panels.data.gallery import SampleGallery
-from mlp_studio.app.panels.data.histogram_plot import HistogramPlot
+from mlp_studio.app.panels.data.data_jobs import (
+    DataJob,
+    Prepared,
+    describe_normalization,
+    prepare,
+    user_message,
+)
+from mlp_studio.app.panels.data.data_sections import DataSections, Section
+from mlp_studio.app.panels.data.mnist_source import MnistSource
 from mlp_studio.app.widgets.banner import Banner, Level
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
-from mlp_studio.core.data import (
-    NORMALIZATIONS,
-    REMEDIES,
-    DataConfig,
-    PreparedData,
-    long_tail_fractions,
-    pixel_histogram,
-    prepare_mnist,
-)
+from mlp_studio.core.data import DataConfig, PreparedData
 from mlp_studio.core.download import DEFAULT_LIMITS, Limits
-from mlp_studio.core.errors import DownloadCancelled, StudioError
-from mlp_studio.core.mnist import (
-    MNIST_MD5,
-    MnistArrays,
-    default_cache_dir,
-    download_mnist,
-    load_folder,
-    resolve_data_dir,
-)
-from PySide6.QtCore import (
-    QObject,
-    QSettings,
-    QSignalBlocker,
-    QSize,
-    Qt,
-    QThread,
-    QTimer,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QFont, QPalette
+from mlp_studio.core.mnist import MNIST_MD5, MnistArrays
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QButtonGroup,
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
-    QRadioButton,
     QScrollArea,
-    QSizePolicy,
-    QSpinBox,
-    QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-LAST_FOLDER_KEY = "data/last_folder"
 DEBOUNCE_MS = 300  # pause after an edit before preparing again
 GRADUAL_DEBOUNCE_MS = 1000  # after slider/spin edits on full MNIST, where preparing takes ~1-4 s
 LARGE_DATASET = 20_000  # images; above this, gradual edits wait GRADUAL_DEBOUNCE_MS
-HIST_BINS = 64
-NORMALIZATION_LABELS = {
-    "none": "None: raw 0–255",
-    "unit": "Scale to 0…1 (÷ 255)",
-    "symmetric": "Scale to −1…1",
-    "standardize": "Standardize (one mean, one std)",
-    "per_pixel": "Standardize each pixel",
-}
-REMEDY_LABELS = {
-    "none": "No remedy",
-    "oversample": "Oversample rare classes",
-    "undersample": "Undersample common classes",
-    "class_weights": "Weight the loss per class",
-}
-REMEDY_TIPS = {
-    "none": "Train on the imbalanced data as it is",
-    "oversample": "Repeat random images of the rarer classes until every class is as large "
-    "as the largest",
-    "undersample": "Drop random images of the larger classes until every class is as small "
-    "as the smallest",
-    "class_weights": "Keep the data; weight each class's loss by N / (C · count) so rare "
-    "classes count as much in total",
-}
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """One finished preparation: the config it used, the data, and what the panel draws of it."""
-
-    config: DataConfig
-    data: PreparedData
-    raw_hist: tuple[np.ndarray, np.ndarray]
-    norm_hist: tuple[np.ndarray, np.ndarray]
-    norm_stats: tuple[float, float, float, float]  # mean, std, min, max of normalized x_train
-    distinct_train: np.ndarray | None  # [C] distinct training images when some are repeated
-
-
-def _prepare(mnist: MnistArrays, config: DataConfig) -> _Prepared:
-    data = prepare_mnist(mnist, config)
-    x = data.x_train
-    stats = (float(x.mean()), float(x.std()), float(x.min()), float(x.max()))
-    distinct = None
-    train = data.indices.get("train")
-    if train is not None:
-        _, first = np.unique(train, return_index=True)
-        if len(first) < len(train):  # oversampled: count each image once
-            distinct = np.bincount(data.y_train.numpy()[first], minlength=data.num_classes)
-    return _Prepared(
-        config,
-        data,
-        pixel_histogram(data.raw_train, bins=HIST_BINS),
-        pixel_histogram(x, bins=HIST_BINS),
-        stats,
-        distinct,
-    )
-
-
-class _Worker(QObject):
-    """Runs fn(worker) once in its QThread; `done` carries the result or the exception."""
-
-    progress = Signal(int, int)  # bytes done, bytes total (downloads)
-    done = Signal(object, bool, object)  # this worker, ok, result or exception
-
-    def __init__(self, kind: str, fn: Callable[[_Worker], Any]):
-        super().__init__()
-        self.kind = kind
-        self.cancel_event = threading.Event()
-        self.remember: str | None = None  # folder to store as the last one, when it loads
-        self.config: DataConfig | None = None  # the settings a preparation uses
-        self.mnist: MnistArrays | None = None  # and the data it prepares
-        self._fn = fn
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result, ok = self._fn(self), True
-        except Exception as err:  # reported to the panel, never lost in the thread
-            if not isinstance(err, StudioError):
-                traceback.print_exc()
-            result, ok = err, False
-        self.done.emit(self, ok, result)
-
-
-class _Section(QWidget):
-    """A header button (arrow + bold title) that shows or hides its content."""
-
-    def __init__(self, title: str, content: QWidget, expanded: bool = True):
-        super().__init__()
-        self.header = QToolButton()
-        self.header.setText(title)
-        self.header.setCheckable(True)
-        self.header.setChecked(expanded)
-        self.header.setAutoRaise(True)
-        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        font = QFont(self.header.font())
-        font.setBold(True)
-        self.header.setFont(font)
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-        self.content = content
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.header)
-        layout.addWidget(line)
-        layout.addWidget(content)
-        content.layout().setContentsMargins(6, 4, 2, 8)
-        self.header.toggled.connect(self._set_expanded)
-        self._set_expanded(expanded)
-
-    def _set_expanded(self, expanded: bool) -> None:
-        self.header.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
-        self.content.setVisible(expanded)
-
-
-def _user_message(err: BaseException) -> str:
-    """What to show for an error: StudioErrors are written for users; anything else is a bug."""
-    if isinstance(err, StudioError):
-        return str(err)
-    return (
-        f"Unexpected error ({type(err).__name__}: {err}). This is a bug in MLP Studio; the "
-        "details are in the terminal. The panel still works: try again or choose other data."
-    )
-
-
-def _escape(text: str) -> str:
-    """Plain text for a rich-text QLabel (which does not decode &#x27; and friends)."""
-    return html.escape(text, quote=False)
-
-
-def _form_row(*widgets: QWidget | str, stretch_last: bool = False) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.setContentsMargins(0, 0, 0, 0)
-    row.setSpacing(6)
-    for w in widgets:
-        row.addWidget(QLabel(w) if isinstance(w, str) else w)
-    if not stretch_last:
-        row.addStretch(1)
-    return row
-
-
-class DataPanel(QWidget):
+class DataPanel(DataSections, MnistSource, QWidget):
     """Dock panel: MNIST source, sample gallery, task, split, class balance, normalization.
 
     The shell calls `shutdown()` on close; `load_folder(path)` loads a folder (e.g. from --data).
@@ -238,11 +59,11 @@ class DataPanel(QWidget):
         self.state = state
         self._config = state.data_config  # the settings the widgets show (a private copy)
         self._mnist: MnistArrays | None = None
-        self._jobs: list[tuple[_Worker, QThread]] = []  # referenced until their thread ended
-        self._loader: _Worker | None = None
-        self._preparer: _Worker | None = None
-        self._deferred: _Prepared | None = None  # finished during training; applied after it
-        self._current: _Prepared | None = None  # the preparation the state holds
+        self._jobs: list[tuple[DataJob, QThread]] = []  # referenced until their thread ended
+        self._loader: DataJob | None = None
+        self._preparer: DataJob | None = None
+        self._deferred: Prepared | None = None  # finished during training; applied after it
+        self._current: Prepared | None = None  # the preparation the state holds
         self._closing = False
         # Where downloads come from and go to; tests point these at a loopback mirror.
         self.mirrors: tuple[str, ...] | None = None  # None: $MLP_STUDIO_MIRRORS or the defaults
@@ -281,12 +102,12 @@ class DataPanel(QWidget):
         column.setContentsMargins(6, 4, 6, 6)
         column.setSpacing(6)
         self.sections = {
-            "source": _Section("Source", self._build_source()),
-            "samples": _Section("Samples", self._build_samples()),
-            "task": _Section("Task", self._build_task()),
-            "split": _Section("Split", self._build_split()),
-            "balance": _Section("Class balance", self._build_balance()),
-            "normalization": _Section("Normalization", self._build_normalization()),
+            "source": Section("Source", self._build_source()),
+            "samples": Section("Samples", self._build_samples()),
+            "task": Section("Task", self._build_task()),
+            "split": Section("Split", self._build_split()),
+            "balance": Section("Class balance", self._build_balance()),
+            "normalization": Section("Normalization", self._build_normalization()),
         }
         for section in self.sections.values():
             column.addWidget(section)
@@ -327,223 +148,6 @@ class DataPanel(QWidget):
             self.normalization_combo,
         ]
 
-    def _build_source(self) -> QWidget:
-        box = QWidget()
-        v = QVBoxLayout(box)
-        v.setSpacing(6)
-        self.source_label = QLabel()
-        self.source_label.setWordWrap(True)
-        self.source_label.setTextFormat(Qt.TextFormat.RichText)
-        self.open_button = QPushButton("Open folder…")
-        self.open_button.setToolTip(
-            "A folder with the four MNIST IDX files (raw or .gz) or Keras' mnist.npz"
-        )
-        self.download_button = QPushButton("Download MNIST")
-        self.download_button.setToolTip(
-            f"Download the four files (about 11 MB) into {default_cache_dir()}, check their "
-            "MD5 and use them"
-        )
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.progress_row = QWidget()
-        progress = QHBoxLayout(self.progress_row)
-        progress.setContentsMargins(0, 0, 0, 0)
-        progress.addWidget(self.progress_bar, 1)
-        progress.addWidget(self.cancel_button)
-        self.progress_row.hide()
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(0, 0, 0, 0)
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.download_button)
-        buttons.addStretch(1)
-        v.addWidget(self.source_label)
-        v.addLayout(buttons)
-        v.addWidget(self.progress_row)
-        self.open_button.clicked.connect(self.choose_folder)
-        self.download_button.clicked.connect(self.download)
-        self.cancel_button.clicked.connect(self.cancel_download)
-        self._set_source_text(
-            "No MNIST loaded yet.",
-            "Open a folder holding it, or download it (about 11 MB).",
-        )
-        return box
-
-    def _build_samples(self) -> QWidget:
-        box = QWidget()
-        v = QVBoxLayout(box)
-        self.gallery = SampleGallery()
-        v.addWidget(self.gallery)
-        return box
-
-    def _build_task(self) -> QWidget:
-        box = QWidget()
-        v = QVBoxLayout(box)
-        self.task_combo = QComboBox()
-        self.task_combo.addItem("Which digit is it? (10 classes)", None)
-        for d in range(10):
-            self.task_combo.addItem(f"Is it a {d}? (yes / no)", d)
-        self.task_combo.setToolTip(
-            "A binary task relabels every image as “d” or “not d”; the network gets two outputs"
-        )
-        v.addWidget(self.task_combo)
-        self.task_combo.currentIndexChanged.connect(self._on_task)
-        return box
-
-    def _build_split(self) -> QWidget:
-        box = QWidget()
-        v = QVBoxLayout(box)
-        v.setSpacing(6)
-        self.official_radio = QRadioButton("Official test set + validation from training")
-        self.pooled_radio = QRadioButton("Pool all 70,000 and split by percentages")
-        self.mode_group = QButtonGroup(box)
-        self.mode_group.addButton(self.official_radio)
-        self.mode_group.addButton(self.pooled_radio)
-        v.addWidget(self.official_radio)
-        v.addWidget(self.pooled_radio)
-
-        # official: validation as % of the training images, or as a count
-        self.val_pct = QDoubleSpinBox()
-        self.val_pct.setRange(0.1, 90.0)
-        self.val_pct.setDecimals(1)
-        self.val_pct.setSingleStep(1.0)
-        self.val_pct.setSuffix(" %")
-        self.val_count = QSpinBox()
-        self.val_count.setRange(1, 59_999)
-        self.val_count.setSingleStep(500)
-        self.val_count.setGroupSeparatorShown(True)
-        self.val_stack = QStackedWidget()
-        self.val_stack.addWidget(self.val_pct)
-        self.val_stack.addWidget(self.val_count)
-        self.val_stack.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.val_unit = QComboBox()
-        self.val_unit.addItem("% of training", "fraction")
-        self.val_unit.addItem("images", "count")
-        official = QWidget()
-        official.setLayout(_form_row("Validation:", self.val_stack, self.val_unit))
-
-        # pooled: three percentages that always sum to 100
-        self.pooled_spins: list[QSpinBox] = []
-        pooled_row = []
-        for name in ("Train", "Val", "Test"):
-            spin = QSpinBox()
-            spin.setRange(1, 98)
-            spin.setSuffix(" %")
-            spin.setToolTip("The three percentages always add up to 100: the others follow")
-            self.pooled_spins.append(spin)
-            pooled_row += [name, spin]
-        pooled = QWidget()
-        pooled.setLayout(_form_row(*pooled_row))
-        self.mode_stack = QStackedWidget()
-        self.mode_stack.addWidget(official)
-        self.mode_stack.addWidget(pooled)
-        self.mode_stack.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        v.addWidget(self.mode_stack)
-
-        self.stratified_check = QCheckBox("Stratified")
-        self.stratified_check.setToolTip("Every split gets the same share of each digit")
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 999_999)
-        self.seed_spin.setToolTip("Seed of every random step: split, subset, imbalance, remedy")
-        v.addLayout(_form_row(self.stratified_check, "   Seed:", self.seed_spin))
-
-        self.subset_check = QCheckBox("Train on a subset of")
-        self.subset_spin = QSpinBox()
-        self.subset_spin.setRange(10, 70_000)
-        self.subset_spin.setSingleStep(1000)
-        self.subset_spin.setValue(6000)
-        self.subset_spin.setGroupSeparatorShown(True)
-        self.subset_spin.setToolTip("Fewer training images: faster epochs (validation and test "
-                                    "stay whole)")  # fmt: skip
-        v.addLayout(_form_row(self.subset_check, self.subset_spin, "images"))
-
-        self.split_counts = QLabel()
-        self.split_counts.setWordWrap(True)
-        v.addWidget(self.split_counts)
-
-        self.official_radio.toggled.connect(self._on_mode)
-        self.val_unit.currentIndexChanged.connect(self._on_val)
-        self.val_pct.valueChanged.connect(self._on_val)
-        self.val_count.valueChanged.connect(self._on_val)
-        for i, spin in enumerate(self.pooled_spins):
-            spin.valueChanged.connect(lambda _value, i=i: self._on_pooled(i))
-        self.stratified_check.toggled.connect(self._on_split_misc)
-        self.seed_spin.valueChanged.connect(self._on_split_misc)
-        self.subset_check.toggled.connect(self._on_split_misc)
-        self.subset_spin.valueChanged.connect(self._on_split_misc)
-        return box
-
-    def _build_balance(self) -> QWidget:
-        box = QWidget()
-        v = QVBoxLayout(box)
-        v.setSpacing(6)
-        self.balance_chart = BalanceChart()
-        v.addWidget(self.balance_chart)
-        self.hint_label = QLabel()
-        self.hint_label.setWordWrap(True)
-        self.hint_label.setTextFormat(Qt.TextFormat.RichText)
-        self.hint_label.hide()
-        v.addWidget(self.hint_label)
-
-        self.balance_controls = QWidget()
-        c = QVBoxLayout(self.balance_controls)
-        c.setContentsMargins(0, 0, 0, 0)
-        c.setSpacing(4)
-        caption = QLabel("Training images kept per digit:")
-        self.keep_sliders = KeepFractionSliders()
-        self.long_tail_button = QPushButton("Long tail")
-        self.long_tail_button.setToolTip(
-            "Keep 100% of the 0s down to 5% of the 9s (geometric): a typical real-world skew"
-        )
-        self.balanced_button = QPushButton("Balanced")
-        self.balanced_button.setToolTip("Keep every training image")
-        self.remedy_combo = QComboBox()
-        for key in REMEDIES:
-            self.remedy_combo.addItem(REMEDY_LABELS[key], key)
-            self.remedy_combo.setItemData(
-                self.remedy_combo.count() - 1, REMEDY_TIPS[key], Qt.ItemDataRole.ToolTipRole
-            )
-        c.addWidget(caption)
-        c.addWidget(self.keep_sliders)
-        c.addLayout(_form_row(self.long_tail_button, self.balanced_button))
-        c.addLayout(_form_row("Remedy:", self.remedy_combo))
-        v.addWidget(self.balance_controls)
-
-        self.keep_sliders.changed.connect(self._on_keep)
-        self.long_tail_button.clicked.connect(
-            lambda: self.keep_sliders.set_fractions(long_tail_fractions())
-        )
-        self.balanced_button.clicked.connect(
-            lambda: self.keep_sliders.set_fractions((1.0,) * len(self.keep_sliders.sliders))
-        )
-        self.remedy_combo.currentIndexChanged.connect(self._on_remedy)
-        return box
-
-    def _build_normalization(self) -> QWidget:
-        box = QWidget()
-        v = QVBoxLayout(box)
-        v.setSpacing(4)
-        self.normalization_combo = QComboBox()
-        for key in NORMALIZATIONS:
-            self.normalization_combo.addItem(NORMALIZATION_LABELS[key], key)
-        self.normalization_text = QLabel()
-        self.normalization_text.setWordWrap(True)
-        self.raw_hist = HistogramPlot("Before (raw)")
-        self.norm_hist = HistogramPlot("After")
-        plots = QGridLayout()
-        plots.setContentsMargins(0, 0, 0, 0)
-        plots.setHorizontalSpacing(4)
-        plots.addWidget(self.raw_hist, 0, 0)
-        plots.addWidget(self.norm_hist, 0, 1)
-        caption = QLabel("Pixel values of the training images (log count)")
-        caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        v.addWidget(self.normalization_combo)
-        v.addWidget(self.normalization_text)
-        v.addLayout(plots)
-        v.addWidget(caption)
-        self.normalization_combo.currentIndexChanged.connect(self._on_normalization)
-        return box
-
     # ------------------------------------------------------------------ loading
 
     def _show_banner(self, text: str, origin: str, level: Level) -> None:
@@ -555,81 +159,6 @@ class DataPanel(QWidget):
             self.banner.clear()
             self._banner_origin = ""
 
-    def load_default(self) -> None:
-        """Load MNIST from $MLP_STUDIO_DATA, the cache or the last chosen folder, if any."""
-        if self._mnist is not None or self._loader is not None or self._closing:
-            return
-        folder = resolve_data_dir()
-        if folder is None:
-            last = QSettings().value(LAST_FOLDER_KEY, "", str)
-            folder = Path(last) if last and Path(last).exists() else None
-        if folder is not None:
-            message = f"Loading MNIST from {folder}…"
-            self._start_load("load", lambda _w: load_folder(folder), message)
-
-    def choose_folder(self) -> None:
-        """Ask for a folder (IDX files or mnist.npz) and load it."""
-        start = QSettings().value(LAST_FOLDER_KEY, str(Path.home()), str)
-        folder = QFileDialog.getExistingDirectory(
-            self, "Choose a folder with MNIST (IDX files or mnist.npz)", start
-        )
-        if folder:
-            self.load_folder(folder)
-
-    def load_folder(self, folder: str | Path, remember: bool = True) -> None:
-        """Load MNIST from `folder` in the background; remembered as the last folder if it works."""
-        folder = Path(folder)
-        worker = self._start_load(
-            "load", lambda _w: load_folder(folder), f"Loading MNIST from {folder}…"
-        )
-        worker.remember = str(folder) if remember else None
-
-    def download(self) -> None:
-        """Download MNIST into the cache (progress bar, Cancel) and load it."""
-        cache = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
-        mirrors, checksums, limits = self.mirrors, dict(self.checksums), self.download_limits
-
-        def job(worker: _Worker) -> MnistArrays:
-            last = -1
-
-            def progress(done: int, total: int) -> None:
-                nonlocal last
-                step = done * 200 // total if total else 0  # at most ~200 signals per download
-                if step != last:
-                    last = step
-                    worker.progress.emit(done, total)
-
-            folder = download_mnist(
-                cache, mirrors, progress, worker.cancel_event.is_set, limits, checksums=checksums
-            )
-            return load_folder(folder)
-
-        self._start_load("download", job, "Downloading MNIST…", f"into {cache}")
-        self.progress_bar.setRange(0, 0)  # busy until the sizes are known
-        self.progress_bar.setFormat("Connecting…")
-        self.progress_row.show()
-        self.cancel_button.setEnabled(True)
-
-    def cancel_download(self) -> None:
-        if self._loader is not None and self._loader.kind == "download":
-            self._loader.cancel_event.set()
-            self.cancel_button.setEnabled(False)
-            self.progress_bar.setFormat("Cancelling…")
-
-    def _start_load(
-        self, kind: str, fn: Callable[[_Worker], Any], message: str, detail: str = ""
-    ) -> _Worker:
-        if self._loader is not None:  # superseded: its result will be ignored
-            self._loader.cancel_event.set()
-        self._clear_banner("source")
-        self._loader = self._start_job(kind, fn, self._on_download_progress)
-        self.open_button.setEnabled(False)
-        self.download_button.setEnabled(False)
-        self.statusMessage.emit(message)
-        if self._mnist is None:
-            self._set_source_text(message, detail)
-        return self._loader
-
     @Slot(int, int)
     def _on_download_progress(self, done: int, total: int) -> None:
         if self._loader is None or self._loader.cancel_event.is_set():
@@ -639,45 +168,6 @@ class DataPanel(QWidget):
         self.progress_bar.setRange(0, kb_total)
         self.progress_bar.setValue(min(done // 1024, kb_total))
         self.progress_bar.setFormat(f"{done / 1e6:.1f} of {total / 1e6:.1f} MB")
-
-    def _on_loaded(self, worker: _Worker, ok: bool, result: Any) -> None:
-        self.progress_row.hide()
-        self._set_loading_enabled(not self.state.training)
-        if not ok:
-            cancelled = isinstance(result, DownloadCancelled)
-            still = (f"\nStill using the MNIST loaded from {self._mnist.source}."
-                     if self._mnist is not None else "")  # fmt: skip
-            self._show_banner(_user_message(result) + still, "source",
-                              Level.INFO if cancelled else Level.ERROR)  # fmt: skip
-            self.statusMessage.emit("Download cancelled" if cancelled else "Could not load MNIST")
-            if self._mnist is None:
-                self._set_source_text(
-                    "No MNIST loaded.", "Open a folder holding it, or download it (about 11 MB)."
-                )
-            return
-        self._mnist = result
-        self.state.set_data_location(str(result.source))  # sessions record where it came from
-        if worker.remember:
-            QSettings().setValue(LAST_FOLDER_KEY, worker.remember)
-        n_train, n_test = len(result.train_images), len(result.test_images)
-        self._set_source_text(
-            f"<b>MNIST</b>: {n_train:,} training + {n_test:,} test images", result.source
-        )
-        self.val_count.setMaximum(max(n_train - 1, 1))
-        self.pooled_radio.setText(f"Pool all {n_train + n_test:,} and split by percentages")
-        self.statusMessage.emit(f"Loaded MNIST from {result.source}")
-        self._debounce.stop()
-        self._start_prepare()
-
-    def _set_source_text(self, main: str, detail: str) -> None:
-        grey = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
-        small = f"<br><span style='color:{grey}'>{_escape(detail)}</span>" if detail else ""
-        self.source_label.setText(main + small)
-
-    def _set_loading_enabled(self, enabled: bool) -> None:
-        busy = self._loader is not None
-        self.open_button.setEnabled(enabled and not busy)
-        self.download_button.setEnabled(enabled and not busy)
 
     # ------------------------------------------------------------------ preparing
 
@@ -703,20 +193,20 @@ class DataPanel(QWidget):
         if self._preparer is not None:  # one at a time (a full MNIST copy is ~220 MB);
             return  # when it finishes, _on_prepared sees the settings moved on and restarts
         mnist, config = self._mnist, copy.deepcopy(self._config)
-        self._preparer = self._start_job("prepare", lambda _w: _prepare(mnist, config))
+        self._preparer = self._start_job("prepare", lambda _w: prepare(mnist, config))
         self._preparer.config = config
         self._preparer.mnist = mnist
         self.split_counts.setText("Preparing…")
         self.statusMessage.emit("Preparing data…")
 
-    def _on_prepared(self, ok: bool, result: Any, worker: _Worker) -> None:
+    def _on_prepared(self, ok: bool, result: Any, worker: DataJob) -> None:
         if worker.config != self._config or worker.mnist is not self._mnist:
             # stale: the settings (or the loaded MNIST) moved on while it ran
             if not self._debounce.isActive():
                 self._start_prepare()
             return
         if not ok:
-            self._show_banner(_user_message(result), "settings", Level.ERROR)
+            self._show_banner(user_message(result), "settings", Level.ERROR)
             self.split_counts.setText("These settings give no data (see the message above).")
             self.statusMessage.emit("Data settings rejected")
             return
@@ -746,7 +236,7 @@ class DataPanel(QWidget):
                 self.source_combo.setCurrentIndex(index)
         self.activate()
 
-    def _apply(self, result: _Prepared) -> None:
+    def _apply(self, result: Prepared) -> None:
         self._clear_banner("settings")
         self._current = result
         self.state.set_data_config(result.config)  # equal to self._config: no echo
@@ -760,9 +250,9 @@ class DataPanel(QWidget):
     # ------------------------------------------------------------------ threads
 
     def _start_job(
-        self, kind: str, fn: Callable[[_Worker], Any], progress: Callable | None = None
-    ) -> _Worker:
-        worker = _Worker(kind, fn)
+        self, kind: str, fn: Callable[[DataJob], Any], progress: Callable | None = None
+    ) -> DataJob:
+        worker = DataJob(kind, fn)
         if progress is not None:
             worker.progress.connect(progress)
         thread = QThread()
@@ -775,7 +265,7 @@ class DataPanel(QWidget):
         return worker
 
     @Slot(object, bool, object)
-    def _on_job_done(self, worker: _Worker, ok: bool, result: Any) -> None:
+    def _on_job_done(self, worker: DataJob, ok: bool, result: Any) -> None:
         for pair in list(self._jobs):
             if pair[0] is worker:
                 pair[1].quit()
@@ -963,7 +453,7 @@ class DataPanel(QWidget):
         if current is not None:
             self.raw_hist.set_histogram(*current.raw_hist)
             self.norm_hist.set_histogram(*current.norm_hist)
-            self.normalization_text.setText(_describe(current))
+            self.normalization_text.setText(describe_normalization(current))
         else:
             self.raw_hist.set_histogram(None, None)
             self.norm_hist.set_histogram(None, None)
@@ -1005,17 +495,3 @@ class DataPanel(QWidget):
         self.hint_label.setVisible(bool(parts))
 
 
-def _describe(result: _Prepared) -> str:
-    """The normalization as a formula with its fitted numbers, and the resulting value range."""
-    norm = result.data.normalization
-    mean, std, low, high = result.norm_stats
-    formula = {
-        "none": "x (raw values go in unchanged: large inputs, large early gradients)",
-        "unit": "x / 255",
-        "symmetric": "(x − 127.5) / 127.5",
-        "standardize": f"(x − {norm.mean[0]:.1f}) / {norm.std[0]:.1f}: the mean and std of all "
-        "training pixels",
-        "per_pixel": "(x − meanᵢ) / stdᵢ for each pixel i, fitted on the training images "
-        "(always-blank border pixels keep std 1)",
-    }[norm.kind]
-    return f"{formula}\nAfter: mean {mean:.2f}, std {std:.2f}, range {low:.2f} … {high:.2f}"
