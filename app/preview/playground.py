@@ -13,7 +13,8 @@ import time
 def main(argv: list[str] | None = None) -> int:
     from mlp_studio.app.model.experiment import Experiment
     from mlp_studio.app.model.training_controller import TrainingController
-    from mlp_studio.app.panels.playground.playground_panel import SETTLE_MS, PlaygroundPanel
+    from mlp_studio.app.panels.playground.playground_display import SETTLE_MS
+    from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel
     from mlp_studio.app.preview.common import add_common_options, application, show, wait
     from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 

@@ -145,7 +145,7 @@ def shoot_canvas(app, window, path: Path) -> Path:
 def shoot_playground(app, window, path: Path) -> Path:
     """The Playground dock on a 3-arm spiral: a run on x1, x2 alone pinned, then a run with
     sin(x1), sin(x2) added, paused while the arms are being learned."""
-    from mlp_studio.app.panels.playground.playground_panel import SETTLE_MS
+    from mlp_studio.app.panels.playground.playground_display import SETTLE_MS
 
     dock, panel = window.docks["playground"], window.panels["playground"]
     state, controller = window.state, window.controller
