@@ -11,12 +11,9 @@ from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.activations_view import ActivationsView
 from mlp_studio.app.panels.training.confusion_view import ConfusionView
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm, ladder_step
-from mlp_studio.app.panels.training.live_plots import (
-    CurvesPanel,
-    SeriesBuffer,
-    export_plot,
-    file_stem,
-)
+from mlp_studio.app.panels.training.live_plots import CurvesPanel
+from mlp_studio.app.panels.training.plot_export import export_plot, file_stem
+from mlp_studio.app.panels.training.series_buffer import SeriesBuffer
 from mlp_studio.app.panels.training.training_panel import TrainingPanel
 from mlp_studio.app.panels.training.weights_grid import mosaic
 from mlp_studio.core.activations import ActivationSpec
@@ -568,7 +565,7 @@ def test_right_click_export_writes_the_plot(view, tmp_path, monkeypatch):
     view.flush()
     target = tmp_path / "from_menu"  # no suffix: the chosen filter decides
     monkeypatch.setattr(
-        "mlp_studio.app.panels.training.live_plots.QFileDialog.getSaveFileName",
+        "mlp_studio.app.panels.training.plot_export.QFileDialog.getSaveFileName",
         lambda *args, **kw: (str(target), "CSV data (*.csv)"),
     )
     view.curves.loss_plot.scene().contextMenu[0].trigger()  # the view's "Export..." entry

@@ -12,13 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from mlp_studio.app.model.experiment import Experiment
-from mlp_studio.app.panels.training.live_plots import (
-    SERIES_COLORS,
-    ExportTarget,
-    PlotPanel,
-    export_svg,
-    route_scene_export,
-)
+from mlp_studio.app.panels.training.live_plots import SERIES_COLORS, PlotPanel
+from mlp_studio.app.panels.training.plot_export import ExportTarget, export_svg, route_scene_export
 from mlp_studio.core.losses import probabilities
 from mlp_studio.core.model import activations_of
 from PySide6.QtCore import Qt

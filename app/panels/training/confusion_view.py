@@ -13,13 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from mlp_studio.app.dialogs.mistakes_dialog import MistakesDialog
-from mlp_studio.app.panels.training.live_plots import (
-    TRAIN_COLOR,
-    VAL_COLOR,
-    ExportTarget,
-    caption,
-    export_svg,
-)
+from mlp_studio.app.panels.training.live_plots import TRAIN_COLOR, VAL_COLOR, caption
+from mlp_studio.app.panels.training.plot_export import ExportTarget, export_svg
 from mlp_studio.core.data import PreparedData
 from mlp_studio.core.metrics import Metrics
 from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal

@@ -8,29 +8,22 @@ themselves (every other point) past a cap, so a long run keeps its whole history
 
 from __future__ import annotations
 
-import re
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from mlp_studio.core.training import BatchProgress, EpochEnd, History, LayerStats
-from pyqtgraph.exporters import CSVExporter, ImageExporter
-from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QPainter, QPalette
-from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMenu,
-    QMessageBox,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
+from mlp_studio.app.panels.training.plot_export import ExportTarget, export_plot, route_scene_export
+from mlp_studio.app.panels.training.series_buffer import (
+    MAX_BATCH_POINTS,
+    SeriesBuffer,
+    batch_positions,
 )
+from mlp_studio.core.training import BatchProgress, EpochEnd, History, LayerStats
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 # Mid-luminance colours that read on light and dark backgrounds; the first two match the
 # designer's positive blue / negative orange (TensorFlow Playground's pair).
@@ -41,68 +34,9 @@ SERIES_COLORS = (
 TRAIN_COLOR = QColor(SERIES_COLORS[0])
 VAL_COLOR = QColor(SERIES_COLORS[1])
 EMA_SMOOTHING = 0.95  # weight of the past in the smoothed loss: about a 20-batch window
-MAX_BATCH_POINTS = 200_000
 
 
 # ---------------------------------------------------------------- growing history
-
-
-class SeriesBuffer:
-    """Rows of float64 columns (x, y1, y2, ...) that grow by doubling.
-
-    Past `max_points` rows it keeps every other row and from then on accepts only every
-    `stride`-th offered row, so memory stays bounded while the history still spans the whole run.
-    """
-
-    def __init__(self, columns: int, max_points: int = MAX_BATCH_POINTS, capacity: int = 256):
-        self._data = np.empty((columns, capacity))
-        self._n = 0
-        self.max_points = max_points
-        self.stride = 1  # keep one offered row in `stride`
-        self._offered = 0  # rows offered so far (kept or not)
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def columns(self) -> int:
-        return self._data.shape[0]
-
-    def column(self, index: int) -> np.ndarray:
-        """A view of the kept values of one column (valid until the next append)."""
-        return self._data[index, : self._n]
-
-    def append(self, rows: np.ndarray) -> None:
-        """Append rows given as an array [columns, k]."""
-        rows = np.asarray(rows, dtype=np.float64).reshape(self.columns, -1)
-        k = rows.shape[1]
-        if self.stride > 1:
-            offered = self._offered + np.arange(k)
-            rows = rows[:, offered % self.stride == 0]
-        self._offered += k
-        m = rows.shape[1]
-        if self._n + m > self._data.shape[1]:
-            capacity = max(2 * self._data.shape[1], self._n + m)
-            grown = np.empty((self.columns, capacity))
-            grown[:, : self._n] = self._data[:, : self._n]
-            self._data = grown
-        self._data[:, self._n : self._n + m] = rows
-        self._n += m
-        while self._n > self.max_points:
-            self._decimate()
-
-    def _decimate(self) -> None:
-        # A new array, not an in-place shuffle: pyqtgraph may still hold views of the old one.
-        kept = self._data[:, : self._n : 2]
-        self._data = np.empty((self.columns, max(self._data.shape[1], 256)))
-        self._n = kept.shape[1]
-        self._data[:, : self._n] = kept
-        self.stride *= 2
-
-    def clear(self) -> None:
-        self._n = 0
-        self.stride = 1
-        self._offered = 0
 
 
 def batches_per_epoch(history: History) -> float:
@@ -113,16 +47,6 @@ def batches_per_epoch(history: History) -> float:
 def first_epoch(history: History) -> int:
     """The number of the epoch before a saved history's first (its x origin)."""
     return history.epochs[0].epoch - 1 if history.epochs else 0
-
-
-def batch_positions(event: BatchProgress) -> np.ndarray:
-    """x of each loss in a BatchProgress, in epochs (batch b of epoch e is e - 1 + b / batches).
-
-    The trainer flushes its pending losses at every epoch end, so one event never spans epochs.
-    """
-    k = len(event.losses)
-    batches = np.arange(event.batch - k + 1, event.batch + 1, dtype=np.float64)
-    return (event.epoch - 1) + batches / event.batches_per_epoch
 
 
 # ---------------------------------------------------------------- theme and export
@@ -188,135 +112,6 @@ def make_plot(title: str, x_label: str, y_label: str) -> LivePlotWidget:
         ExportTarget(title, ("png", "svg", "csv"), lambda path: export_plot(widget_ref(), path)),
     )
     return widget
-
-
-def export_plot(widget: pg.PlotWidget, path: str | Path) -> Path:
-    """Write a plot as .png (ImageExporter), .svg or .csv (CSVExporter: the curves' full data)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    item = widget.getPlotItem()
-    if suffix == ".png":
-        exporter = ImageExporter(item)
-        # Twice the on-screen size: crisp in slides and documents.
-        exporter.parameters()["width"] = max(2 * int(item.sceneBoundingRect().width()), 800)
-        exporter.export(str(path))
-    elif suffix == ".svg":
-        export_svg(widget, path)
-    elif suffix == ".csv":
-        CSVExporter(item).export(str(path))
-    else:
-        raise ValueError(f"Cannot export a plot as '{suffix}': choose .png, .svg or .csv.")
-    return path
-
-
-def export_svg(widget: QWidget, path: str | Path) -> Path:
-    """Render a widget into an SVG file.
-
-    pyqtgraph's SVGExporter fails on the close-path commands that current Qt writes
-    (pyqtgraph issue #3485), so the widget paints itself into Qt's own SVG generator.
-    """
-    generator = QSvgGenerator()
-    generator.setFileName(str(path))
-    generator.setSize(widget.size())
-    generator.setViewBox(QRectF(widget.rect()))
-    generator.setResolution(widget.logicalDpiX())  # else text and pens scale by 96/72
-    generator.setTitle(widget.windowTitle() or "MLP Studio plot")
-    painter = QPainter(generator)
-    try:
-        # QWidget's own render (QGraphicsView overloads render with other arguments): the
-        # background, every child, as on screen.
-        QWidget.render(widget, painter, QPoint())
-    finally:
-        painter.end()
-    return Path(path)
-
-
-def file_stem(name: str) -> str:
-    """A plot title as a file name: "Dead / saturated units" -> "dead_saturated_units"."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "plot"
-
-
-FORMAT_FILTERS = {
-    "png": "PNG image (*.png)",
-    "svg": "SVG vector image (*.svg)",
-    "csv": "CSV data (*.csv)",
-}
-
-
-@dataclass(frozen=True)
-class ExportTarget:
-    name: str  # menu text and default file name, e.g. "Loss"
-    formats: tuple[str, ...]  # offered suffixes, first is the default
-    write: Callable[[Path], object]  # writes the format its suffix names
-
-
-class ExportButton(QToolButton):
-    """An "Export…" button whose menu lists plots; each entry asks for a file and writes it.
-
-    `targets` is a list, or a function returning one (asked each time the menu opens, so one
-    button on a tab bar can serve whichever tab is showing).
-    """
-
-    def __init__(
-        self,
-        targets: Sequence[ExportTarget] | Callable[[], Sequence[ExportTarget]],
-        parent: QWidget | None = None,
-    ):
-        super().__init__(parent)
-        self.setText("Export…")
-        self.setToolTip("Save a plot as a PNG or SVG image, or its data as CSV")
-        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self._targets = targets
-        self.setMenu(QMenu(self))
-        self.menu().aboutToShow.connect(self._fill_menu)
-
-    def targets(self) -> list[ExportTarget]:
-        return list(self._targets() if callable(self._targets) else self._targets)
-
-    def _fill_menu(self) -> None:
-        menu = self.menu()
-        menu.clear()
-        for target in self.targets():
-            formats = "/".join(f.upper() for f in target.formats)
-            action = menu.addAction(f"{target.name} ({formats})…")
-            action.triggered.connect(lambda _=False, t=target: self.ask_and_export(t))
-
-    def ask_and_export(self, target: ExportTarget) -> None:
-        ask_and_export(self, target)
-
-
-def ask_and_export(parent: QWidget, target: ExportTarget) -> Path | None:
-    """Ask for a file (the filter picks the format) and write `target` there."""
-    filters = ";;".join(FORMAT_FILTERS[f] for f in target.formats)
-    default = file_stem(target.name) + "." + target.formats[0]
-    path, chosen = QFileDialog.getSaveFileName(parent, f"Export {target.name}", default, filters)
-    if not path:
-        return None
-    path = Path(path)
-    if path.suffix.lower().lstrip(".") not in target.formats:
-        # The user typed a bare name: use the format of the filter they picked.
-        fmt = next((f for f in target.formats if FORMAT_FILTERS[f] == chosen), target.formats[0])
-        path = path.with_name(path.name + "." + fmt)
-    try:
-        target.write(path)
-    except (OSError, ValueError, RuntimeError) as err:
-        QMessageBox.warning(parent, "Export failed", f"Could not write {path}:\n{err}")
-        return None
-    return path
-
-
-def route_scene_export(view: pg.GraphicsView, target: ExportTarget) -> None:
-    """Point the right-click "Export..." of a pyqtgraph view at our exporter (pyqtgraph's own
-    dialog offers its broken SVG export)."""
-    action = view.scene().contextMenu[0]
-    action.triggered.disconnect()
-    view_ref = weakref.ref(view)  # no lambda holding the view alive
-
-    def export() -> None:
-        if (v := view_ref()) is not None:
-            ask_and_export(v, target)
-
-    action.triggered.connect(export)
 
 
 def caption(text: str) -> QLabel:

@@ -17,7 +17,8 @@ from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.activations_view import ActivationsView
 from mlp_studio.app.panels.training.confusion_view import ConfusionView
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
-from mlp_studio.app.panels.training.live_plots import CurvesPanel, ExportButton, GradientsPanel
+from mlp_studio.app.panels.training.live_plots import CurvesPanel, GradientsPanel
+from mlp_studio.app.panels.training.plot_export import ExportButton
 from mlp_studio.app.panels.training.weights_grid import WeightsGrid
 from mlp_studio.app.widgets.formatting import format_rate
 from mlp_studio.core.metrics import metrics_from_confusion

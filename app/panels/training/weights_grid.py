@@ -13,12 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from mlp_studio.app.panels.training.live_plots import (
-    ExportTarget,
-    PlotPanel,
-    export_plot,
-    route_scene_export,
-)
+from mlp_studio.app.panels.training.live_plots import PlotPanel
+from mlp_studio.app.panels.training.plot_export import ExportTarget, export_plot, route_scene_export
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
