@@ -9,51 +9,22 @@ panels and builds the docks. `app.main` calls it right after the first paint.
 from __future__ import annotations
 
 import importlib
-import math
 import threading
 from pathlib import Path
 
-from mlp_studio.app.widgets.banner import Banner
-from mlp_studio.app.widgets.formatting import format_rate
+from mlp_studio.app.run_status import RunStatus
 from mlp_studio.app.widgets.wheel_guard import WheelGuard
-from PySide6.QtCore import (
-    QByteArray,
-    QEvent,
-    QObject,
-    QPointF,
-    QRect,
-    QRectF,
-    QSettings,
-    QSize,
-    Qt,
-    QTimer,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QIcon,
-    QIconEngine,
-    QKeySequence,
-    QPainter,
-    QPalette,
-    QPen,
-    QPixmap,
-    QPolygonF,
-)
+from mlp_studio.app.window_actions import WindowActions
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFrame,
     QLabel,
     QMainWindow,
-    QMessageBox,
-    QProgressBar,
     QScrollArea,
     QTabWidget,
-    QToolBar,
-    QToolButton,
     QWidget,
 )
 
@@ -76,86 +47,6 @@ def app_icon() -> QIcon:
     return QIcon(str(RESOURCES / "icons" / "mlp-studio.svg"))
 
 
-class GlyphIconEngine(QIconEngine):
-    """Toolbar glyphs drawn in the palette's button-text colour at any size and scale.
-
-    The style's standard media icons are black bitmaps that vanish on dark themes; these
-    follow the current palette (and its disabled colour) every time they are painted.
-    """
-
-    def __init__(self, kind: str):
-        super().__init__()
-        self.kind = kind
-
-    def clone(self) -> QIconEngine:
-        return GlyphIconEngine(self.kind)
-
-    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
-        group = (
-            QPalette.ColorGroup.Disabled
-            if mode == QIcon.Mode.Disabled
-            else QPalette.ColorGroup.Normal
-        )
-        colour = QApplication.palette().color(group, QPalette.ColorRole.ButtonText)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        side = min(rect.width(), rect.height())
-        painter.translate(
-            rect.x() + (rect.width() - side) / 2, rect.y() + (rect.height() - side) / 2
-        )
-        painter.scale(side / 24, side / 24)  # glyphs are drawn on a 24 x 24 grid
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(colour)
-        kind = self.kind
-        if kind in ("play", "step"):
-            right = 19 if kind == "play" else 15
-            painter.drawPolygon(QPolygonF([QPointF(6, 4.5), QPointF(right, 12), QPointF(6, 19.5)]))
-            if kind == "step":
-                painter.drawRect(QRectF(16, 5, 3, 14))
-        elif kind == "pause":
-            painter.drawRect(QRectF(6, 5, 4, 14))
-            painter.drawRect(QRectF(14, 5, 4, 14))
-        elif kind == "stop":
-            painter.drawRoundedRect(QRectF(6, 6, 12, 12), 1.5, 1.5)
-        elif kind == "reset":
-            pen = QPen(colour, 2.4)
-            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-            painter.setPen(pen)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawArc(QRectF(5, 5, 14, 14), 100 * 16, 280 * 16)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(colour)
-            painter.drawPolygon(QPolygonF([QPointF(10, 1.5), QPointF(15.5, 5), QPointF(10, 9)]))
-        painter.restore()
-
-    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
-        return self.scaledPixmap(size, mode, state, 1.0)
-
-    def scaledPixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State, scale: float):
-        pixmap = QPixmap(size * scale)
-        pixmap.setDevicePixelRatio(scale)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        self.paint(painter, QRect(0, 0, size.width(), size.height()), mode, state)
-        painter.end()
-        return pixmap
-
-
-def glyph_icon(kind: str) -> QIcon:
-    return QIcon(GlyphIconEngine(kind))
-
-
-def _format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s left"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s left"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min left"
-
-
 class _FirstPaintWatcher(QObject):
     """Tells the window when its central widget has painted for the first time."""
 
@@ -171,7 +62,7 @@ class _FirstPaintWatcher(QObject):
         return False
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowActions, RunStatus, QMainWindow):
     firstPainted = Signal()  # the frame is on screen
     engineLoaded = Signal()  # torch, the panels and the docks are ready
 
@@ -228,154 +119,6 @@ class MainWindow(QMainWindow):
         self._update_actions("idle")
 
     # ------------------------------------------------------------------ the frame
-
-    def _action(self, text: str, slot, shortcut=None, tip: str = "", icon=None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        if icon is not None:
-            action.setIcon(glyph_icon(icon))
-        if tip:
-            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            action.setToolTip(f"{tip} ({keys})" if keys else tip)
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _build_actions(self) -> None:
-        key = QKeySequence.StandardKey
-        self.quit_action = self._action("&Quit", self.close, key.Quit)
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-
-        self.train_action = self._action(
-            "&Train",
-            self.train,
-            ["Ctrl+Return", "F5"],
-            "Train the network on the loaded data",
-            "play",
-        )
-        self.pause_action = self._action(
-            "&Pause",
-            self.toggle_pause,
-            "F6",
-            "Pause after the current batch, or resume",
-            "pause",
-        )
-        self.step_action = self._action(
-            "&Step",
-            self.step,
-            "F7",
-            "Train on exactly one batch, then stay paused",
-            "step",
-        )
-        self.stop_action = self._action(
-            "St&op",
-            self.stop,
-            "F8",
-            "Stop training; the model keeps its best weights so far",
-            "stop",
-        )
-        self.reset_action = self._action(
-            "&Reset weights",
-            self.reset_weights,
-            "Ctrl+Shift+R",
-            "Start again from new random weights (the network seed goes up by one; "
-            "Edit > Undo brings the previous seed back)",
-            "reset",
-        )
-        self.evaluate_action = self._action(
-            "&Evaluate on the test set",
-            self.evaluate,
-            "Ctrl+E",
-            "Measure the current (trained or imported) model on the test split: accuracy, "
-            "confusion matrix, per-class scores",
-        )
-        self.training_actions = [
-            self.train_action,
-            self.pause_action,
-            self.step_action,
-            self.stop_action,
-            self.reset_action,
-        ]
-
-        self.reset_layout_action = self._action(
-            "Reset &layout", self.reset_layout, tip="Put the panels back where they started"
-        )
-        self.help_action = self._action(
-            "&Concepts guide",
-            self.show_help,
-            key.HelpContents,
-            tip="A short guide to every concept on screen",
-        )
-        self.about_action = self._action("&About MLP Studio", self.show_about)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        self.file_menu = bar.addMenu("&File")
-        # Sessions, import and export join once the engine is loaded (FileActions).
-        self.file_menu.addAction(self.quit_action)
-        self.edit_menu = bar.addMenu("&Edit")  # filled once the undo stack exists
-        self.edit_menu.menuAction().setVisible(False)
-        self.train_menu = bar.addMenu("&Train")
-        for action in self.training_actions:
-            self.train_menu.addAction(action)
-        self.train_menu.addSeparator()
-        self.train_menu.addAction(self.evaluate_action)
-        self.view_menu = bar.addMenu("&View")
-        self.help_menu = bar.addMenu("&Help")
-        self.help_menu.addAction(self.help_action)
-        self.help_menu.addSeparator()
-        self.help_menu.addAction(self.about_action)
-
-    def _build_toolbars(self) -> None:
-        self.toolbar = QToolBar("Training controls", self)
-        self.toolbar.setObjectName("trainingToolBar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toolbar.setIconSize(QSize(18, 18))
-        for action in self.training_actions:
-            if action is self.reset_action:
-                self.toolbar.addSeparator()
-            self.toolbar.addAction(action)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
-
-        # Messages live in a fixed strip under the toolbar: visible, non-modal, dismissible.
-        # A toolbar shows its widgets through their actions (the banner's show/hide alone
-        # would leave an empty strip): the strip is shown exactly while the banner has text.
-        self.banner = Banner(self)
-        self.banner_bar = QToolBar("Messages", self)
-        self.banner_bar.setObjectName("messageBar")
-        self.banner_bar.setMovable(False)
-        self.banner_bar.setFloatable(False)
-        self.banner_bar.toggleViewAction().setVisible(False)
-        self.banner_bar.addWidget(self.banner).setVisible(True)
-        self.banner_bar.hide()
-        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
-        self.banner.textChanged.connect(lambda text: self.banner_bar.setVisible(bool(text)))
-        self.banner_action = QToolButton()  # the message's own action, when it has one
-        self.banner_action.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.banner_action.hide()
-        self.banner.add_widget(self.banner_action)
-
-        self.view_menu.addAction(self.toolbar.toggleViewAction())
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.status_label = QLabel("Loading the engine…")
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setFixedWidth(260)
-        self.progress_bar.setTextVisible(True)
-        self.progress_bar.setFormat("Not trained yet")
-        self.progress_bar.setValue(0)
-        self.rate_label = QLabel()
-        self.eta_label = QLabel()
-        self.device_label = QLabel()
-        self.device_label.setToolTip("Where training runs, and how many CPU threads it uses")
-        bar.addWidget(self.status_label, 1)
-        for widget in (self.progress_bar, self.rate_label, self.eta_label, self.device_label):
-            bar.addPermanentWidget(widget)
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("window/geometry")
@@ -492,24 +235,6 @@ class MainWindow(QMainWindow):
         self._hide_banner()
         self._show_trained_state()
         self._update_go_back()
-
-    def _build_edit_menu(self) -> None:
-        stack = self.state.undo_stack
-        self.undo_action = stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
-        self.redo_action = stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts(QKeySequence.StandardKey.Redo)
-        self.edit_menu.addAction(self.undo_action)
-        self.edit_menu.addAction(self.redo_action)
-        self.edit_menu.addSeparator()
-        self.go_back_action = QAction("&Go Back to the Earlier Weights", self)
-        self.go_back_action.setToolTip("The last run left the model worse than it found it "
-                                       "(higher validation loss): take the weights it started "
-                                       "from again (Edit > Undo returns to the run's)")
-        self.go_back_action.triggered.connect(self.state.go_back)
-        self.go_back_action.setEnabled(False)
-        self.edit_menu.addAction(self.go_back_action)
-        self.edit_menu.menuAction().setVisible(True)
 
     def _build_docks(self) -> None:
         for key, module_name, class_name, title in PANELS:
@@ -692,183 +417,7 @@ class MainWindow(QMainWindow):
         state.show_evaluation(metrics, "current model")
         self._raise_dock("training")
 
-    def _update_go_back(self) -> None:
-        state = self.state
-        self.go_back_action.setEnabled(not state.training and state.lineage.earlier is not None)
-
-    @Slot(str)
-    def _update_actions(self, run_state: str) -> None:
-        loaded = self.controller is not None
-        idle = run_state == "idle"
-        active = run_state in ("running", "paused")
-        self.train_action.setEnabled(loaded and idle)
-        self.pause_action.setEnabled(loaded and active)
-        self.step_action.setEnabled(loaded and (idle or active))
-        self.stop_action.setEnabled(loaded and active)
-        self.reset_action.setEnabled(loaded and idle)
-        self.evaluate_action.setEnabled(loaded and idle)
-        paused = run_state == "paused"
-        self.pause_action.setText("Resume" if paused else "Pause")
-        self.pause_action.setIcon(glyph_icon("play" if paused else "pause"))
-        if loaded:
-            stack = self.state.undo_stack
-            self.undo_action.setEnabled(idle and stack.canUndo())
-            self.redo_action.setEnabled(idle and stack.canRedo())
-            self.go_back_action.setEnabled(idle and self.state.lineage.earlier is not None)
-
-    @Slot(str)
-    def _on_run_state(self, run_state: str) -> None:
-        text = {
-            "running": "Training…",
-            "paused": "Paused: Resume (F6) or Step (F7)",
-            "stopping": "Stopping…",
-            "idle": "Ready",
-        }[run_state]
-        if run_state == "running" and self._run_epochs is None:
-            trainer = self.controller.trainer
-            first = trainer.start_epoch + 1
-            self._run_epochs = (first, trainer.start_epoch + trainer.config.epochs)
-            self.progress_bar.setRange(0, 1000)
-            self.progress_bar.setValue(0)
-            self.progress_bar.setFormat(f"Epoch {first}/{self._run_epochs[1]}")
-            self.eta_label.clear()
-            self.rate_label.clear()
-            if trainer.start_epoch == 0 and "training" in self.panels:
-                self.panels["training"].reset()  # new weights: the old curves are history
-        if run_state == "idle":
-            self._run_epochs = None
-            self.eta_label.clear()
-        elif run_state == "paused":
-            self.eta_label.setText("paused")
-            self.rate_label.clear()  # nothing is trained while paused: no speed to show
-        self.status_label.setText(text)  # `finished` replaces "Ready" by the run's summary
-
-    @Slot(object)
-    def _on_progress(self, event) -> None:
-        if self._run_epochs is None:
-            return
-        first, last = self._run_epochs
-        epochs = last - first + 1
-        done = (event.epoch - first) * event.batches_per_epoch + event.batch
-        total = epochs * event.batches_per_epoch
-        self.progress_bar.setValue(int(1000 * done / max(total, 1)))
-        self.progress_bar.setFormat(
-            f"Epoch {event.epoch}/{last} · batch {event.batch}/{event.batches_per_epoch}"
-        )
-        rate = self.state.rate
-        self.rate_label.setText(format_rate(rate))
-        if rate > 0:
-            batch_size = max(1, self.controller.trainer.config.batch_size)
-            n = len(self.state.data.x_train) if self.state.data is not None else 0
-            samples_per_batch = min(batch_size, max(n, 1))
-            left = (total - done) * samples_per_batch / rate
-            self.eta_label.setText(_format_duration(left))
-
-    @Slot(object)
-    def _on_epoch_end(self, event) -> None:
-        self.statusBar().showMessage(
-            f"Epoch {event.epoch}/{event.epochs}: training loss {event.train_loss:.4f}, "
-            f"validation accuracy {event.val.accuracy:.2%}",
-            4000,
-        )
-
-    @Slot(object)
-    def _on_diverged(self, event) -> None:
-        self._show_message(event.message, "error")
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self._show_message(message, "error")
-
-    @Slot(object)
-    def _on_finished(self, result) -> None:
-        self.status_label.setText(self._summary(result))
-        earlier = self.state.lineage.earlier
-        self._update_go_back()
-        if earlier is not None:  # never replace a better model silently: offer it back
-            text = f"{earlier.describe()} You can go back to the weights it started from."
-            if result.diverged is not None:
-                self._show_message(f"{result.diverged.message} {text}", "error",
-                                   self.go_back_action)
-            else:
-                self._show_message(text, "warning", self.go_back_action)
-        if result.diverged is None:
-            self.progress_bar.setValue(
-                self.progress_bar.maximum() if not result.stopped else self.progress_bar.value()
-            )
-
-    def _summary(self, result) -> str:
-        """One line on how the current weights' last run ended (or how far they trained)."""
-        if result is None:
-            return f"Trained for {self.state.epochs_done} epochs"
-        if result.diverged is not None:
-            return "Diverged"
-        if result.test is None:
-            return "Stopped before the first epoch ended"
-        ended = "Stopped" if result.stopped else "Finished"
-        if math.isnan(result.test.accuracy):  # regression: no accuracy
-            summary = f"{ended}: test loss {result.test.loss:.4g}"
-        else:
-            summary = (f"{ended}: test accuracy {result.test.accuracy:.2%}, "
-                       f"loss {result.test.loss:.4f}")
-        from mlp_studio.core.best_epoch import kept_weights  # torch is loaded by now
-
-        epochs = result.history.epochs
-        kept = kept_weights(self.state.train_config, result.best_epoch,
-                            epochs[-1].epoch if epochs else None,
-                            regression=math.isnan(result.test.accuracy))
-        return f"{summary}, with {kept}"
-
-    @Slot(object)
-    def _on_data_changed(self, data) -> None:
-        if data is not None and not self.state.training:
-            self.status_label.setText(
-                f"Data ready: {len(data.x_train):,} training, "
-                f"{len(data.x_val):,} validation, {len(data.x_test):,} "
-                "test samples. Press Train (F5)."
-            )
-        self._update_device_label()
-
-    def _show_trained_state(self) -> None:
-        """Outside a run: how far the current weights have trained."""
-        if self.state.training:
-            return
-        done = self.state.epochs_done
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setValue(1000 if done else 0)
-        self.progress_bar.setFormat(f"{done} epoch{'s' if done != 1 else ''} trained"
-                                    if done else "Not trained yet")
-        self.rate_label.clear()
-        self.eta_label.clear()
-        self.status_label.setText(self._summary(self.state.result) if done else "Ready")
-
-    def _update_device_label(self) -> None:
-        if self.state is None:
-            return
-        device = self.state.train_config.device
-        if device == "cpu" or device == "auto":
-            from mlp_studio.core.training import pick_device
-
-            try:
-                device = pick_device(device).type
-            except Exception:  # noqa: BLE001 - a label must never break the window
-                device = "cpu"
-        text = device.upper()
-        if text == "CPU":
-            threads = self.controller.threads
-            text += f" · {threads} thread{'s' if threads != 1 else ''}"
-        self.device_label.setText(text)
-
     # ------------------------------------------------------------------ messages
-
-    def _show_message(self, text: str, level: str = "warning",
-                      action: QAction | None = None) -> None:
-        """`action` (e.g. going back to the earlier weights) gets a button in the banner."""
-        if action is not None:
-            self.banner_action.setDefaultAction(action)
-        self.banner_action.setVisible(action is not None)
-        self.banner.show_message(text, level)
-        self.statusBar().showMessage(text.split(". ")[0].rstrip(".") + ".", 10_000)
 
     def report_error(self, error: BaseException) -> None:
         """A bug reached the event loop: say so, and leave every control usable."""
@@ -882,13 +431,6 @@ class MainWindow(QMainWindow):
         if self.controller is not None:
             self._update_actions(self.controller.run_state)
 
-    def _hide_banner(self) -> None:
-        self.banner.clear()
-
-    def message_text(self) -> str:
-        """The message the banner shows, or "" (tests and screenshots read it)."""
-        return self.banner.text() if self.banner_bar.isVisible() else ""
-
     # ------------------------------------------------------------------ layout, help, closing
 
     @Slot()
@@ -899,38 +441,6 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
         self.toolbar.show()
-
-    @Slot()
-    def show_help(self, topic: str | None = None) -> None:
-        from mlp_studio.app.dialogs.help_dialog import HelpDialog
-
-        if self._help_dialog is None:
-            self._help_dialog = HelpDialog(self)
-        if topic:
-            self._help_dialog.show_topic(topic)
-        self._help_dialog.show()
-        self._help_dialog.raise_()
-        self._help_dialog.activateWindow()
-
-    @Slot()
-    def show_about(self) -> None:
-        from importlib import metadata
-
-        try:
-            version = metadata.version("mlp-studio")
-        except metadata.PackageNotFoundError:
-            version = "development version"
-        QMessageBox.about(
-            self,
-            "About MLP Studio",
-            f"<h3>MLP Studio {version}</h3>"
-            "<p>Build, train and watch multi-layer perceptrons on MNIST: design a network, "
-            "prepare the data, and see the loss, weights, activations and mistakes change "
-            "while it learns.</p><p>Help &gt; Concepts guide explains every idea on screen. "
-            "The <code>mlp-studio train</code> and <code>mlp-studio predict</code> commands "
-            "run the same engine without a window.</p>"
-            "<p>Built with PyTorch, Qt for Python (PySide6) and pyqtgraph. MIT licence.</p>",
-        )
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
