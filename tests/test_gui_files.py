@@ -16,7 +16,8 @@ import torch
 from hostile_torchscript import crafted_torchscript
 from idx_fixtures import write_mnist_folder
 from mlp_studio.app.dialogs.export_dialog import FORMATS, format_difference
-from mlp_studio.app.files.session_actions import RECENT_KEY, FileActions
+from mlp_studio.app.files.recent_files import RECENT_KEY
+from mlp_studio.app.files.session_actions import FileActions
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.model.training_controller import TrainingController
 from mlp_studio.core import export
