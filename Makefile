@@ -24,6 +24,7 @@ test: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen \
 	$(if $(wildcard $(MNIST_DIR)/train-images-idx3-ubyte.gz),MLP_STUDIO_DATA=$(MNIST_DIR)) \
 	$(PY) -m pytest -q
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 
 lint: $(VENV)/.installed-test
