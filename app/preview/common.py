@@ -69,7 +69,8 @@ def add_common_options(parser: argparse.ArgumentParser, size: str) -> None:
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
                         help="render offscreen-ready, save to this PNG and quit")  # fmt: skip
     parser.add_argument("--dark", action="store_true", help="dark palette, to check contrast")
-    parser.add_argument("--size", default=size, help="window size, WIDTHxHEIGHT")
+    parser.add_argument("--size", default=size,
+                        help="window size, WIDTHxHEIGHT (default: %(default)s, or its own)")
 
 
 def application(dark: bool):
@@ -85,8 +86,11 @@ def application(dark: bool):
 def show(app, widget, args: argparse.Namespace, settle=None) -> int:
     """Show `widget` at --size; with --screenshot run `settle` (if any), save and return,
     otherwise run the event loop until the window is closed."""
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    widget.resize(width, height)
+    if args.size:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        widget.resize(width, height)
+    else:
+        widget.adjustSize()  # its own size hint
     widget.show()
     if args.screenshot is None:
         return app.exec()

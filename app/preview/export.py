@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlp_studio.app.preview export",
                                      description="The export dialog on its own.")  # fmt: skip
     parser.add_argument("--format", default="onnx", choices=[f.key for f in FORMATS])
-    add_common_options(parser, "640x560")
+    add_common_options(parser, "760x760")
     args = parser.parse_args(argv)
 
     app = application(args.dark)
