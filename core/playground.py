@@ -1,4 +1,5 @@
-"""2-D playground data: generated problems, drawn points, CSV files, input features, grids.
+"""2-D playground data: generated problems, input features, splits (drawn points and CSV files:
+core.playground_files; grids over the plane: core.playground_grids).
 
 The generators follow TensorFlow Playground (dataset.ts): points live in the square
 [-6, 6] x [-6, 6], `noise` is Playground's slider as a fraction (its 0-50 % is 0.0-0.5 here; up
@@ -8,10 +9,6 @@ takes 2 to 5 arms, one class per arm.
 The playground has no validation set of its own: by default the test split doubles as the
 validation split (PreparedData.x_val is x_test), which is what Playground's "test loss" shows;
 `val_fraction` > 0 carves a separate validation split out of the training points instead.
-
-Grids: row i, column j of every grid is the input point (x1 = xs[j], x2 = ys[i]) at the centre
-of a cell of the extent, both increasing, so an image drawn with row 0 at the bottom (pyqtgraph
-row-major with the extent as its rectangle) lines up with the points.
 """
 
 from __future__ import annotations
@@ -19,16 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
-from mlp_studio.core.data import Normalization, PreparedData, prepare_arrays
-from mlp_studio.core.errors import DataFormatError, DataNotFoundError, SpecError
-from mlp_studio.core.losses import probabilities
-from mlp_studio.core.reading import read_regular
-from mlp_studio.core.text import terminal_safe
-from torch import nn
+from mlp_studio.core.data import PreparedData, prepare_arrays
+from mlp_studio.core.errors import SpecError
 
 CLASSIFICATION_DATASETS = ("circle", "xor", "gaussians", "spiral")
 REGRESSION_DATASETS = ("plane", "gaussian_sum")
@@ -55,8 +46,6 @@ EXTENT = (-6.0, 6.0, -6.0, 6.0)  # x1 min, x1 max, x2 min, x2 max
 MAX_CLASSES = 10
 MAX_SPIRAL_ARMS = 5
 MAX_POINTS = 100_000  # interactive training and drawing stay fluid below this
-MAX_CSV_BYTES = 200 * MAX_POINTS  # generous for MAX_POINTS lines of three numbers
-MAX_CSV_VALUE = 1e6  # x1^2 and its variance stay far inside float32
 CLASS_NAMES = tuple("ABCDEFGHIJ")  # generated and drawn classes; CSV keeps the file's labels
 REGRESSION_NAME = "y"
 
@@ -208,153 +197,6 @@ def _regression(rng: np.random.Generator, n: int, noise: float, target) -> tuple
 # ---------------------------------------------------------------- user points and CSV files
 
 
-def points_from_list(
-    points: Sequence[tuple[float, float, float]],
-    task: str = "classification",
-    classes: int | None = None,
-    extent: tuple[float, float, float, float] = EXTENT,
-) -> Points:
-    """A dataset from user points (x1, x2, label): class indices 0..C-1 or real targets.
-
-    `classes` fixes the number of classes (a drawing may not use every class yet).
-    """
-    if task not in ("classification", "regression"):
-        raise SpecError(f"Unknown task '{task}': choose 'classification' or 'regression'.")
-    rows = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    if not np.isfinite(rows).all():
-        raise SpecError("Every point needs finite coordinates and label (no NaN or infinity).")
-    xy = rows[:, :2].astype(np.float32)
-    if task == "regression":
-        return Points(xy, rows[:, 2].astype(np.float32), task, (REGRESSION_NAME,), extent, "drawn")
-    labels = rows[:, 2]
-    if (labels != np.round(labels)).any() or (labels < 0).any():
-        raise SpecError("Class labels of points must be whole numbers 0, 1, 2, ...")
-    count = max(int(labels.max()) + 1 if len(labels) else 0, classes or 0, 2)
-    if count > MAX_CLASSES:
-        raise SpecError(f"{count} classes is too many: the playground shows at most {MAX_CLASSES}.")
-    return Points(xy, labels.astype(np.int64), task, CLASS_NAMES[:count], extent, "drawn")
-
-
-def load_points_csv(path: str | Path, task: str = "classification") -> Points:
-    """Read `x1,x2,label` lines (an optional header line first; blank lines are skipped).
-
-    Classification labels must be whole numbers; at most MAX_CLASSES distinct ones, mapped in
-    increasing order to classes 0..C-1 and named as written (e.g. "-1", "1").
-    DataFormatError names the file and the line of the first problem.
-    """
-    path = Path(path)
-    name = path.name
-    if task not in ("classification", "regression"):
-        raise SpecError(f"Unknown task '{task}': choose 'classification' or 'regression'.")
-    try:
-        # A FIFO would block (the GUI thread) and /dev/zero never ends: regular files only.
-        data = read_regular(path, MAX_CSV_BYTES, "CSV file")
-        text = data.decode("utf-8-sig")  # -sig: Excel writes a byte-order mark
-    except FileNotFoundError:
-        raise DataNotFoundError(f"{path} does not exist: choose another file.") from None
-    except IsADirectoryError:
-        raise DataFormatError(f"{path} is a folder: choose a .csv file.") from None
-    except UnicodeDecodeError:
-        raise DataFormatError(
-            f"{name} is not a text file: expected lines x1,x2,label such as 0.5,-1.2,1."
-        ) from None
-    except OSError as err:
-        raise DataFormatError(f"{name} cannot be read: {err.strerror or err}.") from None
-
-    rows: list[tuple[float, float, float]] = []
-    first = True
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        cells = [c.strip() for c in line.split(",")]
-        is_first, first = first, False
-        if is_first and len(cells) == 3 and not all(_is_number(c) for c in cells):
-            continue  # a header line such as "x1,x2,label"
-        if len(cells) != 3:
-            raise DataFormatError(
-                f"{name} line {number}: expected 3 comma-separated values x1,x2,label, "
-                f"got {len(cells)}"
-            )
-        values = []
-        for cell, column in zip(cells, ("x1", "x2", "label"), strict=True):
-            try:
-                value = float(cell)
-            except ValueError:
-                raise DataFormatError(
-                    f"{name} line {number}: {column} '{_shown(cell)}' is not a number"
-                ) from None
-            if not math.isfinite(value):
-                raise DataFormatError(
-                    f"{name} line {number}: {column} '{_shown(cell)}' is not a finite "
-                    "number"
-                )
-            if abs(value) > MAX_CSV_VALUE:  # 1e39 is inf in float32; squares overflow sooner
-                raise DataFormatError(
-                    f"{name} line {number}: {column} '{_shown(cell)}' is too large: "
-                    f"values must lie between -{MAX_CSV_VALUE:,.0f} and {MAX_CSV_VALUE:,.0f} "
-                    "(rescale the column)"
-                )
-            values.append(value)
-        if task == "classification" and values[2] != round(values[2]):
-            raise DataFormatError(
-                f"{name} line {number}: label '{_shown(cells[2])}' is not a whole number; "
-                "class labels must be whole numbers such as 0, 1, 2 (import the file as real "
-                "values for regression)"
-            )
-        rows.append((values[0], values[1], values[2]))
-        if len(rows) > MAX_POINTS:
-            raise DataFormatError(
-                f"{name} has more than {MAX_POINTS:,} points: use a smaller file."
-            )
-    if not rows:
-        raise DataFormatError(
-            f"{name} has no points: expected one point per line as x1,x2,label, e.g. 0.5,-1.2,1"
-        )
-    data = np.asarray(rows, dtype=np.float64)
-    xy = data[:, :2].astype(np.float32)
-    extent = fit_extent(xy)
-    if task == "regression":
-        return Points(
-            xy, data[:, 2].astype(np.float32), task, (REGRESSION_NAME,), extent, str(path)
-        )
-    values, labels = np.unique(data[:, 2], return_inverse=True)
-    if len(values) > MAX_CLASSES:
-        raise DataFormatError(
-            f"{name} has {len(values)} different labels: the playground supports at most "
-            f"{MAX_CLASSES} classes (import the file as real values for regression)"
-        )
-    names = tuple(str(int(v)) for v in values)
-    return Points(xy, labels.astype(np.int64), task, names, extent, str(path))
-
-
-def _shown(cell: str) -> str:
-    """A cell quoted in a message: escaped (it is the file's text) and at most 40 characters."""
-    return terminal_safe(cell[:40]) + ("..." if len(cell) > 40 else "")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def fit_extent(xy: np.ndarray, margin: float = 0.1) -> tuple[float, float, float, float]:
-    """A square around the points, `margin` of its size to spare on each side.
-
-    Points inside Playground's square keep it, so imported Playground-like data looks the same.
-    """
-    if len(xy) == 0:
-        return EXTENT
-    lo, hi = xy.min(0).astype(np.float64), xy.max(0).astype(np.float64)
-    if (lo >= EXTENT[0]).all() and (hi <= EXTENT[1]).all():
-        return EXTENT
-    centre = (lo + hi) / 2
-    half = max(float((hi - lo).max()) / 2 * (1 + 2 * margin), 1e-3)
-    return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
-
-
 # ---------------------------------------------------------------- features and prepared data
 
 
@@ -470,126 +312,3 @@ def make_data(
 # ---------------------------------------------------------------- grids over the input plane
 
 
-def grid_axes(
-    extent: tuple[float, float, float, float], resolution: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cell centres (xs for x1, ys for x2) of a resolution x resolution grid over `extent`."""
-    x0, x1, y0, y1 = extent
-    cx, cy = (x1 - x0) / resolution / 2, (y1 - y0) / resolution / 2
-    xs = np.linspace(x0 + cx, x1 - cx, resolution, dtype=np.float32)
-    ys = np.linspace(y0 + cy, y1 - cy, resolution, dtype=np.float32)
-    return xs, ys
-
-
-def grid_points(extent: tuple[float, float, float, float], resolution: int) -> np.ndarray:
-    """[res * res, 2] points, row-major: point i * res + j is (xs[j], ys[i])."""
-    xs, ys = grid_axes(extent, resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    return np.stack([gx.ravel(), gy.ravel()], axis=1)
-
-
-def feature_grids(
-    names: Sequence[str], extent: tuple[float, float, float, float], resolution: int = 32
-) -> np.ndarray:
-    """Each feature over the plane, raw (not normalized): [F, res, res]."""
-    f = features(grid_points(extent, resolution), names)
-    return np.ascontiguousarray(f.T.reshape(len(names), resolution, resolution))
-
-
-def grid_inputs(
-    feature_names: Sequence[str],
-    normalization: Normalization,
-    extent: tuple[float, float, float, float],
-    resolution: int,
-) -> torch.Tensor:
-    """The normalized network inputs [res * res, F] of the grid; cache it between frames."""
-    return torch.from_numpy(
-        normalization.apply(features(grid_points(extent, resolution), feature_names))
-    )
-
-
-@torch.no_grad()
-def _evaluate(
-    model: nn.Module, x: torch.Tensor, loss: str, task: str
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Answers [N, K] (class probabilities; raw outputs for regression) and each hidden layer's
-    activations [N, units], float32, in eval mode (no dropout), restoring the model's mode."""
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        out, acts = model.forward_with_activations(x.to(device))
-        if task != "regression":
-            out = probabilities(loss, out)
-        return out.float().cpu().numpy(), [a.float().cpu().numpy() for a in acts]
-    finally:
-        model.train(was_training)
-
-
-def _answer_grid(answers: np.ndarray, task: str, resolution: int) -> np.ndarray:
-    """What decision_grid shows, from _evaluate's answers of the grid points."""
-    if task == "regression":
-        return answers[:, 0].reshape(resolution, resolution)
-    if answers.shape[1] == 2:
-        return answers[:, 1].reshape(resolution, resolution)
-    return answers.reshape(resolution, resolution, answers.shape[1])
-
-
-def _neuron_grid(activations: np.ndarray, resolution: int, step: int = 1) -> np.ndarray:
-    grid = activations.T.reshape(activations.shape[1], resolution, resolution)
-    return np.ascontiguousarray(grid[:, ::step, ::step])
-
-
-def decision_grid(
-    model: nn.Module,
-    feature_names: Sequence[str],
-    normalization: Normalization,
-    loss: str,
-    extent: tuple[float, float, float, float] = EXTENT,
-    resolution: int = 100,
-    task: str = "classification",
-    inputs: torch.Tensor | None = None,
-) -> np.ndarray:
-    """The network's answer over the plane, float32:
-
-    binary classification: [res, res] probability of class 1;
-    multi-class: [res, res, C] class probabilities (predicted class = argmax over the last axis,
-    confidence = its maximum); regression: [res, res] output value.
-    `inputs` (from grid_inputs) skips recomputing the features of the grid.
-    """
-    x = grid_inputs(feature_names, normalization, extent, resolution) if inputs is None else inputs
-    answers, _ = _evaluate(model, x, loss, task)
-    return _answer_grid(answers, task, resolution)
-
-
-def network_grids(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    loss: str,
-    task: str,
-    resolution: int,
-    neuron_step: int = 1,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """decision_grid and neuron_grids from one forward pass over `inputs` (from grid_inputs).
-
-    The neuron grids keep every `neuron_step`-th row and column: a live view can draw a
-    100 x 100 boundary and ~34 x 34 neuron tiles for the price of one pass.
-    """
-    answers, hidden = _evaluate(model, inputs, loss, task)
-    neurons = [_neuron_grid(a, resolution, neuron_step) for a in hidden]
-    return _answer_grid(answers, task, resolution), neurons
-
-
-def neuron_grids(
-    model: nn.Module,
-    feature_names: Sequence[str],
-    normalization: Normalization,
-    extent: tuple[float, float, float, float] = EXTENT,
-    resolution: int = 32,
-    inputs: torch.Tensor | None = None,
-) -> list[np.ndarray]:
-    """Each hidden neuron's output over the plane: per hidden layer [units, res, res] float32."""
-    x = grid_inputs(feature_names, normalization, extent, resolution) if inputs is None else inputs
-    # The loss only shapes the answers, which are not kept here.
-    _, hidden = _evaluate(model, x, "sparse_categorical_cross_entropy", "regression")
-    return [_neuron_grid(a, resolution) for a in hidden]

@@ -9,7 +9,7 @@ from mlp_studio.app.panels.playground.playground_colors import diverging
 from mlp_studio.app.panels.playground.playground_panel import PlaygroundPanel
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.data import prepare_arrays
-from mlp_studio.core.playground import neuron_grids
+from mlp_studio.core.playground_grids import neuron_grids
 from mlp_studio.core.suggestions import SUGGESTIONS
 from mlp_studio.core.training import Snapshot, Trainer
 from PySide6.QtCore import QPoint, Qt

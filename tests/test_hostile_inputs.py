@@ -14,16 +14,11 @@ import pytest
 from mlp_studio.core.data import DataConfig, SplitConfig, fit_normalization
 from mlp_studio.core.digits import load_image
 from mlp_studio.core.errors import DataFormatError, ExportError, SessionError, SpecError
-from mlp_studio.core.export import (
-    METADATA_KEY,
-    ModelBundle,
-    bundle_to_metadata,
-    load_bundle,
-)
+from mlp_studio.core.export import METADATA_KEY, ModelBundle, bundle_to_metadata, load_bundle
 from mlp_studio.core.formula import parse_formula
 from mlp_studio.core.limits import MAX_IMAGE_PIXELS, memory_problem, training_memory
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
-from mlp_studio.core.playground import load_points_csv
+from mlp_studio.core.playground_files import load_points_csv
 from mlp_studio.core.reading import json_depth, loads_json, read_regular
 from mlp_studio.core.text import terminal_safe
 from mlp_studio.core.training import TrainConfig
@@ -162,7 +157,7 @@ def _limited(code: str) -> subprocess.CompletedProcess:
 def test_csv_linked_to_dev_zero_is_refused(tmp_path):
     link = tmp_path / "zero.csv"
     link.symlink_to("/dev/zero")
-    out = _limited("from mlp_studio.core.playground import load_points_csv\n"
+    out = _limited("from mlp_studio.core.playground_files import load_points_csv\n"
                    "from mlp_studio.core.errors import DataFormatError\n"
                    f"try: load_points_csv({str(link)!r})\n"
                    "except DataFormatError as err: print(err)\n")

@@ -17,20 +17,20 @@ from mlp_studio.core.playground import (
     FEATURES,
     MAX_CLASSES,
     REGRESSION_DATASETS,
+    features,
+    generate,
+    make_data,
+    split_points,
+)
+from mlp_studio.core.playground_files import fit_extent, load_points_csv, points_from_list
+from mlp_studio.core.playground_grids import (
     decision_grid,
     feature_grids,
-    features,
-    fit_extent,
-    generate,
     grid_axes,
     grid_inputs,
     grid_points,
-    load_points_csv,
-    make_data,
     network_grids,
     neuron_grids,
-    points_from_list,
-    split_points,
 )
 from mlp_studio.core.training import EpochEnd, TrainConfig, Trainer
 

@@ -89,7 +89,7 @@ def _finish(rgb: np.ndarray, pale: bool) -> np.ndarray:
 
 
 def decision_rgb(grid: np.ndarray, task: str, scale: float = 1.0, pale: bool = True) -> np.ndarray:
-    """The big view's background from core.playground.decision_grid output.
+    """The big view's background from core.playground_grids.decision_grid output.
 
     binary [r, r] P(class 1); multi-class [r, r, C]; regression [r, r] values (+-scale).
     """

@@ -16,8 +16,8 @@ from mlp_studio.core.playground import (
     EXTENT,
     FEATURE_LABELS,
     FEATURES,
-    feature_grids,
 )
+from mlp_studio.core.playground_grids import feature_grids
 from mlp_studio.core.playground_settings import DRAW_CLASSES, RANGES
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QPalette, QPixmap

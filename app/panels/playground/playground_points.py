@@ -10,18 +10,9 @@ from mlp_studio.app.panels.playground.playground_colors import diverging, point_
 from mlp_studio.app.panels.playground.playground_display import NEURON_STEP, RESOLUTION
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.losses import REGRESSION_LOSSES, canonical_loss
-from mlp_studio.core.playground import (
-    EXTENT,
-    FEATURES,
-    Points,
-    feature_grids,
-    generate,
-    grid_inputs,
-    load_points_csv,
-    make_data,
-    points_from_list,
-    split_points,
-)
+from mlp_studio.core.playground import EXTENT, FEATURES, Points, generate, make_data, split_points
+from mlp_studio.core.playground_files import load_points_csv, points_from_list
+from mlp_studio.core.playground_grids import feature_grids, grid_inputs
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QFileDialog
 

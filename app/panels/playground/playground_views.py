@@ -21,7 +21,8 @@ from mlp_studio.app.panels.playground.playground_display import (
     SETTLE_MS,
 )
 from mlp_studio.core.model import MLP, describe
-from mlp_studio.core.playground import FEATURE_LABELS, PlaygroundData, feature_grids, network_grids
+from mlp_studio.core.playground import FEATURE_LABELS, PlaygroundData
+from mlp_studio.core.playground_grids import feature_grids, network_grids
 
 
 class PlaygroundViews:
