@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlp_studio.app.run_status import RunStatus
 from mlp_studio.app.widgets.wheel_guard import WheelGuard
-from mlp_studio.app.window_actions import WindowActions
+from mlp_studio.app.window_actions import LAYOUT_VERSION, WindowActions
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import (
@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 APP_NAME = "MLP Studio"
-LAYOUT_VERSION = 2  # bump when dock object names or the default arrangement change
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 # (key, module, class, dock title); the order is the order of View menu entries.
@@ -119,19 +118,6 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
         self._update_actions("idle")
 
     # ------------------------------------------------------------------ the frame
-
-    def _restore_geometry(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
-            return
-        screen = QApplication.primaryScreen()
-        if screen is not None:
-            available = screen.availableGeometry()
-            self.resize(
-                min(1440, int(available.width() * 0.9)), min(900, int(available.height() * 0.9))
-            )
-        else:
-            self.resize(1440, 900)
 
     # ------------------------------------------------------------------ loading the engine
 
@@ -432,21 +418,6 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
             self._update_actions(self.controller.run_state)
 
     # ------------------------------------------------------------------ layout, help, closing
-
-    @Slot()
-    def reset_layout(self) -> None:
-        if self._default_layout is not None:
-            self.restoreState(self._default_layout, LAYOUT_VERSION)
-        for dock in self.docks.values():
-            dock.setFloating(False)
-            dock.show()
-        self.toolbar.show()
-
-    def save_settings(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        if self._default_layout is not None:  # only a complete layout is worth restoring
-            self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        self.settings.sync()
 
     @Slot()
     def _shutdown(self) -> None:

@@ -1,13 +1,15 @@
-"""The main window's actions, menus, toolbars and status bar, help and about: built once, wired to
-its commands."""
+"""The main window's actions, menus, toolbars and status bar, help and about, and its saved
+layout: built once, wired to its commands."""
 
 from __future__ import annotations
 
 from mlp_studio.app.widgets.banner import Banner
 from mlp_studio.app.widgets.glyph_icons import glyph_icon
-from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtCore import QByteArray, QSize, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QToolBar, QToolButton
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QToolBar, QToolButton
+
+LAYOUT_VERSION = 2  # bump when dock object names or the default arrangement change
 
 
 class WindowActions:
@@ -210,3 +212,33 @@ class WindowActions:
             "run the same engine without a window.</p>"
             "<p>Built with PyTorch, Qt for Python (PySide6) and pyqtgraph. MIT licence.</p>",
         )
+
+
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            return
+        screen = QApplication.primaryScreen()
+        if screen is not None:
+            available = screen.availableGeometry()
+            self.resize(
+                min(1440, int(available.width() * 0.9)), min(900, int(available.height() * 0.9))
+            )
+        else:
+            self.resize(1440, 900)
+
+    @Slot()
+    def reset_layout(self) -> None:
+        if self._default_layout is not None:
+            self.restoreState(self._default_layout, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+        self.toolbar.show()
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        if self._default_layout is not None:  # only a complete layout is worth restoring
+            self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.sync()
