@@ -123,6 +123,8 @@ def test_no_speed_while_paused_and_one_speed_everywhere(qtbot, trained):
         window.pause_action.trigger()
     assert window.controller.run_state == "paused"
     assert window.rate_label.text() == ""
+    training.flush()
+    assert "samples/s" not in training.status.text()  # the header agrees
     with qtbot.waitSignal(window.controller.progress, timeout=5_000):
         window.step_action.trigger()  # a step while paused has no speed either
     assert window.rate_label.text() == ""

@@ -118,6 +118,7 @@ class TrainingPanel(QWidget):
         state.historyReplaced.connect(self.show_history)
         state.dataChanged.connect(self._on_data)
         state.trainingChanged.connect(self._on_training)
+        state.runStateChanged.connect(self._on_run_state)
         self._last: BatchProgress | None = None
         self._total_epochs = state.train_config.epochs
         self._best_text = ""
@@ -329,6 +330,11 @@ class TrainingPanel(QWidget):
         else:
             first = model.linears[0].weight.detach().cpu().numpy()
             self.weights.set_weights(np.array(first))
+        self._schedule()
+
+    def _on_run_state(self, _run_state: str) -> None:
+        """Paused or stopping: the header drops its speed (the experiment's is 0 then)."""
+        self._status_dirty = True
         self._schedule()
 
     def _on_training(self, active: bool) -> None:
