@@ -620,3 +620,18 @@ def test_export_action_follows_data_and_training(qtbot, data, settings, tmp_path
     assert not files.export_action.isEnabled() and not files.open_action.isEnabled()
     state.set_training(False)
     assert files.export_action.isEnabled() and files.save_action.isEnabled()
+
+
+def test_closing_finishes_manual_saves_and_drops_waiting_autosaves(qtbot, data, settings,
+                                                                    tmp_path, boxes):
+    files = make_files(qtbot, settings, tmp_path, trained_state(data))
+    saved = []
+    files.saveFinished.connect(lambda path, error: saved.append((Path(path).name, error)))
+    files.save_recovery()  # being written
+    files.save_to(tmp_path / "kept.mlps")  # waits behind it
+    files.save_recovery()  # waits too: dropped at shutdown
+    files.shutdown()
+    assert ("kept.mlps", "") in saved  # written and reported before shutdown returned
+    assert load_session(tmp_path / "kept.mlps").spec == files.state.spec
+    assert not (tmp_path / "recovery.mlps").exists()  # a clean exit leaves no recovery file
+    assert not files._saver.busy

@@ -89,14 +89,13 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
         self._revision = 0
         self._saved_revision = 0
 
-        self._saver = SessionSaver(self)
+        self._saver = SessionSaver(self, self._on_saved)
         # Autosaves at epoch ends, at most one per AUTOSAVE_INTERVAL: playground epochs end
         # dozens of times a second. The last epoch's waits on this timer.
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.timeout.connect(self.save_recovery)
         self._last_autosave = -math.inf
-        self._saver.done.connect(self._on_saved)
         self._build_actions()
 
         state.specChanged.connect(self._changed)
@@ -366,10 +365,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
     def wait_for_saves(self) -> None:
         """Block until every queued save is written; their results are delivered now."""
         self._saver.wait()
-        for receiver in (self._saver, self):  # the queued done signals
-            QApplication.sendPostedEvents(receiver)
 
-    @Slot(str, str, object)
     def _on_saved(self, path: str, error: str, token: object) -> None:
         self.saveFinished.emit(path, error)
         if token[0] == "recovery":
@@ -460,8 +456,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
 
     def shutdown(self) -> None:
         """Clean exit: finish manual saves, drop pending autosaves, delete the recovery file."""
-        self._saver.drop_queued(lambda token: token[0] != "recovery")
-        self._saver.wait()
+        self._saver.shutdown()
         self._remove_recovery()
 
     # ------------------------------------------------------------------ models
