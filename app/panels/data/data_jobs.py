@@ -1,19 +1,14 @@
-"""The Data dock's background jobs: loading, downloading and preparing MNIST off the GUI thread,
-and what a finished preparation holds."""
+"""The Data dock's background work: preparing MNIST (run off the GUI thread by the panel), what a
+finished preparation holds, and what to tell the user when a job fails."""
 
 from __future__ import annotations
 
-import threading
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from mlp_studio.core.data import DataConfig, PreparedData, pixel_histogram, prepare_mnist
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.mnist import MnistArrays
-from PySide6.QtCore import QObject, Signal, Slot
 
 HIST_BINS = 64
 
@@ -48,32 +43,6 @@ def prepare(mnist: MnistArrays, config: DataConfig) -> Prepared:
         stats,
         distinct,
     )
-
-
-class DataJob(QObject):
-    """Runs fn(worker) once in its QThread; `done` carries the result or the exception."""
-
-    progress = Signal(int, int)  # bytes done, bytes total (downloads)
-    done = Signal(object, bool, object)  # this worker, ok, result or exception
-
-    def __init__(self, kind: str, fn: Callable[[DataJob], Any]):
-        super().__init__()
-        self.kind = kind
-        self.cancel_event = threading.Event()
-        self.remember: str | None = None  # folder to store as the last one, when it loads
-        self.config: DataConfig | None = None  # the settings a preparation uses
-        self.mnist: MnistArrays | None = None  # and the data it prepares
-        self._fn = fn
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result, ok = self._fn(self), True
-        except Exception as err:  # reported to the panel, never lost in the thread
-            if not isinstance(err, StudioError):
-                traceback.print_exc()
-            result, ok = err, False
-        self.done.emit(self, ok, result)
 
 
 def user_message(err: BaseException) -> str:

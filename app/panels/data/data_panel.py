@@ -1,6 +1,7 @@
 """The dataset dock: where MNIST comes from, how it is split, balanced and normalized.
 
-Loading (folder or download) and preparation (core.data.prepare_mnist) run in worker threads;
+Loading (folder or download) and preparation (core.data.prepare_mnist) run off the GUI thread
+(app.widgets.background);
 every finished preparation goes to the state (set_data_config, then set_data). The panel's
 views (gallery, balance chart, histograms, counts) follow `state.dataChanged`, so they always
 show what training will use.
@@ -9,14 +10,12 @@ show what training will use.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from mlp_studio.app.model.experiment import SOURCES, Experiment
 from mlp_studio.app.panels.data.data_jobs import (
-    DataJob,
     Prepared,
     describe_normalization,
     prepare,
@@ -24,12 +23,13 @@ from mlp_studio.app.panels.data.data_jobs import (
 )
 from mlp_studio.app.panels.data.data_sections import DataSections, Section
 from mlp_studio.app.panels.data.mnist_source import MnistSource
+from mlp_studio.app.widgets.background import Background, Task
 from mlp_studio.app.widgets.banner import Banner, Level
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.data import DataConfig, PreparedData
 from mlp_studio.core.download import DEFAULT_LIMITS, Limits
 from mlp_studio.core.mnist import MNIST_MD5, MnistArrays
-from PySide6.QtCore import QSignalBlocker, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -59,9 +59,9 @@ class DataPanel(DataSections, MnistSource, QWidget):
         self.state = state
         self._config = state.data_config  # the settings the widgets show (a private copy)
         self._mnist: MnistArrays | None = None
-        self._jobs: list[tuple[DataJob, QThread]] = []  # referenced until their thread ended
-        self._loader: DataJob | None = None
-        self._preparer: DataJob | None = None
+        self._tasks = Background(self)
+        self._loader: Task | None = None  # the load or download running
+        self._loading = ""  # which: "load" or "download"
         self._deferred: Prepared | None = None  # finished during training; applied after it
         self._current: Prepared | None = None  # the preparation the state holds
         self._closing = False
@@ -159,9 +159,8 @@ class DataPanel(DataSections, MnistSource, QWidget):
             self.banner.clear()
             self._banner_origin = ""
 
-    @Slot(int, int)
     def _on_download_progress(self, done: int, total: int) -> None:
-        if self._loader is None or self._loader.cancel_event.is_set():
+        if self._loader is None or self._loader.cancelled:
             return
         self.downloadProgress.emit(done, total)
         kb_total = max(total // 1024, 1)
@@ -190,17 +189,21 @@ class DataPanel(DataSections, MnistSource, QWidget):
     def _start_prepare(self) -> None:
         if self._mnist is None or self._closing:
             return
-        if self._preparer is not None:  # one at a time (a full MNIST copy is ~220 MB);
-            return  # when it finishes, _on_prepared sees the settings moved on and restarts
         mnist, config = self._mnist, copy.deepcopy(self._config)
-        self._preparer = self._start_job("prepare", lambda _w: prepare(mnist, config))
-        self._preparer.config = config
-        self._preparer.mnist = mnist
+        # One at a time (a full MNIST copy is ~220 MB), the latest settings win: a waiting
+        # preparation is replaced, a running one finishes unseen.
+        self._tasks.run(
+            lambda _task: prepare(mnist, config), lane="prepare", latest=True,
+            on_done=lambda result: self._on_prepared(True, result, config, mnist),
+            on_error=lambda err: self._on_prepared(False, err, config, mnist),
+        )
         self.split_counts.setText("Preparing…")
         self.statusMessage.emit("Preparing data…")
 
-    def _on_prepared(self, ok: bool, result: Any, worker: DataJob) -> None:
-        if worker.config != self._config or worker.mnist is not self._mnist:
+    def _on_prepared(self, ok: bool, result: Any, config: DataConfig, mnist: MnistArrays) -> None:
+        if self._closing:
+            return
+        if config != self._config or mnist is not self._mnist:
             # stale: the settings (or the loaded MNIST) moved on while it ran
             if not self._debounce.isActive():
                 self._start_prepare()
@@ -247,54 +250,18 @@ class DataPanel(DataSections, MnistSource, QWidget):
         n = len(result.data.y_train)
         self.statusMessage.emit(f"Data ready: {n:,} training images")
 
-    # ------------------------------------------------------------------ threads
-
-    def _start_job(
-        self, kind: str, fn: Callable[[DataJob], Any], progress: Callable | None = None
-    ) -> DataJob:
-        worker = DataJob(kind, fn)
-        if progress is not None:
-            worker.progress.connect(progress)
-        thread = QThread()
-        thread.setObjectName(f"dataset-{kind}")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.done.connect(self._on_job_done)  # queued: the panel lives in the GUI thread
-        self._jobs.append((worker, thread))
-        thread.start()
-        return worker
-
-    @Slot(object, bool, object)
-    def _on_job_done(self, worker: DataJob, ok: bool, result: Any) -> None:
-        for pair in list(self._jobs):
-            if pair[0] is worker:
-                pair[1].quit()
-                pair[1].wait()  # run() has returned: this is immediate
-                self._jobs.remove(pair)
-        if self._closing:
-            return
-        if worker is self._loader:
-            self._loader = None
-            self._on_loaded(worker, ok, result)
-        elif worker is self._preparer:
-            self._preparer = None
-            self._on_prepared(ok, result, worker)
+    # ------------------------------------------------------------------ background
 
     def is_busy(self) -> bool:
         """A load, download or preparation is running (or about to)."""
-        return bool(self._jobs) or self._debounce.isActive()
+        return self._tasks.busy or self._debounce.isActive()
 
     def shutdown(self) -> None:
-        """Stop background work: cancel downloads and wait for running threads. Call on close."""
+        """Stop background work: cancel downloads and wait, bounded, for the rest. Call on
+        close: a download stops within core.download.POLL (0.1 s), a preparation in seconds."""
         self._closing = True
         self._debounce.stop()
-        for worker, thread in self._jobs:
-            worker.cancel_event.set()
-            thread.quit()
-        for _worker, thread in self._jobs:
-            # A preparation ends within seconds; a download within core.download.POLL (0.1 s).
-            thread.wait()
-        self._jobs.clear()
+        self._tasks.shutdown()
 
     # ------------------------------------------------------------------ settings <-> widgets
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlp_studio.app.panels.data.data_jobs import DataJob, user_message
+from mlp_studio.app.panels.data.data_jobs import user_message
+from mlp_studio.app.widgets.background import Task
 from mlp_studio.app.widgets.banner import Level
 from mlp_studio.core.errors import DownloadCancelled
 from mlp_studio.core.mnist import (
@@ -31,10 +32,8 @@ def escape_html(text: str) -> str:
 
 
 class MnistSource:
-    """DataPanel's loading of MNIST (its source section's buttons and progress).
-
-    Slots that a worker thread's signals reach stay in DataPanel: only a QObject's own
-    decorated slots are queued to the GUI thread, a mixin's would run in the worker."""
+    """DataPanel's loading of MNIST (its source section's buttons and progress); the loads run
+    on the panel's background tasks (one at a time: a new one cancels and replaces the last)."""
 
     def load_default(self) -> None:
         """Load MNIST from $MLP_STUDIO_DATA, the cache or the last chosen folder, if any."""
@@ -46,7 +45,7 @@ class MnistSource:
             folder = Path(last) if last and Path(last).exists() else None
         if folder is not None:
             message = f"Loading MNIST from {folder}…"
-            self._start_load("load", lambda _w: load_folder(folder), message)
+            self._start_load("load", lambda _task: load_folder(folder), message)
 
     def choose_folder(self) -> None:
         """Ask for a folder (IDX files or mnist.npz) and load it."""
@@ -60,17 +59,16 @@ class MnistSource:
     def load_folder(self, folder: str | Path, remember: bool = True) -> None:
         """Load MNIST from `folder` in the background; remembered as the last folder if it works."""
         folder = Path(folder)
-        worker = self._start_load(
-            "load", lambda _w: load_folder(folder), f"Loading MNIST from {folder}…"
-        )
-        worker.remember = str(folder) if remember else None
+        message = f"Loading MNIST from {folder}…"
+        remembered = str(folder) if remember else None
+        self._start_load("load", lambda _task: load_folder(folder), message, remember=remembered)
 
     def download(self) -> None:
         """Download MNIST into the cache (progress bar, Cancel) and load it."""
         cache = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
         mirrors, checksums, limits = self.mirrors, dict(self.checksums), self.download_limits
 
-        def job(worker: DataJob) -> MnistArrays:
+        def job(task: Task) -> MnistArrays:
             last = -1
 
             def progress(done: int, total: int) -> None:
@@ -78,10 +76,10 @@ class MnistSource:
                 step = done * 200 // total if total else 0  # at most ~200 signals per download
                 if step != last:
                     last = step
-                    worker.progress.emit(done, total)
+                    task.progress(done, total)
 
             folder = download_mnist(
-                cache, mirrors, progress, worker.cancel_event.is_set, limits, checksums=checksums
+                cache, mirrors, progress, lambda: task.cancelled, limits, checksums=checksums
             )
             return load_folder(folder)
 
@@ -92,26 +90,35 @@ class MnistSource:
         self.cancel_button.setEnabled(True)
 
     def cancel_download(self) -> None:
-        if self._loader is not None and self._loader.kind == "download":
-            self._loader.cancel_event.set()
+        if self._loader is not None and self._loading == "download":
+            self._loader.cancel()
             self.cancel_button.setEnabled(False)
             self.progress_bar.setFormat("Cancelling…")
 
     def _start_load(
-        self, kind: str, fn: Callable[[DataJob], Any], message: str, detail: str = ""
-    ) -> DataJob:
-        if self._loader is not None:  # superseded: its result will be ignored
-            self._loader.cancel_event.set()
+        self, kind: str, fn: Callable[[Task], Any], message: str, detail: str = "",
+        remember: str | None = None,
+    ) -> None:
+        """Run a load; `remember`: the folder to store as the last one when it works."""
         self._clear_banner("source")
-        self._loader = self._start_job(kind, fn, self._on_download_progress)
+        self._loading = kind
+        # The latest load wins: one still running is cancelled, and never reports.
+        self._loader = self._tasks.run(
+            fn, lane="load", latest=True,
+            on_done=lambda result: self._on_loaded(True, result, remember),
+            on_error=lambda err: self._on_loaded(False, err, remember),
+            on_progress=self._on_download_progress,
+        )
         self.open_button.setEnabled(False)
         self.download_button.setEnabled(False)
         self.statusMessage.emit(message)
         if self._mnist is None:
             self._set_source_text(message, detail)
-        return self._loader
 
-    def _on_loaded(self, worker: DataJob, ok: bool, result: Any) -> None:
+    def _on_loaded(self, ok: bool, result: Any, remember: str | None) -> None:
+        self._loader = None
+        if self._closing:
+            return
         self.progress_row.hide()
         self._set_loading_enabled(not self.state.training)
         if not ok:
@@ -128,8 +135,8 @@ class MnistSource:
             return
         self._mnist = result
         self.state.set_data_location(str(result.source))  # sessions record where it came from
-        if worker.remember:
-            QSettings().setValue(LAST_FOLDER_KEY, worker.remember)
+        if remember:
+            QSettings().setValue(LAST_FOLDER_KEY, remember)
         n_train, n_test = len(result.train_images), len(result.test_images)
         self._set_source_text(
             f"<b>MNIST</b>: {n_train:,} training + {n_test:,} test images", result.source
