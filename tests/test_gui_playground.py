@@ -50,6 +50,16 @@ def finish(panel, events):
     panel.refresh()
 
 
+def train_xor(panel, epochs=3):
+    """XOR trained for `epochs`, shown in the panel as after a run."""
+    panel.select_dataset("xor")
+    config = panel.state.train_config
+    config.epochs = epochs
+    panel.state.set_train_config(config)
+    _, events = train_directly(panel)
+    finish(panel, events)
+
+
 def dominant(rgb) -> str:
     r, _, b = (int(v) for v in rgb)
     return "blue" if b > r + 30 else "orange" if r > b + 30 else "neutral"
@@ -206,12 +216,7 @@ def test_clicking_a_link_edits_that_weight(panel, qtbot):
 
 
 def test_pin_keeps_a_run_beside_the_live_one(panel):
-    panel.select_dataset("xor")
-    config = panel.state.train_config
-    config.epochs = 3
-    panel.state.set_train_config(config)
-    _, events = train_directly(panel)
-    finish(panel, events)
+    train_xor(panel)
     pinned_image = panel.live.boundary.image().copy()
     panel.pin_button.click()
     assert panel.pinned.isVisible() and panel.pin_button.text() == "Unpin"
@@ -336,12 +341,7 @@ def test_suggested_settings_are_offered_not_forced(qtbot):
 
 
 def test_new_points_start_from_fresh_weights(panel):
-    panel.select_dataset("xor")
-    config = panel.state.train_config
-    config.epochs = 3
-    panel.state.set_train_config(config)
-    _, events = train_directly(panel)
-    finish(panel, events)
+    train_xor(panel)
     panel.state.set_lineage(panel.state.lineage)  # (train_directly bypasses the controller)
     assert panel.live.curves.shape[0] == 3
     panel.select_dataset("circle")  # other points: the old weights learned XOR
@@ -352,12 +352,7 @@ def test_new_points_start_from_fresh_weights(panel):
 
 
 def test_a_hand_edit_shows_the_loss_of_the_weights_as_they_are(panel):
-    panel.select_dataset("xor")
-    config = panel.state.train_config
-    config.epochs = 3
-    panel.state.set_train_config(config)
-    _, events = train_directly(panel)
-    finish(panel, events)
+    train_xor(panel)
     before = panel.live.losses.text()
     assert "now" not in before
     panel._on_weight_edited(1, 0, 0, 5.0)
