@@ -59,7 +59,6 @@ class Task(QObject):
         self._progress: tuple | None = None  # the latest values not yet shown
         self._cancelled = False
         self.superseded = False  # a later request won: nothing is delivered
-        self.started = False
         self.ended = threading.Event()  # set in the worker thread once it emitted its last signal
         self.worker = FunctionWorker(fn, self)
         self.worker.returned.connect(self._returned)  # queued: the receiver is in the GUI thread
@@ -154,14 +153,7 @@ class Background(QObject):
             self._start(task)
         return task
 
-    def drop(self, task: Task) -> None:
-        """Cancel a task; one that has not started never runs and delivers nothing."""
-        if task in self._waiting:
-            self._waiting.remove(task)
-        task.cancel()
-
     def _start(self, task: Task) -> None:
-        task.started = True
         self._running.append(task)
         self.pool.start(task.worker)
 
