@@ -338,6 +338,11 @@ def test_suggested_settings_are_offered_not_forced(qtbot):
     state.undo_stack.undo()  # one undo entry brings the user's settings back
     assert [(h.units, h.activation.name) for h in state.spec.hidden] == [(128, "relu")]
     assert state.train_config.lr == 1e-3 and bar.isVisible()
+    bar.close_button.click()  # keep mine: no more offers until the data source changes
+    assert not bar.isVisible()
+    state.set_source("mnist")
+    state.set_source("playground")
+    assert bar.isVisible()
 
 
 def test_new_points_start_from_fresh_weights(panel):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from mlp_studio.app.model.experiment import SOURCES, Experiment
 from mlp_studio.core.suggestions import SUGGESTIONS
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
 
 
 class SuggestionBar(QFrame):
@@ -23,11 +31,27 @@ class SuggestionBar(QFrame):
         self.button.setToolTip("Replace the network's hidden layers and the training settings "
                                "with these (Edit > Undo brings yours back)")
         self.button.clicked.connect(self.apply)
+        self.close_button = QToolButton()
+        self.close_button.setAutoRaise(True)
+        self.close_button.setIcon(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
+        self.close_button.setToolTip("Keep my settings (offered again when the data changes)")
+        self.close_button.clicked.connect(self.dismiss)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.button)
-        for signal in (state.specChanged, state.trainConfigChanged, state.sourceChanged,
-                       state.trainingChanged):
+        layout.addWidget(self.close_button)
+        self._dismissed = False
+        for signal in (state.specChanged, state.trainConfigChanged, state.trainingChanged):
             signal.connect(lambda *_: self._update())
+        state.sourceChanged.connect(self._on_source)
+        self._update()
+
+    def dismiss(self) -> None:
+        self._dismissed = True
+        self._update()
+
+    def _on_source(self, _source: str) -> None:
+        self._dismissed = False  # other data: the offer stands again
         self._update()
 
     def apply(self) -> None:
@@ -36,5 +60,5 @@ class SuggestionBar(QFrame):
 
     def _update(self) -> None:
         state = self.state
-        self.setVisible(state.source == self.source and not state.training
+        self.setVisible(state.source == self.source and not state.training and not self._dismissed
                         and not self.suggestion.followed_by(state.spec, state.train_config))
