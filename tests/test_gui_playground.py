@@ -363,3 +363,11 @@ def test_a_hand_edit_shows_the_loss_of_the_weights_as_they_are(panel):
     panel._on_weight_edited(1, 0, 0, 5.0)
     after = panel.live.losses.text()
     assert "now" in after and "edited by hand" in after and after != before
+
+
+def test_while_other_data_trains_the_playground_shows_no_curves(panel):
+    train_xor(panel)
+    assert panel.live.curves.shape[0] == 3
+    panel.state.set_source("mnist")  # the Data panel's Train on
+    panel.refresh()
+    assert panel.live.curves.shape[0] == 0 and "epochs trained" not in panel.live.caption.text()

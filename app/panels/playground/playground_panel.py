@@ -177,6 +177,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
     def _on_source_changed(self, source: str) -> None:
         if source == "playground":
             self.activate()
+        self._on_history_replaced(self.state.history)
         self._update_controls()
 
     # ---------------------------------------------------------------- control slots
@@ -201,11 +202,12 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
 
     @Slot(object)
     def _on_history_replaced(self, history) -> None:
-        """Other weights: their own loss curves (none for fresh weights), no stale epoch."""
-        self._curves = [(r.epoch, r.train_loss, r.val_loss) for r in history.epochs]
+        """Other weights: their own loss curves (none for fresh weights), no stale epoch;
+        nothing while other data trains (those curves are not about these points)."""
+        epochs = history.epochs if self.state.source == "playground" else []
+        self._curves = [(r.epoch, r.train_loss, r.val_loss) for r in epochs]
         self._curves_shown = None  # redraw even when equal (the losses label follows)
-        self._epoch_label = (f"{len(history.epochs):,} epochs trained" if history.epochs
-                             else "")
+        self._epoch_label = f"{len(epochs):,} epochs trained" if epochs else ""
         self._schedule()
 
     def _show_losses_now(self, why: str) -> None:
