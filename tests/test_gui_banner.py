@@ -118,3 +118,25 @@ def test_building_a_banner_opens_no_window(qtbot):
     for banner in banners:
         qtbot.addWidget(banner)
     assert windows == []
+
+
+def test_a_long_message_asks_for_a_few_lines_at_the_windows_width(qtbot):
+    """Shown in a toolbar before it is laid out, a long message made the banner ask for the
+    height of its text wrapped at a narrow guess of its width: under X11 the window grew past
+    a 720-pixel-high screen."""
+    from mlp_studio.app.widgets.banner import Banner
+    from PySide6.QtWidgets import QMainWindow, QToolBar
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.resize(1200, 600)
+    bar = QToolBar(window)
+    banner = Banner(window)
+    bar.addWidget(banner)
+    window.addToolBar(bar)
+    window.show()
+    banner.show_message("The network took 784 inputs and gave 10 outputs; Playground points "
+                        "have 2 values per sample and 2 classes, so it now fits them, with "
+                        "fresh weights (Edit > Undo restores the previous network).", "info")
+    lines = banner.label.fontMetrics().lineSpacing()
+    assert banner.sizeHint().height() <= 3 * lines + 16  # two lines at 1200 px, not twenty

@@ -79,9 +79,17 @@ class Banner(QFrame):
         # Tall enough for the wrapped text at the current width: layouts without
         # height-for-width (a toolbar's) would otherwise give one line or far too many.
         hint = super().sizeHint()
-        height = self.heightForWidth(self.width()) if self.width() > 0 else -1
+        # Before it is laid out (just shown) its own width is a guess, often narrow, and a
+        # narrow width means a tall banner that made the window grow past the screen: wrap
+        # at the window's width then, and never ask for more than a few lines.
+        width = self.width()
+        window = self.window()
+        if window is not self and (not self.isVisible() or width < window.width() // 2):
+            width = window.width() - 24
+        height = self.heightForWidth(width) if width > 0 else -1
         if height > 0:
-            hint.setHeight(height)
+            lines = self.label.fontMetrics().lineSpacing()
+            hint.setHeight(min(height, 6 * lines + 16))
         return hint
 
     def resizeEvent(self, event) -> None:
