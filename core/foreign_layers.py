@@ -18,7 +18,7 @@ from mlp_studio.core.errors import ExportError, SpecError
 from mlp_studio.core.export import IMAGE_INPUTS, ModelBundle, check_weights
 from mlp_studio.core.losses import canonical_loss
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
-from mlp_studio.core.reading import special_file
+from mlp_studio.core.reading import existing_file as reading_existing_file
 
 INPUT_RANGES = ("raw", "unit")
 TORCH_BN_EPS = 1e-5  # nn.BatchNorm1d's epsilon: other epsilons are folded into the variance
@@ -108,15 +108,7 @@ Layer = Scale | Dense | BatchNorm | Act | Drop
 
 def existing_file(path: str | Path) -> Path:
     """`path` as a Path; ExportError when it is a folder or does not exist."""
-    path = Path(path)
-    if path.is_dir():
-        raise ExportError(f"Cannot open {path}: it is a folder. Choose a model file.")
-    if not path.is_file():
-        kind = special_file(path)  # a FIFO would block a reader, /dev/zero never ends
-        if kind is not None:
-            raise ExportError(f"Cannot open {path}: it is a {kind}, not a file saved on disk.")
-        raise ExportError(f"Cannot open {path}: the file does not exist.")
-    return path
+    return reading_existing_file(path, ExportError, "a model file")
 
 
 def activation_spec(kind: str, slope: float, where: str) -> ActivationSpec:

@@ -96,3 +96,18 @@ def loads_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> object:
         raise json.JSONDecodeError(
             f"nested {depth} levels deep, more than the {max_depth} allowed", doc, 0)
     return json.loads(text)
+
+
+def existing_file(path: str | Path, error: type[Exception], choose: str) -> Path:
+    """`path` as a Path, or `error` saying why it cannot be opened: a folder, a FIFO or device
+    (which would block a reader, or never end), or nothing there. `choose` names what to pick
+    instead ("a model file")."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"Cannot open {path}: it is a folder. Choose {choose}.")
+    if not path.is_file():
+        kind = special_file(path)
+        if kind is not None:
+            raise error(f"Cannot open {path}: it is a {kind}, not a file saved on disk.")
+        raise error(f"Cannot open {path}: the file does not exist.")
+    return path

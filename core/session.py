@@ -29,7 +29,7 @@ from mlp_studio.core.losses import canonical_loss
 from mlp_studio.core.model import NetworkSpec, build_model, parameter_count
 from mlp_studio.core.optimizers import state_problem
 from mlp_studio.core.outputs import atomic_write
-from mlp_studio.core.reading import loads_json, special_file
+from mlp_studio.core.reading import existing_file, loads_json
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
 from mlp_studio.core.training import History, OptimizerState, TrainConfig
 from safetensors import SafetensorError
@@ -225,13 +225,7 @@ def load_session(path: str | Path) -> Session:
     path = Path(path)
     if code_file_refusal(path):  # before anything reads it
         raise SessionError(code_file_refusal(path))
-    if path.is_dir():
-        raise SessionError(f"Cannot open {path}: it is a folder. Choose a session file (*.mlps).")
-    if not path.is_file():
-        kind = special_file(path)  # a FIFO would block a reader, /dev/zero never ends
-        if kind is not None:
-            raise SessionError(f"Cannot open {path}: it is a {kind}, not a file saved on disk.")
-        raise SessionError(f"Cannot open {path}: the file does not exist.")
+    existing_file(path, SessionError, "a session file (*.mlps)")
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())

@@ -28,7 +28,7 @@ from mlp_studio.core.bundle import (
 )
 from mlp_studio.core.errors import ExportError
 from mlp_studio.core.model import NetworkSpec, build_model
-from mlp_studio.core.reading import special_file
+from mlp_studio.core.reading import existing_file
 from mlp_studio.core.session import load_session, session_bundle
 from safetensors import SafetensorError, safe_open
 from torch import nn
@@ -72,7 +72,7 @@ def refuse_code_file(path: str | Path) -> None:
 def load_bundle(path: str | Path) -> ModelBundle:
     """Read a .safetensors export: description from the header, weights checked against it."""
     refuse_code_file(path)
-    path = _existing(path)
+    path = existing_file(path, ExportError, "a model file")
     try:
         with safe_open(path, framework="pt", device="cpu") as f:
             text = (f.metadata() or {}).get(METADATA_KEY)
@@ -105,7 +105,7 @@ def load_predictor(path: str | Path) -> Predictor:
         raise ExportError(
             f"Cannot open {path}: MLP Studio opens {', '.join(_LOADERS)} model files."
         )
-    return loader(_existing(path))
+    return loader(existing_file(path, ExportError, "a model file"))
 
 
 def _safetensors_predictor(path: Path) -> Predictor:
@@ -202,15 +202,3 @@ _LOADERS: dict[str, Callable[[Path], Predictor]] = {
     ".keras": _keras_predictor,
     ".h5": _keras_predictor,
 }
-
-
-def _existing(path: str | Path) -> Path:
-    path = Path(path)
-    if path.is_dir():
-        raise ExportError(f"Cannot open {path}: it is a folder. Choose a model file.")
-    if not path.is_file():
-        kind = special_file(path)  # a FIFO would block a reader, /dev/zero never ends
-        if kind is not None:
-            raise ExportError(f"Cannot open {path}: it is a {kind}, not a file saved on disk.")
-        raise ExportError(f"Cannot open {path}: the file does not exist.")
-    return path
