@@ -23,7 +23,7 @@ from mlp_studio.core.errors import SpecError
 from mlp_studio.core.mnist import MnistArrays
 from mlp_studio.core.normalization import NORMALIZATIONS, Normalization, fit_normalization
 
-SPLIT_MODES = ("official", "pooled")
+SPLIT_MODES = ("official", "pooled", "test_as_val")
 REMEDIES = ("none", "oversample", "undersample", "class_weights")
 NUM_DIGITS = 10
 DIGIT_NAMES = tuple(str(d) for d in range(NUM_DIGITS))
@@ -42,7 +42,8 @@ def _whole(value: Any) -> bool:
 @dataclass
 class SplitConfig:
     mode: str = "official"  # "official": MNIST's test set + validation carved from training;
-    # "pooled": all 70k pooled and split by `percentages`
+    # "pooled": all 70k pooled and split by `percentages`; "test_as_val": all 60k train and the
+    # test set also validates, as Keras' examples do (then no epoch may be chosen by it)
     val_fraction: float = 0.1  # official mode, unless val_count is set
     val_count: int | None = None
     percentages: tuple[float, float, float] = (70.0, 20.0, 10.0)  # pooled: train, val, test
@@ -194,6 +195,7 @@ class PreparedData:
     # 60000..69999); oversampled duplicates repeat their index. Empty for prepare_arrays.
     indices: dict[str, np.ndarray] = field(default_factory=dict)
     task: str = "classification"  # or "regression"
+    val_is_test: bool = False  # the validation split is the test split (SplitConfig test_as_val)
 
     def class_counts(self) -> dict[str, np.ndarray]:
         """Samples per class in each split: {"train": [C], "val": [C], "test": [C]}.
@@ -312,7 +314,10 @@ def prepare_mnist(mnist: MnistArrays, config: DataConfig) -> PreparedData:
     labels = np.concatenate([mnist.train_labels, mnist.test_labels]).astype(np.int64)
     n_official = len(mnist.train_images)
 
-    if split.mode == "official":
+    if split.mode == "test_as_val":
+        train = rng.permutation(n_official)
+        val = test = np.arange(n_official, len(images))
+    elif split.mode == "official":
         n_val = (
             split.val_count
             if split.val_count is not None
@@ -362,8 +367,9 @@ def prepare_mnist(mnist: MnistArrays, config: DataConfig) -> PreparedData:
         raw["train"] = images[train]
 
     x_train, y_train = _tensors(raw["train"], targets[train], norm)
-    x_val, y_val = _tensors(raw["val"], targets[val], norm)
     x_test, y_test = _tensors(raw["test"], targets[test], norm)
+    val_is_test = split.mode == "test_as_val"
+    x_val, y_val = (x_test, y_test) if val_is_test else _tensors(raw["val"], targets[val], norm)
     weights = (
         class_weights(targets[train], len(names)) if balance.remedy == "class_weights" else None
     )
@@ -383,6 +389,7 @@ def prepare_mnist(mnist: MnistArrays, config: DataConfig) -> PreparedData:
         raw_test=raw["test"],
         input_shape=tuple(images.shape[1:]),
         indices={"train": train, "val": val, "test": test},
+        val_is_test=val_is_test,
     )
 
 

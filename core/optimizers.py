@@ -27,10 +27,12 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.Adagrad(params, lr=lr, weight_decay=wd, fused=True)
     if name == "adadelta":
         return torch.optim.Adadelta(params, lr=lr, weight_decay=wd, foreach=True)
+    eps = config.epsilon
     if name == "rmsprop":
-        return FusedRMSprop(params, lr=lr, weight_decay=wd)
+        cls = KerasRMSprop if config.epsilon_in_sqrt else FusedRMSprop
+        return cls(params, lr=lr, alpha=config.rho, eps=eps, weight_decay=wd)
     cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-    return cls(params, lr=lr, weight_decay=wd, fused=True)
+    return cls(params, lr=lr, eps=eps, weight_decay=wd, fused=True)
 
 
 class FusedRMSprop(torch.optim.RMSprop):
@@ -80,6 +82,44 @@ class FusedRMSprop(torch.optim.RMSprop):
                     weight_decay=group["weight_decay"], eps=group["eps"] / root,
                     amsgrad=False, maximize=False,
                 )
+        return loss
+
+
+class KerasRMSprop(torch.optim.RMSprop):
+    """RMSprop as Keras computes it: w -= lr * g / sqrt(v + eps), where torch divides by
+    sqrt(v) + eps. Four passes over the weights (the fused kernel above has no form for it);
+    same state as torch's RMSprop, so saved states load into either."""
+
+    def __init__(self, params, lr: float = 1e-3, alpha: float = 0.9, eps: float = 1e-7,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            for p in params:
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.zeros((), dtype=torch.float32)
+                    state["square_avg"] = torch.zeros_like(p)
+                state["step"] += 1
+            grads = [p.grad for p in params]
+            if group["weight_decay"]:
+                grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+            squares = [self.state[p]["square_avg"] for p in params]
+            alpha = group["alpha"]
+            torch._foreach_mul_(squares, alpha)
+            torch._foreach_addcmul_(squares, grads, grads, value=1 - alpha)
+            roots = torch._foreach_add(squares, group["eps"])
+            torch._foreach_sqrt_(roots)
+            torch._foreach_addcdiv_(params, grads, roots, value=-group["lr"])
         return loss
 
 

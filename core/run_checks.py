@@ -6,7 +6,7 @@ from __future__ import annotations
 from mlp_studio.core.data import PreparedData
 from mlp_studio.core.limits import memory_problem
 from mlp_studio.core.model import NetworkSpec
-from mlp_studio.core.train_config import TrainConfig
+from mlp_studio.core.train_config import TEST_SELECTION_PROBLEM, TrainConfig
 
 
 def run_problems(spec: NetworkSpec, config: TrainConfig, data: PreparedData | None) -> list[str]:
@@ -27,6 +27,8 @@ def run_problems(spec: NetworkSpec, config: TrainConfig, data: PreparedData | No
             out.append(f"The network has {spec.output_size} outputs but the data has "
                        f"{data.num_classes} classes: change the task in the Data panel or "
                        "build a new network.")
+        if data.val_is_test and config.restore_best:
+            out.append(TEST_SELECTION_PROBLEM)
     if not out:  # the estimate needs a valid network and settings
         memory = memory_problem(spec, min(config.batch_size, len(data.x_train)),
                                 config.optimizer)

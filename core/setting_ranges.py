@@ -62,6 +62,8 @@ RANGES: dict[str, NumberRange] = {
     # training (TrainConfig)
     "lr": NumberRange("Learning rate", 1e-6, 10.0, hint="0.001 for Adam, 0.01-0.1 for SGD"),
     "momentum": NumberRange("Momentum", 0.0, 0.999, hint="0.9"),
+    "rho": NumberRange("RMSprop ρ", 0.0, 0.9999, hint="0.9 (Keras) or 0.99 (PyTorch)"),
+    "epsilon": NumberRange("Epsilon", 0.0, 1.0, hint="1e-7 (Keras) or 1e-8 (PyTorch)"),
     "gamma": NumberRange("Schedule factor γ", 0.01, 1.0, hint="0.1 to 0.5"),
     "weight_decay": NumberRange("Weight decay", 0.0, 1.0, hint="0 to 0.0001"),
     "l1": NumberRange("L1", 0.0, 1.0, hint="0 to 0.0001"),

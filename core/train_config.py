@@ -14,6 +14,10 @@ BEST_BY = ("accuracy", "loss")  # what picks the best epoch (core.best_epoch)
 # A run stops when its (smoothed) loss climbs this many times above its lowest: 1000x means
 # an explosion, far beyond the noise of mini-batches or a schedule's restart.
 DIVERGENCE_FACTOR = 1000.0
+TEST_SELECTION_PROBLEM = (
+    "The validation data is the test set here: keeping the best epoch would choose it by its "
+    "test results. Keep the last epoch (as Keras does), or carve the validation data from the "
+    "training set.")
 
 
 @dataclass
@@ -22,6 +26,11 @@ class TrainConfig:
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9  # momentum and nesterov only
+    rho: float = 0.99  # RMSprop's decay of its average of squared gradients (torch's alpha)
+    epsilon: float = 1e-8  # RMSprop's and Adam's guard against dividing by zero
+    # RMSprop divides by sqrt(average + epsilon) as Keras does, not sqrt(average) + epsilon as
+    # torch does: with Keras' 1e-7 that floors the divisor at ~3e-4 (the Keras preset).
+    epsilon_in_sqrt: bool = False
     weight_decay: float = 0.0  # L2 through the optimizer
     l1: float = 0.0  # L1 penalty added to the loss
     schedule: str = "constant"
@@ -57,11 +66,14 @@ class TrainConfig:
                        f"{', '.join(BEST_BY)}.")
         if self.device not in DEVICES:
             out.append(f"Unknown device '{self.device}'. Choose one of: {', '.join(DEVICES)}.")
-        for name in ("lr", "momentum", "weight_decay", "l1", "gamma", "batch_size", "epochs",
-                     "step_epochs", "stats_every", "seed"):
+        for name in ("lr", "momentum", "rho", "epsilon", "weight_decay", "l1", "gamma",
+                     "batch_size", "epochs", "step_epochs", "stats_every", "seed"):
             problem = range_problem(name, getattr(self, name))  # one table with the form
             if problem:
                 out.append(problem)
+        for name in ("restore_best", "epsilon_in_sqrt"):
+            if not isinstance(getattr(self, name), bool):
+                out.append(f"Setting {name} must be true or false, got {getattr(self, name)!r}.")
         if self.optimizer == "nesterov" and self.momentum == 0:
             out.append("Nesterov needs a momentum above 0 (typical: 0.9); with momentum 0 use "
                        "the optimizer sgd.")

@@ -33,7 +33,13 @@ from mlp_studio.core.optimizers import (
     optimizer_state_of,
     resume_optimizer,
 )
-from mlp_studio.core.train_config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from mlp_studio.core.train_config import (
+    DEVICES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TEST_SELECTION_PROBLEM,
+    TrainConfig,
+)
 from mlp_studio.core.training_events import (
     BatchProgress,
     Diverged,
@@ -110,6 +116,8 @@ def check_run(data: PreparedData, config: TrainConfig) -> None:
     """SpecError with what to change if `config` cannot train on `data` (before any work)."""
     config.validate()
     check_loss_for_task(config.loss, data.task)
+    if data.val_is_test and config.restore_best:
+        raise SpecError(TEST_SELECTION_PROBLEM)
     if len(data.x_train) == 0:
         raise SpecError("The training set is empty: lower the validation share or the "
                         "imbalance, or raise the subset size.")

@@ -25,7 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "preset", None):
+            from mlp_studio.core.presets import preset_named, preset_options
+
+            preset_options(preset_named(args.preset), args, given_options(argv))
         if args.command == "train" and args.session is not None:
+            if args.preset:
+                raise StudioError("--preset sets up a new experiment; a session keeps its own "
+                                  "settings: leave out --preset, or use --save-session.")
             if args.save_session is not None:
                 raise StudioError("--session FILE already writes the experiment back to FILE: "
                                   "leave out --save-session (or --session, to start anew).")

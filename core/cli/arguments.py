@@ -65,9 +65,10 @@ def given_options(argv: list[str]) -> set[str]:
 
 def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     from mlp_studio.core.activations import ACTIVATIONS
-    from mlp_studio.core.data import NORMALIZATIONS
+    from mlp_studio.core.data import NORMALIZATIONS, SPLIT_MODES
     from mlp_studio.core.losses import LOSSES
     from mlp_studio.core.model import INITS
+    from mlp_studio.core.presets import PRESETS
     from mlp_studio.core.train_config import (
         BEST_BY,
         DEVICES,
@@ -76,14 +77,20 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
         SCHEDULES,
     )
 
+    g = train.add_argument_group("preset")
+    g.add_argument("--preset", choices=tuple(PRESETS), help="start from another tool's "
+                   "defaults; options given alongside override them. keras: "
+                   f"{PRESETS['keras'].summary}")
+
     g = train.add_argument_group("data")
     g.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files or mnist.npz "
                    "(default: $MLP_STUDIO_DATA, then the cache, then a download)")
     g.add_argument("--no-download", action="store_true", help="never download MNIST")
     g.add_argument("--normalization", default="unit", choices=NORMALIZATIONS)
-    g.add_argument("--split", default="official", choices=("official", "pooled"),
+    g.add_argument("--split", default="official", choices=SPLIT_MODES,
                    help="official: MNIST test set + validation from training; pooled: all 70k "
-                   "split by --percentages")
+                   "split by --percentages; test_as_val: all 60k train and the test set "
+                   "validates, as in Keras' examples (needs --no-restore-best)")
     g.add_argument("--val-fraction", type=float, default=0.1)
     g.add_argument("--val-count", type=int)
     g.add_argument("--percentages", type=_floats, default=[70.0, 20.0, 10.0],
@@ -118,6 +125,12 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     g.add_argument("--lr", type=float, default=1e-3)
     g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--rho", type=float, default=0.99,
+                   help="RMSprop's decay of its average of squares (Keras: 0.9)")
+    g.add_argument("--epsilon", type=float, default=1e-8,
+                   help="RMSprop's and Adam's epsilon (Keras: 1e-7)")
+    g.add_argument("--epsilon-in-sqrt", action="store_true",
+                   help="RMSprop divides by sqrt(average + epsilon), as Keras does")
     g.add_argument("--weight-decay", type=float, default=0.0)
     g.add_argument("--l1", type=float, default=0.0)
     g.add_argument("--schedule", default="constant", choices=SCHEDULES)
@@ -222,6 +235,7 @@ def train_config_from_args(args):
 
     config = TrainConfig(
         loss=args.loss, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        rho=args.rho, epsilon=args.epsilon, epsilon_in_sqrt=args.epsilon_in_sqrt,
         weight_decay=args.weight_decay, l1=args.l1, schedule=args.schedule,
         step_epochs=args.step_epochs, gamma=args.gamma, batch_size=args.batch_size,
         epochs=args.epochs, seed=args.seed, device=args.device, stats_every=args.stats_every,
@@ -236,7 +250,8 @@ def train_config_from_args(args):
 # Options of each kind, as argparse dests; see run_train_session.
 NETWORK_OPTIONS = frozenset({"hidden", "activation", "formula", "leaky_slope", "maxout_pieces",
                              "dropout", "batch_norm", "init"})
-TRAIN_FIELDS = ("loss", "optimizer", "lr", "momentum", "weight_decay", "l1", "schedule",
+TRAIN_FIELDS = ("loss", "optimizer", "lr", "momentum", "rho", "epsilon", "epsilon_in_sqrt",
+                "weight_decay", "l1", "schedule",
                 "step_epochs", "gamma", "batch_size", "epochs", "seed", "device", "stats_every",
                 "divergence_factor", "best_by")
 
