@@ -15,6 +15,7 @@ from mlp_studio.core.data import DataConfig, Normalization, PreparedData
 from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import MLP, NetworkSpec, build_model
 from mlp_studio.core.playground_settings import PlaygroundSettings
+from mlp_studio.core.presets import Preset, with_preset
 from mlp_studio.core.session_history import merge_history
 from mlp_studio.core.suggestions import Suggestion
 from mlp_studio.core.training import EpochRecord, Finished, History, TrainConfig
@@ -51,7 +52,8 @@ class _SpecEdit(QUndoCommand):
 
 
 class _SettingsEdit(QUndoCommand):
-    """The network and the training settings changed together (a suggestion taken)."""
+    """The network and the training settings (and maybe the data settings) changed together:
+    a suggestion or a preset taken."""
 
     def __init__(self, state: Experiment, old: tuple, new: tuple, text: str):
         super().__init__(text)
@@ -177,8 +179,11 @@ class Experiment(QObject):
         self.undo_stack.clear()
         self._apply_spec(copy.deepcopy(spec))
 
-    def _apply_settings(self, spec: NetworkSpec, config: TrainConfig) -> None:
+    def _apply_settings(self, spec: NetworkSpec, config: TrainConfig,
+                        data_config: DataConfig | None = None) -> None:
         self.set_train_config(config)
+        if data_config is not None:
+            self.set_data_config(data_config)
         if spec != self._spec:
             self._apply_spec(spec)
 
@@ -245,6 +250,13 @@ class Experiment(QObject):
         self.undo_stack.push(_SettingsEdit(
             self, (self.spec, self.train_config),
             (suggestion.spec(self._spec), suggestion.train_config(self._train_config)), text))
+
+    def apply_preset(self, preset: Preset) -> None:
+        """Take a preset's network, training and data settings (one undoable edit)."""
+        old = (self.spec, self.train_config, self.data_config)
+        new = with_preset(preset, *old)
+        if new != old:
+            self.undo_stack.push(_SettingsEdit(self, old, new, f"Use {preset.title}"))
 
     @property
     def model(self) -> MLP | None:

@@ -268,7 +268,8 @@ class DataPanel(DataSections, MnistSource, QWidget):
     def _show_config(self, config: DataConfig) -> None:
         """Put `config` into the widgets without triggering their handlers."""
         widgets = [
-            self.task_combo, self.official_radio, self.pooled_radio, self.val_unit, self.val_pct,
+            self.task_combo, self.official_radio, self.pooled_radio, self.test_val_radio,
+            self.mode_group, self.val_unit, self.val_pct,
             self.val_count, *self.pooled_spins, self.stratified_check, self.seed_spin,
             self.subset_check, self.subset_spin, self.remedy_combo, self.normalization_combo,
         ]  # fmt: skip
@@ -276,9 +277,8 @@ class DataPanel(DataSections, MnistSource, QWidget):
             w.blockSignals(True)
         split = config.split
         self.task_combo.setCurrentIndex(self.task_combo.findData(config.target_digit))
-        self.official_radio.setChecked(split.mode == "official")
-        self.pooled_radio.setChecked(split.mode == "pooled")
-        self.mode_stack.setCurrentIndex(0 if split.mode == "official" else 1)
+        self._mode_radios()[split.mode].setChecked(True)
+        self.mode_stack.setCurrentIndex(list(self._mode_radios()).index(split.mode))
         self.val_unit.setCurrentIndex(0 if split.val_count is None else 1)
         self.val_stack.setCurrentIndex(self.val_unit.currentIndex())
         self.val_pct.setValue(100.0 * split.val_fraction)
@@ -308,10 +308,16 @@ class DataPanel(DataSections, MnistSource, QWidget):
         self._config.target_digit = self.task_combo.currentData()
         self._edit("Change the task")
 
+    def _mode_radios(self) -> dict:
+        """Each split mode's radio button, in the order of the pages of mode_stack."""
+        return {"official": self.official_radio, "pooled": self.pooled_radio,
+                "test_as_val": self.test_val_radio}
+
     def _on_mode(self) -> None:
-        official = self.official_radio.isChecked()
-        self._config.split.mode = "official" if official else "pooled"
-        self.mode_stack.setCurrentIndex(0 if official else 1)
+        modes = self._mode_radios()
+        mode = next(m for m, radio in modes.items() if radio.isChecked())
+        self._config.split.mode = mode
+        self.mode_stack.setCurrentIndex(list(modes).index(mode))
         self._edit("Change the split")
 
     def _on_val(self) -> None:

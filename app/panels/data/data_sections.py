@@ -171,11 +171,15 @@ class DataSections:
         v.setSpacing(6)
         self.official_radio = QRadioButton("Official test set + validation from training")
         self.pooled_radio = QRadioButton("Pool all 70,000 and split by percentages")
+        self.test_val_radio = QRadioButton("All for training; the test set validates (Keras)")
+        self.test_val_radio.setToolTip(
+            "As Keras' examples do: train on every training image and validate on the test "
+            "set. Then no epoch may be chosen by the validation results (that would choose by "
+            "the test results): training keeps the last epoch's weights.")
         self.mode_group = QButtonGroup(box)
-        self.mode_group.addButton(self.official_radio)
-        self.mode_group.addButton(self.pooled_radio)
-        v.addWidget(self.official_radio)
-        v.addWidget(self.pooled_radio)
+        for radio in (self.official_radio, self.pooled_radio, self.test_val_radio):
+            self.mode_group.addButton(radio)
+            v.addWidget(radio)
 
         # official: validation as % of the training images, or as a count
         self.val_pct = QDoubleSpinBox()
@@ -212,6 +216,10 @@ class DataSections:
         self.mode_stack = QStackedWidget()
         self.mode_stack.addWidget(official)
         self.mode_stack.addWidget(pooled)
+        test_val = QLabel("Validation figures are test figures here: turn off “Keep the best "
+                          "epoch” in the training settings.")
+        test_val.setWordWrap(True)
+        self.mode_stack.addWidget(test_val)
         self.mode_stack.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         v.addWidget(self.mode_stack)
 
@@ -236,7 +244,7 @@ class DataSections:
         self.split_counts.setWordWrap(True)
         v.addWidget(self.split_counts)
 
-        self.official_radio.toggled.connect(self._on_mode)
+        self.mode_group.buttonToggled.connect(lambda _button, checked: checked and self._on_mode())
         self.val_unit.currentIndexChanged.connect(self._on_val)
         self.val_pct.valueChanged.connect(self._on_val)
         self.val_count.valueChanged.connect(self._on_val)

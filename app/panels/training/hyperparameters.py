@@ -15,6 +15,7 @@ from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.widgets.range_note import bind_range
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, pairing
+from mlp_studio.core.presets import KERAS, matches
 from mlp_studio.core.setting_ranges import range_of
 from mlp_studio.core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 from PySide6.QtCore import QSignalBlocker, Qt
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -166,6 +168,23 @@ class HyperparametersForm(QWidget):
         self.momentum.setDecimals(3)
         self.momentum.setSingleStep(0.05)
         self.momentum.setToolTip("Share of the previous step kept (momentum and Nesterov only)")
+        self.rho = QDoubleSpinBox()
+        self.rho.setDecimals(4)
+        self.rho.setSingleStep(0.01)
+        self.rho.setToolTip("RMSprop: how much of its average of squared gradients each step "
+                            "keeps (PyTorch 0.99, Keras 0.9)")
+        self.epsilon = LogSpinBox(range_of("epsilon").high, 1e-10, allow_zero=True)
+        self.epsilon.setToolTip("RMSprop and Adam: added so that they never divide by zero "
+                                "(PyTorch 1e-8, Keras 1e-7)")
+        self.epsilon_in_sqrt = QCheckBox("ε inside the square root (Keras)")
+        self.epsilon_in_sqrt.setToolTip(
+            "RMSprop divides by √(average + ε) as Keras does, not √average + ε as PyTorch "
+            "does; with ε = 1e-7 tiny gradients then take smaller steps")
+        self.keras_preset = QPushButton(f"Use {KERAS.title}")
+        self.keras_preset.setToolTip(
+            f"{KERAS.summary}. One step: the network, training and data settings change "
+            "together (Edit > Undo restores them).")
+        self.keras_preset.clicked.connect(lambda: self.state.apply_preset(KERAS))
         self.schedule = QComboBox()
         for key in SCHEDULES:
             self.schedule.addItem(SCHEDULE_NAMES.get(key, key), key)
@@ -225,6 +244,11 @@ class HyperparametersForm(QWidget):
         opt.addRow("Optimizer", self.optimizer)
         opt.addRow("Learning rate", self.lr)
         opt.addRow("Momentum", self.momentum)
+        opt.addRow("RMSprop ρ", self.rho)
+        opt.addRow("Epsilon", self.epsilon)
+        opt.addRow("", self.epsilon_in_sqrt)
+        opt.addRow("", self.keras_preset)
+        self._optimizer_form = opt
         sched_box, sched = group("Learning-rate schedule")
         sched.addRow("Schedule", self.schedule)
         sched.addRow("Every", self.step_epochs)
@@ -246,8 +270,8 @@ class HyperparametersForm(QWidget):
         # Under each number field: why a typed value was not taken (out of range).
         self.range_notes = {
             name: bind_range(getattr(self, name), name)
-            for name in ("lr", "momentum", "gamma", "batch_size", "epochs", "weight_decay", "l1",
-                         "seed", "step_epochs", "stats_every")
+            for name in ("lr", "momentum", "rho", "epsilon", "gamma", "batch_size", "epochs",
+                         "weight_decay", "l1", "seed", "step_epochs", "stats_every")
         }
         self.problems = QLabel("")
         self.problems.setWordWrap(True)
@@ -270,6 +294,8 @@ class HyperparametersForm(QWidget):
         for box in (
             self.lr,
             self.momentum,
+            self.rho,
+            self.epsilon,
             self.step_epochs,
             self.gamma,
             self.batch_size,
@@ -281,7 +307,10 @@ class HyperparametersForm(QWidget):
         ):
             box.valueChanged.connect(self._edited)  # fmt: skip
         self.restore_best.toggled.connect(self._edited)
+        self.epsilon_in_sqrt.toggled.connect(self._edited)
         self.best_by.currentIndexChanged.connect(self._edited)
+        for signal in (state.specChanged, state.dataConfigChanged):
+            signal.connect(self._show_preset)
         state.trainConfigChanged.connect(self._on_state_config)
         state.trainingChanged.connect(self._on_training)
         self._apply(state.train_config)
@@ -296,6 +325,9 @@ class HyperparametersForm(QWidget):
         config.optimizer = self.optimizer.currentData()
         config.lr = self.lr.value()
         config.momentum = self.momentum.value()
+        config.rho = self.rho.value()
+        config.epsilon = self.epsilon.value()
+        config.epsilon_in_sqrt = self.epsilon_in_sqrt.isChecked()
         config.schedule = self.schedule.currentData()
         config.step_epochs = self.step_epochs.value()
         config.gamma = self.gamma.value()
@@ -330,7 +362,8 @@ class HyperparametersForm(QWidget):
         blockers = [QSignalBlocker(w) for w in (
             self.loss, self.optimizer, self.schedule, self.device, self.lr, self.momentum,
             self.step_epochs, self.gamma, self.batch_size, self.epochs, self.weight_decay,
-            self.l1, self.seed, self.stats_every, self.restore_best, self.best_by)]  # fmt: skip
+            self.l1, self.seed, self.stats_every, self.restore_best, self.best_by, self.rho,
+            self.epsilon, self.epsilon_in_sqrt)]  # fmt: skip
         try:
             for combo, value in (
                 (self.loss, _canonical(config.loss)),
@@ -341,6 +374,7 @@ class HyperparametersForm(QWidget):
             ):
                 _select(combo, value)
             for box, value in ((self.lr, config.lr), (self.momentum, config.momentum),
+                               (self.rho, config.rho), (self.epsilon, config.epsilon),
                                (self.gamma, config.gamma), (self.weight_decay, config.weight_decay),
                                (self.l1, config.l1)):  # fmt: skip
                 if box.value() != value:  # untouched boxes keep the user's cursor
@@ -355,6 +389,7 @@ class HyperparametersForm(QWidget):
                 if isinstance(value, int) and box.value() != value:
                     box.setValue(value)
             self.restore_best.setChecked(config.restore_best)
+            self.epsilon_in_sqrt.setChecked(config.epsilon_in_sqrt)
         finally:
             del blockers
         self._update_dependents(config)
@@ -373,6 +408,12 @@ class HyperparametersForm(QWidget):
     def _update_dependents(self, config: TrainConfig) -> None:
         self.best_by.setEnabled(config.restore_best)
         self.momentum.setEnabled(config.optimizer in ("momentum", "nesterov"))
+        rmsprop = config.optimizer == "rmsprop"
+        self._optimizer_form.setRowVisible(self.rho, rmsprop)
+        self._optimizer_form.setRowVisible(self.epsilon_in_sqrt, rmsprop)
+        self._optimizer_form.setRowVisible(self.epsilon, config.optimizer in
+                                           ("rmsprop", "adam", "adamw"))
+        self._show_preset()
         step = config.schedule == "step"
         self._schedule_form.setRowVisible(self.step_epochs, step)
         self._schedule_form.setRowVisible(self.gamma, step)
@@ -385,6 +426,13 @@ class HyperparametersForm(QWidget):
                             "choose CPU or Auto.")  # fmt: skip
         self.problems.setText("\n".join(f"• {p}" for p in problems))
         self.problems.setVisible(bool(problems))
+
+    def _show_preset(self, *_args) -> None:
+        """The preset button says when every one of its settings already holds."""
+        state = self.state
+        held = matches(KERAS, state.spec, state.train_config, state.data_config)
+        self.keras_preset.setEnabled(not held)
+        self.keras_preset.setText(f"{KERAS.title} in use" if held else f"Use {KERAS.title}")
 
     def problem_text(self) -> str:
         return self.problems.text() if self.problems.isVisibleTo(self) else ""
