@@ -1,4 +1,4 @@
-"""The headless command line: `mlp-studio train`, `predict` and `evaluate`.
+"""The headless command line: `mlp-studio train`, `predict`, `evaluate` and `pair`.
 
 A client of the same engine API as the GUI. Bad input exits with status 2 and one line
 `error: ...` on stderr, never a traceback. Modules: arguments (options -> configurations),
@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             from mlp_studio.core.cli.evaluate import run_evaluate
 
             return run_evaluate(args)
+        if args.command == "pair":
+            from mlp_studio.core.cli.pair import run_pair_command
+
+            return run_pair_command(args)
         return run_predict(args)
     except StudioError as err:
         # Messages quote files' text (class names, descriptions, paths): escaped.

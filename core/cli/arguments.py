@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_evaluate_arguments(sub.add_parser(
         "evaluate", help="metrics of a model file (MLP Studio, Keras, ONNX) on the MNIST test set"))
+    from mlp_studio.core.cli.pair import add_pair_arguments
+
+    add_pair_arguments(sub.add_parser(
+        "pair", help="train a run and its duplicate with one setting changed, side by side"))
     return parser
 
 

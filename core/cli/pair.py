@@ -1,0 +1,208 @@
+"""`mlp-studio pair`: train a run and its duplicate with one setting changed, side by side.
+
+The train command's options describe run A; `--change NAME=VALUE` makes run B (core.paired).
+Both share the seed, the initial weights and the batch order, printed as matching hashes;
+`--seeds N` repeats the pair over N seeds and says whether the difference is larger than seed
+noise (core.seed_summary).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from mlp_studio.core.cli.arguments import (
+    _add_train_arguments,
+    data_config_from_args,
+    spec_from_args,
+    train_config_from_args,
+)
+from mlp_studio.core.cli.report import ProgressBar
+from mlp_studio.core.errors import StudioError
+from mlp_studio.core.text import terminal_safe
+
+MAX_SEEDS = 20
+
+
+def add_pair_arguments(parser) -> None:
+    _add_train_arguments(parser)
+    g = parser.add_argument_group(
+        "pair", "Run A is the run the options above describe; run B is the same with one "
+        "setting changed. Both use the same seed, initial weights and batch order.")
+    g.add_argument("--change", required=True, metavar="NAME=VALUE",
+                   help="the one setting B changes, named as the train option: e.g. "
+                   "activation=sigmoid, optimizer=sgd, lr=0.01, hidden=256,128, batch-norm=on, "
+                   "dropout=0.2, init=xavier, batch-size=32, normalization=none, "
+                   "remedy=class_weights")
+    g.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help=f"repeat the pair over N seeds (the seed, then each one higher; at most "
+                   f"{MAX_SEEDS}) and say whether the difference is larger than seed noise")
+
+
+def run_pair_command(args) -> int:
+    from mlp_studio.core.cli.train import data_folder
+    from mlp_studio.core.data import prepare_mnist
+    from mlp_studio.core.mnist import load_mnist
+    from mlp_studio.core.model import describe
+    from mlp_studio.core.outputs import check_distinct, plan_output, write_output
+    from mlp_studio.core.paired import parse_change, plan_pair, repeat_pair, summarize
+    from mlp_studio.core.run_settings import RunSettings
+
+    for given, what in ((args.export, "--export"), (args.session, "--session"),
+                        (args.save_session, "--save-session"), (args.restart, "--restart")):
+        if given:
+            raise StudioError(f"pair compares two runs and keeps neither: leave out {what} "
+                              "(train the run you want to keep with `mlp-studio train`).")
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise StudioError(f"--seeds {args.seeds}: give a number from 1 to {MAX_SEEDS} "
+                          "(3-5 is enough to see seed noise).")
+    name, value = parse_change(args.change)
+    data_config, train_config = data_config_from_args(args), train_config_from_args(args)
+    classes = 10 if data_config.target_digit is None else 2
+    # Checked before the data loads: a bad change is said at once.
+    plan_pair(RunSettings(spec_from_args(args, classes, 784), train_config, data_config),
+              name, value)
+    metrics = None
+    if args.metrics_json is not None:
+        metrics = plan_output(args.metrics_json, "--metrics-json", allow_stdout=True)
+        check_distinct([("--metrics-json", metrics)],
+                       input_folders=[("the data folder", data_folder(args.data))])
+
+    mnist = load_mnist(args.data, download=not args.no_download)
+    prepared = {}
+
+    def prepare(config):  # once per data setting: a data change prepares B's data anew
+        key = repr(config.to_dict())
+        if key not in prepared:
+            prepared[key] = prepare_mnist(mnist, config)
+        return prepared[key]
+
+    def data_for(settings: RunSettings):
+        return prepare(settings.data)
+
+    first = prepare(data_config)
+    spec = spec_from_args(args, first.num_classes, int(first.x_train.shape[1]))
+    plan = plan_pair(RunSettings(spec, train_config, data_config), name, value)
+    out = sys.stderr if metrics is not None and metrics.stream else sys.stdout
+    print(f"pair: {plan.setting.name} {plan.old} -> {plan.new} | {args.seeds} seed(s) | data: "
+          f"{terminal_safe(mnist.source)} | network {describe(spec)}", file=sys.stderr)
+    for note in plan.notes():
+        print(f"note: {note}", file=sys.stderr)
+
+    def on_event(label, event, bars={}):  # noqa: B006 - one bar per run, kept between calls
+        if label not in bars:
+            print(label, file=sys.stderr)
+            bars.clear()
+            bars[label] = ProgressBar(not args.quiet)
+        bars[label](event)
+
+    def on_pair(i, result):
+        print(fingerprint_lines(result), file=out)
+        print(side_by_side(result, first.class_names), file=out)
+
+    results = repeat_pair(plan, args.seeds, data_for, on_event, on_pair)
+    metric = "loss" if first.task == "regression" else "accuracy"
+    summary = summarize(results, metric)
+    if args.seeds > 1:
+        print(seed_table(summary), file=out)
+    if metrics is not None:
+        report = pair_report(results, summary, first.class_names)
+        write_output(metrics, (json.dumps(report, indent=2) + "\n").encode())
+        print(f"wrote metrics {metrics.given}", file=sys.stderr)
+    return 1 if any(r.a.diverged or r.b.diverged for r in results) else 0
+
+
+def fingerprint_lines(result) -> str:
+    a, b = result.a.fingerprint, result.b.fingerprint
+    same = {True: "identical", False: "different"}
+    return (f"seed {result.plan.base.spec.seed}: initial weights A {a.weights} B {b.weights} "
+            f"({same[result.same_start]}) | epoch-1 batch order A {a.order} B {b.order} "
+            f"({same[result.same_order]})")
+
+
+def _cell(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def side_by_side(result, class_names: list[str]) -> str:
+    """Final metrics, per-class F1 and gradient norms of A and B, with B - A."""
+    a, b = result.a, result.b
+    rows = [("", a.label, b.label, "B - A")]
+
+    def row(name, va, vb):
+        diff = None if va is None or vb is None else vb - va
+        rows.append((name, _cell(va), _cell(vb), _cell(diff)))
+
+    for name in ("accuracy", "loss"):
+        va, vb = a.metric(name), b.metric(name)
+        if va == va or vb == vb:
+            row(f"test {name}", va, vb)
+    rows.append(("best epoch", str(a.best_epoch or "-"), str(b.best_epoch or "-"), ""))
+    if a.test is not None and b.test is not None and len(a.test.f1):
+        for i, name in enumerate(class_names):
+            row(f"F1 {terminal_safe(name)}", float(a.test.f1[i]), float(b.test.f1[i]))
+    ga, gb = a.grad_norms(), b.grad_norms()
+    if ga is not None and gb is not None and len(ga) == len(gb):
+        for i, (va, vb) in enumerate(zip(ga, gb, strict=True)):
+            last = i == len(ga) - 1
+            row(f"grad norm {'output' if last else f'layer {i + 1}'}", float(va), float(vb))
+    width = [max(len(r[c]) for r in rows) for c in range(4)]
+    lines = ["  ".join(cell.rjust(width[c]) if c else cell.ljust(width[c])
+                       for c, cell in enumerate(r)) for r in rows]  # fmt: skip
+    for run in (a, b):
+        if run.diverged:
+            lines.append(f"{run.label} diverged: {terminal_safe(run.diverged)}")
+    return "\n".join(lines)
+
+
+def seed_table(summary) -> str:
+    lines = [f"test {summary.metric} over {summary.n} seeds:",
+             f"{'seed':>6} {'A':>8} {'B':>8} {'B - A':>8}"]
+    for seed, va, vb, d in zip(summary.seeds, summary.a, summary.b, summary.differences,
+                               strict=True):  # fmt: skip
+        lines.append(f"{seed:>6} {_cell(va):>8} {_cell(vb):>8} {_cell(d):>8}")
+    for label, (mean, std) in (("mean A", summary.mean_std_a), ("mean B", summary.mean_std_b),
+                               ("B - A", summary.mean_std_difference)):
+        lines.append(f"{label:>6}: {_cell(mean)} ± {_cell(std)}")
+    lines.append(summary.verdict())
+    return "\n".join(lines)
+
+
+def run_report(run, class_names: list[str]) -> dict:
+    test = run.test
+    grads = run.grad_norms()
+    return {
+        "label": run.label,
+        "initial_weights_sha256": run.fingerprint.weights,
+        "batch_order_sha256": run.fingerprint.order,
+        "test_accuracy": None if test is None else test.accuracy,
+        "test_loss": None if test is None else test.loss,
+        "per_class": None if test is None else test.to_dict(class_names)["per_class"],
+        "grad_norms_per_layer": None if grads is None else grads.tolist(),
+        "epochs": [
+            {"epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
+             "val_loss": e.val_loss, "val_accuracy": e.val_accuracy, "seconds": e.seconds}
+            for e in run.history.epochs
+        ],
+        "best_epoch": run.best_epoch,
+        "stopped": run.stopped,
+        "diverged": run.diverged,
+    }
+
+
+def pair_report(results, summary, class_names: list[str]) -> dict:
+    plan = results[0].plan
+    pairs = []
+    for result in results:
+        f1 = result.f1_difference()
+        pairs.append({
+            "seed": result.plan.base.spec.seed,
+            "same_initial_weights": result.same_start,
+            "same_batch_order": result.same_order,
+            "a": run_report(result.a, class_names),
+            "b": run_report(result.b, class_names),
+            "f1_difference": None if f1 is None else dict(zip(class_names, f1.tolist(),
+                                                                strict=True)),
+        })
+    return {"setting": plan.setting.name, "a_value": plan.old, "b_value": plan.new,
+            "notes": plan.notes(), "pairs": pairs, "summary": summary.to_dict()}
