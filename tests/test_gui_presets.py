@@ -10,6 +10,7 @@ from idx_fixtures import write_mnist_folder
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.data.data_panel import DataPanel
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
+from mlp_studio.app.panels.training.preset_picker import CUSTOM
 from mlp_studio.core.presets import KERAS, matches
 from mlp_studio.core.run_checks import run_problems
 
@@ -42,19 +43,44 @@ def test_the_optimizer_rows_follow_the_optimizer(form):
     assert not form.epsilon.isVisibleTo(form)
 
 
-def test_the_keras_button_sets_every_setting_in_one_undo_step(form):
+def choose(form, key: str) -> None:
+    index = form.preset.findData(key)
+    form.preset.setCurrentIndex(index)
+    form.preset.activated.emit(index)  # what a click on the item sends
+
+
+def test_the_keras_preset_sets_every_setting_in_one_undo_step(form):
     state = form.state
     before = (state.spec, state.train_config, state.data_config)
-    assert form.keras_preset.isEnabled()
-    form.keras_preset.click()
+    assert form.preset.currentText() == CUSTOM
+    choose(form, "keras")
     assert matches(KERAS, state.spec, state.train_config, state.data_config)
     assert state.spec.init == "xavier" and state.data_config.split.mode == "test_as_val"
     assert form.epsilon_in_sqrt.isChecked() and not form.restore_best.isChecked()
     assert form.epsilon.value() == pytest.approx(1e-7)
-    assert not form.keras_preset.isEnabled() and "in use" in form.keras_preset.text()
+    assert form.preset.currentData() == "keras"
+    form.rho.setValue(0.95)  # one setting off the preset: it no longer holds
+    assert form.preset.currentText() == CUSTOM
     state.undo_stack.undo()
     assert (state.spec, state.train_config, state.data_config) == before
-    assert form.keras_preset.isEnabled() and not form.epsilon_in_sqrt.isChecked()
+    assert form.preset.currentText() == CUSTOM and not form.epsilon_in_sqrt.isChecked()
+
+
+def test_a_published_recipe_sets_the_network_too(form):
+    state = form.state
+    choose(form, "keras-mnist-mlp")
+    spec = state.spec
+    assert [layer.units for layer in spec.hidden] == [512, 512]
+    assert all(layer.dropout == 0.2 and layer.activation.name == "relu" for layer in spec.hidden)
+    assert state.train_config.epochs == 20 and state.train_config.optimizer == "rmsprop"
+    assert form.preset.currentData() == "keras-mnist-mlp"  # the more specific of the two held
+    choose(form, "lecun-300")
+    assert [layer.units for layer in state.spec.hidden] == [300]
+    assert state.spec.hidden[0].activation.name == "tanh" and state.train_config.loss == "mse"
+    assert state.data_config.split.mode == "test_as_val"  # a recipe leaves what it does not set
+    assert form.preset.currentData() == "lecun-300"
+    state.undo_stack.undo()
+    assert [layer.units for layer in state.spec.hidden] == [512, 512]
 
 
 def test_the_data_panel_trains_on_all_and_validates_on_the_test_set(qtbot, tmp_path: Path):

@@ -119,3 +119,23 @@ def test_cli_refuses_the_test_split_for_choosing_the_best_epoch(tmp_path, capsys
                  "--quiet"])
     assert code == 2
     assert "test results" in capsys.readouterr().err
+
+
+def test_cli_recipe_sets_the_network_and_given_options_win():
+    from mlp_studio.core.cli.arguments import (
+        build_parser,
+        given_options,
+        spec_from_args,
+        train_config_from_args,
+    )
+    from mlp_studio.core.presets import preset_options
+
+    argv = ["train", "--preset", "keras-mnist-mlp", "--epochs", "3"]
+    args = build_parser().parse_args(argv)
+    preset_options(preset_named(args.preset), args, given_options(argv))
+    spec = spec_from_args(args, 10, 784)
+    assert [layer.units for layer in spec.hidden] == [512, 512]
+    assert all(layer.dropout == 0.2 for layer in spec.hidden) and spec.init == "xavier"
+    config = train_config_from_args(args)
+    assert (config.optimizer, config.epochs, config.rho) == ("rmsprop", 3, 0.9)
+    assert args.split == "test_as_val" and not config.restore_best

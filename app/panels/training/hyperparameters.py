@@ -12,10 +12,10 @@ import re
 
 import torch
 from mlp_studio.app.model.experiment import Experiment
+from mlp_studio.app.panels.training.preset_picker import PresetPicker
 from mlp_studio.app.widgets.range_note import bind_range
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, pairing
-from mlp_studio.core.presets import KERAS, matches
 from mlp_studio.core.setting_ranges import range_of
 from mlp_studio.core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 from PySide6.QtCore import QSignalBlocker, Qt
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -180,11 +179,7 @@ class HyperparametersForm(QWidget):
         self.epsilon_in_sqrt.setToolTip(
             "RMSprop divides by √(average + ε) as Keras does, not √average + ε as PyTorch "
             "does; with ε = 1e-7 tiny gradients then take smaller steps")
-        self.keras_preset = QPushButton(f"Use {KERAS.title}")
-        self.keras_preset.setToolTip(
-            f"{KERAS.summary}. One step: the network, training and data settings change "
-            "together (Edit > Undo restores them).")
-        self.keras_preset.clicked.connect(lambda: self.state.apply_preset(KERAS))
+        self.preset = PresetPicker(state)
         self.schedule = QComboBox()
         for key in SCHEDULES:
             self.schedule.addItem(SCHEDULE_NAMES.get(key, key), key)
@@ -238,6 +233,9 @@ class HyperparametersForm(QWidget):
             form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
             return box, form
 
+        preset_row = QFormLayout()
+        preset_row.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        preset_row.addRow("Preset", self.preset)
         opt_box, opt = group("Optimization")
         opt.addRow("Loss", self.loss)
         opt.addRow("", self.pairing)
@@ -247,7 +245,6 @@ class HyperparametersForm(QWidget):
         opt.addRow("RMSprop ρ", self.rho)
         opt.addRow("Epsilon", self.epsilon)
         opt.addRow("", self.epsilon_in_sqrt)
-        opt.addRow("", self.keras_preset)
         self._optimizer_form = opt
         sched_box, sched = group("Learning-rate schedule")
         sched.addRow("Schedule", self.schedule)
@@ -281,6 +278,7 @@ class HyperparametersForm(QWidget):
         self.locked.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(preset_row)
         self._groups = [opt_box, sched_box, run_box, reg_box, more_box]
         for box in self._groups:
             layout.addWidget(box)
@@ -309,8 +307,7 @@ class HyperparametersForm(QWidget):
         self.restore_best.toggled.connect(self._edited)
         self.epsilon_in_sqrt.toggled.connect(self._edited)
         self.best_by.currentIndexChanged.connect(self._edited)
-        for signal in (state.specChanged, state.dataConfigChanged):
-            signal.connect(self._show_preset)
+
         state.trainConfigChanged.connect(self._on_state_config)
         state.trainingChanged.connect(self._on_training)
         self._apply(state.train_config)
@@ -413,7 +410,6 @@ class HyperparametersForm(QWidget):
         self._optimizer_form.setRowVisible(self.epsilon_in_sqrt, rmsprop)
         self._optimizer_form.setRowVisible(self.epsilon, config.optimizer in
                                            ("rmsprop", "adam", "adamw"))
-        self._show_preset()
         step = config.schedule == "step"
         self._schedule_form.setRowVisible(self.step_epochs, step)
         self._schedule_form.setRowVisible(self.gamma, step)
@@ -427,19 +423,13 @@ class HyperparametersForm(QWidget):
         self.problems.setText("\n".join(f"• {p}" for p in problems))
         self.problems.setVisible(bool(problems))
 
-    def _show_preset(self, *_args) -> None:
-        """The preset button says when every one of its settings already holds."""
-        state = self.state
-        held = matches(KERAS, state.spec, state.train_config, state.data_config)
-        self.keras_preset.setEnabled(not held)
-        self.keras_preset.setText(f"{KERAS.title} in use" if held else f"Use {KERAS.title}")
-
     def problem_text(self) -> str:
         return self.problems.text() if self.problems.isVisibleTo(self) else ""
 
     # ---- training lock and looks ----
 
     def _on_training(self, active: bool) -> None:
+        self.preset.setEnabled(not active)
         for box in self._groups:
             box.setEnabled(not active)
         self.locked.setVisible(active)
