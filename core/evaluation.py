@@ -41,11 +41,10 @@ def evaluation_report(metrics: Metrics, class_names: list[str], path: str | Path
                       bundle: ModelBundle) -> dict[str, Any]:
     """The same JSON as `train --metrics-json` (no epochs: nothing was trained), plus what
     was evaluated."""
+    from mlp_studio.core.cli.report import test_report
+
     return {
-        "test_accuracy": metrics.accuracy,
-        "test_loss": metrics.loss,
-        "confusion_matrix": metrics.confusion.tolist(),
-        "per_class": metrics.to_dict(class_names)["per_class"],
+        **test_report(metrics, class_names, metrics.regression),
         "epochs": [],
         "best_epoch": None,
         "stopped": False,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import torch
 from mlp_studio.core.best_epoch import recorded_score
 from mlp_studio.core.session_history import best_val_loss, merge_history
@@ -91,6 +90,5 @@ class EarlierModel:
 
 def epoch_record(event: EpochEnd) -> EpochRecord:
     """What the history keeps of an epoch's end (the Trainer's own record of it)."""
-    return EpochRecord(event.epoch, event.train_loss, event.train_accuracy, event.val.loss,
-                       event.val.accuracy, event.seconds, event.lr,
-                       np.asarray(event.val.confusion).tolist())
+    return EpochRecord.of(event.epoch, event.train_loss, event.train_accuracy, event.val,
+                          event.seconds, event.lr)

@@ -1,12 +1,14 @@
 """Evaluation: loss, accuracy, confusion matrix, per-class precision/recall/F1, mistakes.
 
-Regression (real-valued targets) has a loss only: accuracy is NaN (undefined, not 0) and the
+Regression (real-valued targets) has the loss, RMSE, MAE and R² instead, and keeps the true and
+predicted values for scatter and residual plots; its accuracy is NaN (undefined, not 0) and the
 confusion matrix, per-class scores and mistakes are empty, so views can tell "no such thing"
-from "all wrong".
+from "all wrong". Readouts ask `Metrics.regression`, never print the NaN accuracy.
 """
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,6 +29,17 @@ class Metrics:
     predictions: np.ndarray  # int64 [N]
     confidence: np.ndarray  # float32 [N]: probability of the predicted class
     misclassified: np.ndarray  # int64 indices of wrong predictions, most confident first
+    # Regression only (NaN / empty for classification):
+    rmse: float = math.nan
+    mae: float = math.nan
+    r2: float = math.nan  # 1 - SS_res / SS_tot
+    targets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # true [N]
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # predicted [N]
+    task: str = "classification"  # or "regression"
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def macro(self) -> dict[str, float]:
@@ -47,6 +60,8 @@ class Metrics:
         return wrong[keep]
 
     def to_dict(self, class_names: list[str]) -> dict:
+        if self.regression:
+            return {"loss": self.loss, "rmse": self.rmse, "mae": self.mae, "r2": self.r2}
         return {
             "loss": self.loss,
             "accuracy": self.accuracy,
@@ -107,12 +122,14 @@ def metrics_from_probabilities(
     )
 
 
-def metrics_from_confusion(confusion, loss: float) -> Metrics:
+def metrics_from_confusion(confusion, loss: float, rmse: float = math.nan,
+                           mae: float = math.nan, r2: float = math.nan) -> Metrics:
     """Metrics known from a confusion matrix alone (a saved history keeps only that): scores
-    per class, no individual samples (so no mistakes to list)."""
+    per class, no individual samples (so no mistakes to list). An empty matrix is a
+    regression's, with the RMSE, MAE and R² its history recorded."""
     confusion = np.asarray(confusion, np.int64)
     if confusion.size == 0:
-        return regression_metrics(loss)
+        return regression_metrics(loss, rmse=rmse, mae=mae, r2=r2)
     precision, recall, f1 = per_class_scores(confusion)
     total = confusion.sum()
     empty_int = np.zeros(0, np.int64)
@@ -131,9 +148,38 @@ def metrics_from_confusion(confusion, loss: float) -> Metrics:
     )
 
 
-def regression_metrics(loss: float) -> Metrics:
-    """Metrics of a regression: the loss, accuracy NaN, everything per class empty."""
+def regression_scores(targets: np.ndarray, values: np.ndarray) -> tuple[float, float, float]:
+    """RMSE, MAE and R² of predicted `values` against true `targets` (NaN for no samples).
+
+    R² of constant targets is 1 for a perfect fit and 0 otherwise (scikit-learn's choice), so
+    a readout never shows NaN or minus infinity for data that does have samples.
+    """
+    t = np.asarray(targets, np.float64).reshape(-1)
+    v = np.asarray(values, np.float64).reshape(-1)
+    if not len(t):
+        return math.nan, math.nan, math.nan
+    error = v - t
+    ss_res = float(np.dot(error, error))
+    centred = t - t.mean()
+    ss_tot = float(np.dot(centred, centred))
+    if ss_tot > 0:
+        r2 = 1.0 - ss_res / ss_tot
+    else:
+        r2 = 1.0 if ss_res == 0 else 0.0
+    return math.sqrt(ss_res / len(t)), float(np.abs(error).mean()), r2
+
+
+def regression_metrics(loss: float, targets: np.ndarray | None = None,
+                       values: np.ndarray | None = None, *, rmse: float = math.nan,
+                       mae: float = math.nan, r2: float = math.nan) -> Metrics:
+    """Metrics of a regression: the loss, RMSE, MAE and R² (from `targets` and predicted
+    `values` when given, else the figures passed, e.g. a saved history's), accuracy NaN,
+    everything per class empty."""
     empty_int, empty_float = np.zeros(0, np.int64), np.zeros(0, np.float64)
+    t = np.zeros(0, np.float32) if targets is None else np.asarray(targets, np.float32)
+    v = np.zeros(0, np.float32) if values is None else np.asarray(values, np.float32)
+    if targets is not None and values is not None:
+        rmse, mae, r2 = regression_scores(t, v)
     return Metrics(
         loss=loss,
         accuracy=float("nan"),
@@ -146,6 +192,12 @@ def regression_metrics(loss: float) -> Metrics:
         predictions=empty_int,
         confidence=np.zeros(0, np.float32),
         misclassified=empty_int,
+        rmse=rmse,
+        mae=mae,
+        r2=r2,
+        targets=t,
+        values=v,
+        task="regression",
     )
 
 
@@ -162,7 +214,7 @@ def evaluate(
 ) -> Metrics:
     """Metrics of `model` on (x, y), in eval mode, restoring the model's mode afterwards.
 
-    task "regression": y holds real values and only the loss is computed (see module doc).
+    task "regression": y holds real values; the loss, RMSE, MAE and R² (see module doc).
     """
     was_training = model.training
     model.eval()
@@ -172,7 +224,7 @@ def evaluate(
         outputs = torch.cat([model(x[i : i + batch_size]) for i in starts])
         loss = float(loss_fn(outputs, y)) if len(x) else float("nan")
         if task == "regression":
-            return regression_metrics(loss)
+            return regression_metrics(loss, y.cpu().numpy(), outputs[:, 0].cpu().numpy())
         probs = probabilities(loss_name, outputs).cpu().numpy()
     finally:
         model.train(was_training)

@@ -2,7 +2,7 @@
 runs merged into one history."""
 
 import math
-from dataclasses import fields, replace
+from dataclasses import MISSING, fields, replace
 from typing import Any
 
 from mlp_studio.core.errors import SessionError
@@ -23,18 +23,23 @@ def history_from_json(doc: dict[str, Any]) -> History:
     """The history, every value of the type the plots and the trainer expect: a file with
     `"epoch": "one"` is refused here rather than breaking the next run."""
     names = {f.name: f.type for f in fields(EpochRecord)}
+    # Fields with a default came later: older sessions' records may lack them.
+    required = {f.name for f in fields(EpochRecord) if f.default is MISSING}
     epochs, last = [], 0
     for i, record in enumerate(_list(doc.get("epochs", []), "its training history's epochs")):
         where = f"its training history's record {i + 1}"
-        if not isinstance(record, dict) or set(record) != set(names):
+        if not isinstance(record, dict) or not required <= set(record) <= set(names):
             raise SessionError(f"{where} does not have the fields {', '.join(names)}")
         epoch = record["epoch"]
         if not is_count(epoch) or epoch <= last:
             raise SessionError(f"{where} has epoch {epoch!r}: epochs are whole numbers counting up")
         last = epoch
         for name, kind in names.items():
-            if kind in (float, "float") and not _number(record[name]):
-                raise SessionError(f"{where} has {name} {record[name]!r}, which is not a number")
+            value = record.get(name)
+            if value is None and kind in (float | None, "float | None"):
+                continue  # no such figure (a classifier's RMSE) or an older session's record
+            if kind in (float, "float", float | None, "float | None") and not _number(value):
+                raise SessionError(f"{where} has {name} {value!r}, which is not a number")
         confusion = _list(record["val_confusion"], f"{where}'s val_confusion")
         if not all(isinstance(row, list) and all(map(is_count, row)) for row in confusion):
             raise SessionError(f"{where}'s val_confusion is not a table of whole numbers")

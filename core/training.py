@@ -10,7 +10,8 @@ its lowest) stops with a Diverged event and the last good weights: those the run
 or of its latest epoch end whose weights and validation loss were sound.
 
 Regression data (PreparedData.task == "regression") trains the same way with MSE/MAE/MSLE;
-its accuracies are NaN (see core.metrics).
+its accuracies are NaN and its validation and test metrics hold RMSE, MAE and R² (see
+core.metrics).
 """
 
 import math
@@ -374,10 +375,8 @@ class Trainer:
         train_loss, train_acc = float(loss_sum) / n, float(correct) / n
         if self.data.task == "regression":
             train_acc = math.nan  # accuracy is undefined for real-valued targets
-        self.history.epochs.append(EpochRecord(
-            epoch, train_loss, train_acc, val.loss, val.accuracy, seconds, lr,
-            val.confusion.tolist(),
-        ))
+        self.history.epochs.append(EpochRecord.of(epoch, train_loss, train_acc, val, seconds,
+                                                  lr))
         self.on_event(EpochEnd(epoch, self.start_epoch + self.config.epochs, train_loss,
                                train_acc, val, seconds, lr, best))
         if problem is not None:
@@ -396,7 +395,7 @@ class Trainer:
                 test = evaluate(self.model, x_test, y_test, self._eval_loss, self._loss_name,
                                 self.data.num_classes, task=self.data.task)
         finished = Finished(self.history, test, self.best_epoch, stopped, diverged,
-                            self.start_val_loss, self._val_loss())
+                            self.start_val_loss, self._val_loss(), self.data.task)
         self.on_event(finished)
         return finished
 

@@ -81,6 +81,19 @@ class EpochRecord:
     seconds: float
     lr: float
     val_confusion: list[list[int]]
+    # Regression's validation figures (None for classification, and in sessions saved before
+    # they were recorded).
+    val_rmse: float | None = None
+    val_mae: float | None = None
+    val_r2: float | None = None
+
+    @classmethod
+    def of(cls, epoch: int, train_loss: float, train_accuracy: float, val: Metrics,
+           seconds: float, lr: float) -> "EpochRecord":
+        """The record of an epoch validated with `val`."""
+        scores = (val.rmse, val.mae, val.r2) if val.regression else (None, None, None)
+        return cls(epoch, train_loss, train_accuracy, val.loss, val.accuracy, seconds, lr,
+                   np.asarray(val.confusion).tolist(), *scores)
 
 
 @dataclass
@@ -112,6 +125,11 @@ class Finished:
     # (NaN without validation data): says whether the run made the model worse.
     start_val_loss: float = math.nan
     end_val_loss: float = math.nan
+    task: str = "classification"  # or "regression": what the readouts report
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def ended_worse(self) -> bool:

@@ -1,5 +1,6 @@
 """What `train` prints: the progress bar on stderr, the per-class table, the metrics JSON."""
 
+import math
 import sys
 import time
 
@@ -35,13 +36,26 @@ class ProgressBar:
                   f"loss {event.losses[-1]:.4f} {event.samples_per_second:,.0f} samples/s",
                   end="", file=sys.stderr, flush=True)
         elif isinstance(event, EpochEnd):
-            print(f"\repoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} "
-                  f"acc {event.train_accuracy:.4f} | val loss {event.val.loss:.4f} "
-                  f"acc {event.val.accuracy:.4f} | {event.seconds:.1f} s" + " " * 20,
-                  file=sys.stderr, flush=True)
+            val = event.val
+            if val.regression:
+                scores = (f"train loss {event.train_loss:.4f} | val loss {_num(val.loss)} "
+                          f"rmse {_num(val.rmse)} mae {_num(val.mae)} r2 {_num(val.r2)}")
+            else:
+                scores = (f"train loss {event.train_loss:.4f} acc {event.train_accuracy:.4f} | "
+                          f"val loss {val.loss:.4f} acc {val.accuracy:.4f}")
+            print(f"\repoch {event.epoch}/{event.epochs}: {scores} | {event.seconds:.1f} s"
+                  + " " * 20, file=sys.stderr, flush=True)
+
+
+def _num(value: float) -> str:
+    """A figure, or "n/a" where there is none (no validation samples): never "nan"."""
+    return f"{value:.4f}" if math.isfinite(value) else "n/a"
 
 
 def metrics_table(metrics, class_names: list[str]) -> str:
+    if metrics.regression:
+        return (f"rmse {_num(metrics.rmse)}   mae {_num(metrics.mae)}   r2 {_num(metrics.r2)}   "
+                f"loss {_num(metrics.loss)}   ({len(metrics.targets):,} samples)")
     lines = [f"{'class':>8} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for i, name in enumerate(class_names):
         lines.append(f"{terminal_safe(name):>8} {metrics.precision[i]:9.4f} "
@@ -54,20 +68,43 @@ def metrics_table(metrics, class_names: list[str]) -> str:
 
 
 def metrics_report(finished, class_names: list[str]) -> dict:
+    """The metrics JSON: test accuracy, confusion matrix and per-class scores for a classifier;
+    test RMSE, MAE and R² for a regression (no accuracy keys: it has none)."""
     test = finished.test
-    report = {
+    report = test_report(test, class_names, finished.regression)
+    report.update({
+        "epochs": [epoch_report(e, finished.regression) for e in finished.history.epochs],
+        "best_epoch": finished.best_epoch,
+        "stopped": finished.stopped,
+        "diverged": None if finished.diverged is None else finished.diverged.message,
+    })
+    return report
+
+
+def test_report(test, class_names: list[str], regression: bool) -> dict:
+    """The test_* keys of the metrics JSON (None when nothing was tested); NaN becomes None."""
+    if regression:
+        keys = ("rmse", "mae", "r2", "loss")
+        return {f"test_{k}": None if test is None else _json_number(getattr(test, k))
+                for k in keys}
+    return {
         "test_accuracy": None if test is None else test.accuracy,
         "test_loss": None if test is None else test.loss,
         "confusion_matrix": None if test is None else test.confusion.tolist(),
         "per_class": None if test is None else test.to_dict(class_names)["per_class"],
-        "epochs": [
-            {"epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
-             "val_loss": e.val_loss, "val_accuracy": e.val_accuracy, "seconds": e.seconds}
-            for e in finished.history.epochs
-        ],
-        "best_epoch": finished.best_epoch,
-        "stopped": finished.stopped,
-        "diverged": None if finished.diverged is None else finished.diverged.message,
     }
-    return report
 
+
+def epoch_report(e, regression: bool) -> dict:
+    if regression:
+        return {"epoch": e.epoch, "train_loss": _json_number(e.train_loss),
+                "val_loss": _json_number(e.val_loss), "val_rmse": _json_number(e.val_rmse),
+                "val_mae": _json_number(e.val_mae), "val_r2": _json_number(e.val_r2),
+                "seconds": e.seconds}
+    return {"epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,
+            "val_loss": e.val_loss, "val_accuracy": e.val_accuracy, "seconds": e.seconds}
+
+
+def _json_number(value: float) -> float | None:
+    """None for NaN or infinity: strict JSON has no such numbers."""
+    return float(value) if math.isfinite(value) else None

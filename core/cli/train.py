@@ -8,7 +8,6 @@ recovery session and the error says where, so a run is never thrown away.
 
 import functools
 import json
-import math
 import os
 import sys
 import time
@@ -192,7 +191,7 @@ def write_outputs(outputs: Outputs, finished, session) -> None:
         epochs = finished.history.epochs
         kept = kept_weights(session.train_config, finished.best_epoch,
                             epochs[-1].epoch if epochs else None,
-                            regression=math.isnan(finished.test.accuracy))
+                            regression=finished.regression)
         print(f"test set, with {kept}:\n{metrics_table(finished.test, class_names)}",
               file=sys.stderr if streamed else sys.stdout)  # fmt: skip
     steps = []
