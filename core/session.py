@@ -6,7 +6,9 @@ A session file is a zip archive (see docs/session-format.md) of
 - `weights.safetensors`: the current weights;
 - `best.safetensors` (optional): the weights of the best validation loss so far;
 - `optimizer.safetensors` (optional): where the optimizer left off (e.g. Adam's moments), so a
-  continued run does not start it afresh.
+  continued run does not start it afresh;
+- `runs.json` and `runs.safetensors` (optional): the run tree and its checkpoints
+  (core.run_tree_files).
 
 Nothing in a session is code: JSON and safetensors only, never pickle. The GUI and the CLI
 (`mlp-studio train --session FILE`) read and write the same files.
@@ -30,6 +32,8 @@ from mlp_studio.core.model import NetworkSpec, build_model, parameter_count
 from mlp_studio.core.optimizers import state_problem
 from mlp_studio.core.outputs import atomic_write
 from mlp_studio.core.reading import existing_file, loads_json
+from mlp_studio.core.run_tree import RunTree
+from mlp_studio.core.run_tree_files import TREE_JSON, TREE_TENSORS, read_tree, tree_members
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
 from mlp_studio.core.training import History, OptimizerState, TrainConfig
 from safetensors import SafetensorError
@@ -79,6 +83,9 @@ class Session:
     # A recovery autosave only: the session file it is the unsaved state of ("" if none), so a
     # restored session is that file again, with its changes unsaved.
     recovered_from: str = ""
+    # Every run's checkpoints and how runs branched (core.run_tree; the current run's own
+    # weights, history and optimizer are the fields above). None: no tree was kept.
+    run_tree: RunTree | None = None
 
 
 def now() -> str:
@@ -151,6 +158,10 @@ def session_bytes(session: Session) -> bytes:
         if session.optimizer_state is not None:
             moments = _tensor_bytes(_optimizer_tensors(session.optimizer_state))
             _write_member(zf, OPTIMIZER, moments, stamp, zipfile.ZIP_STORED)
+        if session.run_tree is not None:
+            doc, tensors = tree_members(session.run_tree)
+            _write_member(zf, TREE_JSON, doc, stamp, zipfile.ZIP_DEFLATED)
+            _write_member(zf, TREE_TENSORS, tensors, stamp, zipfile.ZIP_STORED)
     return buffer.getvalue()
 
 
@@ -248,6 +259,8 @@ def load_session(path: str | Path) -> Session:
                 session.best_weights = _read_weights(zf, BEST_WEIGHTS, session.spec)
             if OPTIMIZER in names and isinstance(meta.get("optimizer"), dict):
                 session.optimizer_state = _read_optimizer(zf, meta["optimizer"], session)
+            if TREE_JSON in names and TREE_TENSORS in names:
+                session.run_tree = _read_tree(zf, session.spec)
     except SessionError as err:
         raise SessionError(f"Cannot open {path}: {err}.") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
@@ -289,6 +302,17 @@ def _read_optimizer(zf: zipfile.ZipFile, doc: dict[str, Any],
         log.warning("session optimizer state ignored: %s", problem)
         return None
     return saved
+
+
+def _read_tree(zf: zipfile.ZipFile, spec: NetworkSpec) -> RunTree | None:
+    """The run tree, or None when it cannot be used: like the optimizer state it is extra (the
+    session's own weights and history are whole without it), so it never stops a session
+    from opening."""
+    try:
+        return read_tree(zf.read(TREE_JSON), zf.read(TREE_TENSORS), spec)
+    except (SessionError, zipfile.BadZipFile, zlib.error, EOFError) as err:
+        log.warning("session run tree ignored: %s", err)
+        return None
 
 
 # The helpers below raise SessionError with a sentence fragment; load_session puts

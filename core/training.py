@@ -183,6 +183,11 @@ class Trainer:
         # The weights a divergence goes back to: the start, then each sound epoch end.
         self.last_good: dict[str, Tensor] | None = None
         self.start_val_loss = math.nan  # of the model as the run found it
+        self.optimizer: torch.optim.Optimizer | None = None  # during run()
+        # On Stop: the weights then (before the best epoch's are restored) and where in the
+        # run: (epochs done, batches into the next) - a checkpoint (core.checkpoints).
+        self.stop_state: dict[str, Tensor] | None = None
+        self.stopped_at: tuple[int, int] | None = None
         self._loss_name = canonical_loss(config.loss)
         self._eval_loss = loss_function(self._loss_name, data.num_classes, task=data.task)
         self._x_val, self._y_val = data.x_val.to(self.device), data.y_val.to(self.device)
@@ -249,7 +254,7 @@ class Trainer:
         loss_fn = loss_function(self._loss_name, data.num_classes, weights, data.task)
         classify = data.task == "classification"
         params = list(model.parameters())
-        optimizer = make_optimizer(params, cfg)
+        optimizer = self.optimizer = make_optimizer(params, cfg)
         resume_optimizer(optimizer, cfg, self.optimizer_state)
         schedule = make_schedule(optimizer, cfg)
         linears = list(model.linears)
@@ -339,6 +344,7 @@ class Trainer:
         except _Stop:
             stopped = True
             self.history.batch_losses.extend(pending)
+            self.stop_state, self.stopped_at = _copy_state(model), (epoch - 1, b)
         if not diverged:  # a diverged optimizer's moments are NaN-driven: start afresh
             self.optimizer_state = optimizer_state_of(optimizer, cfg)
         else:

@@ -25,7 +25,16 @@ from multiprocessing.connection import Connection
 import numpy as np
 import torch
 import torch.multiprocessing  # noqa: F401 - registers the tensor reductions (shared memory)
+from mlp_studio.core.checkpoints import Checkpoint, finite
 from mlp_studio.core.data import PreparedData
+from mlp_studio.core.epoch_weights import (
+    EpochWeights,
+    epoch_weights,
+    portable,
+    state_arrays,
+    state_tensors,
+    stop_weights,
+)
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.model import NetworkSpec, build_model
 from mlp_studio.core.threads import use_passive_wait
@@ -63,7 +72,7 @@ class Job:
     paused: bool = False
     steps: int = 0
     probe: np.ndarray | None = None
-    optimizer_state: OptimizerState | None = None  # arrays for tensors (see _portable)
+    optimizer_state: OptimizerState | None = None  # arrays for tensors (see core.epoch_weights)
     stopped: bool = False  # stop() came before the child started: it never does
 
 
@@ -78,16 +87,9 @@ class _Final:
     best_weights: dict[str, np.ndarray] | None
     best_epoch: int | None
     best_val_loss: float
-    optimizer_state: OptimizerState | None  # arrays for tensors (see _portable)
-
-
-@dataclass(frozen=True)
-class _EpochWeights:
-    """Sent just before each EpochEnd: the weights at that epoch's end (what a recovery file
-    saves), which are the best so far when `best`."""
-
-    weights: dict[str, np.ndarray]
-    best: bool
+    optimizer_state: OptimizerState | None  # arrays for tensors (see core.epoch_weights)
+    # A Stop mid-epoch: the weights then, before the best epoch's were restored (a checkpoint)
+    stop: EpochWeights | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,9 @@ class TrainingProcess:
     start_epoch: int = 0
     threads: int = 1
     optimizer_state: OptimizerState | None = None  # in: the last run's; out: this run's
+    # Called (in the thread that polls) with each epoch's end, and a Stop mid-epoch, as a
+    # Checkpoint of run 0 (the caller knows which run it is) and whether it is the best so far.
+    on_checkpoint: Callable[[Checkpoint, bool], None] | None = None
     final_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
     epoch_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
     best_state: dict[str, torch.Tensor] | None = field(default=None, init=False)
@@ -162,10 +167,10 @@ class TrainingProcess:
     def _make_job(self) -> Job:
         # The images for display stay here: the child trains on the tensors alone.
         data = replace(self.data, raw_train=None, raw_val=None, raw_test=None, indices={})
-        return Job(self.model.spec.to_dict(), _arrays(self.model.state_dict()), data,
+        return Job(self.model.spec.to_dict(), state_arrays(self.model.state_dict()), data,
                    self.config.to_dict(), self.report_interval, self.snapshot_interval,
                    self.start_epoch, self.threads,
-                   optimizer_state=_portable(self.optimizer_state, np.asarray))
+                   optimizer_state=portable(self.optimizer_state, np.asarray))
 
     # ---- control, from any thread ----
 
@@ -292,10 +297,11 @@ class TrainingProcess:
     def _take(self, message) -> None:
         if isinstance(message, _Final):
             self._final = message
-        elif isinstance(message, _EpochWeights):
-            self.epoch_state = _tensors(message.weights)
+        elif isinstance(message, EpochWeights):
+            self.epoch_state = state_tensors(message.weights)
             if message.best:
                 self.best_state = self.epoch_state
+            self._checkpoint(message, "epoch")
         elif isinstance(message, _Failed):
             self._failure = message.message
         else:
@@ -333,13 +339,19 @@ class TrainingProcess:
                 "out of memory or stopped from outside, before it could hand back this run's "
                 "results. Try a smaller network, batch size or subset."
             )
-        self.final_state = _tensors(final.weights)
+        if final.stop is not None:
+            self._checkpoint(final.stop, "stop")
+        self.final_state = state_tensors(final.weights)
         self.model.load_state_dict(self.final_state)
-        self.best_state = None if final.best_weights is None else _tensors(final.best_weights)
+        self.best_state = None if final.best_weights is None else state_tensors(final.best_weights)
         self.best_epoch = final.best_epoch
-        self.optimizer_state = _portable(final.optimizer_state, torch.from_numpy)
+        self.optimizer_state = portable(final.optimizer_state, torch.from_numpy)
         self.best_val_loss = final.best_val_loss
         return self._finished
+
+    def _checkpoint(self, message: EpochWeights, kind: str) -> None:
+        if self.on_checkpoint is not None and finite(message.weights):
+            self.on_checkpoint(message.checkpoint(kind), message.best)
 
 
 # ---- the child ----
@@ -355,17 +367,17 @@ def serve(commands: Connection, events: Connection, job: Job) -> None:
     sender.start()
     try:
         model = build_model(NetworkSpec.from_dict(job.spec))
-        model.load_state_dict(_tensors(job.weights))
+        model.load_state_dict(state_tensors(job.weights))
 
         def post(event) -> None:
             if isinstance(event, EpochEnd):
-                outbox.put(_EpochWeights(_arrays(model.state_dict()), event.best))
+                outbox.put(epoch_weights(trainer, event))
             outbox.put(event)
 
         trainer = Trainer(model, _as_tensors(job.data), TrainConfig.from_dict(job.config),
                           on_event=post, report_interval=job.report_interval,
                           snapshot_interval=job.snapshot_interval, start_epoch=job.start_epoch,
-                          optimizer_state=_portable(job.optimizer_state, torch.from_numpy))
+                          optimizer_state=portable(job.optimizer_state, torch.from_numpy))
         if job.probe is not None:
             trainer.set_probe(torch.from_numpy(job.probe))
         if job.paused:
@@ -377,9 +389,10 @@ def serve(commands: Connection, events: Connection, job: Job) -> None:
         if trainer.snapshot_interval:
             # The trainer may have restored the best epoch's weights: show those.
             outbox.put(trainer.snapshot(len(trainer.history.batch_losses)))
-        best = None if trainer.best_state is None else _arrays(trainer.best_state)
-        outbox.put(_Final(_arrays(model.state_dict()), best, trainer.best_epoch,
-                          trainer.best_val_loss, _portable(trainer.optimizer_state, np.asarray)))
+        best = None if trainer.best_state is None else state_arrays(trainer.best_state)
+        outbox.put(_Final(state_arrays(model.state_dict()), best, trainer.best_epoch,
+                          trainer.best_val_loss, portable(trainer.optimizer_state, np.asarray),
+                          stop_weights(trainer)))
     except StudioError as err:
         outbox.put(_Failed(str(err)))
     except Exception as err:  # a bug or an out-of-memory: report it, the parent stays alive
@@ -402,25 +415,6 @@ def _copied(data: PreparedData) -> PreparedData:
 def _as_tensors(data: PreparedData) -> PreparedData:
     return replace(data, **{k: torch.from_numpy(v) for k in _TENSORS
                             if isinstance(v := getattr(data, k), np.ndarray)})  # fmt: skip
-
-
-def _portable(saved: OptimizerState | None, convert) -> OptimizerState | None:
-    """`saved` with `convert` applied to its tensors (np.asarray) or arrays (torch.from_numpy):
-    arrays travel by value, tensors would need the sender alive (see _Final)."""
-    if saved is None:
-        return None
-    kind = np.ndarray if convert is torch.from_numpy else torch.Tensor
-    state = {i: {k: convert(v) if isinstance(v, kind) else v for k, v in values.items()}
-             for i, values in saved.state_dict["state"].items()}  # fmt: skip
-    return replace(saved, state_dict={**saved.state_dict, "state": state})
-
-
-def _arrays(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy().copy() for k, v in state.items()}
-
-
-def _tensors(state: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(v) for k, v in state.items()}
 
 
 def _send_all(outbox: queue.SimpleQueue, events: Connection) -> None:

@@ -142,7 +142,7 @@ def serve_here(data, config, **job_changes):
     commands_out, commands_in = multiprocessing.Pipe(duplex=False)
     events_out, events_in = multiprocessing.Pipe(duplex=False)
     model = small_model()
-    job = tp.Job(model.spec.to_dict(), tp._arrays(model.state_dict()), data, config.to_dict(),
+    job = tp.Job(model.spec.to_dict(), tp.state_arrays(model.state_dict()), data, config.to_dict(),
                  0.05, 0.0, 0, 1)  # fmt: skip
     for key, value in job_changes.items():
         setattr(job, key, value)
@@ -196,7 +196,7 @@ def test_the_child_stops_when_the_parent_goes(data):
     commands_out, commands_in = multiprocessing.Pipe(duplex=False)
     events_out, events_in = multiprocessing.Pipe(duplex=False)
     model = small_model()
-    job = tp.Job(model.spec.to_dict(), tp._arrays(model.state_dict()), data,
+    job = tp.Job(model.spec.to_dict(), tp.state_arrays(model.state_dict()), data,
                  TrainConfig(epochs=100_000, batch_size=8).to_dict(), 0.05, 0.0, 0, 1)
     thread = threading.Thread(target=tp.serve, args=(commands_out, events_in, job))
     thread.start()
