@@ -3,7 +3,9 @@
 MNIST digits were fitted into a 20x20 box keeping their aspect ratio (anti-aliased), then
 placed in a 28x28 field so that their centre of mass sits at the centre. A model trained on
 MNIST only recognises digits prepared the same way, so the CLI's `predict`, the GUI's drawing
-canvas and any image file all go through `preprocess_digit`.
+canvas and any image file all go through `preprocess_digit`. Models of other image sizes (8x8
+digits, 32x32 folders) get the same recipe scaled to their field: the box keeps MNIST's 20/28
+of each side.
 """
 
 import io
@@ -40,16 +42,16 @@ class DigitSteps:
     """
 
     cropped: np.ndarray  # the ink's bounding box cut out of the input
-    fitted: np.ndarray  # [20, 20]: the crop resized so its longer side is 20, centred
-    centered: np.ndarray  # [28, 28]: the fitted digit with its centre of mass at (14, 14)
+    fitted: np.ndarray  # [20, 20] (the box): the crop resized to fit the box, centred
+    centered: np.ndarray  # [28, 28] (the field): the fitted digit, its mass at the centre
     bbox: tuple[int, int, int, int]  # (top, left, bottom, right) in the input, bottom/right excl.
     center_of_mass: tuple[float, float] | None  # (row, col) of the ink in `fitted`
     empty: bool
 
     @property
     def pixels(self) -> np.ndarray:
-        """float32 [784] raw 0-255: what the model's normalization receives."""
-        return self.centered.reshape(FIELD * FIELD)
+        """float32 [H * W] raw 0-255 (784 for MNIST): what the model's normalization receives."""
+        return self.centered.reshape(-1)
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -119,43 +121,56 @@ def _white_on_black(gray: np.ndarray) -> np.ndarray:
     return np.clip(stretched, 0.0, 255.0).astype(np.float32)
 
 
-def preprocess_digit(gray: np.ndarray) -> DigitSteps:
-    """MNIST-style preprocessing of a float 0-255 white-on-black image of any size."""
+def box_for(field: tuple[int, int]) -> tuple[int, int]:
+    """The box a digit is fitted into for a field of (rows, cols): MNIST's 20/28 of each side."""
+    return tuple(max(1, round(side * BOX / FIELD)) for side in field)
+
+
+def preprocess_digit(gray: np.ndarray, field: tuple[int, int] = (FIELD, FIELD)) -> DigitSteps:
+    """MNIST-style preprocessing of a float 0-255 white-on-black image of any size, into a
+    `field` of (rows, cols) pixels: 28x28 for MNIST, the model's own image size otherwise."""
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or gray.size == 0:
         raise DataFormatError(
             f"Expected a 2-D grayscale image, got an array of shape {gray.shape}."
         )
+    rows, cols = (int(v) for v in field)
+    if rows < 1 or cols < 1:
+        raise DataFormatError(f"The image size must be at least 1x1, got {rows}x{cols}.")
+    box_rows, box_cols = box_for((rows, cols))
     peak = float(gray.max())
     if not peak >= MIN_INK:  # also catches NaN
-        return _empty()
+        return _empty((rows, cols))
 
     ink = gray > INK_FRACTION * peak
-    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
-    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    inked_rows, inked_cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    top, bottom = int(inked_rows[0]), int(inked_rows[-1]) + 1
+    left, right = int(inked_cols[0]), int(inked_cols[-1]) + 1
     cropped = gray[top:bottom, left:right]
 
     h, w = cropped.shape
-    scale = BOX / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # Pillow wants (width, height)
+    scale = min(box_rows / h, box_cols / w)
+    # Pillow wants (width, height); never larger than the box after rounding.
+    size = (min(box_cols, max(1, round(w * scale))), min(box_rows, max(1, round(h * scale))))
     resized = np.asarray(Image.fromarray(cropped).resize(size, Image.Resampling.LANCZOS))
     resized = np.clip(resized, 0.0, 255.0)  # Lanczos overshoots near sharp edges
     rh, rw = resized.shape
 
     total = float(resized.sum())
     if total <= 0.0:  # a lone faint pixel can vanish in the resize
-        return _empty()
+        return _empty((rows, cols))
     com_r = float(resized.sum(1) @ np.arange(rh)) / total
     com_c = float(resized.sum(0) @ np.arange(rw)) / total
 
-    fitted = np.zeros((BOX, BOX), np.float32)
-    fr, fc = (BOX - rh) // 2, (BOX - rw) // 2
+    fitted = np.zeros((box_rows, box_cols), np.float32)
+    fr, fc = (box_rows - rh) // 2, (box_cols - rw) // 2
     fitted[fr : fr + rh, fc : fc + rw] = resized
 
-    # Integer shift putting the centre of mass at (14, 14), kept inside the field.
-    r0 = min(max(round(FIELD / 2 - com_r), 0), FIELD - rh)
-    c0 = min(max(round(FIELD / 2 - com_c), 0), FIELD - rw)
-    centered = np.zeros((FIELD, FIELD), np.float32)
+    # Integer shift putting the centre of mass at the field's centre ((14, 14) for MNIST),
+    # kept inside the field.
+    r0 = min(max(round(rows / 2 - com_r), 0), rows - rh)
+    c0 = min(max(round(cols / 2 - com_c), 0), cols - rw)
+    centered = np.zeros((rows, cols), np.float32)
     centered[r0 : r0 + rh, c0 : c0 + rw] = resized
 
     return DigitSteps(
@@ -168,11 +183,11 @@ def preprocess_digit(gray: np.ndarray) -> DigitSteps:
     )
 
 
-def _empty() -> DigitSteps:
+def _empty(field: tuple[int, int] = (FIELD, FIELD)) -> DigitSteps:
     return DigitSteps(
         cropped=np.zeros((0, 0), np.float32),
-        fitted=np.zeros((BOX, BOX), np.float32),
-        centered=np.zeros((FIELD, FIELD), np.float32),
+        fitted=np.zeros(box_for(field), np.float32),
+        centered=np.zeros(field, np.float32),
         bbox=(0, 0, 0, 0),
         center_of_mass=None,
         empty=True,

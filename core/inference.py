@@ -35,7 +35,7 @@ def predict_digit(
     pixels_raw: np.ndarray,
     saliency: bool = False,
 ) -> DigitPrediction:
-    """Run one raw image ([D] or [28, 28], 0-255) through `model` in evaluation mode.
+    """Run one raw image ([D] or [H, W], 0-255) through `model` in evaluation mode.
 
     The model is switched to eval() (dropout off, batch norm on its running statistics) and
     back to its previous mode afterwards, so never pass a model that another thread is
@@ -46,7 +46,7 @@ def predict_digit(
     if x.size != size or normalization.size != size:
         raise DataFormatError(
             f"The model takes {size} inputs and its normalization {normalization.size}, but the "
-            f"image has {x.size} pixels: use a model trained on 28x28 MNIST images."
+            f"image has {x.size} pixels: prepare the image at the size the model was trained on."
         )
     device = next(model.parameters()).device
     raw = torch.from_numpy(x).to(device).unsqueeze(0)

@@ -219,3 +219,25 @@ def test_mnist_digits_are_almost_unchanged(mnist_dir):
     images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:500].astype(np.float32)
     scores = [correlation(img, preprocess_digit(img).centered) for img in images]
     assert np.median(scores) > 0.95
+
+
+@pytest.mark.parametrize("field", [(8, 8), (32, 32), (16, 24)])
+def test_other_picture_sizes_get_the_same_recipe_scaled(field):
+    """8x8 digits or 32x32 folders: the box keeps MNIST's 20/28 of the side, the mass sits at
+    the field's centre, and the pixels are one per input of such a network."""
+    rows, cols = field
+    steps = preprocess_digit(canvas(), field)
+    assert steps.centered.shape == field and steps.pixels.shape == (rows * cols,)
+    box = (round(rows * 20 / 28), round(cols * 20 / 28))
+    assert steps.fitted.shape == box
+    # The drawing is taller than wide: its height fills the box's rows.
+    assert np.count_nonzero(steps.fitted.max(1) > 0) == box[0]
+    r, c = mass_centre(steps.centered)
+    assert abs(r - rows / 2) <= 0.5 and abs(c - cols / 2) <= 0.5
+    blank = preprocess_digit(np.zeros((50, 50), np.float32), field)
+    assert blank.empty and blank.centered.shape == field and blank.pixels.shape == (rows * cols,)
+
+
+def test_default_field_is_mnists():
+    np.testing.assert_array_equal(
+        preprocess_digit(canvas()).centered, preprocess_digit(canvas(), (28, 28)).centered)

@@ -374,7 +374,7 @@ def test_pick_a_test_image(qtbot, ring_data, ring_model):
     assert mark in panel.detail_label.text()
 
     qtbot.mouseClick(panel.test_button, LEFT)
-    assert panel.true_label() is not None and "MNIST test image #" in panel.source_label.text()
+    assert panel.true_label() is not None and "Test image #" in panel.source_label.text()
     panel.canvas.clear()
     assert panel.true_label() is None
 
@@ -402,12 +402,13 @@ def test_without_a_model_the_drawing_and_steps_still_work(qtbot):
     config.normalization = "per_pixel"
     state.set_data_config(config)
     state.ensure_model()
-    assert panel.prediction is None and "load MNIST" in panel.confidence_label.text()
+    assert panel.prediction is None and "load its data" in panel.confidence_label.text()
 
 
 def test_a_model_for_2d_points_leaves_the_drawing_without_a_guess(qtbot):
-    """A playground network (4 inputs, its data's own normalization) becomes current while a
-    digit is on the canvas: the steps stay, no normalization of the wrong size is applied."""
+    """A network of 4 inputs (its data's own normalization) becomes current while a digit is
+    on the canvas: no normalization of the wrong size is applied, and instead of a canvas that
+    cannot work the panel says why drawing does not apply; a picture network brings it back."""
     state = Experiment()
     panel = make_panel(qtbot, state)
     draw(qtbot, panel.canvas, [(0.4, 0.2), (0.45, 0.8)])
@@ -416,7 +417,10 @@ def test_a_model_for_2d_points_leaves_the_drawing_without_a_guess(qtbot):
     points = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
     state.set_model(model, fit_normalization("per_pixel", points))
     assert panel.prediction is None and panel.normalization is None
-    assert "4 inputs" in panel.confidence_label.text()
+    assert not panel.canvas.isVisible() and panel.not_drawable.isVisible()
+    assert "4 values per sample" in panel.not_drawable.text()
+    state.replace_spec(NetworkSpec())  # 784 inputs: a 28x28 picture again
+    assert panel.canvas.isVisible() and not panel.not_drawable.isVisible()
     assert not panel.steps.empty and tile_gray(panel.centered_tile).max() > 0
 
 

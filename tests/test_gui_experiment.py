@@ -154,8 +154,8 @@ def test_the_data_source_is_explicit_and_mnist_after_the_playground_is_not_its_s
     assert state.source == "playground"
     assert data_panel.source_combo.currentData() == "playground"
     draw = window.panels["canvas"]
-    assert not draw.test_button.isEnabled()
-    assert "not images" in draw.message.text()  # says why, not just empty
+    assert draw.pages.currentWidget() is draw.not_drawable_page  # says why, no dead canvas
+    assert "Playground points" in draw.not_drawable.text()
     playground = window.panels["playground"]
     playground.findChild(SuggestionBar).button.click()
     playground.select_dataset("xor")

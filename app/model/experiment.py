@@ -10,6 +10,7 @@ Panels never talk to each other; they write here and listen to the signals.
 from __future__ import annotations
 
 import copy
+import math
 
 from mlp_studio.core.data import DataConfig, Normalization, PreparedData
 from mlp_studio.core.lineage import Lineage
@@ -376,6 +377,17 @@ class Experiment(QObject):
 
     def set_feature_names(self, names: list[str]) -> None:
         self._feature_names = list(names)
+
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample of the current network's input (the model's, else the spec's): (H, W)
+        grayscale or (H, W, 3) colour pixels, or (D,) values. The loaded data's shape when it
+        fits; else 28x28 pixels for 784 inputs without feature names (as exports assume)."""
+        model = self._model
+        size = model.spec.input_size if model is not None else self._spec.input_size
+        data = self._data
+        if data is not None and math.prod(data.input_shape) == size:
+            return tuple(int(v) for v in data.input_shape)
+        return (28, 28) if size == 28 * 28 and not self.feature_names else (size,)
 
     def class_names(self, output_size: int | None = None) -> list[str]:
         """What each output means: the model's own names (imported, opened) until it trains

@@ -377,10 +377,11 @@ def rgba_to_qimage(rgba: np.ndarray) -> QImage:
 
 
 def saliency_rgb(digit: np.ndarray, saliency: np.ndarray) -> np.ndarray:
-    """uint8 [28, 28, 3]: the digit dimmed to grey, red where raising the pixel raises the top
-    probability, blue where it lowers it; strength relative to the largest magnitude."""
-    gray = np.asarray(digit, np.float32).reshape(28, 28) / 255.0 * 110.0
-    s = np.nan_to_num(np.asarray(saliency, np.float32).reshape(28, 28))
+    """uint8 [H, W, 3] (the digit's [H, W]): the digit dimmed to grey, red where raising the
+    pixel raises the top probability, blue where it lowers it; strength relative to the
+    largest magnitude."""
+    gray = np.asarray(digit, np.float32) / 255.0 * 110.0
+    s = np.nan_to_num(np.asarray(saliency, np.float32).reshape(gray.shape))
     # Relative to a high percentile rather than the single largest pixel, so one extreme
     # pixel does not wash out the rest.
     scale = float(np.percentile(np.abs(s), 99))

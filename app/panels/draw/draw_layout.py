@@ -15,7 +15,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSlider,
+    QStackedLayout,
     QVBoxLayout,
+    QWidget,
 )
 
 
@@ -161,8 +163,26 @@ class DrawLayout:
         right.addWidget(heading("Inside the network"))
         right.addLayout(self._network_row)
 
-        layout = QHBoxLayout(self)
+        self.draw_page = QWidget()
+        layout = QHBoxLayout(self.draw_page)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(16)
         layout.addLayout(left, 5)
         layout.addLayout(right, 6)
+        # Shown instead of the canvas when the network does not take a grayscale picture.
+        self.not_drawable = QLabel()
+        self.not_drawable.setWordWrap(True)
+        self.not_drawable.setTextFormat(Qt.TextFormat.RichText)
+        self.not_drawable.setMaximumWidth(620)
+        self.not_drawable_page = QWidget()
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.not_drawable, 4)
+        row.addStretch(1)
+        page = QVBoxLayout(self.not_drawable_page)
+        page.addStretch(1)
+        page.addLayout(row)
+        page.addStretch(2)
+        self.pages = QStackedLayout(self)
+        self.pages.addWidget(self.draw_page)
+        self.pages.addWidget(self.not_drawable_page)

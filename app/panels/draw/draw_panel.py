@@ -1,8 +1,9 @@
 """Draw a digit and watch the network read it.
 
-The drawing (or an opened picture, or an MNIST test digit) goes through exactly what
+The drawing (or an opened picture, or a test image) goes through exactly what
 `mlp-studio predict` does: core.digits.preprocess_digit (crop to the ink, fit into 20x20, centre
-the mass in 28x28), then the normalization training used, then the network
+the mass in 28x28; the same scaled to the network's own picture size, e.g. 8x8), then the
+normalization training used, then the network
 (core.inference.predict_digit). Every step is shown, then the class probabilities, each hidden
 layer's activations and the pixels that pushed the guess (input-gradient saliency).
 
@@ -19,12 +20,17 @@ import numpy as np
 import torch
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.draw.draw_layout import DrawLayout
+from mlp_studio.app.panels.draw.drawable import (
+    image_field,
+    not_drawable_html,
+    why_not_drawable,
+)
 from mlp_studio.app.panels.draw.drawing_canvas import SIZE
 from mlp_studio.app.panels.draw.prediction_views import PredictionViews
 from mlp_studio.app.widgets.background import error_message
 from mlp_studio.app.widgets.banner import Level
 from mlp_studio.core.data import Normalization, fit_normalization
-from mlp_studio.core.digits import FIELD, DigitSteps, load_image, preprocess_digit
+from mlp_studio.core.digits import FIELD, DigitSteps, box_for, load_image, preprocess_digit
 from mlp_studio.core.inference import DigitPrediction, predict_digit
 from mlp_studio.core.model import MLP, build_model
 from PySide6.QtCore import QSettings, QTimer, Signal, Slot
@@ -48,6 +54,7 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         self.prediction: DigitPrediction | None = None
         self.normalization: Normalization | None = None
         self._gray = np.zeros((SIZE, SIZE), np.float32)
+        self.field: tuple[int, int] = (FIELD, FIELD)  # the picture size the network takes
         # Predictions use a private copy of the model, never state.model itself: predict_digit
         # switches its model to eval() (dropout off, batch norm on running statistics), which
         # must not leak into the model other views and exports read. The copy is rebuilt when
@@ -65,6 +72,7 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         state.trainingChanged.connect(self._on_training_changed)
         state.trainConfigChanged.connect(self._on_settings_changed)  # the loss's output head
         state.dataConfigChanged.connect(self._on_settings_changed)  # the normalization kind
+        state.specChanged.connect(self._on_model_changed)  # the input size
         self._training_timer = QTimer(self)
         self._training_timer.setInterval(int(REFRESH_SECONDS * 1000))
         self._training_timer.timeout.connect(self._predict)
@@ -113,7 +121,7 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         self.imageOpened.emit(False)
 
     def pick_test_image(self, index: int | None = None) -> int | None:
-        """Put MNIST test digit `index` (random if None) on the canvas; returns the index."""
+        """Put test image `index` (random if None) on the canvas; returns the index."""
         data = self.state.data
         if data is None or data.raw_test is None or len(data.raw_test) == 0:
             self._show_message(self._why_no_test_images(), error=False)
@@ -149,7 +157,7 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
             self.source_label.setText(f"Picture: {tag[1]}")
         else:
             _, index, _, name = tag
-            self.source_label.setText(f"MNIST test image #{index} · true label <b>{name}</b>")
+            self.source_label.setText(f"Test image #{index} · true label <b>{name}</b>")
         self.source_label.setVisible(tag is not None)
 
     def true_label(self) -> int | None:
@@ -177,18 +185,13 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
             if usable
             else self._why_no_test_images()
         )
-        if self.state.source != "mnist":
-            self._show_message(self._why_no_test_images(), error=False)
-        elif self.message.text() == self._why_no_test_images("playground"):
-            self._show_message("")
         self._refresh()
 
-    def _why_no_test_images(self, source: str | None = None) -> str:
-        if (source or self.state.source) != "mnist":
+    def _why_no_test_images(self) -> str:
+        if self.state.source != "mnist":
             return ("The studio trains on Playground points, which are not images: choose "
-                    "'MNIST digits' under Train on in the Data panel to draw digits and pick "
-                    "test images.")
-        return "Load MNIST in the Data panel first."
+                    "the Data panel's data under Train on to pick test images.")
+        return "Load images in the Data panel first."
 
     @Slot(bool)
     def _on_training_changed(self, active: bool) -> None:
@@ -237,19 +240,31 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         self._refresh()
 
     def _refresh(self) -> None:
-        """Preprocess the current drawing, show the steps, predict."""
-        self.steps = preprocess_digit(self._gray)
+        """Fit the panel to the network's input, preprocess the drawing, show the steps,
+        predict."""
+        shape = self.state.input_shape()
+        field = image_field(shape)
+        if field is None:  # a table, points or colour pictures: say why, no dead canvas
+            self.not_drawable.setText(not_drawable_html(why_not_drawable(
+                shape, self.state.source, self.state.feature_names)))
+            self.pages.setCurrentWidget(self.not_drawable_page)
+        else:
+            self.pages.setCurrentWidget(self.draw_page)
+            if field != self.field:
+                self.field = field
+                self.fitted_tile.title = "Fitted {1}×{0}".format(*box_for(field))
+                self.centered_tile.title = f"Centred {field[1]}×{field[0]}"
+        self.steps = preprocess_digit(self._gray, self.field)
         self._predict()
 
     @Slot()
     def _predict(self) -> None:
         model = self._inference_model()
-        input_size = FIELD * FIELD if model is None else model.spec.input_size
-        # A network for other inputs (a playground's 2-D points) has no normalization for the
+        input_size = self.field[0] * self.field[1] if model is None else model.spec.input_size
+        # A network for other inputs (a table, 2-D points) has no normalization for the
         # drawing: _problem says why there is no guess.
-        self.normalization = (
-            self._pick_normalization(input_size) if input_size == FIELD * FIELD else None
-        )
+        fits = input_size == self.field[0] * self.field[1]
+        self.normalization = self._pick_normalization(input_size) if fits else None
         self._show_steps()
         self._set_layer_maps(model)
         self.prediction = None
@@ -264,16 +279,17 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         """Why there is no prediction, or None."""
         if model is None:
             return NO_MODEL
-        if model.spec.input_size != FIELD * FIELD:
+        rows, cols = self.field
+        if model.spec.input_size != rows * cols:
             return (
                 f"This network takes {model.spec.input_size} inputs per sample: the canvas "
-                f"needs one with {FIELD * FIELD} inputs (a 28×28 image)."
+                f"needs one with {rows * cols} inputs (a {cols}×{rows} image)."
             )
         if self.normalization is None:
             kind = self.state.data_config.normalization
             return (
                 f"The model expects '{kind}' normalization, computed from its training data: "
-                "load MNIST in the Data panel to see its guess."
+                "load its data in the Data panel to see its guess."
             )
         return None
 

@@ -11,7 +11,6 @@ from mlp_studio.app.panels.draw.digit_views import (
     saliency_rgb,
 )
 from mlp_studio.app.panels.draw.drawing_canvas import SIZE, gray_to_qimage
-from mlp_studio.core.digits import FIELD
 from mlp_studio.core.model import MLP, describe
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel
@@ -58,29 +57,25 @@ class PredictionViews:
         self.fitted_tile.set_image(
             gray_to_qimage(steps.fitted), "+ mass centre", marker=steps.center_of_mass
         )
+        rows, cols = steps.centered.shape
         self.centered_tile.set_image(
-            gray_to_qimage(steps.centered), "+ at (14, 14)", marker=(FIELD / 2, FIELD / 2)
+            gray_to_qimage(steps.centered), f"+ at ({rows / 2:g}, {cols / 2:g})",
+            marker=(rows / 2, cols / 2),
         )
         norm = self.normalization
         if norm is None:
             self.normalized_tile.set_image(None)
             self.normalized_tile.set_placeholder("needs the data")
             return
-        values = norm.apply(steps.pixels[None, :])[0].reshape(FIELD, FIELD)
+        values = norm.apply(steps.pixels[None, :])[0].reshape(steps.centered.shape)
         low, high = float(values.min()), float(values.max())
         self.normalized_tile.set_image(
             gray_to_qimage(gray_levels(values, low, high)), f"{norm.kind}: {low:.2g} … {high:.2g}"
         )
 
-    def _class_names(self, count: int) -> list[str]:
-        data = self.state.data
-        if data is not None and data.num_classes == count:
-            return list(data.class_names)
-        return [str(i) for i in range(count)]
-
     def _show_prediction(self, model: MLP | None, problem: str | None) -> None:
         count = 10 if model is None else model.spec.output_size
-        names = self._class_names(count)
+        names = self.state.class_names(count)
         true = self.true_label()
         pred = self.prediction
         self.bars.set_probabilities(None if pred is None else pred.probabilities, names, true)
@@ -117,7 +112,7 @@ class PredictionViews:
         self._show_network_hint(model)
 
     def saliency_map(self) -> np.ndarray | None:
-        """float32 [784]: what the saliency tile shows (before colouring), or None."""
+        """float32 [H * W]: what the saliency tile shows (before colouring), or None."""
         if self.prediction is None or self.prediction.saliency is None:
             return None
         gradient = self.prediction.saliency
