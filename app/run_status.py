@@ -3,9 +3,7 @@ the device, messages."""
 
 from __future__ import annotations
 
-import math
-
-from mlp_studio.app.widgets.formatting import format_duration, format_rate
+from mlp_studio.app.widgets.formatting import format_duration, format_rate, format_scores
 from mlp_studio.app.widgets.glyph_icons import glyph_icon
 from PySide6.QtCore import Slot
 from PySide6.QtGui import QAction
@@ -128,17 +126,18 @@ class RunStatus:
         if result.test is None:
             return "Stopped before the first epoch ended"
         ended = "Stopped" if result.stopped else "Finished"
-        if math.isnan(result.test.accuracy):  # regression: no accuracy
-            summary = f"{ended}: test loss {result.test.loss:.4g}"
-        else:
-            summary = (f"{ended}: test accuracy {result.test.accuracy:.2%}, "
-                       f"loss {result.test.loss:.4f}")
+        test = result.test
+        summary = f"{ended}: test {format_scores(test, bold=False)}"
+        if not test.regression:
+            summary += f", loss {test.loss:.4f}"
+        elif test.rmse == test.rmse:  # not NaN; else the scores are the loss already
+            summary += f", loss {test.loss:.4g}"
         from mlp_studio.core.best_epoch import kept_weights  # torch is loaded by now
 
         epochs = result.history.epochs
         kept = kept_weights(self.state.train_config, result.best_epoch,
                             epochs[-1].epoch if epochs else None,
-                            regression=math.isnan(result.test.accuracy))
+                            regression=test.regression)
         return f"{summary}, with {kept}"
 
     @Slot(object)

@@ -2,6 +2,7 @@
 
 import warnings
 
+import numpy as np
 import pytest
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.training_panel import TrainingPanel
@@ -58,10 +59,59 @@ def test_regression_shows_losses_and_hides_the_accuracy_plot(view):
         finished = run_into(v, state, state.data)
     assert finished.test is not None
     texts = v.status.text() + " " + v._best_text
-    assert "nan" not in texts.lower()
-    assert "Test loss" in v.status.text() and "best loss" in v._best_text
+    assert "nan" not in texts.lower() and "accuracy" not in texts.lower()
+    assert "Test RMSE" in v.status.text() and "R²" in v.status.text()
+    assert "best RMSE" in v._best_text
     assert not v.curves.acc_plot.isVisibleTo(v.curves)
     assert len(v.curves.val_loss_curve.getData()[0]) == 3
+
+
+def test_regression_results_are_plotted_where_the_confusion_matrix_would_be(view, tmp_path):
+    """Predicted against true values and the errors, for the test set after the run, with
+    RMSE, MAE and R² (the data's own figures, recomputed here) and no accuracy or NaN."""
+    v, state = view
+    state.set_data(playground.make_data(playground.generate("plane", 200, 0.1)).data)
+    tabs = v.tabs
+    assert tabs.isTabVisible(tabs.indexOf(v.regression))
+    assert not tabs.isTabVisible(tabs.indexOf(v.confusion))
+    tabs.setCurrentWidget(v.regression)
+    finished = run_into(v, state, state.data)
+    page = v.regression
+    assert page.source.currentData() == "test" and tabs.currentWidget() is page
+    test = finished.test
+    true, predicted = page.points.getData()
+    np.testing.assert_allclose(true, state.data.y_test.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(predicted, test.values, rtol=1e-6)
+    x, errors = page.residuals.getData()
+    np.testing.assert_allclose(errors, test.values - state.data.y_test.numpy(), atol=1e-6)
+    rmse = float(np.sqrt(np.mean((test.values - test.targets) ** 2)))
+    summary = page.summary.text()
+    assert f"RMSE <b>{rmse:.4g}</b>" in summary and "MAE" in summary and "R²" in summary
+    assert f"{len(true)} test samples" in summary
+    assert "nan" not in summary.lower() and "accuracy" not in summary.lower()
+    page.show_split("validation")  # the last epoch's validation predictions
+    assert len(page.points.getData()[0]) == len(state.data.y_val)
+    page.show_split("test")
+    csv_text = page.export_csv(tmp_path / "p.csv").read_text()
+    assert csv_text.startswith("true,predicted,error") and f"rmse,{rmse:.6g}" in csv_text
+    for target in page.export_targets()[:2]:
+        target.write(tmp_path / f"{target.name}.png")
+        assert (tmp_path / f"{target.name}.png").stat().st_size > 1000
+
+
+def test_regression_history_shows_its_scores_without_samples(view):
+    """An opened session keeps the last epoch's figures, not the predictions: the scores are
+    shown and the page says why the plots are empty."""
+    v, state = view
+    state.set_data(playground.make_data(playground.generate("plane", 200, 0.1)).data)
+    finished = run_into(v, state, state.data, epochs=2)
+    v.show_history(finished.history)
+    v.flush()
+    last = finished.history.epochs[-1]
+    assert f"RMSE <b>{last.val_rmse:.4g}</b>" in v.status.text()
+    assert "nan" not in v.status.text().lower()
+    assert len(v.regression.points.getData()[0]) == 0
+    assert "keeps the scores" in v.regression.empty_note.text()
 
 
 def test_classification_after_regression_shows_accuracy_again(view):
@@ -73,3 +123,5 @@ def test_classification_after_regression_shows_accuracy_again(view):
     assert v.curves.acc_plot.isVisibleTo(v.curves)
     assert len(v.curves.val_acc_curve.getData()[0]) == 2
     assert "Test accuracy" in v.status.text() and "%" in v._best_text
+    assert v.tabs.isTabVisible(v.tabs.indexOf(v.confusion))
+    assert not v.tabs.isTabVisible(v.tabs.indexOf(v.regression))

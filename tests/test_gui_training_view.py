@@ -341,6 +341,8 @@ def test_every_tab_offers_working_exports(view, state, tmp_path):
     view.on_finished(Finished(None, random_metrics(seed=4), 1, False, None))
     written = 0
     for i in range(view.tabs.count()):
+        if not view.tabs.isTabVisible(i):  # a classifier has no Predictions tab
+            continue
         view.tabs.setCurrentIndex(i)
         view.flush()
         for target in view.export_button.targets():

@@ -19,8 +19,9 @@ from mlp_studio.app.panels.training.confusion_view import ConfusionView
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
 from mlp_studio.app.panels.training.live_plots import CurvesPanel, GradientsPanel
 from mlp_studio.app.panels.training.plot_export import ExportButton
+from mlp_studio.app.panels.training.regression_view import RegressionView
 from mlp_studio.app.panels.training.weights_grid import WeightsGrid
-from mlp_studio.app.widgets.formatting import format_rate
+from mlp_studio.app.widgets.formatting import format_rate, format_scores
 from mlp_studio.core.metrics import metrics_from_confusion
 from mlp_studio.core.training import (
     BatchProgress,
@@ -59,11 +60,13 @@ class TrainingPanel(QWidget):
         self.weights = WeightsGrid()
         self.activations = ActivationsView(state)
         self.confusion = ConfusionView()
+        self.regression = RegressionView()  # in the confusion matrix's place for regression
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for page, title in ((self.curves, "Curves"), (self.gradients, "Gradients"),
                             (self.weights, "Weights"), (self.activations, "Activations"),
-                            (self.confusion, "Confusion")):  # fmt: skip
+                            (self.confusion, "Confusion"),
+                            (self.regression, "Predictions")):  # fmt: skip
             self.tabs.addTab(page, title)
         self.export_button = ExportButton(lambda: self.tabs.currentWidget().export_targets())
         self.export_button.setAutoRaise(True)
@@ -123,6 +126,7 @@ class TrainingPanel(QWidget):
         self._total_epochs = state.train_config.epochs
         self._best_text = ""
         self._status_dirty = False
+        self._show_results_tab()
         self.show_history(state.history)
         self._on_model(state.model)
 
@@ -136,6 +140,7 @@ class TrainingPanel(QWidget):
         self.gradients.clear()
         self.gradients.set_layers([h.activation.name for h in self.state.spec.hidden])
         self.confusion.clear()
+        self.regression.clear()
         self.weights.clear()
         self._last = None
         self._total_epochs = self.state.train_config.epochs
@@ -157,15 +162,12 @@ class TrainingPanel(QWidget):
         self.curves.show_history(history)
         self.gradients.show_history(history)
         last = history.epochs[-1]
-        self.confusion.set_metrics("validation", metrics_from_confusion(
-            last.val_confusion, last.val_loss), self.state.data, f"epoch {last.epoch}")
-        self.confusion.show_split("validation")
+        scores = [math.nan if v is None else v for v in (last.val_rmse, last.val_mae, last.val_r2)]
+        metrics = metrics_from_confusion(last.val_confusion, last.val_loss, *scores)
+        self._set_results("validation", metrics, f"epoch {last.epoch}")
         self._total_epochs = last.epoch
-        if math.isnan(last.val_accuracy):
-            summary = f"validation loss <b>{last.val_loss:.4g}</b>"
-        else:
-            summary = f"validation accuracy <b>{last.val_accuracy:.2%}</b>"
-        self.status.setText(f"<b>Trained</b> {len(history.epochs)} epochs; last {summary}.")
+        self.status.setText(f"<b>Trained</b> {len(history.epochs)} epochs; last validation "
+                            f"{format_scores(metrics)}.")
         self.progress.setValue(1000)
         self._schedule()
 
@@ -200,11 +202,11 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def on_epoch_end(self, event: EpochEnd) -> None:
         self.curves.add_epoch(event)
-        self.confusion.set_metrics("validation", event.val, self.state.data, f"epoch {event.epoch}")
+        self._set_results("validation", event.val, f"epoch {event.epoch}", show=False)
         self._total_epochs = event.epochs
-        if event.best and math.isnan(event.val.accuracy):  # regression: no accuracy
-            self._best_text = f"best loss <b>{event.val.loss:.4g}</b> (epoch {event.epoch})"
-            self.best.setToolTip("Lowest validation loss so far (regression has no accuracy)")
+        if event.best and event.val.regression:  # no accuracy: the loss picks the best
+            self._best_text = (f"best {format_scores(event.val)} (epoch {event.epoch})")
+            self.best.setToolTip("The epoch of lowest validation loss so far")
         elif event.best:
             self._best_text = f"best <b>{event.val.accuracy:.2%}</b> (epoch {event.epoch})"
             self.best.setToolTip("Best validation accuracy so far")
@@ -221,16 +223,9 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def show_evaluation(self, metrics, note: str) -> None:
         """Test-set metrics of a model evaluated outside training (e.g. an imported one)."""
-        self.confusion.set_metrics("test", metrics, self.state.data, note)
-        self.confusion.show_split("test")
-        if math.isnan(metrics.accuracy):
-            self.status.setText(
-                f"<b>Evaluated</b> on the test set: loss <b>{metrics.loss:.4g}</b>."
-            )
-        else:
-            self.status.setText(f"<b>Evaluated</b> on the test set: accuracy "
-                                f"<b>{metrics.accuracy:.2%}</b>.")
-        self.tabs.setCurrentWidget(self.confusion)
+        page = self._set_results("test", metrics, note)
+        self.status.setText(f"<b>Evaluated</b> on the test set: {format_scores(metrics)}.")
+        self.tabs.setCurrentWidget(page)
         self._status_dirty = False
         self.flush()
 
@@ -239,8 +234,7 @@ class TrainingPanel(QWidget):
         if event.test is not None:
             restored = event.best_epoch is not None and self.state.train_config.restore_best
             note = f"best epoch {event.best_epoch}" if restored else "final model"
-            self.confusion.set_metrics("test", event.test, self.state.data, note)
-            self.confusion.show_split("test")
+            self._set_results("test", event.test, note)
         if event.diverged is not None:
             self._mark_divergence(event.diverged)
             fix = ("check the activation formula or the learning rate"
@@ -251,10 +245,8 @@ class TrainingPanel(QWidget):
             text = "<b>Stopped.</b>"
         else:
             text = "<b>Finished.</b>"
-        if event.test is not None and math.isnan(event.test.accuracy):
-            text += f" Test loss <b>{event.test.loss:.4g}</b>."  # regression: no accuracy
-        elif event.test is not None:
-            text += f" Test accuracy <b>{event.test.accuracy:.2%}</b>."
+        if event.test is not None:
+            text += f" Test {format_scores(event.test)}."
         self.status.setText(text)
         self._status_dirty = False
         self.flush()
@@ -316,6 +308,26 @@ class TrainingPanel(QWidget):
     def _on_data(self, _data) -> None:
         if not len(self.curves.epochs):  # a finished run keeps its plots as they are
             self.curves.show_accuracy(not self._regression())
+            self._show_results_tab()
+
+    def _set_results(self, split: str, metrics, note: str, show: bool = True) -> QWidget:
+        """Give a split's metrics to the page for them (the confusion matrix, or a
+        regression's predictions) and return that page; `show`: switch it to that split."""
+        page = self.regression if metrics.regression else self.confusion
+        page.set_metrics(split, metrics, self.state.data, note)
+        if show:
+            page.show_split(split)
+        self._show_results_tab(metrics.regression)
+        return page
+
+    def _show_results_tab(self, regression: bool | None = None) -> None:
+        """One of the two result pages has a tab: the regression's or the classifier's."""
+        regression = self._regression() if regression is None else regression
+        current = self.tabs.currentWidget()
+        self.tabs.setTabVisible(self.tabs.indexOf(self.regression), regression)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.confusion), not regression)
+        if current in (self.confusion, self.regression):  # stay on the results
+            self.tabs.setCurrentWidget(self.regression if regression else self.confusion)
 
     def _regression(self) -> bool:
         return self.state.data is not None and self.state.data.task == "regression"
