@@ -78,8 +78,9 @@ LECUN_500_150 = Preset(
 )
 SIMARD_800 = Preset(
     "simard-800", "Simard 2003: 784-800-10",
-    "784-800-10 ReLU, cross-entropy, Adam 0.001 with a cosine schedule, 20 epochs",
-    network={"init": "he", "hidden": [800], "activation": "relu", "dropout": 0.0},
+    "784-800-10 ReLU, cross-entropy, dropout 0.2, Adam 0.001 with a cosine schedule, 20 "
+    "epochs (without dropout these reached 1.73-1.78%)",
+    network={"init": "he", "hidden": [800], "activation": "relu", "dropout": 0.2},
     training={"loss": "sparse_categorical_cross_entropy", "optimizer": "adam", "lr": 1e-3,
               "schedule": "cosine", "batch_size": 128, "epochs": 20, "restore_best": True},
     published_error=1.6,
