@@ -26,6 +26,7 @@ from typing import Any
 
 from mlp_studio.core.bundle import ModelBundle, app_version, check_weights, code_file_refusal
 from mlp_studio.core.data import DataConfig, Normalization
+from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.errors import ExportError, OutputError, SessionError, SpecError
 from mlp_studio.core.losses import canonical_loss
 from mlp_studio.core.model import NetworkSpec, build_model, parameter_count
@@ -72,6 +73,10 @@ class Session:
     best_epoch: int | None = None
     epochs_done: int = 0
     data_source: str = ""  # where the MNIST files were read from, for display and the CLI
+    # What the data is and how it was read (family, image folder, table; see
+    # core.data_source), so that opening the session loads the same data; None: MNIST from
+    # `data_source` (sessions saved before it), or playground data.
+    data: DataSource | None = None
     created: str = ""  # ISO 8601 UTC; save_session fills these in
     modified: str = ""
     app_version: str = ""  # of the MLP Studio that last saved the file
@@ -115,6 +120,8 @@ def session_to_json(session: Session) -> dict[str, Any]:
         "best_epoch": session.best_epoch,
         "history": history_to_json(session.history),
     }
+    if session.data is not None:  # optional: older readers ignore it and read data_source
+        doc["data"] = session.data.to_dict()
     if session.playground is not None:  # optional: MNIST sessions look as they always did
         doc["playground"] = session.playground
     if session.optimizer_state is not None:
@@ -380,6 +387,10 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
     playground = meta.get("playground")
     if playground is not None and not isinstance(playground, dict):
         raise SessionError("its playground settings are not a JSON object")
+    try:
+        data = None if meta.get("data") is None else DataSource.from_dict(meta["data"])
+    except SpecError as err:
+        raise SessionError(f"its data source is invalid: {err}") from None
     recovered_from = meta.get("recovered_from", "")
     if not isinstance(recovered_from, str):
         raise SessionError("the file it was recovered from is not text")
@@ -395,6 +406,7 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
         best_epoch,
         epochs_done,
         **strings,
+        data=data,
         playground=playground,
         recovered_from=recovered_from,
     )

@@ -11,6 +11,7 @@ from mlp_studio.core import export
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.cli import given_options, main
 from mlp_studio.core.data import BalanceConfig, DataConfig, SplitConfig, prepare_mnist
+from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.errors import SessionError
 from mlp_studio.core.mnist import load_folder
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
@@ -201,6 +202,20 @@ def test_created_survives_a_resave_and_modified_moves(tmp_path):
     assert load_session(tmp_path / "a.mlps").created == session.created
 
 
+def test_the_data_source_is_remembered(tmp_path):
+    """What the data is and how it was read (here a table, its target and task), so opening
+    the session can load the same data; sessions without one read as before."""
+    session = _tiny_session()
+    session.data = DataSource("table", "/data/houses.csv", target="price", task="regression")
+    loaded = load_session(save_session(session, tmp_path / "table.mlps"))
+    assert loaded.data == session.data
+    meta = json.loads(_members(tmp_path / "table.mlps")[SESSION_JSON])
+    assert meta["data"] == {"kind": "table", "path": "/data/houses.csv", "dataset": "mnist",
+                            "image_size": 28, "color": False, "target": "price",
+                            "task": "regression"}  # fmt: skip
+    assert load_session(save_session(_tiny_session(), tmp_path / "old.mlps")).data is None
+
+
 def test_session_without_best_weights_or_normalization(tmp_path):
     path = save_session(_tiny_session(), tmp_path / "fresh.mlps")
     loaded = load_session(path)
@@ -336,6 +351,9 @@ def test_missing_member(trained, tmp_path, missing):
         (lambda m: json.dumps({**m, "history": {"epochs": [{"x": 1}]}}).encode(), "history"),
         (lambda m: json.dumps({**m, "epochs_done": -1}).encode(), "epochs done"),
         (lambda m: json.dumps({**m, "history": None}).encode(), "history is missing"),
+        (lambda m: json.dumps({**m, "data": {"kind": "audio"}}).encode(),
+         "data source is invalid: .*unknown data kind"),
+        (lambda m: json.dumps({**m, "data": "wine.csv"}).encode(), "data source is invalid"),
     ],
 )
 def test_bad_session_json(trained, tmp_path, change, message):

@@ -192,6 +192,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
             best_epoch=best_epoch,
             epochs_done=state.epochs_done,
             data_source=self.state.data_location or self._default_source(),
+            data=self.state.data_source if self.state.source != "playground" else None,
             created=self._created,
             playground=self._playground_settings(),
             optimizer_state=self._optimizer_state(model),
@@ -237,6 +238,8 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
                 # First: publishing playground data may adjust the network and training
                 # settings, which the session's own then replace.
                 state.set_playground_settings(playground, apply=True)
+            elif session.data is not None:
+                state.set_data_source(session.data)  # the Data panel loads it
             elif session.data_source:
                 state.set_data_location(session.data_source)  # the Data panel loads it
             state.replace_spec(session.spec)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 import math
 
+from mlp_studio.app.model.undo_commands import DataEdit, GoBack, SettingsEdit, SpecEdit
 from mlp_studio.core.data import DataConfig, Normalization, PreparedData
+from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import MLP, NetworkSpec, build_model
 from mlp_studio.core.playground_settings import PlaygroundSettings
@@ -21,97 +23,11 @@ from mlp_studio.core.session_history import merge_history
 from mlp_studio.core.suggestions import Suggestion
 from mlp_studio.core.training import EpochRecord, Finished, History, TrainConfig
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QUndoStack
 
+# What trains: "mnist" is the Data panel's data (MNIST, another family, an image folder or a
+# table: `data_source` says which), "playground" the Playground panel's points.
 SOURCES = {"mnist": "MNIST digits", "playground": "Playground points"}
-
-
-class _SpecEdit(QUndoCommand):
-    def __init__(
-        self, state: Experiment, old: NetworkSpec, new: NetworkSpec, text: str, merge: str = ""
-    ):
-        super().__init__(text)
-        self._state, self._old, self._new = state, old, new
-        self._merge = merge
-
-    def id(self) -> int:
-        # Qt offers mergeWith only to commands sharing an id != -1; the key decides the rest.
-        return 1 if self._merge else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, _SpecEdit) or other._merge != self._merge:
-            return False
-        self._new = other._new
-        self.setObsolete(self._new == self._old)  # stepped back to the start: drop the entry
-        return True
-
-    def redo(self) -> None:
-        self._state._apply_spec(self._new)
-
-    def undo(self) -> None:
-        self._state._apply_spec(self._old)
-
-
-class _SettingsEdit(QUndoCommand):
-    """The network and the training settings (and maybe the data settings) changed together:
-    a suggestion or a preset taken."""
-
-    def __init__(self, state: Experiment, old: tuple, new: tuple, text: str):
-        super().__init__(text)
-        self._state, self._old, self._new = state, old, new
-
-    def redo(self) -> None:
-        self._state._apply_settings(*self._new)
-
-    def undo(self) -> None:
-        self._state._apply_settings(*self._old)
-
-
-class _GoBack(QUndoCommand):
-    """Going back to the weights a run started from because it left them worse (see
-    core.lineage.EarlierModel); undo takes the run's weights again. Once the weights have
-    moved on (another run, other weights), there is nothing left to swap: the entry goes."""
-
-    def __init__(self, state: Experiment, model: MLP, run_weights: dict, run_lineage: Lineage,
-                 result: Finished | None):
-        super().__init__("Go back to the earlier weights")
-        earlier = run_lineage.earlier
-        self._state, self._model = state, model
-        self._sides = ((earlier.weights, earlier.lineage, None),
-                       (run_weights, run_lineage, result))  # fmt: skip
-
-    def redo(self) -> None:
-        self._swap(0)
-
-    def undo(self) -> None:
-        self._swap(1)
-
-    def _swap(self, side: int) -> None:
-        state = self._state
-        current = self._sides[1 - side][1]
-        if state.model is not self._model or state.lineage is not current or state.training:
-            self.setObsolete(True)
-            return
-        state._swap_weights(*self._sides[side])
-
-
-class _DataEdit(_SpecEdit):
-    """The same for the data settings (the Data panel shows and prepares what it gets)."""
-
-    def id(self) -> int:
-        return 2 if self._merge else -1  # never merged with a spec edit
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        merged = super().mergeWith(other)
-        if merged:
-            self.setText(other.text())  # "Keep 50% of the 3s": where the drag ended
-        return merged
-
-    def redo(self) -> None:
-        self._state.set_data_config(self._new)
-
-    def undo(self) -> None:
-        self._state.set_data_config(self._old)
 
 
 class Experiment(QObject):
@@ -133,6 +49,9 @@ class Experiment(QObject):
     playgroundSettingsChanged = Signal(object)  # PlaygroundSettings
     playgroundSettingsApplied = Signal(object)  # PlaygroundSettings
     dataLocationChanged = Signal(str)  # the MNIST folder the data comes from
+    # What the Data panel's data is and how it was read (an opened session names one: the
+    # panel loads it); None until data is loaded.
+    dataSourceChanged = Signal(object)  # DataSource | None
     probeChanged = Signal(object)  # int | None: the validation sample whose activations show
     evaluationChanged = Signal(object, str)  # Metrics of the test split, what was evaluated
 
@@ -156,6 +75,7 @@ class Experiment(QObject):
         self._run_state = "idle"
         self._playground_settings: PlaygroundSettings | None = None
         self._data_location = ""
+        self._data_source: DataSource | None = None
         self._probe_index: int | None = None
 
     # ---- network spec (undoable) ----
@@ -173,7 +93,7 @@ class Experiment(QObject):
         if spec == self._spec:
             return
         old, new = copy.deepcopy(self._spec), copy.deepcopy(spec)
-        self.undo_stack.push(_SpecEdit(self, old, new, text, merge))
+        self.undo_stack.push(SpecEdit(self, old, new, text, merge))
 
     def replace_spec(self, spec: NetworkSpec) -> None:
         """Set the spec without undo history (new session, opened file)."""
@@ -214,7 +134,7 @@ class Experiment(QObject):
         if config == self._data_config:
             return
         old, new = copy.deepcopy(self._data_config), copy.deepcopy(config)
-        self.undo_stack.push(_DataEdit(self, old, new, text, merge))
+        self.undo_stack.push(DataEdit(self, old, new, text, merge))
 
     def set_data_config(self, config: DataConfig) -> None:
         if config != self._data_config:
@@ -240,7 +160,7 @@ class Experiment(QObject):
                 self.edit_spec(spec, "Fit the network to the data")
                 self.notice.emit(
                     f"The network took {old[0]} inputs and gave {old[1]} outputs; "
-                    f"{SOURCES[self._source]} have {size} values per sample and "
+                    f"{self.source_name()} has {size} values per sample and "
                     f"{data.num_classes} {'classes' if data.task != 'regression' else 'targets'}"
                     ", so it now fits them, with fresh weights (Edit > Undo restores the "
                     "previous network).")
@@ -248,7 +168,7 @@ class Experiment(QObject):
 
     def apply_suggestion(self, suggestion: Suggestion, text: str) -> None:
         """Take a data source's suggested network and training settings (one undoable edit)."""
-        self.undo_stack.push(_SettingsEdit(
+        self.undo_stack.push(SettingsEdit(
             self, (self.spec, self.train_config),
             (suggestion.spec(self._spec), suggestion.train_config(self._train_config)), text))
 
@@ -257,7 +177,7 @@ class Experiment(QObject):
         old = (self.spec, self.train_config, self.data_config)
         new = with_preset(preset, *old)
         if new != old:
-            self.undo_stack.push(_SettingsEdit(self, old, new, f"Use {preset.title}"))
+            self.undo_stack.push(SettingsEdit(self, old, new, f"Use {preset.title}"))
 
     @property
     def model(self) -> MLP | None:
@@ -321,6 +241,24 @@ class Experiment(QObject):
         if source != self._source:
             self._source = source
             self.sourceChanged.emit(source)
+
+    def source_name(self) -> str:
+        """What trains, for people: "Playground points", "Fashion-MNIST", "table wine.csv"."""
+        source = self._data_source
+        if self._source == "mnist" and source is not None:
+            return source.describe()
+        return SOURCES[self._source]
+
+    @property
+    def data_source(self) -> DataSource | None:
+        return self._data_source
+
+    def set_data_source(self, source: DataSource | None) -> None:
+        """The Data panel's data now comes from `source` (it loaded it), or should (an opened
+        session: the panel loads it)."""
+        if source != self._data_source:
+            self._data_source = source
+            self.dataSourceChanged.emit(source)
 
     @property
     def playground_settings(self) -> PlaygroundSettings | None:
@@ -428,7 +366,7 @@ class Experiment(QObject):
         if lineage.earlier is None or model is None or self._training:
             return False
         run_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        self.undo_stack.push(_GoBack(self, model, run_weights, lineage, self._result))
+        self.undo_stack.push(GoBack(self, model, run_weights, lineage, self._result))
         return True
 
     def _swap_weights(self, weights: dict, lineage: Lineage, result: Finished | None) -> None:
