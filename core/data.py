@@ -1,9 +1,9 @@
 """Preparing data for training: split, subset, imbalance, remedies, normalization, tensors.
 
-Order of the steps in `prepare_mnist` (each one documented where it happens):
-1. split the pooled 70k images (training 0..59999, test 60000..69999) into train/val/test;
+Order of the steps in `prepare_dataset` (each one documented where it happens):
+1. split the pooled samples (MNIST: training 0..59999, test 60000..69999) into train/val/test;
 2. subset: cap the training split (validation and test are left whole);
-3. imbalance: keep a fraction of each of the ten digits in the training split;
+3. imbalance: keep a fraction of each class in the training split;
 4. normalization statistics from the training split as it is now (no duplicates yet);
 5. binary task: relabel to "not d" / "d";
 6. remedy (oversample / undersample / class weights) on the final classes.
@@ -19,9 +19,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from mlp_studio.core.dataset import Dataset
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.mnist import MnistArrays
 from mlp_studio.core.normalization import NORMALIZATIONS, Normalization, fit_normalization
+from mlp_studio.core.splits import (
+    apply_fractions,
+    class_weights,
+    rebalance,
+    split_indices,
+)
 
 SPLIT_MODES = ("official", "pooled", "test_as_val")
 REMEDIES = ("none", "oversample", "undersample", "class_weights")
@@ -80,16 +87,17 @@ class SplitConfig:
 
 @dataclass
 class BalanceConfig:
-    # Per digit 0..9, applied to the training split before any binary relabelling, so
-    # fractions always mean the ten digits, also in the "is it a d?" task.
+    # Per class (the ten digits for MNIST), applied to the training split before any binary
+    # relabelling, so fractions always mean the data's classes, also in the "is it a d?" task.
+    # Their number must match the data's classes unless all are 1 (the default: keep all).
     keep_fractions: tuple[float, ...] = (1.0,) * NUM_DIGITS
     remedy: str = "none"  # "none" | "oversample" | "undersample" | "class_weights"
 
     def problems(self) -> list[str]:
         out = []
         f = self.keep_fractions
-        if len(f) != NUM_DIGITS:
-            out.append(f"keep fractions need one value per digit ({NUM_DIGITS}), got {len(f)}")
+        if len(f) == 0:
+            out.append("keep fractions need one value per class, got none")
         elif not all(0.0 <= v <= 1.0 for v in f):
             out.append(f"keep fractions must each be between 0 and 1, got {list(f)}")
         elif not any(v > 0 for v in f):
@@ -115,7 +123,7 @@ class DataConfig:
     normalization: str = "unit"
     split: SplitConfig = field(default_factory=SplitConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
-    target_digit: int | None = None  # None: ten digits; d: binary task "is it a d?"
+    target_digit: int | None = None  # None: all classes; d: binary task "is it class d?"
 
     def problems(self) -> list[str]:
         out = []
@@ -124,8 +132,8 @@ class DataConfig:
                 f"unknown normalization {self.normalization!r}; choose one of {NORMALIZATIONS}"
             )
         digit = self.target_digit
-        if digit is not None and (not _whole(digit) or not 0 <= digit <= 9):
-            out.append(f"target digit must be 0-9 (or off), got {digit!r}")
+        if digit is not None and (not _whole(digit) or digit < 0):
+            out.append(f"target class must be a whole number >= 0 (or off), got {digit!r}")
         return out + self.split.problems() + self.balance.problems()
 
     def validate(self) -> None:
@@ -208,96 +216,6 @@ class PreparedData:
         return {name: np.bincount(y.numpy(), minlength=self.num_classes) for name, y in splits}
 
 
-def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
-    """N / (C * count_c) per class, 0 for a class absent from `labels`; float32 [C]."""
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    safe = np.where(counts > 0, counts, 1.0)
-    weights = np.where(counts > 0, len(labels) / (num_classes * safe), 0.0)
-    return torch.tensor(weights, dtype=torch.float32)
-
-
-def _split_counts(class_sizes: np.ndarray, split_sizes: list[int]) -> np.ndarray:
-    """[C, S] samples of each class per split: margins exact, each within 1 of its share.
-
-    Start from floor(share) and hand out the missing ones split by split, always to the
-    classes still owing the most (Ryser's greedy; it always completes for such margins).
-    """
-    share = np.outer(class_sizes, split_sizes) / max(int(class_sizes.sum()), 1)
-    counts = np.floor(share).astype(np.int64)
-    owing = class_sizes - counts.sum(axis=1)
-    for s, size in enumerate(split_sizes):
-        extra = size - int(counts[:, s].sum())
-        order = np.lexsort((counts[:, s] - share[:, s], -owing))  # most owed, then largest rest
-        counts[order[:extra], s] += 1
-        owing[order[:extra]] -= 1
-    return counts
-
-
-def _split_indices(
-    pool: np.ndarray,
-    labels: np.ndarray,
-    sizes: list[int],
-    stratified: bool,
-    rng: np.random.Generator,
-) -> list[np.ndarray]:
-    """Cut `pool` (indices, with their `labels`) into disjoint parts of `sizes`, shuffled."""
-    if not stratified:
-        cuts = np.cumsum(sizes)[:-1]
-        return np.split(rng.permutation(pool), cuts)
-    classes = np.unique(labels)
-    counts = _split_counts(np.array([(labels == c).sum() for c in classes]), sizes)
-    parts: list[list[np.ndarray]] = [[] for _ in sizes]
-    for row, c in enumerate(classes):
-        members = rng.permutation(pool[labels == c])
-        for s, piece in enumerate(np.split(members, np.cumsum(counts[row])[:-1])):
-            parts[s].append(piece)
-    return [rng.permutation(np.concatenate(p)) for p in parts]
-
-
-def _keep_per_class(
-    idx: np.ndarray, labels: np.ndarray, keep: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Keep a random `keep[c]` samples of each class c from `idx` (order stays random)."""
-    chosen = np.zeros(len(idx), bool)
-    for c, k in enumerate(keep):
-        where = np.flatnonzero(labels == c)
-        chosen[rng.permutation(where)[: int(k)]] = True
-    return idx[chosen]
-
-
-def _apply_fractions(
-    idx: np.ndarray, labels: np.ndarray, fractions: tuple[float, ...], rng: np.random.Generator
-) -> np.ndarray:
-    """round(f * count) of each digit; at least 1 when f > 0 and the digit is present."""
-    present = np.bincount(labels, minlength=len(fractions))
-    f = np.asarray(fractions)
-    keep = np.round(f * present).astype(np.int64)
-    keep = np.where((f > 0) & (present > 0), np.maximum(keep, 1), keep)
-    return _keep_per_class(idx, labels, keep, rng)
-
-
-def _remedy(
-    idx: np.ndarray,
-    labels: np.ndarray,
-    remedy: str,
-    num_classes: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Over/undersample `idx` (with final class `labels`) to equal counts per present class."""
-    counts = np.bincount(labels, minlength=num_classes)
-    present = counts[counts > 0]
-    if remedy == "undersample":
-        return _keep_per_class(idx, labels, np.where(counts > 0, present.min(), 0), rng)
-    if remedy == "oversample":
-        extra = [
-            rng.choice(idx[labels == c], size=present.max() - counts[c], replace=True)
-            for c in range(num_classes)
-            if 0 < counts[c] < present.max()
-        ]
-        return rng.permutation(np.concatenate([idx, *extra]))
-    return idx
-
-
 def _tensors(
     x: np.ndarray, y: np.ndarray, norm: Normalization, y_dtype: type = np.int64
 ) -> tuple[torch.Tensor, ...]:
@@ -307,17 +225,57 @@ def _tensors(
 
 def prepare_mnist(mnist: MnistArrays, config: DataConfig) -> PreparedData:
     """Split, select, normalize and tensorize MNIST for one configuration (see module doc)."""
-    config.validate()
-    split, balance = config.split, config.balance
-    rng = np.random.default_rng(split.seed)
-    images = np.concatenate([mnist.train_images, mnist.test_images])
-    labels = np.concatenate([mnist.train_labels, mnist.test_labels]).astype(np.int64)
-    n_official = len(mnist.train_images)
+    from mlp_studio.core.mnist_families import dataset_of
 
-    if split.mode == "test_as_val":
+    return prepare_dataset(dataset_of(mnist), config)
+
+
+def _check_fits(ds: Dataset, config: DataConfig) -> None:
+    """The settings that depend on the data's classes, checked against this data."""
+    n = len(ds.class_names)
+    keep, remedy, digit = config.balance.keep_fractions, config.balance.remedy, config.target_digit
+    if ds.task == "regression":
+        if any(v != 1.0 for v in keep) or remedy != "none" or digit is not None:
+            raise SpecError(
+                "regression has no classes to balance or pick: set the keep fractions to 1, "
+                "the remedy to none and the target class off"
+            )
+        return
+    if len(keep) != n and any(v != 1.0 for v in keep):
+        raise SpecError(
+            f"keep fractions give {len(keep)} values but {ds.name} has {n} classes: give one "
+            "per class"
+        )
+    if digit is not None and digit >= n:
+        raise SpecError(
+            f"target class {digit} does not exist: {ds.name} has classes 0-{n - 1}"
+        )
+
+
+def prepare_dataset(ds: Dataset, config: DataConfig) -> PreparedData:
+    """Split, select, normalize and tensorize any Dataset for one configuration (module doc).
+
+    Data without an official test split (image folders, tables) is always split by the
+    percentages, whatever the split mode says. Regression: splits are never stratified and
+    there is nothing to balance. Tables are normalized per feature (a kind that assumes 0-255
+    pixels becomes per-feature standardization); statistics come from the training split only.
+    """
+    config.validate()
+    _check_fits(ds, config)
+    split, balance = config.split, config.balance
+    regression = ds.task == "regression"
+    stratified = split.stratified and not regression
+    rng = np.random.default_rng(split.seed)
+    has_test = ds.x_test is not None
+    x = np.concatenate([ds.x_train, ds.x_test]) if has_test else ds.x_train
+    y = np.concatenate([ds.y_train, ds.y_test]) if has_test else ds.y_train
+    labels = np.zeros(len(y), np.int64) if regression else y.astype(np.int64)
+    n_official = len(ds.x_train)
+
+    if split.mode == "test_as_val" and has_test:
         train = rng.permutation(n_official)
-        val = test = np.arange(n_official, len(images))
-    elif split.mode == "official":
+        val = test = np.arange(n_official, len(x))
+    elif split.mode == "official" and has_test:
         n_val = (
             split.val_count
             if split.val_count is not None
@@ -329,50 +287,58 @@ def prepare_mnist(mnist: MnistArrays, config: DataConfig) -> PreparedData:
                 f"{n_official} validation samples"
             )
         pool = np.arange(n_official)
-        train, val = _split_indices(
-            pool, labels[pool], [n_official - n_val, n_val], split.stratified, rng
+        train, val = split_indices(
+            pool, labels[pool], [n_official - n_val, n_val], stratified, rng
         )
-        test = np.arange(n_official, len(images))  # MNIST's own test set, always whole
+        test = np.arange(n_official, len(x))  # the data's own test set, always whole
     else:
-        n = len(images)
+        n = len(x)
         n_val, n_test = (round(n * p / 100.0) for p in split.percentages[1:])
         pool = np.arange(n)
-        train, val, test = _split_indices(
-            pool, labels, [n - n_val - n_test, n_val, n_test], split.stratified, rng
+        train, val, test = split_indices(
+            pool, labels, [n - n_val - n_test, n_val, n_test], stratified, rng
         )
 
     if split.subset is not None and split.subset < len(train):
-        train = _split_indices(
-            train, labels[train], [split.subset, len(train) - split.subset], split.stratified, rng
+        train = split_indices(
+            train, labels[train], [split.subset, len(train) - split.subset], stratified, rng
         )[0]
-    train = _apply_fractions(train, labels[train], balance.keep_fractions, rng)
+    if not regression and len(balance.keep_fractions) == len(ds.class_names):
+        train = apply_fractions(train, labels[train], balance.keep_fractions, rng)
     if len(train) == 0:
         raise SpecError(
             "the training split is empty: raise the train percentage, the subset size or "
             "the keep fractions"
         )
 
-    raw = {"train": images[train], "val": images[val], "test": images[test]}
+    raw = {"train": x[train], "val": x[val], "test": x[test]}
     # Statistics before the remedy: duplicates add no information, and the normalization
     # then stays the same whichever remedy the user compares.
-    norm = fit_normalization(config.normalization, raw["train"].reshape(len(train), -1))
+    kind = config.normalization
+    if ds.kind == "table" and kind != "none":
+        kind = "per_pixel"
+    norm = fit_normalization(kind, raw["train"].reshape(len(train), -1))
 
-    if config.target_digit is None:
-        targets, names = labels, list(DIGIT_NAMES)
-    else:
+    names = list(ds.class_names)
+    targets = y.astype(np.float32) if regression else labels
+    if config.target_digit is not None:
         d = config.target_digit
-        targets, names = (labels == d).astype(np.int64), [f"not {d}", str(d)]
+        targets, names = (labels == d).astype(np.int64), [f"not {names[d]}", names[d]]
     if balance.remedy in ("oversample", "undersample"):
-        train = _remedy(train, targets[train], balance.remedy, len(names), rng)
-        raw["train"] = images[train]
+        train = rebalance(train, targets[train], balance.remedy, len(names), rng)
+        raw["train"] = x[train]
 
-    x_train, y_train = _tensors(raw["train"], targets[train], norm)
-    x_test, y_test = _tensors(raw["test"], targets[test], norm)
-    val_is_test = split.mode == "test_as_val"
-    x_val, y_val = (x_test, y_test) if val_is_test else _tensors(raw["val"], targets[val], norm)
+    y_dtype = np.float32 if regression else np.int64
+    x_train, y_train = _tensors(raw["train"], targets[train], norm, y_dtype)
+    x_test, y_test = _tensors(raw["test"], targets[test], norm, y_dtype)
+    val_is_test = val is test
+    x_val, y_val = (
+        (x_test, y_test) if val_is_test else _tensors(raw["val"], targets[val], norm, y_dtype)
+    )
     weights = (
         class_weights(targets[train], len(names)) if balance.remedy == "class_weights" else None
     )
+    images = ds.kind != "table"
     return PreparedData(
         x_train,
         y_train,
@@ -384,11 +350,12 @@ def prepare_mnist(mnist: MnistArrays, config: DataConfig) -> PreparedData:
         num_classes=len(names),
         class_names=names,
         class_weights=weights,
-        raw_train=raw["train"],
-        raw_val=raw["val"],
-        raw_test=raw["test"],
-        input_shape=tuple(images.shape[1:]),
+        raw_train=raw["train"] if images else None,
+        raw_val=raw["val"] if images else None,
+        raw_test=raw["test"] if images else None,
+        input_shape=ds.input_shape,
         indices={"train": train, "val": val, "test": test},
+        task=ds.task,
         val_is_test=val_is_test,
     )
 

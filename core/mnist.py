@@ -315,20 +315,24 @@ def load_mnist(
 # ---- downloading ------------------------------------------------------------------------------
 
 
-def configured_mirrors(environ: Mapping[str, str] = os.environ) -> tuple[str, ...]:
-    """The mirrors in $MLP_STUDIO_MIRRORS (base URLs separated by spaces or commas), else the
-    defaults. DataNotFoundError names a value that is not an http(s) address."""
-    text = environ.get(MIRRORS_ENV_VAR, "").strip()
+def configured_mirrors(
+    environ: Mapping[str, str] = os.environ,
+    var: str = MIRRORS_ENV_VAR,
+    defaults: tuple[str, ...] = DEFAULT_MIRRORS,
+) -> tuple[str, ...]:
+    """The mirrors in $`var` (base URLs separated by spaces or commas), else the defaults.
+    DataNotFoundError names a value that is not an http(s) address."""
+    text = environ.get(var, "").strip()
     if not text:
-        return DEFAULT_MIRRORS
+        return defaults
     urls = [u if u.endswith("/") else f"{u}/" for u in re.split(r"[\s,]+", text) if u]
     for url in urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise DataNotFoundError(
-                f"{MIRRORS_ENV_VAR} holds '{url}', which is not an http:// or https:// address. "
-                "Give the base URLs of MNIST mirrors separated by spaces or commas, e.g. "
-                f"{DEFAULT_MIRRORS[0]}, or unset it to use the default mirrors."
+                f"{var} holds '{url}', which is not an http:// or https:// address. "
+                "Give the base URLs of mirrors separated by spaces or commas, e.g. "
+                f"{defaults[0]}, or unset it to use the default mirrors."
             )
     return tuple(urls)
 
@@ -342,6 +346,8 @@ def download_mnist(
     *,
     checksums: Mapping[str, str] = MNIST_MD5,
     max_bytes: Mapping[str, int] = MNIST_MAX_BYTES,
+    name: str = "MNIST",
+    compressed_md5: bool = False,
 ) -> Path:
     """Download the files named in `checksums` (as .gz) into dest, trying mirrors in order.
 
@@ -350,7 +356,8 @@ def download_mnist(
     than max_bytes[stem], or slower than `limits` allow, is given up on for the next one; cancel()
     is polled at least every download.POLL seconds. A dropped or timed-out transfer keeps
     `<name>.gz.part` so the next call resumes with an HTTP Range request; a file whose
-    decompressed MD5 differs is deleted, never cached.
+    decompressed MD5 (of the .gz itself when compressed_md5: what Fashion-MNIST and KMNIST
+    publish) differs is deleted, never cached.
     """
     mirrors = configured_mirrors() if mirrors is None else mirrors
     dest = Path(dest)
@@ -376,7 +383,7 @@ def download_mnist(
                         check_cancel(cancel)
                         if progress:
                             progress(done + have, total)
-                _verify(part, checksums[stem])
+                _verify(part, checksums[stem], compressed_md5)
                 part.replace(dest / f"{stem}.gz")
                 done += sizes[stem]
         except (OSError, HTTPException, ValueError, DataFormatError) as e:  # URLError is OSError
@@ -384,18 +391,18 @@ def download_mnist(
     missing = [f"{stem}.gz" for stem in checksums if _find(dest, stem) is None]
     if missing:
         raise DataNotFoundError(
-            f"Could not download MNIST ({', '.join(missing)}) into {dest}. Tried:\n"
+            f"Could not download {name} ({', '.join(missing)}) into {dest}. Tried:\n"
             + ("\n".join(tried) or "  no mirrors")
-            + f"\nDownload the files yourself from any MNIST mirror. {HOW_TO_POINT}"
+            + f"\nDownload the files yourself from any {name} mirror. {HOW_TO_POINT}"
         )
     return dest
 
 
-def _verify(part: Path, expected_md5: str) -> None:
-    """Check the decompressed MD5 of a downloaded .gz; delete it when wrong."""
+def _verify(part: Path, expected_md5: str, compressed: bool = False) -> None:
+    """Check the decompressed (or compressed) MD5 of a downloaded .gz; delete it when wrong."""
     digest, size = hashlib.md5(usedforsecurity=False), 0
     try:
-        with gzip.open(part, "rb") as f:
+        with open(part, "rb") if compressed else gzip.open(part, "rb") as f:
             while size <= MAX_IDX_BYTES and (chunk := f.read(CHUNK)):  # cap: no gzip bomb
                 digest.update(chunk)
                 size += len(chunk)

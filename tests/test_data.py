@@ -377,13 +377,12 @@ def test_data_config_round_trips_through_json():
         (DataConfig(split=SplitConfig(seed=-1)), "seed must be a whole number"),
         (DataConfig(split=SplitConfig(subset=10.5)), "subset size"),
         (DataConfig(split=SplitConfig(subset=0)), "subset size must be a whole number >= 1"),
-        (DataConfig(target_digit=10), "target digit must be 0-9"),
-        (DataConfig(target_digit=-1), "target digit must be 0-9"),
-        (DataConfig(target_digit=True), "target digit must be 0-9"),
+        (DataConfig(target_digit=-1), "target class must be a whole number >= 0"),
+        (DataConfig(target_digit=True), "target class must be a whole number >= 0"),
         (DataConfig(split=SplitConfig(percentages=(70, 20, 5))), r"sum to 100.*\(sum 95\)"),
         (DataConfig(split=SplitConfig(percentages=(110, -20, 10))), "each be >= 0"),
         (DataConfig(split=SplitConfig(percentages=(0, 50, 50))), "train > 0"),
-        (DataConfig(balance=BalanceConfig((1.0,) * 9)), "one value per digit"),
+        (DataConfig(balance=BalanceConfig(())), "one value per class"),
         (DataConfig(balance=BalanceConfig((1.5,) + (1.0,) * 9)), "between 0 and 1"),
         (DataConfig(balance=BalanceConfig((0.0,) * 10)), "all 0"),
     ],
@@ -397,8 +396,21 @@ def test_bad_configs_raise_spec_error(mnist, config, message):
         DataConfig.from_dict(json.loads(json.dumps(config.to_dict())))
 
 
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (DataConfig(target_digit=10), "target class 10 does not exist: MNIST has classes 0-9"),
+        (DataConfig(balance=BalanceConfig((0.5,) * 9)), "9 values but MNIST has 10 classes"),
+    ],
+)
+def test_settings_that_do_not_fit_the_datas_classes(mnist, config, message):
+    config.validate()  # fine on their own: how many classes there are depends on the data
+    with pytest.raises(SpecError, match=message):
+        prepare_mnist(mnist, config)
+
+
 def test_problems_lists_every_problem():
-    config = DataConfig(normalization="x", target_digit=11, split=SplitConfig(subset=0))
+    config = DataConfig(normalization="x", target_digit=-1, split=SplitConfig(subset=0))
     assert len(config.problems()) == 3
 
 
