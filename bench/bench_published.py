@@ -9,11 +9,13 @@ measured one (mean and spread over --seeds), the epoch reported, the seconds and
 """
 
 import argparse
+import io
 import json
 import os
 import statistics
 import tempfile
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -24,10 +26,12 @@ from mlp_studio.core.presets import PRESETS  # noqa: E402
 
 def run(key: str, data: str, seed: int, folder: Path) -> tuple[float, int | None]:
     out = folder / f"{key}-{seed}.json"
-    code = cli(["train", "--data", data, "--no-download", "--preset", key, "--seed", str(seed),
-                "--quiet", "--metrics-json", str(out)])
+    said = io.StringIO()  # the run's table and messages: shown only if it fails
+    with redirect_stdout(said), redirect_stderr(said):
+        code = cli(["train", "--data", data, "--no-download", "--preset", key, "--seed", str(seed),
+                    "--quiet", "--metrics-json", str(out)])
     if code:
-        raise SystemExit(f"{key}: the command line failed with status {code}")
+        raise SystemExit(f"{key}: the command line failed with status {code}:\n{said.getvalue()}")
     report = json.loads(out.read_text())
     return 100.0 * (1.0 - report["test_accuracy"]), report["best_epoch"]
 
