@@ -39,6 +39,7 @@ PANELS = (
     ("playground", "mlp_studio.app.panels.playground.playground_panel", "PlaygroundPanel",
      "Playground"),
     ("canvas", "mlp_studio.app.panels.draw.draw_panel", "DrawPanel", "Draw"),
+    ("compare", "mlp_studio.app.panels.compare.compare_panel", "ComparePanel", "Compare"),
 )
 
 
@@ -255,7 +256,7 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
         if right is not None:
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
             # The playground and the canvas are other ways to look at training: tabs beside it.
-            for key in ("playground", "canvas"):
+            for key in ("playground", "canvas", "compare"):
                 if key in self.docks:
                     self.tabifyDockWidget(right, self.docks[key])
             right.raise_()
@@ -424,9 +425,9 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
         """Stop every background job; safe to call again (closeEvent, then aboutToQuit)."""
         if self.controller is not None:
             self.controller.shutdown()
-        dataset = self.panels.get("dataset")
-        if dataset is not None:
-            dataset.shutdown()
+        for key in ("dataset", "compare"):  # paired runs train in children of their own
+            if key in self.panels:
+                self.panels[key].shutdown()
         if self.file_actions is not None:
             self.file_actions.shutdown()  # a clean exit: the recovery autosave goes
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QByteArray, QSize, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QToolBar, QToolButton
 
-LAYOUT_VERSION = 2  # bump when dock object names or the default arrangement change
+LAYOUT_VERSION = 3  # bump when dock object names or the default arrangement change
 
 
 class WindowActions:
@@ -77,6 +77,12 @@ class WindowActions:
             "Measure the current (trained or imported) model on the test split: accuracy, "
             "confusion matrix, per-class scores",
         )
+        self.pair_action = self._action(
+            "&Duplicate with One Change…",
+            self.duplicate_with_one_change,
+            tip="Train the current network twice, once with one setting changed, from the same "
+            "seed, initial weights and batch order, and compare both runs (Compare panel)",
+        )
         self.training_actions = [
             self.train_action,
             self.pause_action,
@@ -109,6 +115,7 @@ class WindowActions:
             self.train_menu.addAction(action)
         self.train_menu.addSeparator()
         self.train_menu.addAction(self.evaluate_action)
+        self.train_menu.addAction(self.pair_action)
         self.view_menu = bar.addMenu("&View")
         self.help_menu = bar.addMenu("&Help")
         self.help_menu.addAction(self.help_action)
@@ -180,6 +187,13 @@ class WindowActions:
         self.go_back_action.setEnabled(False)
         self.edit_menu.addAction(self.go_back_action)
         self.edit_menu.menuAction().setVisible(True)
+
+    @Slot()
+    def duplicate_with_one_change(self) -> None:
+        compare = self.panels.get("compare")
+        if compare is not None:
+            self.docks["compare"].raise_()
+            compare.duplicate_with_one_change()
 
     @Slot()
     def show_help(self, topic: str | None = None) -> None:

@@ -71,13 +71,35 @@ class Setting:
     def apply(self, settings: RunSettings, value: Any) -> RunSettings:
         """A copy of `settings` with this option set to `value`, checked (SpecError)."""
         if self.kind == "data" and settings.data is None:
-            raise SpecError(f"{self.label} is a data setting, and this data is given as it is "
-                            "(Playground points): change a network or training setting.")
+            raise SpecError(f"{self.label} is a data setting, and here the data comes "
+                            "ready-made: change a network or training setting (the command "
+                            "line's `mlp-studio pair` can change data settings).")
         changed = self.write(_copied(settings), value)
         problems = changed.problems()
         if problems:
             raise SpecError(f"{self.name}={show(value)} cannot run: {' '.join(problems)}")
         return changed
+
+    def choices(self) -> tuple[str, ...]:
+        """The values this option allows, where it has a fixed list (else ())."""
+        if self.flag:
+            return ("on", "off")
+        if self.name == "activation":
+            from mlp_studio.core.activations import ACTIVATIONS
+
+            return tuple(a for a in ACTIVATIONS if a != "custom")  # custom needs a formula
+        if self.name == "loss":
+            from mlp_studio.core.losses import LOSSES
+
+            return tuple(LOSSES)
+        import argparse
+
+        from mlp_studio.core.cli.arguments import _add_train_arguments
+
+        train = argparse.ArgumentParser(add_help=False)
+        _add_train_arguments(train)
+        action = next(a for a in train._actions if f"--{self.name}" in a.option_strings)
+        return tuple(action.choices or ())
 
     def show(self, settings: RunSettings) -> str:
         """The value in `settings`, written as on the command line: "relu", "256,128"."""

@@ -17,6 +17,7 @@ WITH_OWN_OPTIONS = {
     "draw": ("mlp_studio.app.preview.draw", "the Draw dock; a demo digit, a model to read it"),
     "playground": ("mlp_studio.app.preview.playground", "the Playground dock with its controls"),
     "export": ("mlp_studio.app.preview.export", "the export dialog for a small new model"),
+    "compare": ("mlp_studio.app.preview.compare", "the Compare dock after a paired run on MNIST"),
 }
 
 

@@ -1,0 +1,105 @@
+"""The Compare dock: a pair on tiny data trains both runs in the background and shows both
+curves, matching hashes, the seeds table; the dialog refuses what cannot be a pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mlp_studio.app.model.experiment import Experiment
+from mlp_studio.app.panels.compare.compare_panel import ComparePanel
+from mlp_studio.app.panels.compare.pair_dialog import PairDialog
+from mlp_studio.core.activations import ActivationSpec
+from mlp_studio.core.data import prepare_arrays
+from mlp_studio.core.model import LayerSpec, NetworkSpec
+from mlp_studio.core.paired import plan_pair
+from mlp_studio.core.run_settings import RunSettings
+from mlp_studio.core.training import TrainConfig
+from PySide6.QtWidgets import QDialogButtonBox
+
+
+def tiny_state(epochs=3) -> Experiment:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 240)
+    x = (rng.normal(0, 3, (3, 4))[y] + rng.normal(0, 1, (240, 4))).astype(np.float32)
+    state = Experiment()
+    state.replace_spec(NetworkSpec(4, [LayerSpec(12, ActivationSpec("relu"))] * 2, 3))
+    state.set_train_config(TrainConfig(epochs=epochs, batch_size=32, stats_every=2))
+    state.set_data(prepare_arrays(x[:160], y[:160], x[160:200], y[160:200], x[200:], y[200:],
+                                  "standardize", ["a", "b", "c"]))
+    return state
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = ComparePanel(tiny_state())
+    qtbot.addWidget(widget)
+    yield widget
+    widget.shutdown()
+
+
+def test_a_pair_on_tiny_data_shows_both_curves_and_matching_hashes(qtbot, panel):
+    assert panel.empty.isVisibleTo(panel) and not panel.body.isVisibleTo(panel)
+    plan = plan_pair(panel.base_settings(), "activation", "sigmoid")
+    with qtbot.waitSignal(panel.runs.pairFinished, timeout=90_000) as blocker:
+        assert panel.start_pair(plan)
+        assert not panel.duplicate_button.isEnabled() and panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.runs.running, timeout=10_000)
+    result = blocker.args[0]
+    for run in ("A", "B"):
+        x, y = panel.curves.curves[run + "val"].getData()
+        assert list(x) == [1, 2, 3] and np.isfinite(y).all()
+    # Two different curves: the change changed something.
+    assert not np.allclose(panel.curves.curves["Aval"].getData()[1],
+                           panel.curves.curves["Bval"].getData()[1])
+    assert result.same_start and result.same_order
+    text = panel.hashes.text()
+    assert text.count(result.a.fingerprint.weights) == 2 and "(identical)" in text
+    assert panel.metrics.table.rowCount() > 3
+    assert len(panel.f1.bars.opts["height"]) == 3
+    assert len(panel.gradients.lines["B"].getData()[0]) == 3
+    assert panel.seeds.table.rowCount() == 1
+    assert "One seed cannot tell" in panel.seeds.verdict.text()
+    assert panel.duplicate_button.isEnabled() and panel.repeat_button.isEnabled()
+
+    # Repeat over 2 seeds: one more pair, then mean ± std and a verdict.
+    with qtbot.waitSignal(panel.runs.pairFinished, timeout=90_000):
+        panel.seeds_box.setValue(2)
+        panel.repeat_button.click()
+    qtbot.waitUntil(lambda: not panel.runs.running, timeout=10_000)
+    assert [r.plan.seed for r in panel.runs.results] == [0, 1]
+    assert panel.seeds.table.rowCount() == 3  # two seeds, mean ± std
+    assert "over 2 seeds" in panel.seeds.verdict.text()
+
+
+def test_stop_ends_the_pair_and_keeps_the_app_usable(qtbot):
+    panel = ComparePanel(tiny_state(epochs=200))
+    qtbot.addWidget(panel)
+    plan = plan_pair(panel.base_settings(), "optimizer", "sgd")
+    assert panel.start_pair(plan, seeds=2)
+    qtbot.waitUntil(lambda: len(panel.runs.live["A"]) >= 1, timeout=60_000)
+    panel.stop_button.click()
+    qtbot.waitUntil(lambda: not panel.runs.running, timeout=20_000)
+    assert panel.runs.results == [] and "Stopped" in panel.status.text()
+    assert panel.duplicate_button.isEnabled()
+    panel.shutdown()
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("activation", "relu", "activation is already relu in the base run"),
+    ("lr", "fast", "invalid float value: 'fast'"),
+    ("hidden", "12,0", "Hidden layer 2 has 0 neurons"),
+])
+def test_the_dialog_says_what_is_wrong_and_will_not_train_it(qtbot, name, value, words):
+    state = tiny_state()
+    dialog = PairDialog(RunSettings(state.spec, state.train_config))
+    qtbot.addWidget(dialog)
+    dialog.choose(name, value)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert words in dialog.message.text() and not ok.isEnabled()
+    assert dialog.plan() is None
+    dialog.choose("activation", "tanh")
+    assert ok.isEnabled() and dialog.plan().new == "tanh"
+    assert "(identical)" in dialog.message.text()
+    dialog.choose("hidden", "12,12,12")
+    assert "cannot be identical" in dialog.message.text() and "(different)" in \
+        dialog.message.text()
