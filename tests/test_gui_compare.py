@@ -103,3 +103,25 @@ def test_the_dialog_says_what_is_wrong_and_will_not_train_it(qtbot, name, value,
     dialog.choose("hidden", "12,12,12")
     assert "cannot be identical" in dialog.message.text() and "(different)" in \
         dialog.message.text()
+
+
+def test_a_playground_pair_shows_both_decision_boundaries(qtbot):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    x = (np.where(y[:, None] == 1, 2.0, -2.0) + rng.normal(0, 1, (200, 2))).astype(np.float32)
+    state = Experiment()
+    state.set_source("playground")
+    state.replace_spec(NetworkSpec(2, [LayerSpec(6, ActivationSpec("tanh"))], 2))
+    state.set_train_config(TrainConfig(epochs=2, batch_size=16))
+    state.set_data(prepare_arrays(x[:120], y[:120], x[120:160], y[120:160], x[160:], y[160:],
+                                  "standardize", ["orange", "blue"]))
+    state.set_feature_names(["x1", "x2"])
+    panel = ComparePanel(state)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.runs.pairFinished, timeout=90_000):
+        panel.start_pair(plan_pair(panel.base_settings(), "activation", "relu"))
+    qtbot.waitUntil(lambda: not panel.runs.running, timeout=10_000)
+    assert panel.boundaries.isVisibleTo(panel)
+    a, b = (image.image for image in panel.boundaries.images)
+    assert a.shape == b.shape == (80, 80, 3) and not np.array_equal(a, b)
+    panel.shutdown()

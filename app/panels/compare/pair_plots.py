@@ -130,9 +130,7 @@ class GradientView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = themed_plot("Gradient norm per layer (mean over the run)", "‖∇W‖ (log)",
-                                "layer")
-        self.plot.getPlotItem().setLogMode(y=True)
+        self.plot = themed_plot("Gradient norm per layer (mean over the run)", "‖∇W‖", "layer")
         self.lines = {run: self.plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="s",
                                           symbolSize=8, symbolBrush=color, symbolPen=None)
                       for run, color in (("A", A_COLOR), ("B", B_COLOR))}
@@ -141,15 +139,26 @@ class GradientView(QWidget):
         layout.addWidget(self.plot)
 
     def show_norms(self, a: np.ndarray | None, b: np.ndarray | None) -> None:
+        runs = {run: np.maximum(np.asarray(n, np.float64), 1e-12)  # log of 0 is no point
+                for run, n in (("A", a), ("B", b)) if n is not None}
+        values = np.concatenate(list(runs.values())) if runs else np.ones(1)
+        # Log scale where the norms span decades (vanishing gradients); within one decade a
+        # log axis would have no labelled tick at all.
+        log = float(values.max() / values.min()) > 10
+        item = self.plot.getPlotItem()
+        item.setLogMode(y=log)
+        item.getAxis("left").setLabel("‖∇W‖ (log)" if log else "‖∇W‖")
         longest = 0
-        for run, norms in (("A", a), ("B", b)):
+        for run in ("A", "B"):
+            norms = runs.get(run)
             if norms is None:
                 self.lines[run].setData([], [])
                 continue
-            values = np.maximum(np.asarray(norms, np.float64), 1e-12)  # log of 0 is no point
-            self.lines[run].setData(np.arange(1, len(values) + 1, dtype=np.float64), values)
-            longest = max(longest, len(values))
+            self.lines[run].setData(np.arange(1, len(norms) + 1, dtype=np.float64), norms)
+            longest = max(longest, len(norms))
         if longest:
             ticks = [(i, str(i)) for i in range(1, longest)] + [(longest, "out")]
-            self.plot.getPlotItem().getAxis("bottom").setTicks([ticks])
+            item.getAxis("bottom").setTicks([ticks])
             self.plot.setXRange(0.6, longest + 0.4, padding=0)
+        if not log and runs:
+            self.plot.setYRange(0, float(values.max()) * 1.1, padding=0)
