@@ -181,3 +181,13 @@ def test_repeat_pair_moves_the_seed_and_summarizes():
     assert summary.seeds == (3, 4, 5) and summary.n == 3
     assert summary.a == tuple(r.a.test.accuracy for r in results)
     assert summary.beyond_noise in (True, False)
+
+
+def test_notes_say_why_the_order_cannot_match():
+    settings = RunSettings(base().spec, base().train, DataConfig())
+    assert "change the training set itself" in plan_pair(settings, "remedy",
+                                                         "oversample").notes()[0]
+    batch = plan_pair(base(), "batch-size", "64")
+    assert "cut it into batches of different sizes" in batch.notes()[0]
+    a, b = initial_models(batch)
+    assert weights_hash(a) == weights_hash(b)
