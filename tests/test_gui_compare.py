@@ -69,6 +69,13 @@ def test_a_pair_on_tiny_data_shows_both_curves_and_matching_hashes(qtbot, panel)
     assert [r.plan.seed for r in panel.runs.results] == [0, 1]
     assert panel.seeds.table.rowCount() == 3  # two seeds, mean ± std
     assert "over 2 seeds" in panel.seeds.verdict.text()
+    # The views show the newest seed's pair; any earlier one on demand.
+    first, second = panel.runs.results
+    assert panel.shown_box.count() == 2 and second.a.fingerprint.weights in panel.hashes.text()
+    panel.shown_box.setCurrentIndex(0)
+    assert first.a.fingerprint.weights in panel.hashes.text()
+    assert list(panel.curves.curves["Bval"].getData()[1]) == [
+        e.val_loss for e in first.b.history.epochs]
 
 
 def test_stop_ends_the_pair_and_keeps_the_app_usable(qtbot):

@@ -56,7 +56,7 @@ class PairedRuns(QObject):
         self.plan: PairPlan | None = None
         self.data: PreparedData | None = None
         self.results: list[PairResult] = []
-        self.models: tuple[MLP, MLP] | None = None  # the latest pair's trained models
+        self.models: list[tuple[MLP, MLP]] = []  # each finished pair's trained models
         self.live: dict[str, list] = {"A": [], "B": []}  # EpochRecords of the pair going on
         self._state = "idle"
         self._target = 0  # seeds to reach
@@ -104,7 +104,7 @@ class PairedRuns(QObject):
         if problems:
             self.failed.emit("Cannot train the pair: " + " ".join(problems))
             return False
-        self.plan, self.data, self.results, self.models = plan, data, [], None
+        self.plan, self.data, self.results, self.models = plan, data, [], []
         self.planChanged.emit(plan)
         return self.repeat(seeds)
 
@@ -265,7 +265,7 @@ class PairedRuns(QObject):
             return
         result = PairResult(plan, self._outcome_a, outcome)
         self.results.append(result)
-        self.models = (model_a, model_b)
+        self.models.append((model_a, model_b))
         self.pairFinished.emit(result)
         self.progress.emit(f"{len(self.results)} of {self._target} seed(s) complete.")
         self._next_pair()

@@ -27,6 +27,7 @@ from mlp_studio.core.run_settings import RunSettings
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
+    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -61,11 +62,17 @@ class ComparePanel(QWidget):
         self.repeat_button.clicked.connect(self.repeat)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.runs.stop)
+        self.shown_box = QComboBox()  # which seed's pair the views show
+        self.shown_box.setToolTip("The seed whose pair of runs the curves, tables, bars and "
+                                  "boundaries show (the seeds table lists them all)")
+        self.shown_box.currentIndexChanged.connect(self._on_shown)
         buttons = QHBoxLayout()
         for widget in (self.duplicate_button, self.repeat_button, self.seeds_box,
                        self.stop_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
+        buttons.addWidget(QLabel("Show"))
+        buttons.addWidget(self.shown_box)
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)  # labels are the user's values: escaped
@@ -192,31 +199,42 @@ class ComparePanel(QWidget):
         self.gradients.show_norms(None, None)
         self.seeds.show_summary(None)
         self.boundaries.setVisible(False)
+        self.shown_box.clear()
 
     def _show_live(self) -> None:
-        self.curves.show_runs(self.runs.live["A"], self.runs.live["B"])
+        """The pair in training, unless the user looks at an earlier seed's."""
+        if self.shown_box.currentIndex() == self.shown_box.count() - 1:
+            self.curves.show_runs(self.runs.live["A"], self.runs.live["B"])
 
     def _on_pair(self, result: PairResult) -> None:
+        self.seeds.show_summary(self.runs.summary())
+        self.shown_box.addItem(f"seed {result.plan.base.spec.seed}")
+        self.shown_box.setCurrentIndex(self.shown_box.count() - 1)  # shows it (_on_shown)
+
+    def _on_shown(self, index: int) -> None:
+        if 0 <= index < len(self.runs.results):
+            self._show_pair(index)
+
+    def _show_pair(self, index: int) -> None:
+        result = self.runs.results[index]
         a, b = result.a, result.b
         self.curves.show_runs(a.history.epochs, b.history.epochs)
         self.metrics.show_result(result)
         self.f1.show_difference(result.f1_difference(), self.state.class_names(
             result.plan.base.spec.output_size))
         self.gradients.show_norms(a.grad_norms(), b.grad_norms())
-        self.seeds.show_summary(self.runs.summary())
         mark = {True: "identical", False: "different"}
         self.hashes.setText(
             f"seed {result.plan.base.spec.seed}  initial weights  A {a.fingerprint.weights}  "
             f"B {b.fingerprint.weights}  ({mark[result.same_start]})\n"
             f"{' ' * len(f'seed {result.plan.base.spec.seed}')}  epoch-1 batch order  "
             f"A {a.fingerprint.order}  B {b.fingerprint.order}  ({mark[result.same_order]})")
-        self._show_boundaries(result)
+        self._show_boundaries(result, self.runs.models[index])
 
-    def _show_boundaries(self, result: PairResult) -> None:
-        state, data, models = self.state, self.runs.data, self.runs.models
+    def _show_boundaries(self, result: PairResult, models) -> None:
+        state, data = self.state, self.runs.data
         names = state.feature_names
-        show = (state.source == "playground" and models is not None and data is not None
-                and bool(names))
+        show = state.source == "playground" and data is not None and bool(names)
         self.boundaries.setVisible(show)
         if show:
             self.boundaries.show_models(models, (result.a.label, result.b.label), names,
