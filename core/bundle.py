@@ -18,6 +18,7 @@ from mlp_studio.core.errors import ExportError, SpecError
 from mlp_studio.core.losses import canonical_loss, probabilities
 from mlp_studio.core.model import NetworkSpec, build_model
 from mlp_studio.core.reading import loads_json
+from mlp_studio.core.table_schema import TableSchema
 from torch import Tensor, nn
 
 FORMAT = "mlp-studio-model"
@@ -43,9 +44,12 @@ class ModelBundle:
     state_dict: dict[str, Tensor]
     # "regression": the one output is the predicted value itself (no softmax head).
     task: str = "classification"
-    # A playground model's input columns in order ("x1", "x2", "x1*x2"...); empty when unknown
-    # or when the inputs are an image's pixels.
+    # A playground or table model's input columns in order ("x1", "x2", "x1*x2"..., or a
+    # table's "age", "city=Paris"...); empty when unknown or when the inputs are pixels.
     feature_names: list[str] = field(default_factory=list)
+    # A table model: how a CSV row becomes its inputs (column order, one-hot categories,
+    # missing-value fills) and what the target was; None for any other model.
+    table: TableSchema | None = None
 
     @property
     def takes_images(self) -> bool:
@@ -56,6 +60,11 @@ class ModelBundle:
         """What the file takes, for people: "raw pixels ..." or "raw input features ..."."""
         if self.takes_images:
             return "raw pixels 0-255, 28x28 row-major, white ink on black, MNIST-style"
+        if self.table is not None:
+            return (f"the numeric feature vector of a table row ({self.feature_list()}): "
+                    "numbers in the units of the training file, 1/0 per category "
+                    "(one-hot); 'table' says how a CSV row becomes it: "
+                    f"{self.table.describe()}")
         return f"raw input features ({self.feature_list()}), in the units of the training data"
 
     def feature_list(self) -> str:
@@ -122,6 +131,8 @@ def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
     }
     if bundle.feature_names:  # only playground models: MNIST descriptions look as before
         meta["feature_names"] = list(bundle.feature_names)
+    if bundle.table is not None:
+        meta["table"] = bundle.table.to_dict()
     return meta
 
 
@@ -132,10 +143,12 @@ def bundle_from_metadata(
     try:
         spec, normalization, loss, class_names, task = parse_metadata(meta)
         check_tensors(layout(build_model(spec).state_dict()), layout(state_dict))
+        table = table_of(meta, spec)
     except ExportError as err:
         raise ExportError(f"Cannot open {source}: {err}.") from None
     features = feature_names_of(meta, spec)
-    return ModelBundle(spec, normalization, loss, class_names, dict(state_dict), task, features)
+    return ModelBundle(spec, normalization, loss, class_names, dict(state_dict), task, features,
+                       table)
 
 
 # The helpers below raise ExportError with a sentence fragment ("it ...", "the weights ...");
@@ -189,6 +202,21 @@ def feature_names_of(meta: dict, spec: NetworkSpec) -> list[str]:
     ):
         return list(names)
     return []
+
+
+def table_of(meta: dict, spec: NetworkSpec) -> TableSchema | None:
+    """The description's table schema (None for a model of anything else); ExportError when
+    it is damaged or does not give one value per input: rows would be encoded wrongly."""
+    if meta.get("table") is None:
+        return None
+    try:
+        table = TableSchema.from_dict(meta["table"])
+    except SpecError as err:
+        raise ExportError(str(err)) from None
+    if table.input_size != spec.input_size:
+        raise ExportError(f"its table description gives {table.input_size} inputs for a network "
+                          f"of {spec.input_size}")
+    return table
 
 
 Layout = dict[str, tuple[list[int], Any]]  # tensor name -> (shape, dtype or None if unknown)

@@ -144,3 +144,15 @@ def _size(count: int) -> str:
     if count >= 1e9:
         return f"{count / 1e9:.1f} GB"
     return f"{math.ceil(count / 1e6):,} MB"
+
+
+# Tables (core.tables): a CSV is parsed in memory, ~70 bytes per cell while it is read, so
+# 200 MB (about 20 million cells) peaks near 1.5 GB; larger files are refused with their size.
+MAX_TABLE_BYTES = 200_000_000
+MAX_TABLE_CLASSES = 1000  # a classification target with more distinct values is refused
+# A feature column of text with more distinct values than this (or than half the rows) is an
+# identifier or free text, not categories: it is left out rather than one-hot encoded.
+MAX_CATEGORIES = 100
+# A numeric target of whole numbers with at most this many distinct values is taken for
+# classes (wine quality 3..9); more is a quantity (regression). Overridable by the user.
+INFER_CLASSES_UP_TO = 20

@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="classify digit images with an exported model")
     predict.add_argument("model", help="a .onnx or .safetensors file from MLP Studio, or a "
                          ".mlps session (TorchScript .pt files are refused: they carry code)")
-    predict.add_argument("images", nargs="+", help="PNG/JPEG files, any size, either polarity")
+    predict.add_argument("images", nargs="+", metavar="INPUT",
+                         help="PNG/JPEG files, any size, either polarity; for a model trained "
+                         "on a table, one CSV file with its columns (one prediction per row)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
     predict.add_argument("--input-range", choices=("raw", "unit"),
                          help="for a Keras or ONNX file that does not say how its pixels are "

@@ -1,4 +1,5 @@
-"""`mlp-studio predict MODEL IMAGE...`: classify digit images with an exported model."""
+"""`mlp-studio predict MODEL IMAGE...`: classify digit images with an exported model (a model
+trained on a table predicts the rows of a CSV file instead: core.cli.predict_table)."""
 
 import json
 
@@ -7,13 +8,26 @@ from mlp_studio.core.text import terminal_safe
 
 def run_predict(args) -> int:
     import numpy as np
+    from mlp_studio.core.cli.predict_table import predict_table
     from mlp_studio.core.digits import load_image, preprocess_digit
+    from mlp_studio.core.errors import ExportError
     from mlp_studio.core.export import load_predictor
 
     if getattr(args, "input_range", None) is not None:
         predictor = _imported(args.model, args.input_range)  # a Keras or ONNX file of any MLP
     else:
         predictor = load_predictor(args.model)
+    tables = [path for path in args.images if path.lower().endswith((".csv", ".tsv"))]
+    if predictor.table is not None:
+        if len(args.images) != 1 or not tables:
+            raise ExportError(
+                f"{args.model} was trained on a table: give one CSV file with the columns "
+                f"{', '.join(c.name for c in predictor.table.columns)} (one prediction per "
+                "row).")
+        return predict_table(predictor, tables[0], args.json)
+    if tables:
+        raise ExportError(f"{args.model} was not trained on a table: it takes images, not "
+                          f"{tables[0]}. Predict CSV rows with a model trained on a CSV file.")
     pixels, empty = [], []
     for path in args.images:
         steps = preprocess_digit(load_image(path))

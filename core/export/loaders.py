@@ -25,11 +25,13 @@ from mlp_studio.core.bundle import (
     layout,
     parse_json,
     parse_metadata,
+    table_of,
 )
 from mlp_studio.core.errors import ExportError
 from mlp_studio.core.model import NetworkSpec, build_model
 from mlp_studio.core.reading import existing_file
 from mlp_studio.core.session import load_session, session_bundle
+from mlp_studio.core.table_schema import TableSchema
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
@@ -42,6 +44,14 @@ class Predictor:
     source: str  # what was loaded and with what, for display
     input_size: int
     run: Callable[[np.ndarray], np.ndarray]  # float32 [N, input_size] -> [N, C]
+    task: str = "classification"  # "regression": run gives values [N, 1]
+    table: TableSchema | None = None  # a table model: how a CSV row becomes its inputs
+
+    @classmethod
+    def of(cls, bundle: ModelBundle, source: str, run: Callable[[np.ndarray], np.ndarray]
+           ) -> "Predictor":
+        return cls(bundle.class_names, source, bundle.spec.input_size, run, bundle.task,
+                   bundle.table)
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
         """Raw pixels 0-255, [N, 784] (or [N, 28, 28], or one image) -> probabilities [N, C].
@@ -85,6 +95,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
             check_tensors(expected, {k: (f.get_slice(k).get_shape(), None) for k in f.keys()})
             state = {k: f.get_tensor(k) for k in f.keys()}
         check_tensors(expected, layout(state))
+        table = table_of(meta, spec)
     except ExportError as err:
         raise ExportError(f"Cannot open {path}: {err}.") from None
     except (SafetensorError, OSError, ValueError) as err:
@@ -92,7 +103,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
             f"Cannot open {path}: it is not a valid safetensors file ({first_line(err)})."
         ) from None
     features = feature_names_of(meta, spec)
-    return ModelBundle(spec, normalization, loss, class_names, state, task, features)
+    return ModelBundle(spec, normalization, loss, class_names, state, task, features, table)
 
 
 def load_predictor(path: str | Path) -> Predictor:
@@ -110,12 +121,8 @@ def load_predictor(path: str | Path) -> Predictor:
 
 def _safetensors_predictor(path: Path) -> Predictor:
     bundle = load_bundle(path)
-    return Predictor(
-        bundle.class_names,
-        f"{path} (safetensors, torch)",
-        bundle.spec.input_size,
-        torch_run(inference_module(bundle)),
-    )
+    return Predictor.of(bundle, f"{path} (safetensors, torch)",
+                        torch_run(inference_module(bundle)))
 
 
 def _onnx_predictor(path: Path) -> Predictor:
@@ -151,8 +158,7 @@ def _onnx_predictor(path: Path) -> Predictor:
     def run(x: np.ndarray) -> np.ndarray:
         return session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
 
-    return Predictor(bundle.class_names, f"{path} (ONNX, onnxruntime)", bundle.spec.input_size,
-                     run)
+    return Predictor.of(bundle, f"{path} (ONNX, onnxruntime)", run)
 
 
 def described(path: Path, text: str | bytes | None) -> tuple[NetworkSpec, list[str]]:
@@ -168,12 +174,8 @@ def described(path: Path, text: str | bytes | None) -> tuple[NetworkSpec, list[s
 
 def _session_predictor(path: Path) -> Predictor:
     bundle = session_bundle(load_session(path))
-    return Predictor(
-        bundle.class_names,
-        f"{path} (MLP Studio session, torch)",
-        bundle.spec.input_size,
-        torch_run(inference_module(bundle)),
-    )
+    return Predictor.of(bundle, f"{path} (MLP Studio session, torch)",
+                        torch_run(inference_module(bundle)))
 
 
 def torch_run(module: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
@@ -191,8 +193,8 @@ def _keras_predictor(path: Path) -> Predictor:
     from mlp_studio.core.keras_import import import_keras  # it imports this package
 
     bundle = import_keras(path)
-    return Predictor(bundle.class_names, f"{path} (Keras file read by MLP Studio, torch)",
-                     bundle.spec.input_size, torch_run(inference_module(bundle)))
+    return Predictor.of(bundle, f"{path} (Keras file read by MLP Studio, torch)",
+                        torch_run(inference_module(bundle)))
 
 
 _LOADERS: dict[str, Callable[[Path], Predictor]] = {

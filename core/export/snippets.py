@@ -26,8 +26,14 @@ def usage_snippet(path: str | Path, bundle: ModelBundle | None = None) -> str:
             f"columns {bundle.feature_list()}" if bundle.feature_names else bundle.feature_list()
         )
         row = ", ".join(["0.0"] * n)
+        if bundle is not None and bundle.table is not None:
+            what = ("one table row per line, encoded as the description's 'table' says\n"
+                    "# (numbers as they are, 1/0 per category; `mlp-studio predict MODEL "
+                    "rows.csv` does it),\n# " + columns)
+        else:
+            what = f"one point per row, {columns}"
         prepare = (
-            f"# inputs: float32 [N, {n}], one point per row, {columns},\n"
+            f"# inputs: float32 [N, {n}], {what},\n"
             "# raw values in the units of the training data (the normalization is built in).\n"
             f"inputs = np.array([[{row}]], dtype=np.float32)\n"
         )
