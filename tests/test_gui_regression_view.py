@@ -125,3 +125,23 @@ def test_classification_after_regression_shows_accuracy_again(view):
     assert "Test accuracy" in v.status.text() and "%" in v._best_text
     assert v.tabs.isTabVisible(v.tabs.indexOf(v.confusion))
     assert not v.tabs.isTabVisible(v.tabs.indexOf(v.regression))
+
+
+def test_the_activations_of_a_regression_show_its_value(view):
+    """Targets far above the number of outputs (prices) were taken for class indices: the
+    view raised IndexError on every redraw. It shows the predicted and the true value."""
+    from mlp_studio.core.data import prepare_arrays
+
+    v, state = view
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (150 + 20 * x[:, 0]).astype(np.float32)
+    state.set_data(prepare_arrays(x, y, x, y, x, y, "standardize", ["price"], "regression"))
+    state.set_model(state.ensure_model())
+    state.set_probe_index(2)
+    v.tabs.setCurrentWidget(v.activations)
+    v.activations.refresh()
+    text = v.activations.verdict.text()
+    assert text.startswith("true <b>") and "predicted <b>" in text and "%" not in text
+    true = float(text.split("<b>")[1].split("</b>")[0])
+    assert np.isclose(y, true, rtol=1e-3).any()  # a price, not a class

@@ -226,6 +226,9 @@ class ActivationsView(PlotPanel):
             )  # fmt: skip
             plot.setXRange(0, len(a), padding=0)
         loss = self.state.train_config.loss
+        if data is not None and data.task == "regression":  # a value, not class probabilities
+            self._show_value(acts[-1], data, i)
+            return
         probs = probabilities(loss, torch.from_numpy(acts[-1][None, :]))[0].numpy()
         c = len(probs)
         predicted = int(probs.argmax())
@@ -247,6 +250,18 @@ class ActivationsView(PlotPanel):
         if true is not None:
             ok = "✓" if true == predicted else "✗"
             verdict = f"true <b>{names_c[true]}</b> · {verdict} {ok}"
+        self.verdict.setText(verdict)
+
+    def _show_value(self, outputs: np.ndarray, data, i) -> None:
+        """A regression's output: the predicted value beside the true one."""
+        value = float(outputs[0])
+        self.output_bars.setOpts(x=[0], height=[value], width=0.7, brushes=[OTHER_COLOR],
+                                 pen=pg.mkPen(None))  # fmt: skip
+        self.output_plot.getAxis("bottom").setTicks([[(0, data.class_names[0])]])
+        self.output_plot.setXRange(-0.6, 0.6, padding=0)
+        verdict = f"predicted <b>{value:.4g}</b>"
+        if i is not None:
+            verdict = f"true <b>{float(data.y_val[i]):.4g}</b> · {verdict}"
         self.verdict.setText(verdict)
 
     def _draw_input(self, data, i) -> None:
