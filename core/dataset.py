@@ -83,9 +83,11 @@ def load_data(
 
     - None: the MNIST-format family `dataset` (default MNIST) from $MLP_STUDIO_DATA (MNIST only),
       the user cache, or a download;
-    - an .npz file or a folder with the four IDX files: that MNIST-format family (`dataset`
-      names it; default MNIST).
-    image_size and color are for image folders, target and task for tables.
+    - an .npz file or a folder with the MNIST IDX files: that MNIST-format family (`dataset`
+      names it; default MNIST);
+    - any other folder: one subfolder of images per class, resized to image_size (RGB if
+      color); see core.image_folder.
+    target and task are for tables.
     """
     from mlp_studio.core.mnist_families import family, load_family
 
@@ -99,11 +101,52 @@ def load_data(
                                 "folder with one subfolder of images per class.")  # fmt: skip
     if p.is_file() and p.suffix.lower() == ".npz":
         return load_family(family(dataset), p)
+    if p.is_dir() and (_holds_idx(p) or not _has_subfolders(p)):
+        try:
+            return load_family(family(dataset), p)
+        except DataNotFoundError as e:
+            if _holds_idx(p):
+                raise
+            raise DataNotFoundError(
+                f"{e} Or, to train on your own images, put one subfolder per class in it "
+                f"({p.name}/cat/1.png, {p.name}/dog/2.png ...)."
+            ) from e
     if p.is_dir():
-        return load_family(family(dataset), p)
+        if dataset is not None:
+            _not_mnist(p, dataset)
+        from mlp_studio.core.image_folder import load_image_folder
+
+        return load_image_folder(p, image_size=image_size, color=color, cancel=cancel)
     if p.is_file():
         raise StudioError(
             f"{p.name}: cannot be read as data: give an MNIST folder or .npz file, or a folder "
             "with one subfolder of images per class."
         )
     raise StudioError(f"{p} is neither a regular file nor a folder: give a file or a folder.")
+
+
+def _holds_idx(folder: Path) -> bool:
+    """Any of the MNIST files there: a folder missing some is reported as such."""
+    from mlp_studio.core.mnist import FILES, find_file
+
+    return any(find_file(folder, stem) for stem in FILES.values()) or (
+        folder / "mnist.npz"
+    ).is_file()
+
+
+def _has_subfolders(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return any(not e.name.startswith(".") and e.is_dir() for e in it)
+    except OSError:
+        return True  # let the image folder reader say what is wrong with it
+
+
+def _not_mnist(folder: Path, dataset: str) -> None:
+    from mlp_studio.core.mnist import FILES
+
+    raise DataNotFoundError(
+        f"--dataset {dataset} needs the MNIST-format files in {folder} "
+        f"({', '.join(f'{s}(.gz)' for s in FILES.values())}), and it holds none: leave out "
+        "--dataset to read it as a folder of images, or point at the right folder."
+    )

@@ -239,15 +239,15 @@ def _advice(folder: Path) -> Iterator[None]:
         ) from e
 
 
-def _find(folder: Path, stem: str) -> Path | None:
+def find_file(folder: Path, stem: str) -> Path | None:
     """stem's file in folder: raw or .gz, published or dotted name (train-images.idx3-ubyte)."""
     dotted = stem.replace("-idx", ".idx")
     candidates = (stem, f"{stem}.gz", dotted, f"{dotted}.gz")
     return next((folder / n for n in candidates if (folder / n).is_file()), None)
 
 
-def _holds_mnist(folder: Path) -> bool:
-    found = all(_find(folder, stem) for stem in FILES.values())
+def holds_mnist(folder: Path) -> bool:
+    found = all(find_file(folder, stem) for stem in FILES.values())
     return found or (folder / "mnist.npz").is_file()
 
 
@@ -258,7 +258,7 @@ def load_folder(folder: PathArg) -> MnistArrays:
         return load_npz(folder)
     if not folder.is_dir():
         raise DataNotFoundError(f"MNIST folder {folder} does not exist. {HOW_TO_POINT}")
-    paths = {field: _find(folder, stem) for field, stem in FILES.items()}
+    paths = {field: find_file(folder, stem) for field, stem in FILES.items()}
     if all(paths.values()):
         with _advice(folder):
             arrays = {field: read_idx(p) for field, p in paths.items() if p}
@@ -291,7 +291,7 @@ def resolve_data_dir(
     if chosen:
         return Path(chosen).expanduser()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    return cache if _holds_mnist(cache) else None
+    return cache if holds_mnist(cache) else None
 
 
 def load_mnist(
@@ -364,7 +364,7 @@ def download_mnist(
     dest.mkdir(parents=True, exist_ok=True)
     tried: list[str] = []
     for base in mirrors:
-        todo = [stem for stem in checksums if _find(dest, stem) is None]
+        todo = [stem for stem in checksums if find_file(dest, stem) is None]
         if not todo:
             break
         url = base
@@ -388,7 +388,7 @@ def download_mnist(
                 done += sizes[stem]
         except (OSError, HTTPException, ValueError, DataFormatError) as e:  # URLError is OSError
             tried.append(f"  {url}: {e}")
-    missing = [f"{stem}.gz" for stem in checksums if _find(dest, stem) is None]
+    missing = [f"{stem}.gz" for stem in checksums if find_file(dest, stem) is None]
     if missing:
         raise DataNotFoundError(
             f"Could not download {name} ({', '.join(missing)}) into {dest}. Tried:\n"
@@ -412,6 +412,6 @@ def _verify(part: Path, expected_md5: str, compressed: bool = False) -> None:
     if actual != expected_md5:
         part.unlink()
         raise DataFormatError(
-            f"the downloaded file is corrupt (MD5 of its content {actual}, expected "
-            f"{expected_md5}); deleted it"
+            f"the downloaded file is corrupt (MD5 of its {'file' if compressed else 'content'} "
+            f"{actual}, expected {expected_md5}); deleted it"
         )

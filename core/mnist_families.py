@@ -136,7 +136,7 @@ def load_family(
                                   cache_dir=cache_dir, progress=progress, cancel=cancel)
     else:
         cache = Path(cache_dir) if cache_dir else fam.cache_dir()
-        if not mnist._holds_mnist(cache):
+        if not mnist.holds_mnist(cache):
             if not download:
                 raise DataNotFoundError(
                     f"{fam.name} is not in {cache} and downloading is off. Point the app at a "

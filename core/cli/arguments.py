@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "multi-layer perceptrons. Without arguments, opens the desktop app.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    _add_train_arguments(sub.add_parser("train", help="train a network headless on MNIST"))
+    _add_train_arguments(sub.add_parser(
+        "train", help="train a network headless on MNIST, Fashion-MNIST, KMNIST or your own "
+        "image folder"))
 
     predict = sub.add_parser("predict", help="classify digit images with an exported model")
     predict.add_argument("model", help="a .onnx or .safetensors file from MLP Studio, or a "
@@ -71,6 +73,7 @@ def given_options(argv: list[str]) -> set[str]:
 
 def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     from mlp_studio.core.activations import ACTIVATIONS
+    from mlp_studio.core.cli.train_data import add_data_source_arguments
     from mlp_studio.core.data import NORMALIZATIONS, SPLIT_MODES
     from mlp_studio.core.losses import LOSSES
     from mlp_studio.core.model import INITS
@@ -89,9 +92,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
                    f"{PRESETS['keras'].summary}")
 
     g = train.add_argument_group("data")
-    g.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files or mnist.npz "
-                   "(default: $MLP_STUDIO_DATA, then the cache, then a download)")
-    g.add_argument("--no-download", action="store_true", help="never download MNIST")
+    add_data_source_arguments(g)
     g.add_argument("--normalization", default="unit", choices=NORMALIZATIONS)
     g.add_argument("--split", default="official", choices=SPLIT_MODES,
                    help="official: MNIST test set + validation from training; pooled: all 70k "
@@ -111,7 +112,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     g.add_argument("--remedy", default="none",
                    choices=("none", "oversample", "undersample", "class_weights"))
     g.add_argument("--target-digit", type=int, metavar="D",
-                   help="binary task: is it the digit D?")
+                   help="binary task: is it the digit (class number) D?")
 
     g = train.add_argument_group("network")
     g.add_argument("--hidden", type=_ints, default=[128], metavar="N,N,...",

@@ -24,7 +24,7 @@ def add_evaluate_arguments(evaluate) -> None:
 
 def run_evaluate(args) -> int:
     from mlp_studio.core.cli.report import metrics_table
-    from mlp_studio.core.cli.train import data_folder
+    from mlp_studio.core.cli.train_data import data_folder
     from mlp_studio.core.evaluation import evaluate_bundle, evaluation_report
     from mlp_studio.core.mnist import load_mnist
     from mlp_studio.core.model_import import import_model

@@ -92,6 +92,7 @@ def test_report(test, class_names: list[str], regression: bool) -> dict:
         "test_loss": None if test is None else test.loss,
         "confusion_matrix": None if test is None else test.confusion.tolist(),
         "per_class": None if test is None else test.to_dict(class_names)["per_class"],
+        "class_names": list(class_names),
     }
 
 

@@ -23,6 +23,7 @@ from mlp_studio.core.cli.arguments import (
     train_config_from_args,
 )
 from mlp_studio.core.cli.report import ProgressBar, metrics_report, metrics_table
+from mlp_studio.core.cli.train_data import data_folder, load_training_data
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.limits import check_training_memory
 from mlp_studio.core.outputs import Target, check_distinct, plan_output, write_output
@@ -40,7 +41,8 @@ class Outputs:
     written: list[str] = field(default_factory=list)
 
 
-def plan_outputs(args, data_dir: str | None, session: bool = False) -> Outputs:
+def plan_outputs(args, data_dir: str | None, session: bool = False,
+                 dataset: str | None = None) -> Outputs:
     """Check every output path; StudioError (one line) on the first problem."""
     from mlp_studio.core.export import plan_export
 
@@ -61,35 +63,25 @@ def plan_outputs(args, data_dir: str | None, session: bool = False) -> Outputs:
                                               for t in targets[1:])]  # fmt: skip
     # The session's own file is both read and written back by --session: any other output
     # on it collides with --session itself.
-    check_distinct(named, input_folders=[("the data folder", data_folder(data_dir))])
+    folder = data_folder(data_dir, dataset)
+    check_distinct(named, input_folders=[("the data folder", folder)])
     return outputs
 
 
-def data_folder(data_dir: str | None) -> Path:
-    """The folder MNIST will be read from (or downloaded to): no output may go there."""
-    from mlp_studio.core.mnist import default_cache_dir, resolve_data_dir
-
-    data = resolve_data_dir(data_dir) or default_cache_dir()
-    return data if data.is_dir() or not data.exists() else data.parent  # a folder or mnist.npz
-
-
 def run_train(args) -> int:
-    from mlp_studio.core.data import prepare_mnist
-    from mlp_studio.core.mnist import load_mnist
     from mlp_studio.core.model import build_model, describe
     from mlp_studio.core.session import Session
     from mlp_studio.core.training import Trainer
 
     data_config = data_config_from_args(args)
     train_config = train_config_from_args(args)
-    outputs = plan_outputs(args, args.data)
+    outputs = plan_outputs(args, args.data, dataset=args.dataset)
 
-    mnist = load_mnist(args.data, download=not args.no_download)
-    data = prepare_mnist(mnist, data_config)
+    ds, data, source = load_training_data(args, data_config)
     spec = spec_from_args(args, data.num_classes, int(data.x_train.shape[1]))
-    print(f"data: {terminal_safe(mnist.source)} | train {len(data.x_train):,} "
-          f"val {len(data.x_val):,} test {len(data.x_test):,} | network {describe(spec)}",
-          file=sys.stderr)
+    print(f"data: {terminal_safe(ds.name)} ({terminal_safe(ds.source)}) | train "
+          f"{len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "
+          f"network {describe(spec)}", file=sys.stderr)
 
     check_training_memory(spec, min(train_config.batch_size, len(data.x_train)),
                           train_config.optimizer)
@@ -100,7 +92,7 @@ def run_train(args) -> int:
         spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
         data_config, train_config, data.normalization, list(data.class_names),
         finished.history, trainer.best_state, trainer.best_epoch, len(finished.history.epochs),
-        mnist.source, optimizer_state=trainer.optimizer_state,
+        ds.source, optimizer_state=trainer.optimizer_state, data=source,
     )
     write_outputs(outputs, finished, session)
     return 1 if finished.diverged else 0
@@ -108,9 +100,8 @@ def run_train(args) -> int:
 
 def run_train_session(args, given: set[str]) -> int:
     """`train --session FILE`: continue (or --restart, or start) a saved experiment headless."""
-    from mlp_studio.core.data import prepare_mnist
+    from mlp_studio.core.data_source import DataSource
     from mlp_studio.core.lineage import Lineage
-    from mlp_studio.core.mnist import load_mnist
     from mlp_studio.core.model import build_model, describe
     from mlp_studio.core.session import Session, load_session
     from mlp_studio.core.training import Trainer
@@ -130,13 +121,14 @@ def run_train_session(args, given: set[str]) -> int:
                               "into a new session file.")
         data_config = override_data_config(old.data_config, args, given)
         train_config = override_train_config(old.train_config, args, given)
-    source = args.data
-    if source is None and old is not None and old.data_source and Path(old.data_source).exists():
-        source = old.data_source
-    outputs = plan_outputs(args, source, session=True)
+    saved = None if old is None else old.data
+    if saved is None and old is not None and old.data_source and Path(old.data_source).exists():
+        saved = DataSource(path=old.data_source)  # MNIST, in a session from before issue 10
+    use_saved = saved is not None and args.data is None and args.dataset is None
+    outputs = plan_outputs(args, saved.path or None if use_saved else args.data, session=True,
+                           dataset=saved.dataset if use_saved else args.dataset)
 
-    mnist = load_mnist(source, download=not args.no_download)
-    data = prepare_mnist(mnist, data_config)
+    ds, data, source = load_training_data(args, data_config, saved)
     input_size = int(data.x_train.shape[1])
     if old is None:
         spec = spec_from_args(args, data.num_classes, input_size)
@@ -145,8 +137,9 @@ def run_train_session(args, given: set[str]) -> int:
         if (spec.input_size, spec.output_size) != (input_size, data.num_classes):
             raise StudioError(
                 f"The session's network takes {spec.input_size} inputs and gives "
-                f"{spec.output_size} outputs, but its data settings give {input_size} inputs "
-                f"and {data.num_classes} classes: leave out --target-digit, or start a new "
+                f"{spec.output_size} outputs, but {ds.name} with its data settings gives "
+                f"{input_size} inputs and {data.num_classes} classes: train on the session's "
+                "own data (leave out --data, --target-digit, --image-size), or start a new "
                 "session file.")
     check_training_memory(spec, min(train_config.batch_size, len(data.x_train)),
                           train_config.optimizer)
@@ -158,7 +151,8 @@ def run_train_session(args, given: set[str]) -> int:
         lineage = Lineage.of_session(old)
     epochs_done = lineage.epochs_done
     what = "continuing" if continuing else "restarting" if old is not None else "new"
-    print(f"session: {path} ({what}, {epochs_done} epochs done) | data: {mnist.source} | "
+    print(f"session: {path} ({what}, {epochs_done} epochs done) | data: {ds.name} "
+          f"({terminal_safe(ds.source)}) | "
           f"train {len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "
           f"network {describe(spec)}", file=sys.stderr)
 
@@ -170,8 +164,8 @@ def run_train_session(args, given: set[str]) -> int:
         spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
         data_config, train_config, data.normalization, list(data.class_names),
         lineage.history, lineage.best_state, lineage.best_epoch, lineage.epochs_done,
-        mnist.source, created=old.created if old is not None else "",
-        optimizer_state=lineage.optimizer_state,
+        ds.source, created=old.created if old is not None else "",
+        optimizer_state=lineage.optimizer_state, data=source,
     )
     write_outputs(outputs, finished, session)
     return 1 if finished.diverged else 0

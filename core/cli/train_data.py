@@ -1,0 +1,56 @@
+"""`train`'s data: which source the options name, loading and preparing it, what a session
+records of it (core.data_source.DataSource) and where outputs may not go."""
+
+import sys
+from pathlib import Path
+
+from mlp_studio.core.text import terminal_safe
+
+
+def add_data_source_arguments(g) -> None:
+    g.add_argument("--data", metavar="PATH",
+                   help="an MNIST-format folder (the four IDX files) or .npz, or a folder with "
+                   "one subfolder of images per class (default: MNIST from $MLP_STUDIO_DATA, "
+                   "then the cache, then a download)")
+    g.add_argument("--dataset", choices=("mnist", "fashion-mnist", "kmnist"),
+                   help="which MNIST-format family: its class names, and where it is cached "
+                   "and downloaded from when --data is not given (default: mnist)")
+    g.add_argument("--image-size", type=int, default=28, metavar="N",
+                   help="image folders: images are cropped square and resized to NxN "
+                   "(default 28)")
+    g.add_argument("--color", action="store_true",
+                   help="image folders: keep RGB (3 values per pixel) instead of grayscale")
+    g.add_argument("--no-download", action="store_true", help="never download MNIST")
+
+
+def load_training_data(args, config, saved=None):
+    """(Dataset, PreparedData, its core.data_source.DataSource for the session). The data
+    comes from --data or --dataset when given, else from `saved` (a session's source)."""
+    from mlp_studio.core.data import prepare_dataset
+    from mlp_studio.core.data_source import DataSource
+    from mlp_studio.core.dataset import load_data
+
+    download = not args.no_download
+    if args.data is None and args.dataset is None and saved is not None:
+        source = saved
+        ds = load_data(**source.load_arguments(), download=download)
+    else:
+        ds = load_data(args.data, dataset=args.dataset, image_size=args.image_size,
+                       color=args.color, download=download)  # fmt: skip
+        source = DataSource(kind=ds.kind, path="" if args.data is None else ds.source,
+                            dataset=args.dataset or "mnist", image_size=args.image_size,
+                            color=args.color)  # fmt: skip
+    for note in ds.notes:
+        print(f"note: {terminal_safe(note)}", file=sys.stderr)
+    return ds, prepare_dataset(ds, config), source
+
+
+def data_folder(data: str | None, dataset: str | None = None) -> Path:
+    """The folder the data will be read from (or downloaded to): no output may go there."""
+    from mlp_studio.core.mnist import default_cache_dir, resolve_data_dir
+    from mlp_studio.core.mnist_families import family
+
+    if data is None and dataset not in (None, "mnist"):
+        return family(dataset).cache_dir()
+    found = resolve_data_dir(data) or default_cache_dir()
+    return found if found.is_dir() or not found.exists() else found.parent  # a folder or a file

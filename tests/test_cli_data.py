@@ -1,0 +1,83 @@
+"""`mlp-studio train --data/--dataset/--image-size/--color` (issue 10): the network follows
+the data, the metrics name its classes, a session remembers where the data came from."""
+
+import json
+
+import numpy as np
+import pytest
+from idx_fixtures import write_mnist_folder
+from mlp_studio.core.cli import main
+from mlp_studio.core.data_source import DataSource
+from mlp_studio.core.session import load_session
+from PIL import Image
+
+
+@pytest.fixture
+def pets(tmp_path, monkeypatch):
+    """Three classes told apart by brightness, 30 noisy images each, of various sizes."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    rng = np.random.default_rng(0)
+    root = tmp_path / "pets"
+    for c, name in enumerate(("bird", "cat", "dog")):
+        (root / name).mkdir(parents=True)
+        for i in range(30):
+            size = (20 + i % 7, 24 + i % 5)
+            pixels = np.clip(rng.normal(40 + 80 * c, 15, size), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).convert("RGB").save(root / name / f"{i}.png")
+    (root / "cat" / "broken.png").write_bytes(b"not an image")
+    return root
+
+
+def test_train_on_an_image_folder_and_continue_its_session(pets, tmp_path, capsys):
+    metrics, session = tmp_path / "m.json", tmp_path / "s.mlps"
+    code = main(["train", "--data", str(pets), "--image-size", "12", "--color", "--hidden",
+                 "16", "--epochs", "15", "--batch-size", "16", "--lr", "0.01", "--normalization",
+                 "standardize", "--metrics-json", str(metrics),
+                 "--save-session", str(session), "--quiet"])  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "note: 1 file could not be read and was skipped: cat/broken.png" in err
+    assert "data: pets (" in err and "network 432-16(relu)-3" in err  # 12 x 12 x 3 inputs
+    report = json.loads(metrics.read_text())
+    assert report["class_names"] == ["bird", "cat", "dog"]
+    assert report["test_accuracy"] > 0.9 and set(report["per_class"]) == {"bird", "cat", "dog"}
+    saved = load_session(session)
+    assert saved.data == DataSource("images", str(pets), image_size=12, color=True)
+    assert saved.class_names == ["bird", "cat", "dog"]
+    # Continued without --data: the same folder at the same size and colour.
+    assert main(["train", "--session", str(session), "--epochs", "1", "--quiet"]) == 0
+    assert "data: pets (" in capsys.readouterr().err
+    assert load_session(session).epochs_done == 16
+
+
+def test_a_session_refuses_data_that_does_not_fit_its_network(pets, tmp_path, capsys):
+    session = tmp_path / "s.mlps"
+    assert main(["train", "--data", str(pets), "--image-size", "8", "--hidden", "4",
+                 "--epochs", "1", "--save-session", str(session), "--quiet"]) == 0  # fmt: skip
+    code = main(["train", "--session", str(session), "--data", str(pets), "--image-size", "10",
+                 "--epochs", "1", "--quiet"])  # fmt: skip
+    assert code == 2
+    assert "takes 64 inputs" in capsys.readouterr().err
+
+
+def test_a_family_name_gives_its_class_names(tmp_path, capsys):
+    folder = write_mnist_folder(tmp_path / "fashion", n_train=300, n_test=50)
+    metrics = tmp_path / "m.json"
+    assert main(["train", "--data", str(folder), "--dataset", "fashion-mnist", "--epochs", "1",
+                 "--metrics-json", str(metrics), "--save-session", str(tmp_path / "s.mlps"),
+                 "--quiet"]) == 0  # fmt: skip
+    report = json.loads(metrics.read_text())
+    assert report["class_names"][0] == "T-shirt/top" and "Ankle boot" in report["per_class"]
+    assert "data: Fashion-MNIST (" in capsys.readouterr().err
+    saved = load_session(tmp_path / "s.mlps")
+    assert saved.data == DataSource("mnist", str(folder), "fashion-mnist")
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--image-size", "0"], "image size must be 1-256 pixels, got 0"),
+    (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+])  # fmt: skip
+def test_bad_data_options_are_one_line(pets, argv, text, capsys):
+    assert main(["train", "--data", str(pets), "--epochs", "1", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and text in err and "Traceback" not in err
