@@ -42,11 +42,13 @@ Cancel = Callable[[], bool]
 
 
 @dataclass(frozen=True)
-class _File:
-    path: Path
-    label: int
-    size: int
-    mtime_ns: int
+class _Listing:
+    """The image files found, in order. Plain lists of str, no object per file: listing is
+    most of a cached load's time (60,000 Path objects took longer than reading the cache)."""
+
+    paths: list[str]
+    labels: np.ndarray  # int64 [N]
+    stamps: list[str]  # "label|name|size|mtime_ns" per file: what the cache key is made of
 
 
 def load_image_folder(
@@ -66,7 +68,7 @@ def load_image_folder(
         )
     _check_folder(folder)
     class_names, files, notes = _scan(folder)
-    n = len(files)
+    n = len(files.paths)
     shape = (image_size, image_size, 3) if color else (image_size, image_size)
     if n * math.prod(shape) > MAX_BYTES:
         raise DataFormatError(
@@ -78,9 +80,8 @@ def load_image_folder(
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     cached = _read_cache(cache, key)
     if cached is None:
-        x, ok, failures = _decode_all(files, shape, cancel, workers)
-        y = np.array([f.label for f in files], np.int64)
-        x, y = x[ok], y[ok]
+        x, ok, failures = _decode_all(files.paths, shape, cancel, workers)
+        x, y = x[ok], files.labels[ok]
         unread = _unread_note(failures)
         _check_classes(folder, class_names, y, unread)
         notes = notes + ((unread,) if unread else ())
@@ -123,10 +124,10 @@ def _natural(name: str) -> list[object]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
-def _entries(folder: Path) -> list[os.DirEntry[str]]:
+def _entries(folder: Path | str, natural: bool = True) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(folder) as it:
-            return sorted(it, key=lambda e: _natural(e.name))
+            return sorted(it, key=(lambda e: _natural(e.name)) if natural else lambda e: e.name)
     except OSError as e:
         raise DataNotFoundError(f"{folder} cannot be listed ({e.strerror or e})") from e
 
@@ -138,7 +139,7 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _scan(folder: Path) -> tuple[list[str], list[_File], tuple[str, ...]]:
+def _scan(folder: Path) -> tuple[list[str], _Listing, tuple[str, ...]]:
     """Class names, the image files with their labels, and notes about what was left out."""
     entries = _entries(folder)
     subfolders = [e for e in entries if not e.name.startswith(".") and e.name not in IGNORED_DIRS
@@ -156,16 +157,19 @@ def _scan(folder: Path) -> tuple[list[str], list[_File], tuple[str, ...]]:
             f"{folder} has one class subfolder ({subfolders[0].name}); a classifier needs at "
             f"least two: {how}"
         )
-    files: list[_File] = []
+    paths: list[str] = []
+    labels: list[int] = []
+    stamps: list[str] = []
     other = empty = 0
     names = []
     for label, sub in enumerate(subfolders):
         names.append(sub.name)
         count = 0
-        for e in _entries(Path(sub.path)):
-            if e.name.startswith("."):
+        for e in _entries(sub.path, natural=False):
+            name = e.name
+            if name.startswith("."):
                 continue
-            if not e.name.lower().endswith(EXTENSIONS):
+            if not name.lower().endswith(EXTENSIONS):
                 other += 1
                 continue
             try:
@@ -176,11 +180,14 @@ def _scan(folder: Path) -> tuple[list[str], list[_File], tuple[str, ...]]:
             except OSError:
                 other += 1
                 continue
-            files.append(_File(Path(e.path), label, st.st_size, st.st_mtime_ns))
+            paths.append(e.path)
+            labels.append(label)
+            stamps.append(f"{label}|{name}|{st.st_size}|{st.st_mtime_ns}")
             count += 1
         empty += count == 0
     if empty:
-        gone = [n for label, n in enumerate(names) if not any(f.label == label for f in files)]
+        counts = np.bincount(np.array(labels, np.int64), minlength=len(names))
+        gone = [names[c] for c in np.flatnonzero(counts == 0)]
         shown = f"{', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}"
         if len(gone) == len(names):
             raise DataFormatError(
@@ -199,7 +206,7 @@ def _scan(folder: Path) -> tuple[list[str], list[_File], tuple[str, ...]]:
     if other:
         notes.append(f"{other} {'entries' if other > 1 else 'entry'} in the class subfolders "
                      "(not PNG or JPEG files) left out")  # fmt: skip
-    return names, files, tuple(notes)
+    return names, _Listing(paths, np.array(labels, np.int64), stamps), tuple(notes)
 
 
 def _check_classes(folder: Path, names: list[str], y: np.ndarray, unread: str) -> None:
@@ -215,7 +222,7 @@ def _check_classes(folder: Path, names: list[str], y: np.ndarray, unread: str) -
 # ---- decoding ---------------------------------------------------------------------------------
 
 
-def _decode(path: Path, shape: tuple[int, ...]) -> np.ndarray | str:
+def _decode(path: str, shape: tuple[int, ...]) -> np.ndarray | str:
     """The image at path as uint8 of `shape`, or why it cannot be read."""
     try:
         with warnings.catch_warnings():
@@ -261,30 +268,30 @@ def _to_mode(im: Image.Image, mode: str) -> Image.Image:
 
 
 def _decode_all(
-    files: list[_File], shape: tuple[int, ...], cancel: Cancel | None, workers: int | None
-) -> tuple[np.ndarray, np.ndarray, list[tuple[Path, str]]]:
+    files: list[str], shape: tuple[int, ...], cancel: Cancel | None, workers: int | None
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     x = np.zeros((len(files), *shape), np.uint8)
     ok = np.zeros(len(files), bool)
-    failures: list[tuple[Path, str]] = []
+    failures: list[tuple[str, str]] = []
     workers = workers or min(8, (os.cpu_count() or 2) + 2)
     with ThreadPoolExecutor(workers, thread_name_prefix="image folder") as pool:
         for start in range(0, len(files), CHUNK):
             if cancel is not None and cancel():
                 raise DownloadCancelled("Loading the image folder was cancelled.")
             batch = files[start : start + CHUNK]
-            for i, result in enumerate(pool.map(lambda f: _decode(f.path, shape), batch)):
+            for i, result in enumerate(pool.map(lambda f: _decode(f, shape), batch)):
                 if isinstance(result, str):
-                    failures.append((batch[i].path, result))
+                    failures.append((batch[i], result))
                 else:
                     x[start + i] = result
                     ok[start + i] = True
     return x, ok, failures
 
 
-def _unread_note(failures: list[tuple[Path, str]]) -> str:
+def _unread_note(failures: list[tuple[str, str]]) -> str:
     if not failures:
         return ""
-    shown = ", ".join(f"{p.parent.name}/{p.name} ({why})" for p, why in failures[:3])
+    shown = ", ".join(f"{Path(p).parent.name}/{Path(p).name} ({why})" for p, why in failures[:3])
     more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
     n = len(failures)
     return f"{n} file{'s' if n > 1 else ''} could not be read and {'were' if n > 1 else 'was'} " \
@@ -294,10 +301,9 @@ def _unread_note(failures: list[tuple[Path, str]]) -> str:
 # ---- the cache --------------------------------------------------------------------------------
 
 
-def _cache_key(folder: Path, files: list[_File], image_size: int, color: bool) -> str:
+def _cache_key(folder: Path, files: _Listing, image_size: int, color: bool) -> str:
     h = hashlib.sha256(f"{CACHE_FORMAT}|{folder.resolve()}|{image_size}|{color}".encode())
-    for f in files:
-        h.update(f"\n{f.label}|{f.path.name}|{f.size}|{f.mtime_ns}".encode())
+    h.update("\n".join(files.stamps).encode())
     return h.hexdigest()[:32]
 
 

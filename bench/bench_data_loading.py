@@ -1,0 +1,106 @@
+"""Seconds to load your own data (issue 10): a 60,000-image folder and a 100,000 x 50 CSV.
+
+    python bench/bench_data_loading.py [--data MNIST_DIR] [--work DIR] [--keep]
+
+Writes MNIST's 60,000 training digits as 28x28 PNGs, one subfolder per digit (skipped when
+--work already holds them), then times core.dataset.load_data on that folder twice: the first
+load decodes every file (and writes the cache), the second reads the cache. Then writes a
+100,000-row x 50-column CSV (48 numeric columns, one categorical, a class target) and times
+loading it, when core.tables is there to read it.
+"""
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from mlp_studio.core.dataset import load_data
+from mlp_studio.core.mnist import ENV_VAR, load_folder
+from PIL import Image
+
+
+def write_png_folder(images: np.ndarray, labels: np.ndarray, root: Path) -> float:
+    start = time.perf_counter()
+    for d in range(10):
+        (root / str(d)).mkdir(parents=True, exist_ok=True)
+
+    def write(i: int) -> None:
+        Image.fromarray(images[i]).save(root / str(labels[i]) / f"{i:05d}.png")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(len(images))))
+    return time.perf_counter() - start
+
+
+def write_csv(path: Path, rows: int = 100_000, numeric: int = 48, seed: int = 0) -> float:
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, numeric)).round(4)
+    colour = rng.choice(["red", "green", "blue", "grey"], size=rows)
+    target = (x[:, 0] + x[:, 1] > 0).astype(int) + (colour == "red")
+    header = ",".join([*(f"x{i}" for i in range(numeric)), "colour", "label"])
+    with open(path, "w") as f:
+        f.write(header + "\n")
+        for r in range(rows):
+            f.write(",".join(map(str, x[r])) + f",{colour[r]},{target[r]}\n")
+    return time.perf_counter() - start
+
+
+def timed(what: str, load) -> object:
+    """Wall seconds, and CPU seconds of all threads: on a shared machine the wall time mostly
+    measures the wait for a core, the CPU time what a quiet machine would take (+ I/O)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    ds = load()
+    print(f"{what}: {time.perf_counter() - start:.2f} s wall, "
+          f"{time.process_time() - cpu:.2f} s CPU", flush=True)
+    return ds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=os.environ.get(ENV_VAR), help=f"MNIST (${ENV_VAR})")
+    parser.add_argument("--work", help="folder for the written data (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the written data")
+    args = parser.parse_args()
+    if not args.data:
+        parser.error(f"give --data DIR or set {ENV_VAR}")
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="mlp-bench-data-"))
+    # A cache of our own: the first load is a real first load, and the user's cache is untouched.
+    os.environ["XDG_CACHE_HOME"] = str(work / "cache")
+    shutil.rmtree(work / "cache", ignore_errors=True)
+    try:
+        folder = work / "mnist-png"
+        if not (folder / "9").is_dir():
+            mnist = load_folder(args.data)
+            seconds = write_png_folder(mnist.train_images, mnist.train_labels, folder)
+            print(f"wrote 60,000 PNGs in {seconds:.1f} s ({folder})")
+        print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} before loading")
+        ds = timed("image folder, first load (decode 60,000 PNGs, write the cache)",
+                   lambda: load_data(folder))
+        assert len(ds.x_train) == 60_000 and ds.input_shape == (28, 28), ds.notes
+        again = timed("image folder, second load (from the cache)", lambda: load_data(folder))
+        assert (again.x_train == ds.x_train).all()
+
+        try:
+            import mlp_studio.core.tables  # noqa: F401
+        except ImportError:
+            print("CSV: skipped, core.tables (the CSV reader) is not in this version")
+            return
+        csv = work / "wide.csv"
+        if not csv.exists():
+            print(f"wrote a 100,000 x 50 CSV in {write_csv(csv):.1f} s "
+                  f"({csv.stat().st_size / 1e6:.0f} MB)")
+        table = timed("CSV 100,000 x 50, load", lambda: load_data(csv))
+        print(f"  -> {table.x_train.shape[0]:,} rows x {table.x_train.shape[1]} inputs, "
+              f"{table.task}, notes: {list(table.notes)}")
+    finally:
+        if not args.keep and not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
