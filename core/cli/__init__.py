@@ -1,4 +1,4 @@
-"""The headless command line: `mlp-studio train`, `predict`, `evaluate` and `pair`.
+"""The headless command line: `mlp-studio train`, `predict`, `evaluate`, `pair` and `sweep`.
 
 A client of the same engine API as the GUI. Bad input exits with status 2 and one line
 `error: ...` on stderr, never a traceback. Modules: arguments (options -> configurations),
@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             from mlp_studio.core.cli.pair import run_pair_command
 
             return run_pair_command(args)
+        if args.command == "sweep":
+            from mlp_studio.core.cli.sweep import run_sweep
+
+            return run_sweep(args)
         return run_predict(args)
     except StudioError as err:
         # Messages quote files' text (class names, descriptions, paths): escaped.

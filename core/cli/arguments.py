@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "scaled: raw 0-255 or unit 0-1")
 
     from mlp_studio.core.cli.evaluate import add_evaluate_arguments
+    from mlp_studio.core.cli.sweep import add_sweep_arguments
 
     add_evaluate_arguments(sub.add_parser(
         "evaluate", help="metrics of a model file (MLP Studio, Keras, ONNX) on the MNIST test set"))
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_pair_arguments(sub.add_parser(
         "pair", help="train a run and its duplicate with one setting changed, side by side"))
+    add_sweep_arguments(sub.add_parser(
+        "sweep", help="train many variations of a run (Optuna) and rank them"))
     return parser
 
 
@@ -67,11 +70,18 @@ def given_options(argv: list[str]) -> set[str]:
     train = _Parser(prog="mlp-studio train")
     _add_train_arguments(train)
     dests = vars(train.parse_args([]))
+    if argv and argv[0] == "sweep":  # its own options besides the train ones
+        from mlp_studio.core.cli.sweep import add_sweep_arguments
+
+        train = _Parser(prog="mlp-studio sweep")
+        add_sweep_arguments(train)
     namespace = train.parse_args(argv[1:], argparse.Namespace(**dict.fromkeys(dests)))
     return {dest for dest, value in vars(namespace).items() if value is not None}
 
 
-def _add_train_arguments(train: argparse.ArgumentParser) -> None:
+def _add_train_arguments(train: argparse.ArgumentParser, outputs: bool = True) -> None:
+    """The train command's options; without `outputs`, only data, network and training (a
+    sweep has outputs of its own)."""
     from mlp_studio.core.activations import ACTIVATIONS
     from mlp_studio.core.cli.train_data import add_data_source_arguments
     from mlp_studio.core.data import NORMALIZATIONS, SPLIT_MODES
@@ -158,6 +168,8 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
                    help="stop when the loss rises F times above its lowest in the run "
                    f"(default {DIVERGENCE_FACTOR:g}; 0: never; NaN always stops)")
 
+    if not outputs:
+        return
     g = train.add_argument_group("output")
     g.add_argument("--export", action="append", default=[], metavar="PATH",
                    help="write the model (.onnx, .pt TorchScript, .safetensors, .keras) or a "
