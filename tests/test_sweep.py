@@ -186,3 +186,41 @@ def test_a_trial_whose_settings_cannot_train_fails_with_its_reason(data, tmp_pat
     assert trials[("nesterov", 0.9)]["state"] == "COMPLETE"
     bad = trials[("nesterov", 0)]
     assert bad["state"] == "FAIL" and "Nesterov needs a momentum" in bad["error"]
+
+
+def test_studio_settings_round_trip_through_train_options(options):
+    from mlp_studio.core.activations import ActivationSpec
+    from mlp_studio.core.cli.arguments import (
+        data_config_from_args,
+        spec_from_args,
+        train_config_from_args,
+    )
+    from mlp_studio.core.data import DataConfig, SplitConfig
+    from mlp_studio.core.model import LayerSpec, NetworkSpec
+    from mlp_studio.core.sweep import Sweep
+    from mlp_studio.core.sweep_runs import options_from_settings, trial_settings
+    from mlp_studio.core.train_config import TrainConfig
+
+    spec = NetworkSpec(784, [LayerSpec(256, ActivationSpec("tanh"), 0.2),
+                             LayerSpec(64, ActivationSpec("gelu"), 0.1)], 10, "xavier", 3)
+    train = TrainConfig(optimizer="rmsprop", lr=0.003, weight_decay=1e-4, batch_size=64,
+                        epochs=7, seed=3, schedule="cosine", restore_best=False)
+    data = DataConfig(normalization="standardize", split=SplitConfig(val_fraction=0.2, subset=5000))
+    args = options_from_settings(spec, train, data, "/some/mnist")
+    assert spec_from_args(args, 10, 784) == spec
+    assert train_config_from_args(args) == train
+    assert data_config_from_args(args) == data
+    assert args.data == "/some/mnist"
+
+    sweep = Sweep(args, [parse_param("lr=1e-4..1e-1:log", options),
+                         parse_param("hidden=32,128/32", options),
+                         parse_param("activation=relu,elu", options)], 4, "sqlite:///x.db")
+    spec2, train2 = trial_settings(sweep, {"lr": 0.01, "hidden": 32, "activation": "elu"},
+                                   784, 10)
+    assert [layer.units for layer in spec2.hidden] == [32, 32]  # every layer of the network
+    assert {layer.activation.name for layer in spec2.hidden} == {"elu"}
+    assert [layer.dropout for layer in spec2.hidden] == [0.2, 0.1]  # the rest as it was
+    assert train2.lr == 0.01 and train2.optimizer == "rmsprop" and train2.epochs == 7
+    spec3, _ = trial_settings(sweep, {"lr": 0.01, "hidden": "128/32", "activation": "relu"},
+                              784, 10)
+    assert [layer.units for layer in spec3.hidden] == [128, 32]
