@@ -82,6 +82,7 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
         self.recovery_path = recovery_path  # the autosave file (None: FileActions' default)
         self.state = None  # app.state.Experiment, once the engine is loaded
         self.controller = None  # app.controller.TrainingController
+        self._sweep_dialog = None  # app.dialogs.sweep_dialog.SweepDialog, once opened
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
         self._default_layout: QByteArray | None = None
@@ -423,6 +424,8 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
     @Slot()
     def _shutdown(self) -> None:
         """Stop every background job; safe to call again (closeEvent, then aboutToQuit)."""
+        if self._sweep_dialog is not None:
+            self._sweep_dialog.shutdown()
         if self.controller is not None:
             self.controller.shutdown()
         for key in ("dataset", "compare"):  # paired runs train in children of their own

@@ -27,6 +27,7 @@ class RunStatus:
         self.stop_action.setEnabled(loaded and active)
         self.reset_action.setEnabled(loaded and idle)
         self.evaluate_action.setEnabled(loaded and idle)
+        self.sweep_action.setEnabled(loaded)  # trials run in their own processes
         paused = run_state == "paused"
         self.pause_action.setText("Resume" if paused else "Pause")
         self.pause_action.setIcon(glyph_icon("play" if paused else "pause"))

@@ -83,6 +83,11 @@ class WindowActions:
             tip="Train the current network twice, once with one setting changed, from the same "
             "seed, initial weights and batch order, and compare both runs (Compare panel)",
         )
+        self.sweep_action = self._action(
+            "S&weep…",
+            self.open_sweep,
+            tip="Train many short variations of this run and see which settings mattered",
+        )
         self.training_actions = [
             self.train_action,
             self.pause_action,
@@ -103,6 +108,19 @@ class WindowActions:
         self.about_action = self._action("&About MLP Studio", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
+    @Slot()
+    def open_sweep(self) -> None:
+        """Train > Sweep…: one dialog, kept while its sweep runs in the background."""
+        if self.state is None:
+            return
+        if self._sweep_dialog is None:
+            from mlp_studio.app.dialogs.sweep_dialog import SweepDialog
+
+            self._sweep_dialog = SweepDialog(self.state, self)
+        self._sweep_dialog.show()
+        self._sweep_dialog.raise_()
+        self._sweep_dialog.activateWindow()
+
     def _build_menus(self) -> None:
         bar = self.menuBar()
         self.file_menu = bar.addMenu("&File")
@@ -116,6 +134,7 @@ class WindowActions:
         self.train_menu.addSeparator()
         self.train_menu.addAction(self.evaluate_action)
         self.train_menu.addAction(self.pair_action)
+        self.train_menu.addAction(self.sweep_action)
         self.view_menu = bar.addMenu("&View")
         self.help_menu = bar.addMenu("&Help")
         self.help_menu.addAction(self.help_action)

@@ -17,6 +17,7 @@ import copy
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -284,7 +285,9 @@ def work(sweep: Sweep, on_trial: Callable[[Any, Any], None] | None = None,
             # Others run the last trials: wait for them, or for their heartbeat to go stale
             # (then their trials are queued again and this worker takes one).
             time.sleep(WAIT_SECONDS)
-            optuna.storages.fail_stale_trials(study)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
             continue
         study.optimize(lambda trial: run_trial(trial, sweep, data), n_trials=1,
                        catch=(StudioError,), callbacks=callbacks, gc_after_trial=False)
@@ -325,6 +328,13 @@ class SweepResults:
         return {"study": self.study, "metric": self.metric, "direction": self.direction,
                 "trials": [t.to_dict() for t in self.trials], "best": best,
                 "importance": self.importance}
+
+
+def count_results(done: SweepResults) -> tuple[int, int]:
+    """Finished trials (as `count` counts them) and running ones, from read results."""
+    finished = sum(t.state in ("COMPLETE", "PRUNED") or (t.state == "FAIL" and bool(t.error))
+                   for t in done.trials)
+    return finished, sum(t.state == "RUNNING" for t in done.trials)
 
 
 def results(study, importance: bool = True) -> SweepResults:

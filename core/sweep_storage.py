@@ -154,9 +154,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def recover(study) -> int:
-    """Fail and queue again this machine's RUNNING trials whose process is gone, and trials
-    that never said who runs them and are older than the grace period; how many."""
+def recover(study, retry: bool = True) -> int:
+    """Fail (and with `retry` queue again) this machine's RUNNING trials whose process is
+    gone, and trials that never said who runs them and are older than the grace period; how
+    many."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
@@ -179,8 +180,10 @@ def recover(study) -> int:
         except UpdateFinishedTrialError:  # another worker got there first
             continue
         count += 1
+        if not retry:
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the callback is "experimental" since Optuna 2.8
-            retry = RetryHeartbeatStaleTrialCallback(MAX_RETRIES)
-            retry(study, study._storage.get_trial(trial._trial_id))
+            again = RetryHeartbeatStaleTrialCallback(MAX_RETRIES)
+            again(study, study._storage.get_trial(trial._trial_id))
     return count

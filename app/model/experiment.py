@@ -172,6 +172,13 @@ class Experiment(QObject):
             self, (self.spec, self.train_config),
             (suggestion.spec(self._spec), suggestion.train_config(self._train_config)), text))
 
+    def apply_run_settings(self, spec: NetworkSpec, config: TrainConfig, text: str) -> None:
+        """Take another run's network and training settings, e.g. a sweep's trial (one undoable
+        edit)."""
+        new = (copy.deepcopy(spec), copy.deepcopy(config))
+        if new != (self._spec, self._train_config):
+            self.undo_stack.push(SettingsEdit(self, (self.spec, self.train_config), new, text))
+
     def apply_preset(self, preset: Preset) -> None:
         """Take a preset's network, training and data settings (one undoable edit)."""
         old = (self.spec, self.train_config, self.data_config)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import sys
 from typing import Any
 
@@ -128,12 +127,7 @@ def _load_data_once(sweep: Sweep) -> None:
 
 
 def _run_workers(sweep: Sweep, workers: int, quiet: bool) -> None:
-    # spawn, not fork: each worker starts its own torch with one thread and no copied state.
-    context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=worker_main, args=(sweep, quiet), daemon=True)
-                 for _ in range(workers)]
-    for process in processes:
-        process.start()
+    processes = start_workers(sweep, workers, quiet)
     try:
         for process in processes:
             process.join()
@@ -146,7 +140,21 @@ def _run_workers(sweep: Sweep, workers: int, quiet: bool) -> None:
         raise StudioError("a worker stopped on the error above.")
 
 
-def worker_main(sweep: Sweep, quiet: bool) -> None:
+def start_workers(sweep: Sweep, workers: int, quiet: bool, errors=None) -> list:
+    """`workers` started processes working on `sweep` (the app's too); StudioErrors of a
+    worker go to the `errors` queue when one is given."""
+    from mlp_studio.core.training_process import context
+
+    # The training processes' context: children fork from a server that imported torch.
+    ctx = context()
+    processes = [ctx.Process(target=worker_main, args=(sweep, quiet, errors), daemon=True)
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    return processes
+
+
+def worker_main(sweep: Sweep, quiet: bool, errors=None) -> None:
     """One worker process: one thread, passive OpenMP wait (inherited), trials until done."""
     from mlp_studio.core.threads import use_passive_wait
 
@@ -158,6 +166,8 @@ def worker_main(sweep: Sweep, quiet: bool) -> None:
     try:
         work(sweep, None if quiet else TrialPrinter(sweep))
     except StudioError as err:
+        if errors is not None:
+            errors.put(str(err))
         print(f"error: {terminal_safe(err)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
