@@ -206,14 +206,16 @@ class ParallelCoordinates(pg.PlotWidget):
 
     def _restyle(self) -> None:
         chosen = self.selection()
-        values = list(self._values.values())
-        low, high = (min(values), max(values)) if values else (0.0, 1.0)
+        # Coloured by rank, not by value: a few failed trials far below would otherwise paint
+        # every good one the same colour.
+        order = sorted(self._values, key=self._values.get, reverse=self.metric == "val-loss")
+        rank = {number: i / max(1, len(order) - 1) for i, number in enumerate(order)}
         for number, line in self._lines.items():
             if chosen is not None and number not in chosen:
                 line.setPen(pg.mkPen(GREY, width=1))
                 line.setZValue(0)
                 continue
-            share = (self._values[number] - low) / (high - low) if high > low else 1.0
+            share = rank.get(number, 1.0)
             color = self._colormap.map(share, mode="qcolor")
             pruned = getattr(line, "pruned", False)
             style = Qt.PenStyle.DashLine if pruned else Qt.PenStyle.SolidLine
