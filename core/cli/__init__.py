@@ -1,8 +1,10 @@
-"""The headless command line: `mlp-studio train`, `predict`, `evaluate`, `pair` and `sweep`.
+"""The headless command line: `mlp-studio train`, `predict`, `evaluate`, `pair`, `sweep` and
+`lr-find`.
 
 A client of the same engine API as the GUI. Bad input exits with status 2 and one line
 `error: ...` on stderr, never a traceback. Modules: arguments (options -> configurations),
-train (runs and their outputs), predict, evaluate, report (progress bar, tables, metrics JSON).
+train (runs and their outputs), predict, evaluate, lr_find, report (progress bar, tables,
+metrics JSON).
 """
 
 import sys
@@ -41,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.restart:
                 raise StudioError("--restart only works with --session FILE.")
             return run_train(args)
+        if args.command == "lr-find":
+            from mlp_studio.core.cli.lr_find import run_lr_find
+
+            return run_lr_find(args)
         if args.command == "evaluate":
             from mlp_studio.core.cli.evaluate import run_evaluate
 

@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         "pair", help="train a run and its duplicate with one setting changed, side by side"))
     add_sweep_arguments(sub.add_parser(
         "sweep", help="train many variations of a run (Optuna) and rank them"))
+    from mlp_studio.core.cli.lr_find import add_lr_find_arguments
+
+    add_lr_find_arguments(sub.add_parser(
+        "lr-find", help="suggest a learning rate by a range test (train's options apply)"))
     return parser
 
 
@@ -75,6 +79,11 @@ def given_options(argv: list[str]) -> set[str]:
 
         train = _Parser(prog="mlp-studio sweep")
         add_sweep_arguments(train)
+    elif argv and argv[0] == "lr-find":
+        from mlp_studio.core.cli.lr_find import add_lr_find_arguments
+
+        train = _Parser(prog="mlp-studio lr-find")
+        add_lr_find_arguments(train)
     namespace = train.parse_args(argv[1:], argparse.Namespace(**dict.fromkeys(dests)))
     return {dest for dest, value in vars(namespace).items() if value is not None}
 

@@ -1,0 +1,48 @@
+import json
+
+import pytest
+from idx_fixtures import write_mnist_folder
+from mlp_studio.core.cli import main
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mnist")
+    write_mnist_folder(folder, n_train=1200, n_test=200)
+    return folder
+
+
+def test_lr_find_prints_the_suggestion_and_writes_rates_and_losses(small_mnist, tmp_path,
+                                                                   capsys):
+    out_file = tmp_path / "lr.json"
+    code = main(["lr-find", "--data", str(small_mnist), "--hidden", "32", "--batch-size", "32",
+                 "--metrics-json", str(out_file)])
+    assert code == 0
+    out = capsys.readouterr().out
+    report = json.loads(out_file.read_text())
+    assert f"suggested learning rate: {report['suggested_lr']:.3g}" in out
+    assert len(report["lrs"]) == len(report["losses"]) <= 100
+    low = min(range(len(report["losses"])), key=report["losses"].__getitem__)
+    assert report["suggested_lr"] == pytest.approx(report["lrs"][low] / 10)
+
+
+def test_lr_find_json_to_standard_output(small_mnist, capsys):
+    code = main(["lr-find", "--data", str(small_mnist), "--hidden", "16", "--steps", "20",
+                 "--start-lr", "1e-4", "--end-lr", "1", "--metrics-json", "-"])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # nothing else on stdout
+    assert report["lrs"][0] == pytest.approx(1e-4) and len(report["lrs"]) <= 20
+    assert code == (0 if report["suggested_lr"] is not None else 1)
+
+
+@pytest.mark.parametrize("argv,text", [
+    (["--start-lr", "1", "--end-lr", "0.001"], "must be below the end rate"),
+    (["--steps", "5"], "use 10 to"),
+    (["--export", "m.onnx"], "leave out --export"),
+    (["--save-session", "s.mlps"], "leave out --save-session"),
+    (["--lr", "-1"], "Learning rate -1"),
+])
+def test_lr_find_bad_input_says_what_to_do(small_mnist, capsys, argv, text):
+    assert main(["lr-find", "--data", str(small_mnist), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and text in err and "Traceback" not in err
