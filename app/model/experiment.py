@@ -124,6 +124,12 @@ class Experiment(QObject):
             self._train_config = copy.deepcopy(config)
             self.trainConfigChanged.emit(self.train_config)
 
+    def edit_train_config(self, config: TrainConfig, text: str) -> None:
+        """An undoable change of the training settings (a found learning rate taken)."""
+        if config != self._train_config:
+            self.undo_stack.push(_SettingsEdit(self, (self.spec, self.train_config),
+                                               (self.spec, copy.deepcopy(config)), text))
+
     @property
     def data_config(self) -> DataConfig:
         return copy.deepcopy(self._data_config)

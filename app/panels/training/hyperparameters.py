@@ -11,6 +11,7 @@ import math
 import re
 
 import torch
+from mlp_studio.app.dialogs.lr_finder_dialog import LrFinderDialog
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.preset_picker import PresetPicker
 from mlp_studio.app.widgets.range_note import bind_range
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -163,6 +165,10 @@ class HyperparametersForm(QWidget):
             "Step size. Arrows step 1-2-5 per decade; type e.g. 3e-4.\n"
             "Typical: 0.001 for Adam, 0.01-0.1 for SGD."
         )
+        self.find_lr = QPushButton("Find learning rate…")
+        self.find_lr.setToolTip("Try rates from 1e-7 to 10 for up to 100 batches on a copy of "
+                                "the weights, and suggest one")
+        self.find_lr.clicked.connect(self._open_lr_finder)
         self.momentum = QDoubleSpinBox()
         self.momentum.setDecimals(3)
         self.momentum.setSingleStep(0.05)
@@ -241,6 +247,7 @@ class HyperparametersForm(QWidget):
         opt.addRow("", self.pairing)
         opt.addRow("Optimizer", self.optimizer)
         opt.addRow("Learning rate", self.lr)
+        opt.addRow("", self.find_lr)
         opt.addRow("Momentum", self.momentum)
         opt.addRow("RMSprop ρ", self.rho)
         opt.addRow("Epsilon", self.epsilon)
@@ -427,6 +434,11 @@ class HyperparametersForm(QWidget):
         return self.problems.text() if self.problems.isVisibleTo(self) else ""
 
     # ---- training lock and looks ----
+
+    def _open_lr_finder(self) -> None:
+        dialog = LrFinderDialog(self.state, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def _on_training(self, active: bool) -> None:
         self.preset.setEnabled(not active)
