@@ -40,6 +40,7 @@ PANELS = (
      "Playground"),
     ("canvas", "mlp_studio.app.panels.draw.draw_panel", "DrawPanel", "Draw"),
     ("compare", "mlp_studio.app.panels.compare.compare_panel", "ComparePanel", "Compare"),
+    ("backprop", "mlp_studio.app.panels.backprop.backprop_panel", "BackpropPanel", "Backprop"),
 )
 
 
@@ -257,7 +258,7 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
         if right is not None:
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
             # The playground and the canvas are other ways to look at training: tabs beside it.
-            for key in ("playground", "canvas", "compare"):
+            for key in ("playground", "canvas", "compare", "backprop"):
                 if key in self.docks:
                     self.tabifyDockWidget(right, self.docks[key])
             right.raise_()

@@ -9,7 +9,7 @@ from PySide6.QtCore import QByteArray, QSize, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QToolBar, QToolButton
 
-LAYOUT_VERSION = 3  # bump when dock object names or the default arrangement change
+LAYOUT_VERSION = 4  # bump when dock object names or the default arrangement change
 
 
 class WindowActions:

@@ -127,8 +127,8 @@ class Experiment(QObject):
     def edit_train_config(self, config: TrainConfig, text: str) -> None:
         """An undoable change of the training settings (a found learning rate taken)."""
         if config != self._train_config:
-            self.undo_stack.push(_SettingsEdit(self, (self.spec, self.train_config),
-                                               (self.spec, copy.deepcopy(config)), text))
+            self.undo_stack.push(SettingsEdit(self, (self.spec, self.train_config),
+                                              (self.spec, copy.deepcopy(config)), text))
 
     @property
     def data_config(self) -> DataConfig:
