@@ -96,6 +96,7 @@ class BackpropPanel(QWidget):
                                      "(L(w + ε) − L(w − ε)) / 2ε computed in float64")
         self.check_result = QLabel("Pick a weight (or click a cell of dL/dW) and check it.")
         self.check_result.setWordWrap(True)
+        self.check_result.setMinimumHeight(2 * self.check_result.fontMetrics().lineSpacing() + 4)
         check_box = QGroupBox("Gradient check")
         check = QVBoxLayout(check_box)
         choose = QHBoxLayout()
@@ -255,14 +256,14 @@ class BackpropPanel(QWidget):
         except StudioError as err:
             self.check_result.setText(str(err))
             return
-        verdict = ("agree to better than one part in a million"
+        verdict = ("they agree to better than one part in a million"
                    if result.relative_error < RELATIVE_ERROR_GOAL else
-                   "differ by more than one part in a million (a kink of the activation near "
-                   "this weight, or a gradient so small that rounding dominates)")
+                   "more than one part in a million apart: a kink of the activation near this "
+                   "weight, or a gradient so small that rounding dominates")
         self.check_result.setText(
-            f"dL/dW[{row}, {col}] of layer {layer}: chain rule {result.analytic + 0.0:.10g}, "
-            f"finite differences {result.numeric + 0.0:.10g}, relative error "
-            f"{result.relative_error:.2e}: they {verdict}.")
+            f"Layer {layer}, dL/dW[{row}, {col}]: chain rule {result.analytic + 0.0:.10g} · "
+            f"finite differences {result.numeric + 0.0:.10g} · relative error "
+            f"{result.relative_error:.2e}: {verdict}.")
 
     # ---- the sample ----
 
