@@ -22,6 +22,7 @@ def panel(qtbot, small_mnist):  # noqa: F811
     state = Experiment()
     state.replace_spec(NetworkSpec(hidden=[LayerSpec(16), LayerSpec(12, ActivationSpec("tanh"))]))
     state.set_data(prepare_mnist(small_mnist, DataConfig()))
+    state.ensure_model()  # weights, as after training
     panel = BackpropPanel(state)
     qtbot.addWidget(panel)
     panel.resize(900, 640)
@@ -117,3 +118,6 @@ def test_without_data_or_with_batch_norm_it_says_what_to_do(qtbot, small_mnist):
     assert "batch norm" in panel.problem.text() and panel.problem.isVisible()
     state.undo_stack.undo()
     assert not panel.problem.isVisible() and panel.passed is not None
+    # Without weights it shows the seeded ones training would start from, and sets none.
+    assert state.model is None
+    assert panel.passed.layers[0].z.shape == (128,)

@@ -90,14 +90,14 @@ def test_frame_needs_no_engine_and_loads_it_later(qtbot, monkeypatch):
     with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
         window.load_engine_after_first_paint()
     assert set(window.docks) == {"dataset", "designer", "training", "playground", "canvas",
-                                 "compare"}
+                                 "compare", "backprop"}
     window.close()
 
 
 def test_docks_menus_and_view_toggles(window):
     docks = window.findChildren(QDockWidget)
     assert {d.windowTitle() for d in docks} == {"Data", "Network", "Training", "Playground", "Draw",
-                                                "Compare"}
+                                                "Compare", "Backprop"}
     assert all(d.objectName() for d in docks)  # saveState needs object names
     menus = [a.text() for a in window.menuBar().actions() if a.isVisible()]
     assert menus == ["&File", "&Edit", "&Train", "&View", "&Help"]
@@ -321,7 +321,8 @@ def test_main_window_opens_from_main(qtbot, monkeypatch, tmp_path):
     def fake_exec():
         window = windows[0]
         qtbot.waitSignal(window.engineLoaded, timeout=60_000).wait()
-        panels = {"dataset", "designer", "training", "playground", "canvas", "compare"}
+        panels = {"dataset", "designer", "training", "playground", "canvas", "compare",
+                  "backprop"}
         assert window.isVisible() and set(window.docks) == panels
         window.close()
         return 0
@@ -465,7 +466,7 @@ def test_at_1280x720_the_right_column_is_as_wide_as_its_panels_need(qtbot, tmp_p
     with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
         window.load_engine()
     qtbot.wait(50)  # the columns are sized after the first layout
-    for key in ("training", "playground", "canvas"):
+    for key in ("training", "playground", "canvas", "backprop"):
         window.docks[key].raise_()
         qtbot.wait(20)
         need = window.panels[key].minimumSizeHint().width()

@@ -20,6 +20,7 @@ from mlp_studio.core.backprop_steps import (
     supported_problem,
 )
 from mlp_studio.core.errors import StudioError
+from mlp_studio.core.model import MLP, build_model
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
@@ -48,6 +49,7 @@ class BackpropPanel(QWidget):
         self.passed: BackwardPass | None = None
         self.position = 0  # index into the backward order: 0 is the output layer
         self._dirty = True
+        self._initial: MLP | None = None  # the spec's seeded weights while there are none
 
         self.sample = QSpinBox()
         self.sample.setPrefix("validation sample ")
@@ -176,7 +178,7 @@ class BackpropPanel(QWidget):
             return None, "Load data first: the backward pass follows one of its samples."
         if len(data.x_val) == 0:
             return None, "The validation split is empty: give it some samples in the Data panel."
-        model = state.ensure_model()
+        model = self._model()
         problem = supported_problem(model)
         if problem:
             return None, problem
@@ -187,6 +189,16 @@ class BackpropPanel(QWidget):
             return backward_pass(model, x, target, state.train_config.loss, data.task), None
         except StudioError as err:
             return None, str(err)
+
+    def _model(self) -> MLP:
+        """The current weights, or the seeded ones training would start from (built here, not
+        set on the experiment: looking must not change what it holds)."""
+        model = self.state.model
+        if model is None:
+            if self._initial is None or self._initial.spec != self.state.spec:
+                self._initial = build_model(self.state.spec)
+            model = self._initial
+        return model
 
     def _target_text(self, target: float) -> str:
         data = self.state.data
@@ -250,7 +262,7 @@ class BackpropPanel(QWidget):
         layer, row, col = (self.check_layer.value(), self.check_row.value(),
                            self.check_col.value())
         try:
-            result = gradient_check(self.state.ensure_model(), passed.x, passed.target,
+            result = gradient_check(self._model(), passed.x, passed.target,
                                     self.state.train_config.loss, layer, row, col, data.task,
                                     passed=passed)
         except StudioError as err:
