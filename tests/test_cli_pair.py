@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from idx_fixtures import write_mnist_folder
 from mlp_studio.core.cli import main
@@ -80,3 +81,24 @@ def test_bad_pairs_exit_2_with_one_line(small_mnist, capsys, extra, text):
     assert main(["pair", "--data", str(small_mnist), "--quiet", *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and text in err[0], err
+
+
+def test_pair_trains_on_an_image_folder_like_train(tmp_path, capsys):
+    """The data options mean what they mean for `train` (issue 10's image folders)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "shapes"
+    for c, name in enumerate(("dark", "light")):
+        (root / name).mkdir(parents=True)
+        for i in range(20):
+            pixels = np.clip(rng.normal(60 + 120 * c, 20, (10, 10)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    out = tmp_path / "pair.json"
+    assert main(["pair", "--data", str(root), "--image-size", "8", "--hidden", "8",
+                 "--epochs", "2", "--batch-size", "8", "--change", "lr=0.01",
+                 "--metrics-json", str(out), "--quiet"]) == 0
+    assert "network 64-8(relu)-2" in capsys.readouterr().err
+    pair = json.loads(out.read_text())["pairs"][0]
+    assert pair["same_initial_weights"] and pair["same_batch_order"]
+    assert set(pair["f1_difference"]) == {"dark", "light"}

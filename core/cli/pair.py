@@ -40,9 +40,9 @@ def add_pair_arguments(parser) -> None:
 
 
 def run_pair_command(args) -> int:
-    from mlp_studio.core.cli.train import data_folder
-    from mlp_studio.core.data import prepare_mnist
-    from mlp_studio.core.mnist import load_mnist
+    from mlp_studio.core.cli.train_data import data_folder
+    from mlp_studio.core.data import prepare_dataset
+    from mlp_studio.core.dataset import load_data
     from mlp_studio.core.model import describe
     from mlp_studio.core.outputs import check_distinct, plan_output, write_output
     from mlp_studio.core.paired import parse_change, plan_pair, repeat_pair, summarize
@@ -65,16 +65,20 @@ def run_pair_command(args) -> int:
     metrics = None
     if args.metrics_json is not None:
         metrics = plan_output(args.metrics_json, "--metrics-json", allow_stdout=True)
-        check_distinct([("--metrics-json", metrics)],
-                       input_folders=[("the data folder", data_folder(args.data))])
+        check_distinct([("--metrics-json", metrics)], input_folders=[
+            ("the data folder", data_folder(args.data, args.dataset))])
 
-    mnist = load_mnist(args.data, download=not args.no_download)
+    # The same data options as `train` (MNIST, its families, an image folder).
+    dataset = load_data(args.data, dataset=args.dataset, image_size=args.image_size,
+                        color=args.color, download=not args.no_download)
+    for note in dataset.notes:
+        print(f"note: {terminal_safe(note)}", file=sys.stderr)
     prepared = {}
 
     def prepare(config):  # once per data setting: a data change prepares B's data anew
         key = repr(config.to_dict())
         if key not in prepared:
-            prepared[key] = prepare_mnist(mnist, config)
+            prepared[key] = prepare_dataset(dataset, config)
         return prepared[key]
 
     def data_for(settings: RunSettings):
@@ -85,7 +89,8 @@ def run_pair_command(args) -> int:
     plan = plan_pair(RunSettings(spec, train_config, data_config), name, value)
     out = sys.stderr if metrics is not None and metrics.stream else sys.stdout
     print(f"pair: {plan.setting.name} {plan.old} -> {plan.new} | {args.seeds} seed(s) | data: "
-          f"{terminal_safe(mnist.source)} | network {describe(spec)}", file=sys.stderr)
+          f"{terminal_safe(dataset.name)} ({terminal_safe(dataset.source)}) | network "
+          f"{describe(spec)}", file=sys.stderr)
     for note in plan.notes():
         print(f"note: {note}", file=sys.stderr)
 
