@@ -161,3 +161,28 @@ def test_cancel_stops_the_workers_and_fails_their_trials(qtbot, dialog):
     qtbot.waitUntil(lambda: dialog.results is not None and not any(
         t.state == "RUNNING" for t in dialog.results.trials), timeout=30_000)
     assert "Stopped" in dialog.status.text()
+
+
+def test_the_train_menu_opens_one_sweep_dialog_and_closing_the_window_stops_it(qtbot, tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    from mlp_studio.app.main_window import MainWindow
+    from PySide6.QtCore import QSettings
+
+    window = MainWindow(QSettings(), autoload_data=False,
+                        recovery_path=Path(tempfile.mkdtemp()) / "recovery.mlps")
+    qtbot.addWidget(window)
+    window.load_engine()
+    assert window.sweep_action in window.train_menu.actions()
+    assert window.sweep_action.isEnabled()
+    window.sweep_action.trigger()
+    dialog = window._sweep_dialog
+    assert dialog.isVisible() and dialog.state is window.state
+    dialog.close()
+    window.sweep_action.trigger()
+    assert window._sweep_dialog is dialog and dialog.isVisible()  # the same one, results kept
+    stopped = []
+    dialog.runner.shutdown = lambda: stopped.append(True)
+    window.close()
+    assert stopped
