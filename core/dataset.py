@@ -86,7 +86,8 @@ def load_data(
     - an .npz file or a folder with the MNIST IDX files: that MNIST-format family (`dataset`
       names it; default MNIST);
     - any other folder: one subfolder of images per class, resized to image_size (RGB if
-      color); see core.image_folder.
+      color); see core.image_folder;
+    - a .csv (or .tsv) file: a table with a header row (core.tables).
     target and task are for tables.
     """
     from mlp_studio.core.mnist_families import family, load_family
@@ -97,8 +98,13 @@ def load_data(
                            progress=progress, cancel=cancel)  # fmt: skip
     p = Path(path).expanduser()
     if not os.path.lexists(p):
-        raise DataNotFoundError(f"{p} does not exist: give an MNIST folder or .npz file, or a "
-                                "folder with one subfolder of images per class.")  # fmt: skip
+        raise DataNotFoundError(f"{p} does not exist: give an MNIST folder or .npz file, a "
+                                "folder with one subfolder of images per class, or a .csv "
+                                "table.")  # fmt: skip
+    if p.suffix.lower() in (".csv", ".tsv") and not p.is_dir():
+        from mlp_studio.core.tables import load_table
+
+        return load_table(p, target=target, task=task)  # it refuses FIFOs and devices itself
     if p.is_file() and p.suffix.lower() == ".npz":
         return load_family(family(dataset), p)
     if p.is_dir() and (_holds_idx(p) or not _has_subfolders(p)):
@@ -119,8 +125,8 @@ def load_data(
         return load_image_folder(p, image_size=image_size, color=color, cancel=cancel)
     if p.is_file():
         raise StudioError(
-            f"{p.name}: cannot be read as data: give an MNIST folder or .npz file, or a folder "
-            "with one subfolder of images per class."
+            f"{p.name}: cannot be read as data: give an MNIST folder or .npz file, a folder "
+            "with one subfolder of images per class, or a .csv table."
         )
     raise StudioError(f"{p} is neither a regular file nor a folder: give a file or a folder.")
 

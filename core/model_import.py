@@ -37,7 +37,8 @@ def import_model(path: str | Path, input_range: str | None = None) -> ModelBundl
     if suffix == ".safetensors":
         return load_bundle(path)
     if suffix == ".mlps":
-        from mlp_studio.core.session import load_session, session_bundle
+        from mlp_studio.core.session import load_session
+        from mlp_studio.core.session_bundle import session_bundle
 
         return session_bundle(load_session(path))
     if suffix == ".onnx":

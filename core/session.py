@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlp_studio.core.bundle import ModelBundle, app_version, check_weights, code_file_refusal
+from mlp_studio.core.bundle import app_version, check_weights, code_file_refusal
 from mlp_studio.core.data import DataConfig, Normalization
 from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.errors import ExportError, OutputError, SessionError, SpecError
@@ -36,6 +36,7 @@ from mlp_studio.core.reading import existing_file, loads_json
 from mlp_studio.core.run_tree import RunTree
 from mlp_studio.core.run_tree_files import TREE_JSON, TREE_TENSORS, read_tree, tree_members
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
+from mlp_studio.core.table_schema import TableSchema
 from mlp_studio.core.training import History, OptimizerState, TrainConfig
 from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
@@ -88,6 +89,9 @@ class Session:
     # A recovery autosave only: the session file it is the unsaved state of ("" if none), so a
     # restored session is that file again, with its changes unsaved.
     recovered_from: str = ""
+    # A model trained on a table: how its rows were encoded (core.table_schema), for exports
+    # and predictions with the weights it trained; None for any other data.
+    table: TableSchema | None = None
     # Every run's checkpoints and how runs branched (core.run_tree; the current run's own
     # weights, history and optimizer are the fields above). None: no tree was kept.
     run_tree: RunTree | None = None
@@ -122,6 +126,8 @@ def session_to_json(session: Session) -> dict[str, Any]:
     }
     if session.data is not None:  # optional: older readers ignore it and read data_source
         doc["data"] = session.data.to_dict()
+    if session.table is not None:
+        doc["table"] = session.table.to_dict()
     if session.playground is not None:  # optional: MNIST sessions look as they always did
         doc["playground"] = session.playground
     if session.optimizer_state is not None:
@@ -391,6 +397,10 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
         data = None if meta.get("data") is None else DataSource.from_dict(meta["data"])
     except SpecError as err:
         raise SessionError(f"its data source is invalid: {err}") from None
+    try:
+        table = None if meta.get("table") is None else TableSchema.from_dict(meta["table"])
+    except SpecError as err:
+        raise SessionError(f"{err}") from None
     recovered_from = meta.get("recovered_from", "")
     if not isinstance(recovered_from, str):
         raise SessionError("the file it was recovered from is not text")
@@ -409,6 +419,7 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
         data=data,
         playground=playground,
         recovered_from=recovered_from,
+        table=table,
     )
 
 
@@ -461,35 +472,3 @@ def _read_weights(zf: zipfile.ZipFile, member: str, spec: NetworkSpec) -> dict[s
 def _first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return lines[0] if lines else type(err).__name__
-
-
-# ---------------------------------------------------------------- using a session
-
-
-def session_bundle(session: Session) -> ModelBundle:
-    """The session's current model as a ModelBundle (for export, predict, the canvas)."""
-    if session.normalization is None:
-        raise SessionError(
-            "This session has no normalization yet: it was saved before any data was prepared. "
-            "Open it in MLP Studio, load MNIST, train, and save it again."
-        )
-    # A playground surface predicts a value: its exports give it raw (see core.export).
-    playground = session.playground or {}
-    regression = playground.get("task") == "regression"
-    task = "regression" if regression else "classification"
-    features = playground.get("features")
-    if not (
-        isinstance(features, list)
-        and len(features) == session.spec.input_size
-        and all(isinstance(name, str) for name in features)
-    ):
-        features = []
-    return ModelBundle(
-        session.spec,
-        session.normalization,
-        canonical_loss(session.train_config.loss),
-        list(session.class_names),
-        dict(session.weights),
-        task,
-        list(features),
-    )

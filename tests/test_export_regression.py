@@ -71,7 +71,8 @@ def test_task_in_metadata_and_old_files_are_classifiers():
 
 
 def test_session_of_a_playground_surface_exports_raw_values(tmp_path):
-    from mlp_studio.core.session import Session, load_session, save_session, session_bundle
+    from mlp_studio.core.session import Session, load_session, save_session
+    from mlp_studio.core.session_bundle import session_bundle
 
     bundle, raw, expected = regression_bundle()
     session = Session(
@@ -159,7 +160,8 @@ def test_playground_classifier_snippet_takes_features_and_prints_classes(tmp_pat
 
 
 def test_session_bundle_knows_the_playground_features():
-    from mlp_studio.core.session import Session, session_bundle
+    from mlp_studio.core.session import Session
+    from mlp_studio.core.session_bundle import session_bundle
 
     bundle = playground_bundle()
     session = Session(

@@ -23,10 +23,10 @@ from mlp_studio.core.session import (
     Session,
     load_session,
     save_session,
-    session_bundle,
     session_bytes,
     session_to_json,
 )
+from mlp_studio.core.session_bundle import session_bundle
 from mlp_studio.core.session_history import merge_history
 from mlp_studio.core.training import EpochRecord, History, TrainConfig, Trainer
 from safetensors.torch import load as safetensors_load

@@ -159,3 +159,23 @@ def test_predict_says_what_is_wrong_with_the_rows(regression, tmp_path, capsys):
     assert main(["predict", str(st), str(image)]) == 2
     assert "was trained on a table: give one CSV file with the columns size, town, rooms, " \
            "kind" in capsys.readouterr().err
+
+
+def test_a_session_keeps_the_table_and_predicts_rows(regression, tmp_path, capsys):
+    from mlp_studio.core.session import Session, load_session, save_session
+    from mlp_studio.core.session_bundle import session_bundle
+
+    _, data, bundle, _ = regression
+    session = Session(bundle.spec, bundle.state_dict, normalization=bundle.normalization,
+                      class_names=["price"], table=data.schema)
+    path = save_session(session, tmp_path / "house.mlps")
+    again = load_session(path)
+    assert again.table == data.schema
+    assert session_bundle(again).task == "regression"
+    assert session_bundle(again).feature_names == data.schema.feature_names
+    rows = tmp_path / "rows.csv"
+    rows.write_text("size,town,rooms,kind\n40,north,1,small\n")
+    assert main(["predict", str(path), str(rows), "--json"]) == 0
+    value = json.loads(capsys.readouterr().out)[0]["value"]
+    expected = load_predictor(path).predict(data.schema.encode(read_table(rows)))
+    assert value == pytest.approx(float(expected[0, 0]), rel=1e-5)

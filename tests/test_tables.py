@@ -212,3 +212,27 @@ def test_text_columns_with_many_values_are_left_out_not_exploded(tmp_path):
 def test_only_unusable_feature_columns(tmp_path):
     with pytest.raises(DataFormatError, match="no column besides the target 'y' can be used"):
         table_data(write(tmp_path, "e,y\n,0\n,1\n"))
+
+
+def test_load_data_reads_a_csv_into_a_dataset_that_prepares_like_any_other(tmp_path):
+    from mlp_studio.core.data import DataConfig, prepare_dataset
+    from mlp_studio.core.dataset import load_data
+
+    rows = "".join(f"{i % 7},{'ab'[i % 2]},{(i % 7) * 2.5 + i % 2}\n" for i in range(100))
+    path = write(tmp_path, "n,g,v\n" + rows)
+    ds = load_data(path)
+    assert ds.kind == "table" and ds.task == "regression" and ds.class_names == ["v"]
+    assert ds.x_test is None and ds.feature_names == ["n", "g=a", "g=b"]
+    assert ds.table.target == "v" and ds.name == "t.csv"
+    classes = load_data(path, target="g")
+    assert classes.task == "classification" and classes.class_names == ["a", "b"]
+    data = prepare_dataset(classes, DataConfig())
+    assert data.task == "classification" and data.num_classes == 2
+    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 100
+    # per-feature statistics from the training split only
+    train_raw = classes.x_train[data.indices["train"]]
+    np.testing.assert_allclose(data.normalization.mean, train_raw.mean(0), rtol=1e-5)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataFormatError, match="named pipe"):
+        load_data(fifo)

@@ -177,7 +177,8 @@ def write_outputs(outputs: Outputs, finished, session) -> None:
     from mlp_studio.core.best_epoch import kept_weights
     from mlp_studio.core.export import export_file
     from mlp_studio.core.keras_script import export_keras_script
-    from mlp_studio.core.session import save_session, session_bundle
+    from mlp_studio.core.session import save_session
+    from mlp_studio.core.session_bundle import session_bundle
 
     class_names = session.class_names
     if finished.test is not None:  # on stderr when the metrics JSON takes standard output

@@ -30,7 +30,8 @@ from mlp_studio.core.bundle import (
 from mlp_studio.core.errors import ExportError
 from mlp_studio.core.model import NetworkSpec, build_model
 from mlp_studio.core.reading import existing_file
-from mlp_studio.core.session import load_session, session_bundle
+from mlp_studio.core.session import load_session
+from mlp_studio.core.session_bundle import session_bundle
 from mlp_studio.core.table_schema import TableSchema
 from safetensors import SafetensorError, safe_open
 from torch import nn
