@@ -89,7 +89,7 @@ class RunStatus:
     def _on_epoch_end(self, event) -> None:
         self.statusBar().showMessage(
             f"Epoch {event.epoch}/{event.epochs}: training loss {event.train_loss:.4f}, "
-            f"validation accuracy {event.val.accuracy:.2%}",
+            f"validation {format_scores(event.val, bold=False)}",
             4000,
         )
 

@@ -11,7 +11,7 @@ from idx_fixtures import NAMES, checksums_of, write_mnist_folder
 from mirror_server import MirrorServer
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.data.data_panel import DataPanel
-from mlp_studio.app.panels.data.mnist_source import LAST_FOLDER_KEY
+from mlp_studio.app.panels.data.dataset_source import LAST_FOLDER_KEY
 from mlp_studio.core.data import DataConfig, long_tail_fractions
 from mlp_studio.core.mnist import ENV_VAR, FILES
 from PySide6.QtCore import QSettings, Qt
@@ -171,14 +171,14 @@ def test_long_tail_then_remedy_then_balanced(qtbot, panel, small_mnist):
     assert (counts["val"] == 6).all() and (counts["test"] == 10).all()  # untouched
     np.testing.assert_array_equal(panel.balance_chart.shown()["train"], counts["train"])
     assert not panel.hint_label.isHidden()
-    assert "only 5% of the 9s" in panel.hint_label.text()
+    assert "only 5% of class 9" in panel.hint_label.text()
 
     panel.remedy_combo.setCurrentIndex(panel.remedy_combo.findData("oversample"))
     settle(qtbot, panel, lambda d: panel.state.data_config.balance.remedy == "oversample")
     assert (panel.state.data.class_counts()["train"] == 54).all()
     distinct = panel.balance_chart.distinct_shown()  # the darker bars
     assert distinct is not None and distinct[9] == 3
-    assert "Oversampling repeats the rare images" in panel.hint_label.text()
+    assert "Oversampling repeats the rare samples" in panel.hint_label.text()
 
     qtbot.mouseClick(panel.balanced_button, Qt.MouseButton.LeftButton)
     settle(qtbot, panel, lambda d: min(panel.state.data_config.balance.keep_fractions) == 1.0)
@@ -201,7 +201,7 @@ def test_binary_task(qtbot, panel, small_mnist):
     assert data.class_names == ["not 3", "3"]
     assert panel.state.spec.output_size == 2
     np.testing.assert_array_equal(panel.balance_chart.shown()["test"], [90, 10])
-    assert "90% of test images are “not 3”" in panel.hint_label.text()
+    assert "90% of test samples are “not 3”" in panel.hint_label.text()
 
 
 def test_invalid_settings_show_a_message_and_keep_the_data(qtbot, panel, small_mnist):
@@ -239,7 +239,7 @@ def test_corrupt_file_shows_a_message_and_keeps_the_loaded_data(
     panel.load_folder(broken)
     qtbot.waitUntil(lambda: panel.banner.isVisible() and panel.open_button.isEnabled())
     assert "magic number" in panel.banner.text()
-    assert "Still using the MNIST loaded from" in panel.banner.text()
+    assert "Still using MNIST from" in panel.banner.text()
     assert panel.state.data is good
     panel.normalization_combo.setCurrentIndex(panel.normalization_combo.findData("none"))
     settle(qtbot, panel, lambda d: d.normalization.kind == "none")  # still usable

@@ -28,10 +28,13 @@ THUMB = 56  # 28x28 at 2x, nearest neighbour: pixels stay visible
 
 
 def thumbnail(image: np.ndarray, size: int = THUMB) -> QPixmap:
-    """A uint8 [28, 28] image as a scaled, blocky pixmap."""
+    """A uint8 [H, W] (grayscale) or [H, W, 3] (RGB) image as a scaled, blocky pixmap."""
     pixels = np.ascontiguousarray(image, dtype=np.uint8)
-    h, w = pixels.shape
-    qimage = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    h, w = pixels.shape[:2]
+    if pixels.ndim == 3:
+        qimage = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    else:
+        qimage = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
     return QPixmap.fromImage(qimage).scaled(
         size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
     )

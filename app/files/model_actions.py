@@ -62,9 +62,12 @@ class ModelActions:
         if model is None:
             return None
         fits = data is not None and data.input_shape == (model.spec.input_size,)
-        return bundle_of(model, self.model_normalization(), self.state.train_config.loss,
-                         self.class_names(model.spec.output_size),
-                         data.task if fits else None, self.state.feature_names)
+        bundle = bundle_of(model, self.model_normalization(), self.state.train_config.loss,
+                           self.class_names(model.spec.output_size),
+                           data.task if fits else None, self.state.feature_names)
+        if bundle is not None and fits and self.state.model_normalization is data.normalization:
+            bundle.table = self.state.table_schema  # a table's rows: encoded as in training
+        return bundle
 
     @Slot()
     def import_model(self) -> bool:

@@ -16,6 +16,7 @@ from mlp_studio.app.model.undo_commands import DataEdit, GoBack, SettingsEdit, S
 from mlp_studio.core.data import DataConfig, Normalization, PreparedData
 from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.lineage import Lineage
+from mlp_studio.core.losses import REGRESSION_LOSSES, canonical_loss
 from mlp_studio.core.model import MLP, NetworkSpec, build_model
 from mlp_studio.core.playground_settings import PlaygroundSettings
 from mlp_studio.core.presets import Preset, with_preset
@@ -65,7 +66,8 @@ class Experiment(QObject):
         self._model: MLP | None = None
         self._model_normalization: Normalization | None = None
         self._class_names: list[str] | None = None  # the model's own (imported, opened)
-        self._feature_names: list[str] = []  # the data's input features (playground)
+        self._feature_names: list[str] = []  # the data's input features (playground, table)
+        self._table = None  # a table's core.table_schema.TableSchema (how a row is encoded)
         self._training = False
         self._source = "mnist"
         self._lineage = Lineage()
@@ -167,10 +169,25 @@ class Experiment(QObject):
                 self.notice.emit(
                     f"The network took {old[0]} inputs and gave {old[1]} outputs; "
                     f"{self.source_name()} has {size} values per sample and "
-                    f"{data.num_classes} {'classes' if data.task != 'regression' else 'targets'}"
+                    f"{data.num_classes} {'classes' if data.task != 'regression' else 'target'}"
                     ", so it now fits them, with fresh weights (Edit > Undo restores the "
                     "previous network).")
         self.dataChanged.emit(data)
+
+    def fit_loss_to_task(self, task: str, previous: str | None) -> str:
+        """A regression needs a regression loss (MSE); after one (`previous` task), classes
+        get cross-entropy back (MSE on classes stays a choice otherwise). Returns what was
+        done ("" if nothing)."""
+        config = self.train_config
+        regression = canonical_loss(config.loss) in REGRESSION_LOSSES
+        if task == "regression" and not regression:
+            config.loss = "mse"
+        elif task == "classification" and regression and previous == "regression":
+            config.loss = "sparse_categorical_cross_entropy"
+        else:
+            return ""
+        self.set_train_config(config)
+        return f"Loss set to {config.loss.replace('_', ' ')} for this {task} problem."
 
     def apply_suggestion(self, suggestion: Suggestion, text: str) -> None:
         """Take a data source's suggested network and training settings (one undoable edit)."""
@@ -326,8 +343,16 @@ class Experiment(QObject):
         names = self._feature_names
         return list(names) if data is not None and len(names) == data.x_train.shape[1] else []
 
-    def set_feature_names(self, names: list[str]) -> None:
+    def set_feature_names(self, names: list[str], table=None) -> None:
+        """The data's inputs by name, and for a table how a CSV row becomes them (its
+        core.table_schema.TableSchema, which exports and sessions keep)."""
         self._feature_names = list(names)
+        self._table = table
+
+    @property
+    def table_schema(self):
+        """The loaded table's TableSchema when the data is a table, else None."""
+        return self._table if self.feature_names else None
 
     def input_shape(self) -> tuple[int, ...]:
         """One sample of the current network's input (the model's, else the spec's): (H, W)

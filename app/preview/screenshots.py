@@ -6,7 +6,8 @@
 Loads MNIST (a training subset, for speed) through the Data panel, trains a small network with
 the real controller, pauses in the middle of the run, and grabs the window and each dock; the
 Draw dock with a hand-drawn 3 and the paused model's guess. Then the Playground dock learns a
-3-arm spiral (a run on x1, x2 pinned beside one with sines added), paused mid-run.
+3-arm spiral (a run on x1, x2 pinned beside one with sines added), paused mid-run. Last, a
+regression on a CSV table of houses (app.preview.table_shots).
 Runs offscreen unless QT_QPA_PLATFORM says otherwise; settings go to a temporary folder.
 """
 
@@ -80,6 +81,8 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     if theme == "light":
         written.append(save_png(window.docks["designer"].widget(), outdir / "designer.png"))
         for index in range(training.tabs.count()):
+            if not training.tabs.isTabVisible(index):  # a classifier's run: no Predictions
+                continue
             name = training.tabs.tabText(index).lower()
             training.tabs.setCurrentIndex(index)
             training.flush()
@@ -98,6 +101,9 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     wait(app, lambda: not controller.running)
     if theme == "light":
         written.append(shoot_playground(app, window, outdir / "playground-spiral.png"))
+        from mlp_studio.app.preview.table_shots import shoot_table
+
+        written += shoot_table(app, window, outdir, Path(settings_dir))
     window.file_actions.maybe_save = lambda: True  # nobody to ask about saving
     window.close()
     QApplication.processEvents()

@@ -44,6 +44,7 @@ class SuggestionBar(QFrame):
         for signal in (state.specChanged, state.trainConfigChanged, state.trainingChanged):
             signal.connect(lambda *_: self._update())
         state.sourceChanged.connect(self._on_source)
+        state.dataSourceChanged.connect(self._on_source)
         self._update()
 
     def dismiss(self) -> None:
@@ -60,5 +61,9 @@ class SuggestionBar(QFrame):
 
     def _update(self) -> None:
         state = self.state
-        self.setVisible(state.source == self.source and not state.training and not self._dismissed
+        data = state.data_source  # the MNIST suggestion is for MNIST, not any data panel data
+        other = self.source == "mnist" and data is not None and (data.kind, data.dataset) != (
+            "mnist", "mnist")
+        self.setVisible(state.source == self.source and not other and not state.training
+                        and not self._dismissed
                         and not self.suggestion.followed_by(state.spec, state.train_config))

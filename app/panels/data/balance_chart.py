@@ -161,19 +161,30 @@ class BalanceChart(QWidget):
 
 
 class KeepFractionSliders(QWidget):
-    """Ten small vertical sliders: the % of each digit kept in the training split."""
+    """Small vertical sliders, one per class (the ten digits for MNIST): the % of each class
+    kept in the training split."""
 
     changed = Signal(tuple)  # the fractions, 0..1 per digit
 
     def __init__(self, num_digits: int = 10, parent: QWidget | None = None):
         super().__init__(parent)
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(2)
-        grid.setVerticalSpacing(0)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setHorizontalSpacing(2)
+        self._grid.setVerticalSpacing(0)
         self.sliders: list[QSlider] = []
         self._values: list[QLabel] = []
-        for d in range(num_digits):
+        self.set_classes([str(d) for d in range(num_digits)])
+
+    def set_classes(self, names: list[str]) -> None:
+        """One slider per class (the data's), all at 100%; nothing is emitted."""
+        if [self._grid.itemAtPosition(2, c).widget().text()
+                for c in range(len(self.sliders))] == list(names):  # fmt: skip
+            return
+        while self._grid.count():
+            self._grid.takeAt(0).widget().deleteLater()
+        self.sliders, self._values = [], []
+        for d, name in enumerate(names):
             value = QLabel("100%")
             value.setAlignment(Qt.AlignmentFlag.AlignCenter)
             value.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -185,12 +196,13 @@ class KeepFractionSliders(QWidget):
             slider.setValue(100)
             slider.setPageStep(10)
             slider.setMinimumHeight(64)
-            slider.setToolTip(f"% of the digit {d} training images to keep")
-            digit = QLabel(str(d))
-            digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            grid.addWidget(value, 0, d)
-            grid.addWidget(slider, 1, d, Qt.AlignmentFlag.AlignHCenter)
-            grid.addWidget(digit, 2, d)
+            slider.setToolTip(f"% of the training samples of class {name} to keep")
+            label = QLabel(name)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setToolTip(name)
+            self._grid.addWidget(value, 0, d)
+            self._grid.addWidget(slider, 1, d, Qt.AlignmentFlag.AlignHCenter)
+            self._grid.addWidget(label, 2, d)
             slider.valueChanged.connect(self._on_slider)
             self.sliders.append(slider)
             self._values.append(value)

@@ -1,14 +1,14 @@
-"""The Data dock's background work: preparing MNIST (run off the GUI thread by the panel), what a
-finished preparation holds, and what to tell the user when a job fails."""
+"""The Data dock's background work: preparing a dataset (run off the GUI thread by the panel),
+what a finished preparation holds, and what to tell the user when a job fails."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from mlp_studio.core.data import DataConfig, PreparedData, pixel_histogram, prepare_mnist
+from mlp_studio.core.data import DataConfig, PreparedData, pixel_histogram, prepare_dataset
+from mlp_studio.core.dataset import Dataset
 from mlp_studio.core.errors import StudioError
-from mlp_studio.core.mnist import MnistArrays
 
 HIST_BINS = 64
 
@@ -19,14 +19,14 @@ class Prepared:
 
     config: DataConfig
     data: PreparedData
-    raw_hist: tuple[np.ndarray, np.ndarray]
+    raw_hist: tuple[np.ndarray, np.ndarray] | None  # None for tables (no raw pixels)
     norm_hist: tuple[np.ndarray, np.ndarray]
     norm_stats: tuple[float, float, float, float]  # mean, std, min, max of normalized x_train
     distinct_train: np.ndarray | None  # [C] distinct training images when some are repeated
 
 
-def prepare(mnist: MnistArrays, config: DataConfig) -> Prepared:
-    data = prepare_mnist(mnist, config)
+def prepare(dataset: Dataset, config: DataConfig) -> Prepared:
+    data = prepare_dataset(dataset, config)
     x = data.x_train
     stats = (float(x.mean()), float(x.std()), float(x.min()), float(x.max()))
     distinct = None
@@ -38,7 +38,7 @@ def prepare(mnist: MnistArrays, config: DataConfig) -> Prepared:
     return Prepared(
         config,
         data,
-        pixel_histogram(data.raw_train, bins=HIST_BINS),
+        None if data.raw_train is None else pixel_histogram(data.raw_train, bins=HIST_BINS),
         pixel_histogram(x, bins=HIST_BINS),
         stats,
         distinct,
@@ -59,6 +59,11 @@ def describe_normalization(result: Prepared) -> str:
     """The normalization as a formula with its fitted numbers, and the resulting value range."""
     norm = result.data.normalization
     mean, std, low, high = result.norm_stats
+    if norm.kind == "per_pixel" and result.raw_hist is None:  # a table: per column
+        return ("(x − meanᵢ) / stdᵢ for each column i, fitted on the training rows: a "
+                "table's columns each have their own units, so they are always standardized "
+                "one by one\n"
+                f"After: mean {mean:.2f}, std {std:.2f}, range {low:.2f} … {high:.2f}")
     formula = {
         "none": "x (raw values go in unchanged: large inputs, large early gradients)",
         "unit": "x / 255",

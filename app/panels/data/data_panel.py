@@ -1,7 +1,8 @@
-"""The dataset dock: where MNIST comes from, how it is split, balanced and normalized.
+"""The dataset dock: what the data is (an MNIST-format family, an image folder, a CSV table),
+how it is split, balanced and normalized.
 
-Loading (folder or download) and preparation (core.data.prepare_mnist) run off the GUI thread
-(app.widgets.background);
+Loading (core.dataset.load_data, or a download) and preparation (core.data.prepare_dataset) run
+off the GUI thread (app.widgets.background);
 every finished preparation goes to the state (set_data_config, then set_data). The panel's
 views (gallery, balance chart, histograms, counts) follow `state.dataChanged`, so they always
 show what training will use.
@@ -13,7 +14,6 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from mlp_studio.app.model.experiment import SOURCES, Experiment
 from mlp_studio.app.panels.data.data_jobs import (
     Prepared,
@@ -22,13 +22,16 @@ from mlp_studio.app.panels.data.data_jobs import (
     user_message,
 )
 from mlp_studio.app.panels.data.data_sections import DataSections, Section
-from mlp_studio.app.panels.data.mnist_source import MnistSource
+from mlp_studio.app.panels.data.dataset_source import DatasetSource
+from mlp_studio.app.panels.data.dataset_view import DatasetView
 from mlp_studio.app.widgets.background import Background, Task
 from mlp_studio.app.widgets.banner import Banner, Level
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.data import DataConfig, PreparedData
+from mlp_studio.core.data_source import FAMILIES, DataSource
+from mlp_studio.core.dataset import Dataset
 from mlp_studio.core.download import DEFAULT_LIMITS, Limits
-from mlp_studio.core.mnist import MNIST_MD5, MnistArrays
+from mlp_studio.core.mnist import MNIST_MD5
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
@@ -45,8 +48,8 @@ GRADUAL_DEBOUNCE_MS = 1000  # after slider/spin edits on full MNIST, where prepa
 LARGE_DATASET = 20_000  # images; above this, gradual edits wait GRADUAL_DEBOUNCE_MS
 
 
-class DataPanel(DataSections, MnistSource, QWidget):
-    """Dock panel: MNIST source, sample gallery, task, split, class balance, normalization.
+class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
+    """Dock panel: data source, sample gallery, task, split, class balance, normalization.
 
     The shell calls `shutdown()` on close; `load_folder(path)` loads a folder (e.g. from --data).
     """
@@ -58,7 +61,9 @@ class DataPanel(DataSections, MnistSource, QWidget):
         super().__init__(parent)
         self.state = state
         self._config = state.data_config  # the settings the widgets show (a private copy)
-        self._mnist: MnistArrays | None = None
+        self._dataset: Dataset | None = None  # what is loaded
+        self._source: DataSource | None = None  # where it came from
+        self._family_folders: dict[str, str] = {}  # where each family was last read from
         self._tasks = Background(self)
         self._loader: Task | None = None  # the load or download running
         self._loading = ""  # which: "load" or "download"
@@ -84,6 +89,7 @@ class DataPanel(DataSections, MnistSource, QWidget):
         state.trainingChanged.connect(self._on_training_changed)
         state.sourceChanged.connect(self._on_source_changed)
         state.dataLocationChanged.connect(self._on_data_location)
+        state.dataSourceChanged.connect(self._on_state_source)
         self._on_source_changed(state.source)
         self._on_training_changed(state.training)
         if autoload:
@@ -123,7 +129,8 @@ class DataPanel(DataSections, MnistSource, QWidget):
         for key, text in SOURCES.items():
             self.source_combo.addItem(text, key)
         self.source_combo.setToolTip("The data the network trains on. The Playground panel "
-                                     "prepares its 2-D points; this panel prepares MNIST.")
+                                     "prepares its 2-D points; this panel prepares the data "
+                                     "chosen under Source.")
         self.source_combo.currentIndexChanged.connect(
             lambda i: self.state.set_source(self.source_combo.itemData(i)))
         source_row = QHBoxLayout()
@@ -140,8 +147,6 @@ class DataPanel(DataSections, MnistSource, QWidget):
         layout.addWidget(self.scroll, 1)
         # Everything that changes the data; disabled while a training run uses it.
         self._settings_widgets: list[QWidget] = [
-            self.open_button,
-            self.download_button,
             self.task_combo,
             self.sections["split"].content,
             self.balance_controls,
@@ -177,34 +182,34 @@ class DataPanel(DataSections, MnistSource, QWidget):
         MNIST wait longer so a drag does not start a preparation per step.
         """
         self._update_hint()
-        if self._mnist is None:
+        if self._dataset is None:
             if not self.state.training:
                 self.state.set_data_config(self._config)
             return
         self.split_counts.setText("Preparing…")
-        large = len(self._mnist.train_labels) + len(self._mnist.test_labels) > LARGE_DATASET
+        large = self._dataset.num_samples > LARGE_DATASET
         self._debounce.start(GRADUAL_DEBOUNCE_MS if gradual and large else DEBOUNCE_MS)
 
     @Slot()
     def _start_prepare(self) -> None:
-        if self._mnist is None or self._closing:
+        if self._dataset is None or self._closing:
             return
-        mnist, config = self._mnist, copy.deepcopy(self._config)
+        dataset, config = self._dataset, copy.deepcopy(self._config)
         # One at a time (a full MNIST copy is ~220 MB), the latest settings win: a waiting
         # preparation is replaced, a running one finishes unseen.
         self._tasks.run(
-            lambda _task: prepare(mnist, config), lane="prepare", latest=True,
-            on_done=lambda result: self._on_prepared(True, result, config, mnist),
-            on_error=lambda err: self._on_prepared(False, err, config, mnist),
+            lambda _task: prepare(dataset, config), lane="prepare", latest=True,
+            on_done=lambda result: self._on_prepared(True, result, config, dataset),
+            on_error=lambda err: self._on_prepared(False, err, config, dataset),
         )
         self.split_counts.setText("Preparing…")
         self.statusMessage.emit("Preparing data…")
 
-    def _on_prepared(self, ok: bool, result: Any, config: DataConfig, mnist: MnistArrays) -> None:
+    def _on_prepared(self, ok: bool, result: Any, config: DataConfig, dataset: Dataset) -> None:
         if self._closing:
             return
-        if config != self._config or mnist is not self._mnist:
-            # stale: the settings (or the loaded MNIST) moved on while it ran
+        if config != self._config or dataset is not self._dataset:
+            # stale: the settings (or the loaded data) moved on while it ran
             if not self._debounce.isActive():
                 self._start_prepare()
             return
@@ -219,7 +224,7 @@ class DataPanel(DataSections, MnistSource, QWidget):
         self._apply(result)
 
     def activate(self) -> None:
-        """Publish the prepared MNIST to the experiment, if MNIST is what trains."""
+        """Publish the prepared data to the experiment, if this panel's data is what trains."""
         current = self._current
         if (current is not None and self.state.source == "mnist"
                 and self.state.data is not current.data and not self.state.training):
@@ -227,9 +232,25 @@ class DataPanel(DataSections, MnistSource, QWidget):
 
     @Slot(str)
     def _on_data_location(self, folder: str) -> None:
-        """An opened session names the MNIST it trained on: load it if none is loaded."""
-        if self._mnist is None and self._loader is None and folder and Path(folder).is_dir():
+        """An older session names the MNIST folder it trained on: load it if none is loaded."""
+        if (self._dataset is None and self._loader is None and self.state.data_source is None
+                and folder and Path(folder).is_dir()):  # fmt: skip
             self.load_folder(folder, remember=False)
+
+    @Slot(object)
+    def _on_state_source(self, source: DataSource | None) -> None:
+        """An opened session names its data: load it, unless it is what is loaded. The
+        Train-on entry of this panel's data says what it is."""
+        index = self.source_combo.findData("mnist")
+        self.source_combo.setItemText(index, source.describe() if source else "MNIST digits")
+        if source is not None and source != self._source and not self.state.training:
+            self.load_source(source, remember=False)
+
+    @Slot(str)
+    def _on_kind_chosen(self, kind: str) -> None:
+        self.family_buttons.setVisible(kind in FAMILIES)
+        if kind != "table":
+            self._show_table(None)
 
     @Slot(str)
     def _on_source_changed(self, source: str) -> None:
@@ -246,9 +267,16 @@ class DataPanel(DataSections, MnistSource, QWidget):
         if self.state.source != "mnist":  # prepared, shown here, trained once chosen
             self._on_data_changed(self.state.data)
             return
+        previous = self.state.data.task if self.state.data is not None else None
+        dataset = self._dataset
+        self.state.set_feature_names(dataset.feature_names if dataset else [],
+                                     dataset.table if dataset else None)
         self.state.set_data(result.data)
+        loss = self.state.fit_loss_to_task(result.data.task, previous)
+        if loss:
+            self.statusMessage.emit(loss)
         n = len(result.data.y_train)
-        self.statusMessage.emit(f"Data ready: {n:,} training images")
+        self.statusMessage.emit(f"Data ready: {n:,} training {self._unit()}")
 
     # ------------------------------------------------------------------ background
 
@@ -387,7 +415,7 @@ class DataPanel(DataSections, MnistSource, QWidget):
             return  # our own echo
         self._config = copy.deepcopy(config)
         self._show_config(self._config)
-        if self._mnist is not None:
+        if self._dataset is not None:
             self._schedule_prepare()
         else:
             self._update_hint()
@@ -418,13 +446,16 @@ class DataPanel(DataSections, MnistSource, QWidget):
             counts = data.class_counts()
             distinct = current.distinct_train if current is not None else None
             self.balance_chart.set_counts(counts, data.class_names, distinct)
+            if data.task == "regression":
+                counts = {k: v[:1] for k, v in counts.items()}  # one output: the sample count
             self.split_counts.setText(
                 f"→ {counts['train'].sum():,} train · {counts['val'].sum():,} validation · "
-                f"{counts['test'].sum():,} test images"
+                f"{counts['test'].sum():,} test {self._unit()}"
             )
         self.gallery.set_data(data if data is not None and data.raw_train is not None else None)
+        self.raw_hist.setVisible(current is None or current.raw_hist is not None)
         if current is not None:
-            self.raw_hist.set_histogram(*current.raw_hist)
+            self.raw_hist.set_histogram(*(current.raw_hist or (None, None)))
             self.norm_hist.set_histogram(*current.norm_hist)
             self.normalization_text.setText(describe_normalization(current))
         else:
@@ -432,39 +463,3 @@ class DataPanel(DataSections, MnistSource, QWidget):
             self.norm_hist.set_histogram(None, None)
             self.normalization_text.setText("")
         self._update_hint()
-
-    def _update_hint(self) -> None:
-        """Explain how the data can fool the model when the classes are uneven."""
-        data = self.state.data
-        parts = []
-        keep = np.asarray(self._config.balance.keep_fractions)
-        if keep.min() < 1.0:
-            big, small = int(keep.argmax()), int(keep.argmin())
-            rare = f"none of the {small}s" if keep[small] == 0 else (
-                f"only {100 * keep[small]:.0f}% of the {small}s")  # fmt: skip
-            parts.append(
-                f"Training keeps {100 * keep[big]:.0f}% of the {big}s but {rare}, while "
-                "validation and test stay whole. A model can score well by favouring the "
-                "common digits: check the recall of the rare ones in the confusion matrix."
-            )
-        if self._config.target_digit is not None and data is not None and data.num_classes == 2:
-            counts = data.class_counts()["test"]
-            share = 100.0 * counts[0] / max(counts.sum(), 1)
-            d = self._config.target_digit
-            parts.append(
-                f"Binary task: {share:.0f}% of test images are “not {d}”, so always answering "
-                f"“not {d}” already scores {share:.0f}% accuracy. Watch the recall of “{d}”."
-            )
-        remedy = {
-            "oversample": "Oversampling repeats the rare images (the darker part of a train bar "
-            "is the distinct ones): the network may memorise them.",
-            "undersample": "Undersampling throws away images of the common classes: less to "
-            "learn from.",
-            "class_weights": "Class weights make each rare image count more in the loss; the "
-            "data stays as it is.",
-        }.get(self._config.balance.remedy)
-        lines = [f"⚠ {p}" for p in parts] + ([remedy] if parts and remedy else [])
-        self.hint_label.setText("<br><br>".join(lines))
-        self.hint_label.setVisible(bool(parts))
-
-

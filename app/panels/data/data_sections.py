@@ -6,6 +6,8 @@ from __future__ import annotations
 from mlp_studio.app.panels.data.balance_chart import BalanceChart, KeepFractionSliders
 from mlp_studio.app.panels.data.gallery import SampleGallery
 from mlp_studio.app.panels.data.histogram_plot import HistogramPlot
+from mlp_studio.app.panels.data.source_chooser import SourceChooser
+from mlp_studio.app.panels.data.table_preview import TablePreviewView
 from mlp_studio.core.data import NORMALIZATIONS, REMEDIES, long_tail_fractions
 from mlp_studio.core.mnist import default_cache_dir
 from PySide6.QtCore import Qt
@@ -106,17 +108,18 @@ class DataSections:
         box = QWidget()
         v = QVBoxLayout(box)
         v.setSpacing(6)
+        self.chooser = SourceChooser()
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
         self.source_label.setTextFormat(Qt.TextFormat.RichText)
         self.open_button = QPushButton("Open folder…")
         self.open_button.setToolTip(
-            "A folder with the four MNIST IDX files (raw or .gz) or Keras' mnist.npz"
+            "A folder with the dataset's four IDX files (raw or .gz) or Keras' .npz"
         )
-        self.download_button = QPushButton("Download MNIST")
+        self.download_button = QPushButton("Download")
         self.download_button.setToolTip(
-            f"Download the four files (about 11 MB) into {default_cache_dir()}, check their "
-            "MD5 and use them"
+            f"Download the dataset's four files (about 11 MB for MNIST, 30 MB for the others) "
+            f"into the cache ({default_cache_dir()} for MNIST), check their MD5 and use them"
         )
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
@@ -127,20 +130,32 @@ class DataSections:
         progress.addWidget(self.progress_bar, 1)
         progress.addWidget(self.cancel_button)
         self.progress_row.hide()
-        buttons = QHBoxLayout()
+        self.family_buttons = QWidget()  # MNIST-format families only
+        buttons = QHBoxLayout(self.family_buttons)
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.download_button)
         buttons.addStretch(1)
+        self.table_preview = TablePreviewView()
+        self.table_preview.hide()
+        self.table_caption = QLabel()
+        self.table_caption.setWordWrap(True)
+        self.table_caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.table_caption.hide()
+        v.addWidget(self.chooser)
         v.addWidget(self.source_label)
-        v.addLayout(buttons)
+        v.addWidget(self.family_buttons)
         v.addWidget(self.progress_row)
+        v.addWidget(self.table_preview)
+        v.addWidget(self.table_caption)
         self.open_button.clicked.connect(self.choose_folder)
         self.download_button.clicked.connect(self.download)
         self.cancel_button.clicked.connect(self.cancel_download)
+        self.chooser.sourceRequested.connect(self.load_source)
+        self.chooser.kindChanged.connect(self._on_kind_chosen)
         self._set_source_text(
-            "No MNIST loaded yet.",
-            "Open a folder holding it, or download it (about 11 MB).",
+            "No data loaded yet.",
+            "Open a folder holding MNIST, or download it (about 11 MB).",
         )
         return box
 
@@ -272,7 +287,7 @@ class DataSections:
         c = QVBoxLayout(self.balance_controls)
         c.setContentsMargins(0, 0, 0, 0)
         c.setSpacing(4)
-        caption = QLabel("Training images kept per digit:")
+        caption = QLabel("Training samples kept per class:")
         self.keep_sliders = KeepFractionSliders()
         self.long_tail_button = QPushButton("Long tail")
         self.long_tail_button.setToolTip(
@@ -318,11 +333,11 @@ class DataSections:
         plots.setHorizontalSpacing(4)
         plots.addWidget(self.raw_hist, 0, 0)
         plots.addWidget(self.norm_hist, 0, 1)
-        caption = QLabel("Pixel values of the training images (log count)")
-        caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.hist_caption = QLabel("Pixel values of the training images (log count)")
+        self.hist_caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         v.addWidget(self.normalization_combo)
         v.addWidget(self.normalization_text)
         v.addLayout(plots)
-        v.addWidget(caption)
+        v.addWidget(self.hist_caption)
         self.normalization_combo.currentIndexChanged.connect(self._on_normalization)
         return box

@@ -98,14 +98,14 @@ class DatasetSource:
             def job(task: Task) -> Dataset:
                 return load_data(**source.load_arguments(), cancel=lambda: task.cancelled)
         else:
-            def job(task: Task) -> TableRead:
-                from mlp_studio.core.tables import preview
+            def job(_task: Task) -> TableRead:
+                from mlp_studio.core.tables import load_table, preview
 
                 args = source.load_arguments()
                 table = preview(args["path"], PREVIEW_ROWS, args["target"], args["task"])
                 try:
-                    return TableRead(table, load_data(**args, cancel=lambda: task.cancelled),
-                                     None)  # fmt: skip
+                    return TableRead(table, load_table(args["path"], target=args["target"],
+                                                       task=args["task"]), None)  # fmt: skip
                 except StudioError as err:  # the target or the task: another may work
                     return TableRead(table, None, err)
         where = f" from {source.path}" if source.path else ""

@@ -25,6 +25,16 @@ SPLITS = (("train", "Training"), ("val", "Validation"), ("test", "Test"))
 LABEL_HEIGHT = 13  # pixels under each tile for its label
 
 
+def _qimage(image: np.ndarray) -> QImage:
+    """uint8 [H, W] (grayscale) or [H, W, 3] (RGB) as a QImage that owns its pixels (QImage
+    does not own numpy memory: copied)."""
+    pixels = np.ascontiguousarray(image, dtype=np.uint8)
+    h, w = pixels.shape[:2]
+    if pixels.ndim == 3:
+        return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+
+
 class DigitGrid(QWidget):
     """Paints `columns` x `rows` digit tiles, each with its label underneath."""
 
@@ -42,13 +52,9 @@ class DigitGrid(QWidget):
     def set_samples(
         self, images: np.ndarray, labels: list[str], tips: list[str] | None = None
     ) -> None:
-        """images uint8 [K, H, W] (K <= columns * rows), one label (and tooltip) each."""
-        # QImage does not own numpy memory: copy into an image that does.
-        self._images = [
-            QImage(np.ascontiguousarray(im).data, im.shape[1], im.shape[0], im.shape[1],
-                   QImage.Format.Format_Grayscale8).copy()
-            for im in images
-        ]  # fmt: skip
+        """images uint8 [K, H, W] or [K, H, W, 3] (K <= columns * rows), one label (and
+        tooltip) each."""
+        self._images = [_qimage(im) for im in images]
         self._labels = list(labels)
         self._tips = list(tips) if tips is not None else list(labels)
         self.updateGeometry()
