@@ -29,6 +29,7 @@ class SweepRunner(QObject):
         self._processes: list = []
         self._errors = None
         self._starting = False
+        self._cache: dict = {}  # the open study and its last importance, for the reads
         self._timer = QTimer(self, interval=POLL_MS)
         self._timer.timeout.connect(self._poll)
 
@@ -81,15 +82,27 @@ class SweepRunner(QObject):
             self.refresh()
 
     def refresh(self) -> None:
-        """Read the study again (in the background; the latest read wins)."""
+        """Read the study again (in the background; the latest read wins). The importance is
+        computed again only when more trials have completed: it fits a forest each time."""
         sweep = self.sweep
         if sweep is None:
             return
+        cache = self._cache
 
         def read(_task):
-            from mlp_studio.core.sweep import open_study, results
+            import dataclasses
 
-            return results(open_study(sweep, create=False))
+            from mlp_studio.core.sweep import open_study, param_importance, results
+
+            if cache.get("study") is None or cache.get("name") != sweep.study:
+                cache.update(study=open_study(sweep, create=False), name=sweep.study,
+                             complete=-1, importance={})
+            study = cache["study"]
+            done = results(study, importance=False)
+            complete = sum(t.state == "COMPLETE" for t in done.trials)
+            if complete != cache["complete"]:
+                cache.update(importance=param_importance(study), complete=complete)
+            return dataclasses.replace(done, importance=cache["importance"])
 
         self.background.run(read, lane="read", latest=True, on_done=self.resultsChanged.emit,
                             on_error=lambda err: self.failed.emit(error_message(err)))
