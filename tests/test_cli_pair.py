@@ -102,3 +102,12 @@ def test_pair_trains_on_an_image_folder_like_train(tmp_path, capsys):
     pair = json.loads(out.read_text())["pairs"][0]
     assert pair["same_initial_weights"] and pair["same_batch_order"]
     assert set(pair["f1_difference"]) == {"dark", "light"}
+
+
+def test_a_preset_describes_run_a(small_mnist, tmp_path):
+    out = tmp_path / "pair.json"
+    assert main(["pair", "--data", str(small_mnist), "--preset", "keras-mnist-mlp",
+                 "--hidden", "16", "--epochs", "1", "--change", "optimizer=adam",
+                 "--metrics-json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert (report["a_value"], report["b_value"]) == ("rmsprop", "adam")

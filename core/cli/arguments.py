@@ -84,6 +84,11 @@ def given_options(argv: list[str]) -> set[str]:
 
         train = _Parser(prog="mlp-studio lr-find")
         add_lr_find_arguments(train)
+    elif argv and argv[0] == "pair":
+        from mlp_studio.core.cli.pair import add_pair_arguments
+
+        train = _Parser(prog="mlp-studio pair")
+        add_pair_arguments(train)
     namespace = train.parse_args(argv[1:], argparse.Namespace(**dict.fromkeys(dests)))
     return {dest for dest, value in vars(namespace).items() if value is not None}
 
