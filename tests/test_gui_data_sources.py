@@ -187,3 +187,28 @@ def test_mistakes_of_colour_pictures_show_their_thumbnails(qtbot):
     assert image.width() == 12 and image.pixelColor(3, 3).red() == 200
     assert image.pixelColor(3, 3).green() == 0
     assert thumbnail(np.full((6, 6), 90, np.uint8), 12).toImage().pixelColor(1, 1).red() == 90
+
+
+def test_a_table_models_session_and_export_keep_the_source_and_the_schema(qtbot, panel, tmp_path):
+    """A session of a table model remembers the table (and reopens it); its export encodes
+    CSV rows as in training (the table's schema)."""
+    from mlp_studio.app.files.session_actions import FileActions
+    from mlp_studio.core.session import load_session, save_session
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QWidget
+
+    path = write_houses(tmp_path / "houses.csv")
+    choose_table(panel, path)
+    settle(qtbot, panel, lambda d: d.task == "regression")
+    state = panel.state
+    state.ensure_model()
+    window = QWidget()
+    qtbot.addWidget(window)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    actions = FileActions(window, state, None, settings, tmp_path / "recovery.mlps")
+    saved = load_session(save_session(actions.collect_session(), tmp_path / "houses.mlps"))
+    assert saved.data == DataSource("table", str(path), target="price")
+    assert saved.table is not None and saved.table.target == "price"
+    bundle = actions.current_bundle()
+    assert bundle.task == "regression" and bundle.table is not None
+    assert bundle.table.feature_names == state.feature_names

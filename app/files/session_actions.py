@@ -193,10 +193,19 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
             epochs_done=state.epochs_done,
             data_source=self.state.data_location or self._default_source(),
             data=self.state.data_source if self.state.source != "playground" else None,
+            table=self._table_of(model),
             created=self._created,
             playground=self._playground_settings(),
             optimizer_state=self._optimizer_state(model),
         )
+
+    def _table_of(self, model):
+        """How the rows of the table the model learned are encoded (its exports and
+        predictions need it); None when the model did not learn the loaded table."""
+        data = self.state.data
+        learned = (data is not None and self.state.model_normalization is data.normalization
+                   and data.input_shape == (model.spec.input_size,))  # fmt: skip
+        return self.state.table_schema if learned else None
 
     def _optimizer_state(self, model):
         """Where the optimizer left off after the model's last run; none mid-run (a recovery
