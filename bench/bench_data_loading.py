@@ -86,7 +86,7 @@ def main() -> None:
         assert (again.x_train == ds.x_train).all()
 
         try:
-            import mlp_studio.core.tables  # noqa: F401
+            from mlp_studio.core.tables import load_table
         except ImportError:
             print("CSV: skipped, core.tables (the CSV reader) is not in this version")
             return
@@ -94,7 +94,7 @@ def main() -> None:
         if not csv.exists():
             print(f"wrote a 100,000 x 50 CSV in {write_csv(csv):.1f} s "
                   f"({csv.stat().st_size / 1e6:.0f} MB)")
-        table = timed("CSV 100,000 x 50, load", lambda: load_data(csv))
+        table = timed("CSV 100,000 x 50, load", lambda: load_table(csv))
         print(f"  -> {table.x_train.shape[0]:,} rows x {table.x_train.shape[1]} inputs, "
               f"{table.task}, notes: {list(table.notes)}")
     finally:
