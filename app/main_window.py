@@ -41,7 +41,10 @@ PANELS = (
     ("canvas", "mlp_studio.app.panels.draw.draw_panel", "DrawPanel", "Draw"),
     ("compare", "mlp_studio.app.panels.compare.compare_panel", "ComparePanel", "Compare"),
     ("backprop", "mlp_studio.app.panels.backprop.backprop_panel", "BackpropPanel", "Backprop"),
+    ("lessons", "mlp_studio.app.panels.lessons.lessons_panel", "LessonsPanel", "Lessons"),
 )
+# The left column's docks, tabbed (set up before training, or read beside the views).
+LEFT = ("dataset", "designer", "lessons")
 
 
 def app_icon() -> QIcon:
@@ -231,13 +234,15 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
             cls = getattr(importlib.import_module(module_name), class_name)
             if key == "dataset":
                 panel = cls(self.state, autoload=self.autoload_data)
+            elif key == "lessons":  # the student's progress lives with the other settings
+                panel = cls(self.state, settings=self.settings)
             else:
                 panel = cls(self.state)
             dock = QDockWidget(title, self)
             dock.setObjectName(f"{key}Dock")
             # The left column (data, network) is set up before training; the right one is
             # watched during it and gets most of a small screen.
-            dock.setWidget(_scrolled(panel, 380 if key in ("dataset", "designer") else 850))
+            dock.setWidget(_scrolled(panel, 380 if key in LEFT else 850))
             dock.setFeatures(
                 QDockWidget.DockWidgetFeature.DockWidgetMovable
                 | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -248,12 +253,13 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
         # Default arrangement: data and network share the left column as tabs (one is set up
         # before training, the other watched during it), the training view fills the right.
         self.takeCentralWidget().deleteLater()
-        left = [self.docks[k] for k in ("dataset", "designer") if k in self.docks]
+        left = [self.docks[k] for k in LEFT if k in self.docks]
         right = self.docks.get("training")
         for dock in left:
             self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        if len(left) == 2:
-            self.tabifyDockWidget(left[0], left[1])
+        for dock in left[1:]:
+            self.tabifyDockWidget(left[0], dock)
+        if left:
             left[0].raise_()
         if right is not None:
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
@@ -328,6 +334,8 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
         state.sourceChanged.connect(
             lambda source: source == "playground" and self._raise_dock("playground"))
         state.notice.connect(lambda text: self._show_message(text, "info"))
+        if "lessons" in self.panels:
+            self._wire_lessons(self.panels["lessons"])
         dataset = self.panels.get("dataset")
         if dataset is not None:
             dataset.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))

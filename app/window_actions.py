@@ -7,9 +7,17 @@ from mlp_studio.app.widgets.banner import Banner
 from mlp_studio.app.widgets.glyph_icons import glyph_icon
 from PySide6.QtCore import QByteArray, QSize, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QProgressBar, QToolBar, QToolButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QTabWidget,
+    QToolBar,
+    QToolButton,
+)
 
-LAYOUT_VERSION = 4  # bump when dock object names or the default arrangement change
+LAYOUT_VERSION = 5  # bump when dock object names or the default arrangement change
 
 
 class WindowActions:
@@ -206,6 +214,30 @@ class WindowActions:
         self.go_back_action.setEnabled(False)
         self.edit_menu.addAction(self.go_back_action)
         self.edit_menu.menuAction().setVisible(True)
+
+    def raise_view(self, view: str) -> None:
+        """Bring a view to the front: a dock ("training") or a tab of one, by its title in lower
+        case ("training/gradients"), as lessons name them (core.lessons.VIEWS)."""
+        key, _, tab = view.partition("/")
+        dock = self.docks.get(key)
+        if dock is None:
+            return
+        dock.show()
+        dock.raise_()
+        for tabs in self.panels[key].findChildren(QTabWidget) if tab else ():
+            for index in range(tabs.count()):
+                if tabs.tabText(index).replace("&", "").lower() == tab:
+                    tabs.setCurrentIndex(index)
+                    return
+
+    def _wire_lessons(self, panel) -> None:
+        """The Lessons dock asks; the window saves or keeps aside the work, then loads."""
+        from mlp_studio.app.files.lesson_actions import LessonActions
+
+        self.lesson_actions = LessonActions(self, self.state, self.file_actions, self.raise_view)
+        panel.loadRequested.connect(self.lesson_actions.load)
+        self.lesson_actions.loaded.connect(panel.on_loaded)
+        panel.helpRequested.connect(self.show_help)
 
     @Slot()
     def duplicate_with_one_change(self) -> None:

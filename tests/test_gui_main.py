@@ -90,14 +90,14 @@ def test_frame_needs_no_engine_and_loads_it_later(qtbot, monkeypatch):
     with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
         window.load_engine_after_first_paint()
     assert set(window.docks) == {"dataset", "designer", "training", "playground", "canvas",
-                                 "compare", "backprop"}
+                                 "compare", "backprop", "lessons"}
     window.close()
 
 
 def test_docks_menus_and_view_toggles(window):
     docks = window.findChildren(QDockWidget)
     assert {d.windowTitle() for d in docks} == {"Data", "Network", "Training", "Playground", "Draw",
-                                                "Compare", "Backprop"}
+                                                "Compare", "Backprop", "Lessons"}
     assert all(d.objectName() for d in docks)  # saveState needs object names
     menus = [a.text() for a in window.menuBar().actions() if a.isVisible()]
     assert menus == ["&File", "&Edit", "&Train", "&View", "&Help"]
@@ -322,7 +322,7 @@ def test_main_window_opens_from_main(qtbot, monkeypatch, tmp_path):
         window = windows[0]
         qtbot.waitSignal(window.engineLoaded, timeout=60_000).wait()
         panels = {"dataset", "designer", "training", "playground", "canvas", "compare",
-                  "backprop"}
+                  "backprop", "lessons"}
         assert window.isVisible() and set(window.docks) == panels
         window.close()
         return 0

@@ -273,21 +273,30 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
         if self.state.training or not self.maybe_save():
             return False
         state = self.state
-        self._applying = True
-        try:
+
+        def start() -> None:
             state.replace_spec(NetworkSpec())
             state.set_train_config(TrainConfig())
             state.set_data_config(DataConfig())
             state.set_model(None)
+
+        self.start_untitled(start, "New session")
+        return True
+
+    def start_untitled(self, apply, message: str) -> None:
+        """A new, unsaved and unmodified session that `apply()` sets up (new, a lesson);
+        the caller has saved or kept aside the work before."""
+        self._applying = True
+        try:
+            apply()
         finally:
             self._applying = False
         self._created = ""
         self._set_path("")
         self._revision += 1
         self._mark_clean(self._revision)
-        self.message.emit("New session")
+        self.message.emit(message)
         self._update_actions()
-        return True
 
     @Slot()
     def open_session(self) -> bool:

@@ -102,6 +102,15 @@ class Experiment(QObject):
         self.undo_stack.clear()
         self._apply_spec(copy.deepcopy(spec))
 
+    def apply_settings(self, spec: NetworkSpec, config: TrainConfig, data_config: DataConfig,
+                       text: str) -> None:
+        """The network, training and data settings at once, as one undoable edit (a lesson)."""
+        if (spec, config, data_config) == (self._spec, self._train_config, self._data_config):
+            return
+        self.undo_stack.push(_SettingsEdit(
+            self, (self.spec, self.train_config, self.data_config),
+            (copy.deepcopy(spec), copy.deepcopy(config), copy.deepcopy(data_config)), text))
+
     def _apply_settings(self, spec: NetworkSpec, config: TrainConfig,
                         data_config: DataConfig | None = None) -> None:
         self.set_train_config(config)

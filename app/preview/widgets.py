@@ -141,6 +141,12 @@ def mistakes_dialog():
     )  # fmt: skip
 
 
+def lessons_panel():
+    from mlp_studio.app.panels.lessons.lessons_panel import LessonsPanel
+
+    return LessonsPanel(_state())
+
+
 PREVIEWS = {
     "data": Preview(data_panel, "420x900", "the Data dock (loads MNIST if it finds it)",
                     data_loaded),
@@ -154,4 +160,5 @@ PREVIEWS = {
     "confusion": Preview(confusion_view, "760x480", "the confusion matrix, made-up results"),
     "activations": Preview(activations_view, "640x480", "the activations view, untrained"),
     "mistakes": Preview(mistakes_dialog, "720x520", "the mistakes dialog, made-up results"),
+    "lessons": Preview(lessons_panel, "460x700", "the Lessons dock, the bundled lessons"),
 }

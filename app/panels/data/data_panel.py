@@ -224,9 +224,12 @@ class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
         self._apply(result)
 
     def activate(self) -> None:
-        """Publish the prepared data to the experiment, if this panel's data is what trains."""
+        """Publish the prepared data to the experiment, if this panel's data is what trains. A
+        preparation of older settings is not: it would put them back (a lesson set new ones just
+        before), and the one of the new settings publishes itself when it is ready."""
         current = self._current
-        if (current is not None and self.state.source == "mnist"
+        if (current is not None and current.config == self._config
+                and self.state.source == "mnist"
                 and self.state.data is not current.data and not self.state.training):
             self._apply(current)
 

@@ -1,0 +1,1 @@
+"""The Lessons dock: the lecture as guided experiments (core.lessons), with progress."""

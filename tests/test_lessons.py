@@ -1,0 +1,130 @@
+"""Lessons as data (core.lessons): the bundled ones, and clear messages for bad files."""
+
+import json
+import shutil
+
+import pytest
+from mlp_studio.core.lessons import (
+    VIEWS,
+    LessonError,
+    bundled_folder,
+    data_size,
+    load_lessons,
+    read_lesson,
+)
+
+MINIMAL = {
+    "format": "mlp-studio-lesson", "version": 1, "id": "tiny", "order": 1, "title": "Tiny",
+    "text": "Look.", "question": "What?",
+    "experiment": {"source": "playground", "playground": {"dataset": "xor"},
+                   "network": {"hidden": []}},
+}  # fmt: skip
+
+
+def write(folder, name, doc):
+    path = folder / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def changed(**changes):
+    doc = json.loads(json.dumps(MINIMAL))
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        target = doc
+        for parent in parents:
+            target = target[parent]
+        target[key] = value
+    return doc
+
+
+def test_the_bundled_lessons_are_the_lecture_in_order():
+    lessons, problems = load_lessons()
+    assert problems == []
+    assert [lesson.order for lesson in lessons] == list(range(1, 13))
+    assert len({lesson.id for lesson in lessons}) == 12
+    for lesson in lessons:
+        assert lesson.text and lesson.question and lesson.check and lesson.views
+        assert set(lesson.views) <= set(VIEWS)
+        for setup in [lesson.setup, *(v.setup for v in lesson.variants)]:
+            setup.spec.validate()
+            setup.train_config.validate()
+            assert (setup.spec.input_size, setup.spec.output_size) == data_size(
+                setup.source, setup.playground, setup.data_config)
+
+
+def test_variants_change_only_what_they_name():
+    lessons = {lesson.id: lesson for lesson in load_lessons()[0]}
+    xor = lessons["why-layers"]
+    assert xor.setup.spec.hidden == [] and xor.setup.playground.dataset == "xor"
+    one = xor.variants[0].setup
+    assert [(h.units, h.activation.name) for h in one.spec.hidden] == [(4, "tanh")]
+    assert one.playground.to_dict() == xor.setup.playground.to_dict()
+    assert one.train_config == xor.setup.train_config
+    tasks = lessons["losses-by-task"]
+    seven = tasks.variants[0].setup
+    assert (seven.source, seven.playground, seven.data_config.target_digit) == ("mnist", None, 7)
+    assert (seven.spec.input_size, seven.spec.output_size) == (784, 2)
+    assert tasks.setup.spec.output_size == 1  # a regression: one output
+
+
+def test_settings_left_out_are_the_sources_suggestions(tmp_path):
+    lesson = read_lesson(write(tmp_path, "tiny.json", MINIMAL))
+    config = lesson.setup.train_config
+    assert (config.optimizer, config.lr, config.batch_size) == ("adam", 0.03, 10)
+    assert (lesson.setup.spec.input_size, lesson.setup.spec.output_size) == (2, 2)
+    assert lesson.variants == () and lesson.check == ""
+
+
+@pytest.mark.parametrize(("doc", "field", "words"), [
+    ("{ not json", None, "not valid JSON at line 1"),
+    (changed(format="lesson"), "format", "mlp-studio-lesson"),
+    (changed(version=7), "version", "newer than this MLP Studio reads"),
+    (changed(order="first"), "order", "whole number"),
+    (changed(title=""), "title", "must be a text"),
+    (changed(colour="red"), "(the file)", "unknown key(s) colour"),
+    (changed(experiment__source="imagenet"), "experiment.source", "playground, mnist"),
+    (changed(experiment__training={"lr": "fast"}), "experiment.training", "learning rate"),
+    (changed(experiment__training={"speed": 3}), "experiment.training", "speed"),
+    (changed(experiment__network={"input_size": 3}), "experiment.network.input_size",
+     "follows from the data"),
+    (changed(experiment__network={"hidden": [{"units": 0}]}), "experiment.network",
+     "Hidden layer 1 has 0 neurons"),
+    (changed(experiment__playground={"dataset": "moons"}), "experiment.playground",
+     "unknown dataset 'moons'"),
+    (changed(experiment__data={"target_digit": 12}), "experiment.data", "target digit"),
+    (changed(views=["gradients"]), "views", "'gradients' is not a view"),
+    (changed(variants=[{"label": "x", "training": {"epochs": -1}}]), "variants[0].training",
+     "epochs"),
+    (changed(variants=[{"training": {}}]), "variants[0].label", "must be a text"),
+    (changed(help="nowhere"), "help", "not a Help topic"),
+])  # fmt: skip
+def test_a_bad_lesson_file_is_named_with_its_field(tmp_path, doc, field, words):
+    path = write(tmp_path, "07-bad.json", doc)
+    with pytest.raises(LessonError) as info:
+        read_lesson(path)
+    message = str(info.value)
+    assert message.startswith("Lesson file 07-bad.json")
+    if field is not None:
+        assert f"field '{field}'" in message
+    assert words.lower() in message.lower()
+
+
+def test_bad_files_are_reported_and_the_others_still_load(tmp_path):
+    for path in bundled_folder().glob("*.json"):
+        shutil.copy(path, tmp_path)
+    write(tmp_path, "13-broken.json", "[1, 2")
+    write(tmp_path, "14-again.json", changed(id="neuron"))  # an id that is taken
+    (tmp_path / "15-folder.json").mkdir()
+    lessons, problems = load_lessons(tmp_path)
+    assert len(lessons) == 12
+    assert len(problems) == 3
+    assert any("13-broken.json" in p and "not valid JSON" in p for p in problems)
+    assert any("14-again.json" in p and "'neuron' is also the id of 01-neuron.json" in p
+               for p in problems)
+    assert any("15-folder.json" in p for p in problems)
+
+
+def test_a_missing_folder_is_one_message():
+    lessons, problems = load_lessons("/nonexistent/lessons")
+    assert lessons == [] and "missing" in problems[0]
