@@ -23,9 +23,11 @@ from typing import Any
 from mlp_studio.core.data import DataConfig
 from mlp_studio.core.errors import SessionError, SpecError, StudioError
 from mlp_studio.core.model import NetworkSpec
+from mlp_studio.core.paired import PairPlan, parse_change, plan_pair
 from mlp_studio.core.playground import CLASSIFICATION_DATASETS
 from mlp_studio.core.playground_settings import PlaygroundSettings
 from mlp_studio.core.reading import loads_json, read_regular
+from mlp_studio.core.run_settings import RunSettings, setting
 from mlp_studio.core.suggestions import SUGGESTIONS
 from mlp_studio.core.train_config import TrainConfig
 
@@ -42,7 +44,7 @@ VIEWS = (
     "training/confusion",
 )  # fmt: skip
 _TOP = {"format", "version", "id", "order", "title", "text", "question", "check", "experiment",
-        "variants", "views", "help"}  # fmt: skip
+        "variants", "views", "help", "pair"}  # fmt: skip
 _EXPERIMENT = {"source", "playground", "network", "training", "data"}
 _VARIANT = {"label", "source", "network", "training", "data", "playground", "views"}
 
@@ -82,6 +84,15 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Pair:
+    """The experiment against itself with one setting changed, run side by side (core.paired):
+    same seed, same initial weights where the shapes allow, same batches."""
+
+    label: str  # what is compared, in words
+    plan: PairPlan
+
+
+@dataclass(frozen=True)
 class Lesson:
     id: str
     order: int
@@ -92,6 +103,7 @@ class Lesson:
     setup: Setup
     variants: tuple[Variant, ...]
     views: tuple[str, ...]  # raised when the experiment loads, the first one in front
+    pair: Pair | None  # a paired run the lesson offers
     help: str  # a Help topic's key ("backpropagation": resources/help/04-backpropagation.md)
     path: str  # the file it was read from
 
@@ -203,8 +215,28 @@ def parse_lesson(doc: Any, path: str = "") -> Lesson:
         id=lesson_id, order=order, title=_text(doc, "title"), text=_paragraphs(doc, "text"),
         question=_paragraphs(doc, "question"),
         check=_paragraphs(doc, "check") if "check" in doc else "",
-        setup=setup, variants=tuple(variants), views=views, help=help_topic, path=path,
+        setup=setup, variants=tuple(variants), views=views, pair=_pair(doc, setup),
+        help=help_topic, path=path,
     )
+
+
+def _pair(doc: dict, setup: Setup) -> Pair | None:
+    if "pair" not in doc:
+        return None
+    item = _object(doc["pair"], "pair", {"label", "change"})
+    label, change = _text(item, "label", "pair"), _text(item, "change", "pair")
+    # Both runs train on the data as loaded (the Compare dock's pairs): the change is a network
+    # or training setting; data settings are compared with variants.
+    base = RunSettings(setup.spec, setup.train_config)
+    try:
+        name, value = parse_change(change)
+        if setting(name).kind == "data":
+            raise SpecError(f"{name} is a data setting, and both runs of a pair train on the "
+                            "same loaded data: change a network or training setting, or "
+                            "compare data settings with a variant.")
+        return Pair(label, plan_pair(base, name, value))
+    except SpecError as err:
+        raise _FieldError("pair.change", str(err)) from None
 
 
 def _setup(experiment: dict, where: str) -> Setup:

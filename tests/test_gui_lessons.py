@@ -36,7 +36,7 @@ def window(qtbot, monkeypatch, tmp_path):
 def load(window, lesson_id: str, variant: int = -1) -> None:
     panel = window.panels["lessons"]
     assert panel.select(lesson_id)
-    (panel.load_button if variant < 0 else panel._variant_buttons[variant]).click()
+    (panel.load_button if variant < 0 else panel.variant_buttons[variant]).click()
 
 
 def train(window, qtbot, **changes):

@@ -68,6 +68,15 @@ def test_variants_change_only_what_they_name():
     assert tasks.setup.spec.output_size == 1  # a regression: one output
 
 
+def test_pairs_change_exactly_one_setting():
+    lessons = {lesson.id: lesson for lesson in load_lessons()[0]}
+    plan = lessons["vanishing-gradients"].pair.plan
+    assert (plan.setting.name, plan.old, plan.new) == ("activation", "sigmoid", "relu")
+    assert plan.same_weights and plan.changed.spec == lessons["vanishing-gradients"].variants[
+        0].setup.spec  # the pair's B is the lesson's variant
+    assert plan.base.data is None  # Playground points: no data setting to change
+
+
 def test_settings_left_out_are_the_sources_suggestions(tmp_path):
     lesson = read_lesson(write(tmp_path, "tiny.json", MINIMAL))
     config = lesson.setup.train_config
@@ -98,6 +107,10 @@ def test_settings_left_out_are_the_sources_suggestions(tmp_path):
      "epochs"),
     (changed(variants=[{"training": {}}]), "variants[0].label", "must be a text"),
     (changed(help="nowhere"), "help", "not a Help topic"),
+    (changed(pair={"label": "x", "change": "colour=red"}), "pair.change", "unknown setting"),
+    (changed(pair={"label": "x", "change": "normalization=none"}), "pair.change",
+     "data setting"),
+    (changed(pair={"label": "x", "change": "lr"}), "pair.change", "not NAME=VALUE"),
 ])  # fmt: skip
 def test_a_bad_lesson_file_is_named_with_its_field(tmp_path, doc, field, words):
     path = write(tmp_path, "07-bad.json", doc)
@@ -128,3 +141,24 @@ def test_bad_files_are_reported_and_the_others_still_load(tmp_path):
 def test_a_missing_folder_is_one_message():
     lessons, problems = load_lessons("/nonexistent/lessons")
     assert lessons == [] and "missing" in problems[0]
+
+
+def test_lesson_4_same_predictions_cost_differently_under_the_two_losses():
+    import torch
+    from mlp_studio.core.model import build_model
+    from mlp_studio.core.playground import generate, make_data
+    from mlp_studio.core.training import losses_now
+
+    lesson = {lesson.id: lesson for lesson in load_lessons()[0]}["loss"]
+    results = []
+    for setup in (lesson.setup, lesson.variants[0].setup):
+        p = setup.playground
+        data = make_data(generate(p.dataset, p.points, p.noise / 100, p.seed, p.classes),
+                         p.features, p.train_percent / 100, p.seed).data
+        model = build_model(setup.spec)
+        with torch.no_grad():
+            predictions = model(data.x_test).softmax(1)
+        results.append((predictions, losses_now(model, data, setup.train_config.loss)[1]))
+    (p_ce, ce), (p_mse, mse) = results
+    assert torch.equal(p_ce, p_mse)  # the same network, the same seed: the same predictions
+    assert abs(ce - 0.69) < 0.05 and abs(mse - 0.25) < 0.03  # what the answer says

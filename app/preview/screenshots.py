@@ -6,8 +6,9 @@
 Loads MNIST (a training subset, for speed) through the Data panel, trains a small network with
 the real controller, pauses in the middle of the run, and grabs the window and each dock; the
 Draw dock with a hand-drawn 3 and the paused model's guess. Then the Playground dock learns a
-3-arm spiral (a run on x1, x2 pinned beside one with sines added), paused mid-run. Last, a
-regression on a CSV table of houses (app.preview.table_shots).
+3-arm spiral (a run on x1, x2 pinned beside one with sines added), paused mid-run. Then lesson
+6 (vanishing gradients) is loaded from the Lessons dock and trained. Last, a regression on a CSV
+table of houses (app.preview.table_shots).
 Runs offscreen unless QT_QPA_PLATFORM says otherwise; settings go to a temporary folder.
 """
 
@@ -101,6 +102,7 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     wait(app, lambda: not controller.running)
     if theme == "light":
         written.append(shoot_playground(app, window, outdir / "playground-spiral.png"))
+        written.append(shoot_lesson(app, window, outdir / "lesson.png"))
         from mlp_studio.app.preview.table_shots import shoot_table
 
         written += shoot_table(app, window, outdir, Path(settings_dir))
@@ -189,6 +191,23 @@ def shoot_playground(app, window, path: Path) -> Path:
     controller.stop()
     wait(app, lambda: not controller.running)
     return shot
+
+
+def shoot_lesson(app, window, path: Path) -> Path:
+    """The window with lesson 6 (vanishing gradients) loaded and trained: its text in the
+    Lessons dock, the gradient norms per layer in the Training dock's Gradients tab."""
+    controller, epochs = window.controller, []
+    controller.epochEnded.connect(lambda event: epochs.append(event.epoch))
+    window.file_actions.mark_clean()  # the spiral above is nothing to keep: no question
+    panel = window.panels["lessons"]
+    panel.select("vanishing-gradients")
+    panel.load_button.click()
+    window.raise_view("lessons")
+    window.train()
+    wait(app, lambda: epochs and epochs[-1] >= 40 and not controller.running)
+    window.panels["training"].flush()
+    app.processEvents()
+    return save_png(window, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,7 @@ class LessonsPanel(QWidget):
         self.state = state
         self.progress = LessonProgress(settings)
         self.lessons, self.problems = load_lessons(folder)
-        self._variant_buttons: list[QPushButton] = []
+        self.variant_buttons: list[QPushButton] = []
         self._build()
         if self.problems:
             self.problems_label.setText(
@@ -169,10 +169,10 @@ class LessonsPanel(QWidget):
 
     def _show(self, lesson: Lesson | None) -> None:
         self.note.hide()
-        for button in self._variant_buttons:
+        for button in self.variant_buttons:
             self.variants.removeWidget(button)
             button.deleteLater()
-        self._variant_buttons = []
+        self.variant_buttons = []
         has = lesson is not None
         for widget in (self.load_button, self.answer_button, self.done_box, self.help_button):
             widget.setVisible(has)
@@ -188,7 +188,7 @@ class LessonsPanel(QWidget):
             button.setToolTip("The same lesson's experiment with this change")
             button.clicked.connect(lambda _checked=False, i=index: self._request(i))
             self.variants.addWidget(button)
-            self._variant_buttons.append(button)
+            self.variant_buttons.append(button)
         self.answer.setText(lesson.check)
         self.answer_button.setVisible(bool(lesson.check))
         self.help_button.setVisible(bool(lesson.help))
@@ -218,7 +218,7 @@ class LessonsPanel(QWidget):
 
     @Slot(bool)
     def _on_training(self, training: bool) -> None:
-        for button in (self.load_button, *self._variant_buttons):
+        for button in (self.load_button, *self.variant_buttons):
             button.setEnabled(not training)
             button.setToolTip("Stop training to load another experiment" if training else "")
 
