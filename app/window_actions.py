@@ -234,8 +234,12 @@ class WindowActions:
         """The Lessons dock asks; the window saves or keeps aside the work, then loads."""
         from mlp_studio.app.files.lesson_actions import LessonActions
 
-        self.lesson_actions = LessonActions(self, self.state, self.file_actions, self.raise_view)
+        compare = self.panels.get("compare")
+        self.lesson_actions = LessonActions(self, self.state, self.file_actions, self.raise_view,
+                                            compare.start_pair if compare is not None else None)
         panel.loadRequested.connect(self.lesson_actions.load)
+        panel.pairRequested.connect(self.lesson_actions.compare)
+        panel.set_pairs_available(compare is not None)
         self.lesson_actions.loaded.connect(panel.on_loaded)
         panel.helpRequested.connect(self.show_help)
 

@@ -41,7 +41,7 @@ MNIST_INPUTS = 784
 VIEWS = (
     "dataset", "designer", "training", "playground", "canvas",
     "training/curves", "training/gradients", "training/weights", "training/activations",
-    "training/confusion",
+    "training/confusion", "compare",
 )  # fmt: skip
 _TOP = {"format", "version", "id", "order", "title", "text", "question", "check", "experiment",
         "variants", "views", "help", "pair"}  # fmt: skip
@@ -224,6 +224,10 @@ def _pair(doc: dict, setup: Setup) -> Pair | None:
     if "pair" not in doc:
         return None
     item = _object(doc["pair"], "pair", {"label", "change"})
+    if setup.source != "playground":
+        raise _FieldError("pair", "is offered for Playground experiments, whose points are "
+                          "ready the moment the lesson loads: compare MNIST settings with a "
+                          "variant.")
     label, change = _text(item, "label", "pair"), _text(item, "change", "pair")
     # Both runs train on the data as loaded (the Compare dock's pairs): the change is a network
     # or training setting; data settings are compared with variants.
@@ -265,6 +269,10 @@ def _setup(experiment: dict, where: str) -> Setup:
         data_config = DataConfig.from_dict(data_fields)
     except SpecError as err:
         raise _FieldError(f"{where}.data", str(err)) from None
+    digit = data_config.target_digit
+    if source == "mnist" and digit is not None and not 0 <= digit <= 9:
+        raise _FieldError(f"{where}.data.target_digit", f"{digit} is not a digit: MNIST's "
+                          "classes are 0 to 9.")
 
     network = _object(experiment.get("network", {}), f"{where}.network")
     for key in ("input_size", "output_size"):

@@ -82,7 +82,7 @@ def test_lesson_2_no_hidden_layer_fails_on_xor_one_succeeds(window, qtbot):
     assert len(kept) == 1 and load_session(kept[0]).epochs_done == 60
 
 
-def test_lesson_6_gradients_vanish_with_sigmoid_not_with_relu_and_he(window, qtbot):
+def test_lesson_6_gradients_vanish_with_sigmoid_not_with_relu(window, qtbot):
     load(window, "vanishing-gradients")
     training = window.panels["training"]
     assert shown(window, "training") and training.tabs.currentWidget() is training.gradients
@@ -94,6 +94,22 @@ def test_lesson_6_gradients_vanish_with_sigmoid_not_with_relu_and_he(window, qtb
     he = gradient_ratio(window.state.history)
     assert sigmoid < 1e-3 and 0.05 < he < 20 and he / sigmoid > 1e3
     assert relu.test.accuracy > 0.8
+
+
+def test_lesson_6_as_a_paired_run_in_the_compare_dock(window, qtbot):
+    compare, panel = window.panels["compare"], window.panels["lessons"]
+    panel.select("vanishing-gradients")
+    assert panel.pair_button.isVisible()
+    assert panel.pair_button.text() == "Compare side by side: sigmoid against ReLU"
+    with qtbot.waitSignal(compare.runs.pairFinished, timeout=120_000) as blocker:
+        panel.pair_button.click()
+        assert shown(window, "compare") and "side by side" in panel.note.text()
+    result = blocker.args[0]
+    assert result.same_start and result.same_order  # only the activation differs
+    a, b = result.a.grad_norms(), result.b.grad_norms()
+    assert (a[0] / a[-1]) * 1e3 < b[0] / b[-1]  # first vs last layer: orders of magnitude
+    assert result.b.metric("accuracy") > 0.8 > result.a.metric("accuracy")
+    qtbot.waitUntil(lambda: not compare.runs.running, timeout=30_000)
 
 
 def test_every_playground_lesson_loads_and_runs_from_a_clean_start(window, qtbot):
@@ -161,7 +177,7 @@ def test_progress_is_kept_and_shown(qtbot, tmp_path):
     panel = LessonsPanel(Experiment(), settings=settings)
     qtbot.addWidget(panel)
     panel.select("loss")
-    panel.on_loaded(panel.current, -1)
+    panel.on_loaded(panel.current, "Loaded")
     panel.done_box.setChecked(True)
     again = LessonsPanel(Experiment(), settings=settings)
     qtbot.addWidget(again)

@@ -34,7 +34,10 @@ def changed(**changes):
         target = doc
         for parent in parents:
             target = target[parent]
-        target[key] = value
+        if value is None:
+            target.pop(key)
+        else:
+            target[key] = value
     return doc
 
 
@@ -101,7 +104,9 @@ def test_settings_left_out_are_the_sources_suggestions(tmp_path):
      "Hidden layer 1 has 0 neurons"),
     (changed(experiment__playground={"dataset": "moons"}), "experiment.playground",
      "unknown dataset 'moons'"),
-    (changed(experiment__data={"target_digit": 12}), "experiment.data", "target digit"),
+    (changed(experiment__data={"target_digit": -1}), "experiment.data", "target class"),
+    (changed(experiment__source="mnist", experiment__data={"target_digit": 12},
+             experiment__playground=None), "experiment.data.target_digit", "not a digit"),
     (changed(views=["gradients"]), "views", "'gradients' is not a view"),
     (changed(variants=[{"label": "x", "training": {"epochs": -1}}]), "variants[0].training",
      "epochs"),

@@ -18,6 +18,7 @@ from mlp_studio.app.files.session_actions import FileActions
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
 from mlp_studio.core.lessons import Lesson, Setup
+from mlp_studio.core.paired import PairPlan
 from mlp_studio.core.session import SUFFIX
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -48,14 +49,16 @@ def ask_unsaved(parent: QWidget) -> str:
 class LessonActions(QObject):
     """Loads lessons' experiments into the window's experiment."""
 
-    # Lesson, variant (-1: the lesson's own experiment), what the user should know about it
-    loaded = Signal(object, int, str)
+    loaded = Signal(object, str)  # Lesson, what was loaded and what the user should know
 
     def __init__(self, parent: QWidget, state: Experiment, files: FileActions,
-                 raise_view: Callable[[str], None], folder: Path | None = None):
+                 raise_view: Callable[[str], None],
+                 start_pair: Callable[[PairPlan], bool] | None = None,
+                 folder: Path | None = None):
         super().__init__(parent)
         self.window, self.state, self.files = parent, state, files
         self.raise_view = raise_view  # "dock" or "dock/tab"
+        self.start_pair = start_pair  # the Compare dock's, if the window has one
         self.folder = folder if folder is not None else kept_aside_folder()
 
     def load(self, lesson: Lesson, variant: int = -1) -> bool:
@@ -82,8 +85,24 @@ class LessonActions(QObject):
             self.raise_view(view)
         for bar in self.window.findChildren(SuggestionBar):
             bar.dismiss()  # the lesson's settings are chosen: no offer to replace them
-        self.loaded.emit(lesson, variant, " ".join(notes))
+        what = "its experiment" if chosen is None else f"“{chosen.label}”"
+        self.loaded.emit(lesson, " ".join([f"Loaded {what}: press Train, then look and answer "
+                                           "the question.", *notes]))
         return True
+
+    def compare(self, lesson: Lesson) -> bool:
+        """Load the lesson's experiment, then train it against its pair's change side by side
+        (the Compare dock: same seed, same initial weights, same batches)."""
+        if lesson.pair is None or self.start_pair is None or not self.load(lesson):
+            return False
+        started = self.start_pair(lesson.pair.plan)
+        self.raise_view("compare")
+        text = (f"Training {lesson.pair.label} side by side: {lesson.pair.plan.label_a} and "
+                f"{lesson.pair.plan.label_b}, from the same initial weights and batches. The "
+                "Compare dock shows both runs." if started else
+                "The comparison could not start: the Compare dock says why.")
+        self.loaded.emit(lesson, text)
+        return started
 
     def _put_work_away(self) -> str | None:
         """None if the user cancelled (or saving failed), else where the work was kept aside

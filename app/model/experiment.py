@@ -107,7 +107,7 @@ class Experiment(QObject):
         """The network, training and data settings at once, as one undoable edit (a lesson)."""
         if (spec, config, data_config) == (self._spec, self._train_config, self._data_config):
             return
-        self.undo_stack.push(_SettingsEdit(
+        self.undo_stack.push(SettingsEdit(
             self, (self.spec, self.train_config, self.data_config),
             (copy.deepcopy(spec), copy.deepcopy(config), copy.deepcopy(data_config)), text))
 

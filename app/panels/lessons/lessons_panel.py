@@ -36,6 +36,7 @@ STATE_WORDS = {"": "not opened yet", "opened": "opened", "done": "done"}
 
 class LessonsPanel(QWidget):
     loadRequested = Signal(object, int)  # Lesson, variant index (-1: the lesson's experiment)
+    pairRequested = Signal(object)  # Lesson: its experiment against its pair's change
     helpRequested = Signal(str)  # a Help topic's key
 
     def __init__(self, state: Experiment, parent: QWidget | None = None, *,
@@ -77,6 +78,12 @@ class LessonsPanel(QWidget):
         self.load_button = QPushButton("Load this experiment")
         self.load_button.setDefault(True)
         self.load_button.clicked.connect(lambda: self._request(-1))
+        self.pair_button = QPushButton()
+        self.pair_button.setToolTip("Train the experiment twice, once with the one change, from "
+                                    "the same seed, initial weights and batches (Compare dock)")
+        self.pair_button.clicked.connect(self._request_pair)
+        self.pair_button.hide()
+        self.pairs_available = False  # the window has a Compare dock to train pairs
         self.variants = QVBoxLayout()
         self.variants.setContentsMargins(0, 0, 0, 0)
         self.note = _note_label()
@@ -106,6 +113,7 @@ class LessonsPanel(QWidget):
         lay.addWidget(self.text, 1)
         lay.addWidget(self.load_button)
         lay.addLayout(self.variants)
+        lay.addWidget(self.pair_button)
         lay.addWidget(self.note)
         lay.addLayout(buttons)
         lay.addWidget(self.answer)
@@ -178,6 +186,7 @@ class LessonsPanel(QWidget):
             widget.setVisible(has)
         self.answer_button.setChecked(False)
         if lesson is None:
+            self.pair_button.hide()
             self.text.setMarkdown("No lessons to show." if not self.problems else
                                   "No valid lesson files: see the message above.")
             return
@@ -189,6 +198,10 @@ class LessonsPanel(QWidget):
             button.clicked.connect(lambda _checked=False, i=index: self._request(i))
             self.variants.addWidget(button)
             self.variant_buttons.append(button)
+        pair = lesson.pair if self.pairs_available else None
+        self.pair_button.setVisible(pair is not None)
+        if pair is not None:
+            self.pair_button.setText(f"Compare side by side: {pair.label}")
         self.answer.setText(lesson.check)
         self.answer_button.setVisible(bool(lesson.check))
         self.help_button.setVisible(bool(lesson.help))
@@ -202,8 +215,17 @@ class LessonsPanel(QWidget):
         if lesson is not None and not self.state.training:
             self.loadRequested.emit(lesson, variant)
 
-    def on_loaded(self, lesson: Lesson, variant: int, note: str = "") -> None:
-        """The window loaded it: mark it opened and say what to do next."""
+    def set_pairs_available(self, available: bool) -> None:
+        self.pairs_available = available
+        self._show(self.current)
+
+    def _request_pair(self) -> None:
+        lesson = self.current
+        if lesson is not None and lesson.pair is not None and not self.state.training:
+            self.pairRequested.emit(lesson)
+
+    def on_loaded(self, lesson: Lesson, message: str) -> None:
+        """The window loaded it: mark it opened and say what to do next (`message`)."""
         self.progress.opened(lesson.id)
         row = self.lessons.index(lesson) if lesson in self.lessons else -1
         if row >= 0:
@@ -211,14 +233,12 @@ class LessonsPanel(QWidget):
             if row != self.list.currentRow():
                 self.list.setCurrentRow(row)
         self._update_summary()
-        what = "its experiment" if variant < 0 else f"“{lesson.variants[variant].label}”"
-        text = f"Loaded {what}: press Train, then look and answer the question."
-        self.note.setText(f"{text} {note}".strip())
+        self.note.setText(message)
         self.note.show()
 
     @Slot(bool)
     def _on_training(self, training: bool) -> None:
-        for button in (self.load_button, *self.variant_buttons):
+        for button in (self.load_button, self.pair_button, *self.variant_buttons):
             button.setEnabled(not training)
             button.setToolTip("Stop training to load another experiment" if training else "")
 
