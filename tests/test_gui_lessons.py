@@ -177,6 +177,13 @@ def test_progress_is_kept_and_shown(qtbot, tmp_path):
     panel = LessonsPanel(Experiment(), settings=settings)
     qtbot.addWidget(panel)
     panel.select("loss")
+    check = panel.current.check
+    assert "0.25 under MSE" in check and "0.25 under MSE" not in panel.text.toPlainText()
+    panel.answer_button.click()  # the answer only on request
+    assert "0.25 under MSE" in panel.text.toPlainText()
+    panel.select("neuron")
+    assert not panel.answer_button.isChecked() and "Answer" not in panel.text.toPlainText()
+    panel.select("loss")
     panel.on_loaded(panel.current, "Loaded")
     panel.done_box.setChecked(True)
     again = LessonsPanel(Experiment(), settings=settings)

@@ -91,12 +91,6 @@ class LessonsPanel(QWidget):
         self.answer_button = QPushButton("Show the answer")
         self.answer_button.setCheckable(True)
         self.answer_button.toggled.connect(self._on_answer)
-        self.answer = QLabel()
-        self.answer.setWordWrap(True)
-        self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.answer.setFrameShape(QLabel.Shape.StyledPanel)
-        self.answer.setMargin(6)
-        self.answer.hide()
         self.done_box = QCheckBox("Done: I have answered the question")
         self.done_box.toggled.connect(self._on_done)
         self.help_button = QPushButton("More in Help")
@@ -116,7 +110,6 @@ class LessonsPanel(QWidget):
         lay.addWidget(self.pair_button)
         lay.addWidget(self.note)
         lay.addLayout(buttons)
-        lay.addWidget(self.answer)
         lay.addWidget(self.done_box)
 
         top = QWidget()
@@ -190,8 +183,7 @@ class LessonsPanel(QWidget):
             self.text.setMarkdown("No lessons to show." if not self.problems else
                                   "No valid lesson files: see the message above.")
             return
-        self.text.setMarkdown(f"### {lesson.order}. {lesson.title}\n\n{lesson.text}\n\n"
-                              f"**Question:** {lesson.question}")
+        self._show_text(lesson)
         for index, variant in enumerate(lesson.variants):
             button = QPushButton(f"Load: {variant.label}")
             button.setToolTip("The same lesson's experiment with this change")
@@ -202,13 +194,19 @@ class LessonsPanel(QWidget):
         self.pair_button.setVisible(pair is not None)
         if pair is not None:
             self.pair_button.setText(f"Compare side by side: {pair.label}")
-        self.answer.setText(lesson.check)
         self.answer_button.setVisible(bool(lesson.check))
         self.help_button.setVisible(bool(lesson.help))
         self.done_box.blockSignals(True)
         self.done_box.setChecked(self.progress.get(lesson.id) == "done")
         self.done_box.blockSignals(False)
         self._on_training(self.state.training)
+
+    def _show_text(self, lesson: Lesson) -> None:
+        text = (f"### {lesson.order}. {lesson.title}\n\n{lesson.text}\n\n"
+                f"**Question:** {lesson.question}")
+        if self.answer_button.isChecked() and lesson.check:
+            text += f"\n\n---\n\n**Answer:** {lesson.check}"
+        self.text.setMarkdown(text)
 
     def _request(self, variant: int) -> None:
         lesson = self.current
@@ -244,7 +242,12 @@ class LessonsPanel(QWidget):
 
     @Slot(bool)
     def _on_answer(self, shown: bool) -> None:
-        self.answer.setVisible(shown)
+        lesson = self.current
+        if lesson is not None:
+            self._show_text(lesson)
+            if shown:  # the answer is below the question, in the same scrolled text
+                bar = self.text.verticalScrollBar()
+                bar.setValue(bar.maximum())
         self.answer_button.setText("Hide the answer" if shown else "Show the answer")
 
     @Slot(bool)
