@@ -17,11 +17,14 @@ import platformdirs
 from mlp_studio.app.files.session_actions import FileActions
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.widgets.suggestion_bar import SuggestionBar
+from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.lessons import Lesson, Setup
 from mlp_studio.core.paired import PairPlan
 from mlp_studio.core.session import SUFFIX
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
+
+MNIST_DIGITS = DataSource()  # what the lessons' "mnist" experiments train on
 
 
 def kept_aside_folder() -> Path:
@@ -143,4 +146,9 @@ class LessonActions(QObject):
         state.set_model(None)  # the lesson's seed: fresh weights even if the network is equal
         if setup.playground is not None:
             state.set_playground_settings(setup.playground, apply=True)  # publishes if shown
+        loaded = state.data_source
+        if setup.source == "mnist" and loaded is not None and (
+                loaded.kind, loaded.dataset) != ("mnist", "mnist"):
+            state.set_data_source(MNIST_DIGITS)  # not another family or a table: the Data panel
+            # loads the digits ($MLP_STUDIO_DATA or the download cache)
         state.set_source(setup.source)  # publishes the source's data otherwise
