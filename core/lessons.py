@@ -41,7 +41,7 @@ MNIST_INPUTS = 784
 VIEWS = (
     "dataset", "designer", "training", "playground", "canvas",
     "training/curves", "training/gradients", "training/weights", "training/activations",
-    "training/confusion", "compare",
+    "training/confusion", "compare", "backprop",
 )  # fmt: skip
 _TOP = {"format", "version", "id", "order", "title", "text", "question", "check", "experiment",
         "variants", "views", "help", "pair"}  # fmt: skip

@@ -121,6 +121,13 @@ def test_every_playground_lesson_loads_and_runs_from_a_clean_start(window, qtbot
             tabs = window.panels[key].tabs
             assert tabs.tabText(tabs.currentIndex()).lower() == tab
     state = window.state
+    load(window, "backpropagation")  # lesson 5: the backward pass of one sample, step by step
+    backprop = window.panels["backprop"]
+    assert shown(window, "backprop")
+    qtbot.waitUntil(lambda: backprop.passed is not None, timeout=10_000)
+    assert len(backprop.passed.layers) == 4  # three hidden layers and the output
+    backprop.check_gradient()
+    assert "relative error" in backprop.check_result.text()
     for lesson in LESSONS.values():
         if lesson.setup.source != "playground":
             continue
