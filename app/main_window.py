@@ -311,6 +311,7 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
         c.finished.connect(self._on_finished)
         state.dataChanged.connect(self._on_data_changed)
         state.historyReplaced.connect(self._on_history_replaced)
+        state.timeline.viewChanged.connect(self._on_checkpoint_viewed)
         state.trainConfigChanged.connect(lambda _config: self._update_device_label())
 
         training = self.panels.get("training")
@@ -349,6 +350,11 @@ class MainWindow(WindowActions, RunStatus, QMainWindow):
     def train(self) -> None:
         if self.controller is None or self.controller.running:
             return
+        if self.state.timeline.viewed is not None:  # a checkpoint is shown: branch or not?
+            from mlp_studio.app.dialogs.branch_dialog import train_from_past
+
+            if not train_from_past(self, self.state.timeline):
+                return
         self._hide_banner()
         self.controller.start()
 

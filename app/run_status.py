@@ -151,6 +151,17 @@ class RunStatus:
             )
         self._update_device_label()
 
+    @Slot(object)
+    def _on_checkpoint_viewed(self, checkpoint) -> None:
+        """A past checkpoint shown in every view: the status bar says so too (Draw and
+        Playground have no scrubber of their own)."""
+        if checkpoint is None:
+            self._show_trained_state()
+            return
+        run = self.state.timeline.tree.runs[checkpoint.run].name
+        self.status_label.setText(f"Showing {checkpoint.label()} of {run} (the past): Train "
+                                  "offers to branch from here or to return to the latest")
+
     def _show_trained_state(self) -> None:
         """Outside a run: how far the current weights have trained."""
         if self.state.training:

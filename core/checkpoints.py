@@ -100,6 +100,15 @@ class CheckpointStore:
 
     def __post_init__(self) -> None:
         self.budget_mb = check_budget(self.budget_mb)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """The running totals add() keeps, from the items (after a full pass over them)."""
+        self._nbytes = sum(c.nbytes for c in self.items)
+        self._keys = {c.key for c in self.items}
+        self._first: dict[int, tuple[int, int, int]] = {}
+        for c in self.items:
+            self._first.setdefault(c.run, c.key)
 
     @property
     def budget_bytes(self) -> int:
@@ -107,7 +116,7 @@ class CheckpointStore:
 
     @property
     def nbytes(self) -> int:
-        return sum(c.nbytes for c in self.items)
+        return self._nbytes
 
     @property
     def over_budget(self) -> bool:
@@ -124,12 +133,41 @@ class CheckpointStore:
         self._thin()
 
     def add(self, checkpoint: Checkpoint, best: bool = False) -> None:
+        """Keep `checkpoint` (the newest of its run). Cheap at every epoch, also for the
+        Playground's hundreds a second: the full thinning runs only when the budget fills."""
         if checkpoint.kind not in KINDS:
             raise ValueError(f"unknown checkpoint kind {checkpoint.kind!r}")
-        self.items = [c for c in self.items if c.key != checkpoint.key] + [checkpoint]
+        if checkpoint.key in self._keys:  # the same epoch again (a run after going back)
+            self.items = [c for c in self.items if c.key != checkpoint.key]
+            self._reindex()
+        previous = self._last_of(checkpoint.run)
         if best:
             self.best[checkpoint.run] = (checkpoint.epoch, checkpoint.batch)
-        self._thin()
+        self.items.append(checkpoint)
+        self._nbytes += checkpoint.nbytes
+        self._keys.add(checkpoint.key)
+        self._first.setdefault(checkpoint.run, checkpoint.key)
+        if (previous is not None and not self._aligned(previous)
+                and previous.key != self._first[checkpoint.run]
+                and previous.key[1:] != self.best.get(checkpoint.run)):
+            # It was kept as its run's last: off the stride, it goes unless first or best.
+            self._remove(previous)
+        if self._nbytes > self.budget_bytes:
+            self._thin()
+
+    def _remove(self, checkpoint: Checkpoint) -> None:
+        for i in range(len(self.items) - 1, -1, -1):  # a run's last is near the end
+            if self.items[i] is checkpoint:
+                del self.items[i]
+                break
+        self._nbytes -= checkpoint.nbytes
+        self._keys.discard(checkpoint.key)
+
+    def _last_of(self, run: int) -> Checkpoint | None:
+        return next((c for c in reversed(self.items) if c.run == run), None)
+
+    def _aligned(self, checkpoint: Checkpoint) -> bool:
+        return checkpoint.batch == 0 and checkpoint.epoch % self.stride == 0
 
     def mark_best(self, run: int, epoch: int | None) -> None:
         """The run's best epoch (kept whatever the thinning), when known after the run."""
@@ -143,9 +181,6 @@ class CheckpointStore:
     def find(self, key: tuple[int, int, int]) -> Checkpoint | None:
         return next((c for c in self.items if c.key == key), None)
 
-    def drop_run(self, run: int) -> None:
-        self.items = [c for c in self.items if c.run != run]
-        self.best.pop(run, None)
 
     def _protected(self) -> set[tuple[int, int, int]]:
         keep: set[tuple[int, int, int]] = set()
@@ -163,13 +198,14 @@ class CheckpointStore:
     def _thin(self) -> None:
         protected = self._protected()
 
-        def kept(c: Checkpoint) -> bool:
-            return c.key in protected or (c.batch == 0 and c.epoch % self.stride == 0)
+        def keep() -> None:
+            self.items = [c for c in self.items if c.key in protected or self._aligned(c)]
+            self._reindex()
 
-        self.items = [c for c in self.items if kept(c)]
-        while self.nbytes > self.budget_bytes and self.stride < MAX_STRIDE:
+        keep()
+        while self._nbytes > self.budget_bytes and self.stride < MAX_STRIDE:
             self.stride *= 2
-            self.items = [c for c in self.items if kept(c)]
+            keep()
 
     def describe(self) -> str:
         """'42 checkpoints, 118 MB of 256 MB, every 2nd epoch kept' for the user."""

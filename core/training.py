@@ -60,8 +60,8 @@ from torch import Tensor, nn
 __all__ = [
     "DEVICES", "OPTIMIZERS", "SCHEDULES", "BatchProgress", "Diverged", "EpochEnd", "EpochRecord",
     "Event", "Finished", "Halted", "History", "LayerStats", "OptimizerState", "Snapshot",
-    "TrainConfig", "Trainer", "check_run", "evaluate_test", "make_optimizer", "make_schedule",
-    "merge_progress", "pick_device", "resume_optimizer",
+    "TrainConfig", "Trainer", "check_run", "evaluate_test", "evaluate_validation",
+    "make_optimizer", "make_schedule", "merge_progress", "pick_device", "resume_optimizer",
 ]
 
 
@@ -85,6 +85,15 @@ def losses_now(model: nn.Module, data: PreparedData, loss: str) -> tuple[float, 
                            task=data.task).loss if len(x) else math.nan
                   for x, y in ((data.x_train, data.y_train), (data.x_val, data.y_val)))
     return train, val
+
+
+@torch.no_grad()
+def evaluate_validation(model: nn.Module, data: PreparedData, loss: str) -> Metrics:
+    """Metrics of the weights as they are on the validation split (a checkpoint shown that
+    no epoch's record describes: the start of a run, a Stop mid-epoch)."""
+    name = canonical_loss(loss)
+    fn = loss_function(name, data.num_classes, task=data.task)
+    return evaluate(model, data.x_val, data.y_val, fn, name, data.num_classes, task=data.task)
 
 
 def evaluate_test(model: nn.Module, data: PreparedData, loss: str,

@@ -141,7 +141,8 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
 
     @Slot(object)
     def _on_model_changed(self, _model) -> None:
-        self._changed()
+        if not self.state.timeline.switching:  # showing a checkpoint is no edit
+            self._changed()
 
     @Slot(bool)
     def _on_training_changed(self, _active: bool) -> None:
@@ -182,7 +183,8 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
             best_epoch = None
         return Session(
             spec=copy.deepcopy(spec),
-            weights=copy_weights(model),
+            # While a checkpoint is shown, the model holds its weights: save the latest.
+            weights=state.timeline.latest_weights() or copy_weights(model),
             data_config=state.data_config,
             train_config=state.train_config,
             normalization=normalization,
@@ -197,6 +199,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
             created=self._created,
             playground=self._playground_settings(),
             optimizer_state=self._optimizer_state(model),
+            run_tree=state.timeline.saved_tree(),
         )
 
     def _table_of(self, model):
@@ -256,6 +259,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
             state.set_data_config(session.data_config)
             # Its next run continues the epoch count and the optimizer.
             state.set_model(model, session.normalization, lineage, session.class_names)
+            state.timeline.restore(session.run_tree)
         finally:
             self._applying = False
         self._created = session.created

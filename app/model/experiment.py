@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 
+from mlp_studio.app.model.checkpoint_view import Timeline
 from mlp_studio.app.model.undo_commands import DataEdit, GoBack, SettingsEdit, SpecEdit
 from mlp_studio.core.data import DataConfig, Normalization, PreparedData
 from mlp_studio.core.data_source import DataSource
@@ -79,6 +80,7 @@ class Experiment(QObject):
         self._data_location = ""
         self._data_source: DataSource | None = None
         self._probe_index: int | None = None
+        self.timeline = Timeline(self)  # checkpoints, the one shown, the run tree
 
     # ---- network spec (undoable) ----
 

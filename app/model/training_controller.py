@@ -149,6 +149,7 @@ class TrainingController(QObject):
         state = self.state
         try:
             model = state.ensure_model()
+            state.timeline.before_run()  # the latest weights, not a checkpoint shown
             lineage = state.lineage
             # Kept in the lineage if the run leaves the model worse (the user can go back).
             start_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -162,6 +163,7 @@ class TrainingController(QObject):
                 start_epoch=lineage.epochs_done,
                 threads=self.threads,
                 optimizer_state=lineage.optimizer_state,
+                on_checkpoint=state.timeline.record,
             )
         except StudioError as err:
             self.failed.emit(str(err))

@@ -17,9 +17,15 @@ from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.activations_view import ActivationsView
 from mlp_studio.app.panels.training.confusion_view import ConfusionView
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
-from mlp_studio.app.panels.training.live_plots import CurvesPanel, GradientsPanel
+from mlp_studio.app.panels.training.live_plots import (
+    CurvesPanel,
+    GradientsPanel,
+    batches_per_epoch,
+)
 from mlp_studio.app.panels.training.plot_export import ExportButton
 from mlp_studio.app.panels.training.regression_view import RegressionView
+from mlp_studio.app.panels.training.run_tree_view import RunTreeView
+from mlp_studio.app.panels.training.scrubber import CheckpointMarker, Scrubber, checkpoint_metrics
 from mlp_studio.app.panels.training.weights_grid import WeightsGrid
 from mlp_studio.app.widgets.formatting import format_rate, format_scores
 from mlp_studio.core.metrics import metrics_from_confusion
@@ -61,12 +67,15 @@ class TrainingPanel(QWidget):
         self.activations = ActivationsView(state)
         self.confusion = ConfusionView()
         self.regression = RegressionView()  # in the confusion matrix's place for regression
+        self.runs = RunTreeView(state)
+        self.scrubber = Scrubber(state)
+        self.marker = CheckpointMarker([self.curves.loss_plot, self.curves.acc_plot])
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for page, title in ((self.curves, "Curves"), (self.gradients, "Gradients"),
                             (self.weights, "Weights"), (self.activations, "Activations"),
                             (self.confusion, "Confusion"),
-                            (self.regression, "Predictions")):  # fmt: skip
+                            (self.regression, "Predictions"), (self.runs, "Runs")):  # fmt: skip
             self.tabs.addTab(page, title)
         self.export_button = ExportButton(lambda: self.tabs.currentWidget().export_targets())
         self.export_button.setAutoRaise(True)
@@ -100,6 +109,7 @@ class TrainingPanel(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addLayout(header)
         right_layout.addWidget(self.tabs, 1)
+        right_layout.addWidget(self.scrubber)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
         splitter.addWidget(right)
@@ -116,6 +126,9 @@ class TrainingPanel(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw_visible)
         self.tabs.currentChanged.connect(lambda _i: self._redraw_visible())
+        self.tabs.currentChanged.connect(lambda _i: self.export_button.setVisible(
+            bool(self.tabs.currentWidget().export_targets())))
+        state.timeline.viewChanged.connect(self._on_viewed)
         state.evaluationChanged.connect(self.show_evaluation)
         state.modelChanged.connect(self._on_model)
         state.historyReplaced.connect(self.show_history)
@@ -123,6 +136,7 @@ class TrainingPanel(QWidget):
         state.trainingChanged.connect(self._on_training)
         state.runStateChanged.connect(self._on_run_state)
         self._last: BatchProgress | None = None
+        self._viewing = False  # a past checkpoint is shown (see _on_viewed)
         self._total_epochs = state.train_config.epochs
         self._best_text = ""
         self._status_dirty = False
@@ -352,6 +366,25 @@ class TrainingPanel(QWidget):
     def _on_training(self, active: bool) -> None:
         if not active:
             self._on_model(self.state.model)
+
+    @Slot(object)
+    def _on_viewed(self, checkpoint) -> None:
+        """A checkpoint is shown (None: the latest weights again): its confusion matrix, a
+        marker on the curves, and a status that says it is the past."""
+        history = self.state.history
+        self.marker.show(checkpoint, batches_per_epoch(history) if history.epochs else None)
+        was, self._viewing = self._viewing, checkpoint is not None
+        if checkpoint is None:
+            if was:  # the latest weights' own readouts again
+                self.show_history(history)
+                self._on_model(self.state.model)
+            return
+        metrics = checkpoint_metrics(self.state, checkpoint)
+        if metrics is not None:  # the confusion matrix, or a regression's predictions
+            self._set_results("validation", metrics, checkpoint.label())
+        self.status.setText(f"<b>Showing {checkpoint.label()}</b> (the past).")
+        self._status_dirty = False
+        self._schedule()
 
     def probe(self) -> np.ndarray | None:
         """The activations sample, normalized, [1, D]: pass it to set_probe when starting."""
