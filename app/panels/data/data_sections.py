@@ -148,6 +148,13 @@ class DataSections:
         v.addWidget(self.progress_row)
         v.addWidget(self.table_preview)
         v.addWidget(self.table_caption)
+        # What the reader did or skipped (imputed values, unreadable files): in the section,
+        # where it wraps at the panel's width, not in a one-line banner.
+        self.notes_label = QLabel()
+        self.notes_label.setWordWrap(True)
+        self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.notes_label.hide()
+        v.addWidget(self.notes_label)
         self.open_button.clicked.connect(self.choose_folder)
         self.download_button.clicked.connect(self.download)
         self.cancel_button.clicked.connect(self.cancel_download)

@@ -211,8 +211,8 @@ class DatasetSource:
         self.state.set_data_location(str(result.source))  # sessions record where it came from
         if remember:
             QSettings().setValue(LAST_FOLDER_KEY, remember)
-        if result.notes:
-            self._show_banner("\n".join(result.notes), "source", Level.WARNING)
+        self.notes_label.setText("\n".join(f"⚠ {note}" for note in result.notes))
+        self.notes_label.setVisible(bool(result.notes))
         self._fit_config_to(result)
         self._describe_dataset(result)
         self.statusMessage.emit(f"Loaded {result.name} from {result.source}")

@@ -219,7 +219,9 @@ class TrainingPanel(QWidget):
         self._set_results("validation", event.val, f"epoch {event.epoch}", show=False)
         self._total_epochs = event.epochs
         if event.best and event.val.regression:  # no accuracy: the loss picks the best
-            self._best_text = (f"best {format_scores(event.val)} (epoch {event.epoch})")
+            score = (f"RMSE <b>{event.val.rmse:.4g}</b>" if event.val.rmse == event.val.rmse
+                     else f"loss <b>{event.val.loss:.4g}</b>")  # fmt: skip
+            self._best_text = f"best {score} (epoch {event.epoch})"  # short: the header is narrow
             self.best.setToolTip("The epoch of lowest validation loss so far")
         elif event.best:
             self._best_text = f"best <b>{event.val.accuracy:.2%}</b> (epoch {event.epoch})"
