@@ -153,7 +153,7 @@ def test_a_table_is_previewed_and_trains_as_a_regression(qtbot, panel, tmp_path)
     assert not panel.sections["task"].isVisible() and not panel.sections["balance"].isVisible()
     assert not panel.sections["samples"].isVisible()  # no images in a table
     assert state.feature_names and "age" in " ".join(state.feature_names)
-    assert "rows" in panel.split_counts.text()
+    assert "rows" in panel.split_counts.text() and panel.subset_unit.text() == "rows"
 
     # Another target: the city, a classification of three classes.
     panel.chooser.target_combo.setCurrentIndex(1)

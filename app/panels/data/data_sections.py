@@ -260,7 +260,8 @@ class DataSections:
         self.subset_spin.setGroupSeparatorShown(True)
         self.subset_spin.setToolTip("Fewer training images: faster epochs (validation and test "
                                     "stay whole)")  # fmt: skip
-        v.addLayout(form_row(self.subset_check, self.subset_spin, "images"))
+        self.subset_unit = QLabel("images")  # "rows" for a table
+        v.addLayout(form_row(self.subset_check, self.subset_spin, self.subset_unit))
 
         self.split_counts = QLabel()
         self.split_counts.setWordWrap(True)

@@ -53,6 +53,7 @@ class DatasetView:
             radio.setToolTip("" if official else "This data has no official test set: it is "
                              "split by the percentages.")  # fmt: skip
         self.subset_spin.setMaximum(max(total, 10))
+        self.subset_unit.setText(self._unit())
         regression = ds.task == "regression"
         for key in ("task", "balance"):  # a regression has no classes to pick or balance
             self.sections[key].setVisible(not regression)
