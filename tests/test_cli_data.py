@@ -81,3 +81,40 @@ def test_bad_data_options_are_one_line(pets, argv, text, capsys):
     assert main(["train", "--data", str(pets), "--epochs", "1", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and text in err and "Traceback" not in err
+
+
+@pytest.fixture
+def houses(tmp_path):
+    """A price that follows rooms, area and city (a category), and a 'kind' column of text."""
+    rng = np.random.default_rng(0)
+    lines = ["rooms,area,city,price,kind"]
+    for _ in range(240):
+        rooms, area, city = rng.integers(1, 6), rng.uniform(30, 200), rng.choice(["a", "b"])
+        price = 50 * rooms + 2 * area + (100 if city == "a" else 0) + rng.normal(0, 5)
+        lines.append(f"{rooms},{area:.1f},{city},{price:.1f},{'big' if area > 100 else 'small'}")
+    path = tmp_path / "houses.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_train_on_a_csv_with_a_target_column(houses, tmp_path, capsys):
+    """Regression on --target price (the loss becomes MSE), then classification of the last
+    column; outputs may sit beside the CSV but never on it; a session trains on."""
+    metrics, session = tmp_path / "m.json", tmp_path / "s.mlps"
+    assert main(["train", "--data", str(houses), "--target", "price", "--epochs", "40",
+                 "--batch-size", "32", "--lr", "0.01", "--metrics-json", str(metrics),
+                 "--save-session", str(session), "--quiet"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "note: regression: the loss is mean squared error (mse)" in err
+    report = json.loads(metrics.read_text())
+    assert report["test_r2"] > 0.8 and "test_accuracy" not in report
+    saved = load_session(session)
+    assert saved.data == DataSource("table", str(houses), target="price")
+    assert main(["train", "--session", str(session), "--epochs", "1", "--quiet"]) == 0
+    assert load_session(session).epochs_done == 41
+    assert main(["train", "--data", str(houses), "--task", "classification", "--epochs", "5",
+                 "--metrics-json", str(metrics), "--quiet"]) == 0  # fmt: skip
+    assert json.loads(metrics.read_text())["class_names"] == ["big", "small"]
+    assert main(["train", "--data", str(houses), "--epochs", "1", "--metrics-json",
+                 str(houses)]) == 2  # fmt: skip
+    assert "would overwrite the data file" in capsys.readouterr().err

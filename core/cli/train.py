@@ -23,7 +23,7 @@ from mlp_studio.core.cli.arguments import (
     train_config_from_args,
 )
 from mlp_studio.core.cli.report import ProgressBar, metrics_report, metrics_table
-from mlp_studio.core.cli.train_data import data_folder, load_training_data
+from mlp_studio.core.cli.train_data import data_inputs, load_training_data, loss_for_task
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.limits import check_training_memory
 from mlp_studio.core.outputs import Target, check_distinct, plan_output, write_output
@@ -63,8 +63,7 @@ def plan_outputs(args, data_dir: str | None, session: bool = False,
                                               for t in targets[1:])]  # fmt: skip
     # The session's own file is both read and written back by --session: any other output
     # on it collides with --session itself.
-    folder = data_folder(data_dir, dataset)
-    check_distinct(named, input_folders=[("the data folder", folder)])
+    check_distinct(named, **data_inputs(data_dir, dataset))
     return outputs
 
 
@@ -78,6 +77,7 @@ def run_train(args) -> int:
     outputs = plan_outputs(args, args.data, dataset=args.dataset)
 
     ds, data, source = load_training_data(args, data_config)
+    train_config = loss_for_task(train_config, data.task)
     spec = spec_from_args(args, data.num_classes, int(data.x_train.shape[1]))
     print(f"data: {terminal_safe(ds.name)} ({terminal_safe(ds.source)}) | train "
           f"{len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "

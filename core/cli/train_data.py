@@ -9,9 +9,9 @@ from mlp_studio.core.text import terminal_safe
 
 def add_data_source_arguments(g) -> None:
     g.add_argument("--data", metavar="PATH",
-                   help="an MNIST-format folder (the four IDX files) or .npz, or a folder with "
-                   "one subfolder of images per class (default: MNIST from $MLP_STUDIO_DATA, "
-                   "then the cache, then a download)")
+                   help="an MNIST-format folder (the four IDX files) or .npz, a folder with "
+                   "one subfolder of images per class, or a .csv table (default: MNIST from "
+                   "$MLP_STUDIO_DATA, then the cache, then a download)")
     g.add_argument("--dataset", choices=("mnist", "fashion-mnist", "kmnist"),
                    help="which MNIST-format family: its class names, and where it is cached "
                    "and downloaded from when --data is not given (default: mnist)")
@@ -20,6 +20,11 @@ def add_data_source_arguments(g) -> None:
                    "(default 28)")
     g.add_argument("--color", action="store_true",
                    help="image folders: keep RGB (3 values per pixel) instead of grayscale")
+    g.add_argument("--target", metavar="COLUMN",
+                   help="tables (.csv): the column to predict (default: the last one)")
+    g.add_argument("--task", choices=("classification", "regression"),
+                   help="tables (.csv): what to do with the target (default: inferred; text or "
+                   "a few whole numbers is classification)")
     g.add_argument("--no-download", action="store_true", help="never download MNIST")
 
 
@@ -36,10 +41,12 @@ def load_training_data(args, config, saved=None):
         ds = load_data(**source.load_arguments(), download=download)
     else:
         ds = load_data(args.data, dataset=args.dataset, image_size=args.image_size,
-                       color=args.color, download=download)  # fmt: skip
+                       color=args.color, target=args.target, task=args.task,
+                       download=download)  # fmt: skip
         source = DataSource(kind=ds.kind, path="" if args.data is None else ds.source,
                             dataset=args.dataset or "mnist", image_size=args.image_size,
-                            color=args.color)  # fmt: skip
+                            color=args.color, target=args.target or "",
+                            task=args.task or "auto")  # fmt: skip
     for note in ds.notes:
         print(f"note: {terminal_safe(note)}", file=sys.stderr)
     return ds, prepare_dataset(ds, config), source
@@ -54,3 +61,25 @@ def data_folder(data: str | None, dataset: str | None = None) -> Path:
         return family(dataset).cache_dir()
     found = resolve_data_dir(data) or default_cache_dir()
     return found if found.is_dir() or not found.exists() else found.parent  # a folder or a file
+
+
+def data_inputs(data: str | None, dataset: str | None = None) -> dict:
+    """core.outputs.check_distinct's inputs: a table is one file (outputs may sit beside it);
+    MNIST and image folders are whole folders (nothing may be written into them)."""
+    if data is not None and Path(data).suffix.lower() in (".csv", ".tsv"):
+        return {"input_files": [("the data file", Path(data).expanduser())]}
+    return {"input_folders": [("the data folder", data_folder(data, dataset))]}
+
+
+def loss_for_task(train_config, task: str):
+    """A regression (a table's numeric target) trained with the default loss gets mean squared
+    error: the default, cross-entropy, needs classes. A loss given for it is kept (and refused
+    by the trainer with its reason when it cannot fit)."""
+    import dataclasses
+
+    from mlp_studio.core.train_config import TrainConfig
+
+    if task == "regression" and train_config.loss == TrainConfig.loss:
+        print("note: regression: the loss is mean squared error (mse)", file=sys.stderr)
+        return dataclasses.replace(train_config, loss="mse")
+    return train_config
