@@ -145,3 +145,15 @@ def test_the_activations_of_a_regression_show_its_value(view):
     assert text.startswith("true <b>") and "predicted <b>" in text and "%" not in text
     true = float(text.split("<b>")[1].split("</b>")[0])
     assert np.isclose(y, true, rtol=1e-3).any()  # a price, not a class
+
+
+def test_the_loss_of_a_regression_is_described_as_one(view):
+    """MSE on a regression compares raw outputs with real values (it said "softmax outputs,
+    one-hot targets", MSE's meaning for classes)."""
+    v, state = view
+    config = state.train_config
+    config.loss = "mse"
+    state.set_train_config(config)
+    assert v.hyperparameters.pairing.text().startswith("softmax outputs")  # classes (MNIST)
+    state.set_data(playground.make_data(playground.generate("plane", 200, 0.1)).data)
+    assert v.hyperparameters.pairing.text().startswith("raw outputs, real-valued targets")

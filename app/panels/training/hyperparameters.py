@@ -16,7 +16,7 @@ from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.preset_picker import PresetPicker
 from mlp_studio.app.widgets.range_note import bind_range
 from mlp_studio.core.errors import SpecError
-from mlp_studio.core.losses import LOSSES, canonical_loss, pairing
+from mlp_studio.core.losses import LOSSES, REGRESSION_LOSSES, canonical_loss, pairing
 from mlp_studio.core.setting_ranges import range_of
 from mlp_studio.core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 from PySide6.QtCore import QSignalBlocker, Qt
@@ -316,6 +316,7 @@ class HyperparametersForm(QWidget):
         self.best_by.currentIndexChanged.connect(self._edited)
 
         state.trainConfigChanged.connect(self._on_state_config)
+        state.dataChanged.connect(self._on_data)
         state.trainingChanged.connect(self._on_training)
         self._apply(state.train_config)
         self._on_training(state.training)
@@ -409,6 +410,9 @@ class HyperparametersForm(QWidget):
             for key in devices:
                 self.device.addItem(DEVICE_NAMES.get(key, key), key)
 
+    def _on_data(self, _data) -> None:
+        self._update_dependents(self.state.train_config)  # a regression's loss reads otherwise
+
     def _update_dependents(self, config: TrainConfig) -> None:
         self.best_by.setEnabled(config.restore_best)
         self.momentum.setEnabled(config.optimizer in ("momentum", "nesterov"))
@@ -422,7 +426,11 @@ class HyperparametersForm(QWidget):
         self._schedule_form.setRowVisible(self.gamma, step)
         info = LOSSES.get(_canonical(config.loss))
         if info is not None:
-            self.pairing.setText(f"{pairing(info.name)}\n{info.formula}")
+            data = self.state.data
+            regression = (data is not None and data.task == "regression"
+                          and info.name in REGRESSION_LOSSES)  # fmt: skip
+            words = "raw outputs, real-valued targets" if regression else pairing(info.name)
+            self.pairing.setText(f"{words}\n{info.formula}")
         problems = config.problems()
         if config.device not in available_devices():
             problems.append(f"Device '{config.device}' is not available on this machine: "
