@@ -266,8 +266,7 @@ def run_trial(trial, sweep: Sweep, data: _Data) -> float:
     return best(reporter.values)
 
 
-def work(sweep: Sweep, on_trial: Callable[[Any, Any], None] | None = None,
-         should_stop: Callable[[], bool] = lambda: False) -> Counts:
+def work(sweep: Sweep, on_trial: Callable[[Any, Any], None] | None = None) -> Counts:
     """Run trials until the study holds `sweep.trials` finished ones (other workers' too)."""
     import optuna
     from mlp_studio.core.sweep_storage import recover
@@ -276,7 +275,7 @@ def work(sweep: Sweep, on_trial: Callable[[Any, Any], None] | None = None,
     base = sweep.base
     data = _Data(base.data, not base.no_download)
     callbacks = [on_trial] if on_trial is not None else []
-    while not should_stop():
+    while True:
         recover(study)
         counts = count(study)
         if counts.done >= sweep.trials:
@@ -291,7 +290,6 @@ def work(sweep: Sweep, on_trial: Callable[[Any, Any], None] | None = None,
             continue
         study.optimize(lambda trial: run_trial(trial, sweep, data), n_trials=1,
                        catch=(StudioError,), callbacks=callbacks, gc_after_trial=False)
-    return count(study)
 
 
 @dataclass(frozen=True)
