@@ -348,6 +348,7 @@ def download_mnist(
     max_bytes: Mapping[str, int] = MNIST_MAX_BYTES,
     name: str = "MNIST",
     compressed_md5: bool = False,
+    advice: str = HOW_TO_POINT,
 ) -> Path:
     """Download the files named in `checksums` (as .gz) into dest, trying mirrors in order.
 
@@ -393,7 +394,7 @@ def download_mnist(
         raise DataNotFoundError(
             f"Could not download {name} ({', '.join(missing)}) into {dest}. Tried:\n"
             + ("\n".join(tried) or "  no mirrors")
-            + f"\nDownload the files yourself from any {name} mirror. {HOW_TO_POINT}"
+            + f"\nDownload the files yourself from any {name} mirror. {advice}"
         )
     return dest
 

@@ -112,6 +112,8 @@ def download_family(
         dest or fam.cache_dir(), family_mirrors(fam) if mirrors is None else mirrors,
         progress, cancel, limits, checksums=fam.md5, max_bytes=fam.max_bytes, name=fam.name,
         compressed_md5=fam.compressed_md5,
+        advice=f"Point the app at a folder holding them: --data DIR --dataset {fam.key} on the "
+        "command line, or the Data panel's folder chooser.",
     )  # fmt: skip
 
 

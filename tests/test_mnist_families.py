@@ -75,6 +75,8 @@ def test_a_file_that_is_not_the_published_one_is_refused_and_deleted(served, tmp
     assert message.startswith("Could not download Fashion-MNIST")
     assert "corrupt (MD5 of its file " in message and "expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d" \
         in message  # fmt: skip
+    assert message.endswith("--data DIR --dataset fashion-mnist on the command line, or the "
+                            "Data panel's folder chooser.")
     assert not list(cache.glob("*.gz"))
 
 
