@@ -49,8 +49,8 @@ def test_lr_find_bad_input_says_what_to_do(small_mnist, capsys, argv, text):
 
 
 def test_lr_find_takes_a_preset_like_train(small_mnist, capsys):
-    code = main(["lr-find", "--data", str(small_mnist), "--preset", "keras-mnist-mlp", "--hidden", "16",
-                 "--steps", "10", "--start-lr", "1e-4", "--end-lr", "1"])
+    code = main(["lr-find", "--data", str(small_mnist), "--preset", "keras-mnist-mlp",
+                 "--hidden", "16", "--steps", "10", "--start-lr", "1e-4", "--end-lr", "1"])
     err = capsys.readouterr().err
     assert code in (0, 1) and "Traceback" not in err
     assert "rmsprop" in err  # the preset's optimizer tried the rates

@@ -64,6 +64,7 @@ class LrFinderDialog(QDialog):
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "learning rate")
         self.plot.setLabel("left", "loss")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # "loss (x0.001)" misleads
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(10, -10))  # bottom left: the curve starts high
         self.plot.setMinimumSize(360, 220)

@@ -147,6 +147,47 @@ def lessons_panel():
     return LessonsPanel(_state())
 
 
+def _points_state():
+    """An experiment on made-up 2-D points (XOR-like quadrants), 2-8-8-2 tanh."""
+    from mlp_studio.core.activations import ActivationSpec
+    from mlp_studio.core.data import prepare_arrays
+    from mlp_studio.core.model import LayerSpec, NetworkSpec
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (400, 2)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)
+    state = _state()
+    state.replace_spec(NetworkSpec(2, [LayerSpec(8, ActivationSpec("tanh"))] * 2, 2,
+                                   init="xavier"))
+    state.set_data(prepare_arrays(x[:300], y[:300], x[300:], y[300:], x[300:], y[300:],
+                                  "standardize", ["blue", "orange"]))
+    return state
+
+
+def backprop_panel():
+    from mlp_studio.app.panels.backprop.backprop_panel import BackpropPanel
+
+    panel = BackpropPanel(_points_state())
+    panel.show_sample(0)
+    return panel
+
+
+def lr_finder():
+    from mlp_studio.app.dialogs.lr_finder_dialog import LrFinderDialog
+
+    state = _points_state()
+    config = state.train_config
+    config.batch_size = 16
+    state.set_train_config(config)
+    return LrFinderDialog(state)
+
+
+def lr_found(app, dialog) -> None:
+    from mlp_studio.app.preview.common import wait
+
+    wait(app, lambda: not dialog.running)
+
+
 PREVIEWS = {
     "data": Preview(data_panel, "420x900", "the Data dock (loads MNIST if it finds it)",
                     data_loaded),
@@ -161,4 +202,8 @@ PREVIEWS = {
     "activations": Preview(activations_view, "640x480", "the activations view, untrained"),
     "mistakes": Preview(mistakes_dialog, "720x520", "the mistakes dialog, made-up results"),
     "lessons": Preview(lessons_panel, "460x700", "the Lessons dock, the bundled lessons"),
+    "backprop": Preview(backprop_panel, "900x700",
+                        "the Backprop dock, 2-8-8-2 tanh on made-up 2-D points"),
+    "lr-finder": Preview(lr_finder, "720x520",
+                         "Find learning rate, 2-8-8-2 tanh on made-up 2-D points", lr_found),
 }

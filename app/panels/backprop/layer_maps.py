@@ -70,6 +70,10 @@ class LayerMaps(QWidget):
             self._set(key, values, title.format(l=l))
         self._set("dL_dW", step.dL_dW, f"dL/dW{l} = dL/dz{l} · a{prev}ᵀ")
         self.plots["z"].setYRange(0, len(step.z), padding=0)
+        # Few neurons: a tick at the middle of each row, numbered (else ticks fall between).
+        rows = len(step.z)
+        ticks = [[(i + 0.5, str(i)) for i in range(rows)]] if rows <= 32 else None
+        self.plots["z"].getAxis("left").setTicks(ticks)
 
     def _set(self, key: str, values: np.ndarray, title: str) -> None:
         finite = values[np.isfinite(values)]
