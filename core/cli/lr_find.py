@@ -36,13 +36,12 @@ def run_lr_find(args) -> int:
         spec_from_args,
         train_config_from_args,
     )
-    from mlp_studio.core.cli.train import data_folder
-    from mlp_studio.core.data import prepare_mnist
+    from mlp_studio.core.cli.train import plan_outputs
+    from mlp_studio.core.cli.train_data import load_training_data, loss_for_task
     from mlp_studio.core.limits import check_training_memory
     from mlp_studio.core.lr_finder import RangeTest, find_lr
-    from mlp_studio.core.mnist import load_mnist
     from mlp_studio.core.model import build_model, describe
-    from mlp_studio.core.outputs import check_distinct, plan_output, write_output
+    from mlp_studio.core.outputs import write_output
     from mlp_studio.core.text import terminal_safe
 
     for dest, option in _REFUSED.items():
@@ -54,20 +53,16 @@ def run_lr_find(args) -> int:
     if problems:
         raise StudioError(" ".join(problems))
     data_config, config = data_config_from_args(args), train_config_from_args(args)
-    metrics = None
-    if args.metrics_json is not None:
-        metrics = plan_output(args.metrics_json, "--metrics-json", allow_stdout=True)
-        check_distinct([("--metrics-json", metrics)],
-                       input_folders=[("the data folder", data_folder(args.data))])
+    metrics = plan_outputs(args, args.data, dataset=args.dataset).metrics  # checked first
 
-    mnist = load_mnist(args.data, download=not args.no_download)
-    data = prepare_mnist(mnist, data_config)
+    ds, data, _source = load_training_data(args, data_config)  # the same data as train's
+    config = loss_for_task(config, data.task)
     spec = spec_from_args(args, data.num_classes, int(data.x_train.shape[1]))
     check_training_memory(spec, min(config.batch_size, len(data.x_train)), config.optimizer)
-    print(f"data: {terminal_safe(mnist.source)} | train {len(data.x_train):,} | network "
-          f"{describe(spec)} | {config.optimizer}, batches of {config.batch_size} | rates "
-          f"{test.start_lr:g} to {test.end_lr:g} over at most {test.steps} batches",
-          file=sys.stderr)
+    print(f"data: {terminal_safe(ds.name)} ({terminal_safe(ds.source)}) | train "
+          f"{len(data.x_train):,} | network {describe(spec)} | {config.optimizer}, batches of "
+          f"{config.batch_size} | rates {test.start_lr:g} to {test.end_lr:g} over at most "
+          f"{test.steps} batches", file=sys.stderr)
     finding = find_lr(build_model(spec), data, config, test)
     streamed = metrics is not None and metrics.stream
     print(finding.note, file=sys.stderr)
