@@ -6,6 +6,7 @@ core.export writes and reads files of it; core.session keeps it inside a session
 """
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -50,6 +51,9 @@ class ModelBundle:
     # A table model: how a CSV row becomes its inputs (column order, one-hot categories,
     # missing-value fills) and what the target was; None for any other model.
     table: TableSchema | None = None
+    # A model of an image folder: (H, W) or (H, W, 3) of the pictures it takes, row-major,
+    # channels last; () for anything else (MNIST-style 28x28 digits included).
+    image_shape: tuple[int, ...] = ()
 
     @property
     def takes_images(self) -> bool:
@@ -58,6 +62,11 @@ class ModelBundle:
 
     def input_description(self) -> str:
         """What the file takes, for people: "raw pixels ..." or "raw input features ..."."""
+        if self.image_shape:
+            h, w = self.image_shape[:2]
+            kind = "RGB, 3 values per pixel" if len(self.image_shape) == 3 else "grayscale"
+            return (f"raw pixels 0-255 of {h}x{w} pictures ({kind}), row-major, channels last: "
+                    "each picture cropped to a centred square and resized, as in training")
         if self.takes_images:
             return "raw pixels 0-255, 28x28 row-major, white ink on black, MNIST-style"
         if self.table is not None:
@@ -133,6 +142,8 @@ def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
         meta["feature_names"] = list(bundle.feature_names)
     if bundle.table is not None:
         meta["table"] = bundle.table.to_dict()
+    if bundle.image_shape:
+        meta["input"]["image_shape"] = list(bundle.image_shape)
     return meta
 
 
@@ -148,7 +159,22 @@ def bundle_from_metadata(
         raise ExportError(f"Cannot open {source}: {err}.") from None
     features = feature_names_of(meta, spec)
     return ModelBundle(spec, normalization, loss, class_names, dict(state_dict), task, features,
-                       table)
+                       table, image_shape_of(meta, spec))
+
+
+def image_shape_of(meta: dict, spec: NetworkSpec) -> tuple[int, ...]:
+    """The description's picture shape; () when absent or not one value per input (it only
+    describes the inputs: a file is not refused over it)."""
+    shape = (meta.get("input") or {}).get("image_shape") if isinstance(meta, dict) else None
+    if (
+        isinstance(shape, list)
+        and len(shape) in (2, 3)
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+        and (len(shape) == 2 or shape[2] == 3)
+        and math.prod(shape) == spec.input_size
+    ):
+        return tuple(shape)
+    return ()
 
 
 # The helpers below raise ExportError with a sentence fragment ("it ...", "the weights ...");

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from mlp_studio.core.bundle import ModelBundle
@@ -42,4 +43,15 @@ def session_bundle(session: Session) -> ModelBundle:
         task,
         list(features),
         table,
+        image_shape(session),
     )
+
+
+def image_shape(session: Session) -> tuple[int, ...]:
+    """(H, W) or (H, W, 3) when the session trained on an image folder that fits its network."""
+    source = session.data
+    if source is None or source.kind != "images":
+        return ()
+    size = source.image_size
+    shape = (size, size, 3) if source.color else (size, size)
+    return shape if math.prod(shape) == session.spec.input_size else ()

@@ -118,3 +118,15 @@ def test_train_on_a_csv_with_a_target_column(houses, tmp_path, capsys):
     assert main(["train", "--data", str(houses), "--epochs", "1", "--metrics-json",
                  str(houses)]) == 2  # fmt: skip
     assert "would overwrite the data file" in capsys.readouterr().err
+
+
+def test_an_image_folder_models_export_says_what_pictures_it_takes(pets, tmp_path):
+    from mlp_studio.core.export import load_bundle, sidecar_path
+
+    onnx, st = tmp_path / "m.onnx", tmp_path / "m.safetensors"
+    assert main(["train", "--data", str(pets), "--image-size", "10", "--color", "--hidden", "8",
+                 "--epochs", "1", "--export", str(onnx), "--export", str(st), "--quiet"]) == 0
+    meta = json.loads(sidecar_path(st).read_text())
+    assert meta["input"]["image_shape"] == [10, 10, 3] and meta["input"]["shape"] == ["N", 300]
+    assert meta["input"]["values"].startswith("raw pixels 0-255 of 10x10 pictures (RGB")
+    assert load_bundle(st).image_shape == (10, 10, 3)

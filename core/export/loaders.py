@@ -21,6 +21,7 @@ from mlp_studio.core.bundle import (
     code_file_refusal,
     feature_names_of,
     first_line,
+    image_shape_of,
     inference_module,
     layout,
     parse_json,
@@ -104,7 +105,8 @@ def load_bundle(path: str | Path) -> ModelBundle:
             f"Cannot open {path}: it is not a valid safetensors file ({first_line(err)})."
         ) from None
     features = feature_names_of(meta, spec)
-    return ModelBundle(spec, normalization, loss, class_names, state, task, features, table)
+    return ModelBundle(spec, normalization, loss, class_names, state, task, features, table,
+                       image_shape_of(meta, spec))
 
 
 def load_predictor(path: str | Path) -> Predictor:
