@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp_studio.core.data import DataConfig
+from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.errors import SessionError, SpecError, StudioError
 from mlp_studio.core.model import NetworkSpec
 from mlp_studio.core.paired import PairPlan, parse_change, plan_pair
@@ -35,7 +36,7 @@ FORMAT = "mlp-studio-lesson"
 VERSION = 1
 SUFFIX = ".json"
 MAX_BYTES = 1024 * 1024  # a lesson is a few kB of text and settings
-SOURCES = ("playground", "mnist")
+SOURCES = ("playground", "mnist", "table")  # "table": a CSV file beside the lesson
 MNIST_INPUTS = 784
 # What a lesson may raise: a dock, or a dock's tab ("dock/tab", the tab's title in lower case).
 VIEWS = (
@@ -45,8 +46,9 @@ VIEWS = (
 )  # fmt: skip
 _TOP = {"format", "version", "id", "order", "title", "text", "question", "check", "experiment",
         "variants", "views", "help", "pair"}  # fmt: skip
-_EXPERIMENT = {"source", "playground", "network", "training", "data"}
-_VARIANT = {"label", "source", "network", "training", "data", "playground", "views"}
+_EXPERIMENT = {"source", "playground", "table", "network", "training", "data"}
+_VARIANT = {"label", "source", "network", "training", "data", "playground", "table", "views"}
+_TABLE = {"file", "target", "task"}
 
 
 def bundled_folder() -> Path:
@@ -74,6 +76,7 @@ class Setup:
     train_config: TrainConfig
     data_config: DataConfig
     playground: PlaygroundSettings | None  # the playground's data (source "playground")
+    table: DataSource | None = None  # the CSV file and its target (source "table")
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ def parse_lesson(doc: Any, path: str = "") -> Lesson:
                           f"not {order!r}.")
     experiment = doc.get("experiment")
     base = _object(experiment, "experiment", _EXPERIMENT)
-    setup = _setup(base, "experiment")
+    setup = _setup(base, "experiment", path)
     variants = []
     items = doc.get("variants", [])
     if not isinstance(items, list):
@@ -199,12 +202,12 @@ def parse_lesson(doc: Any, path: str = "") -> Lesson:
         if "source" in item and item["source"] != base.get("source"):
             # Other data: the base's data settings are not about it.
             merged = {"source": item["source"]}
-        for key in ("network", "training", "data", "playground"):
+        for key in ("network", "training", "data", "playground", "table"):
             if key in item:
                 changes = _object(item[key], f"{where}.{key}")
                 merged[key] = {**merged.get(key, {}), **changes}
         views = _views(item["views"], f"{where}.views") if "views" in item else None
-        variants.append(Variant(label, _setup(merged, where), views))
+        variants.append(Variant(label, _setup(merged, where, path), views))
     views = _views(doc.get("views", []), "views")
     help_topic = doc.get("help", "")
     topics = help_topics()
@@ -243,12 +246,15 @@ def _pair(doc: dict, setup: Setup) -> Pair | None:
         raise _FieldError("pair.change", str(err)) from None
 
 
-def _setup(experiment: dict, where: str) -> Setup:
+def _setup(experiment: dict, where: str, path: str = "") -> Setup:
     source = experiment.get("source")
     if source not in SOURCES:
         raise _FieldError(f"{where}.source", f"must be one of {', '.join(SOURCES)}, "
                           f"not {source!r}.")
-    suggestion = SUGGESTIONS[source]
+    suggestion = SUGGESTIONS["mnist" if source == "table" else source]
+    table = _table(experiment, where, path) if source == "table" else None
+    if source != "table" and "table" in experiment:
+        raise _FieldError(f"{where}.table", "belongs to the source \"table\" only.")
     playground = None
     if source == "playground":
         fields = _object(experiment.get("playground", {}), f"{where}.playground")
@@ -285,7 +291,8 @@ def _setup(experiment: dict, where: str) -> Setup:
     if "hidden" not in network:
         spec = suggestion.spec(spec)
         spec.init = network.get("init", spec.init)
-    spec.input_size, spec.output_size = data_size(source, playground, data_config)
+    spec.input_size, spec.output_size = (
+        data_size(source, playground, data_config) if table is None else _table_size(table))
     problems = spec.problems()
     if problems:
         raise _FieldError(f"{where}.network", " ".join(problems))
@@ -296,7 +303,34 @@ def _setup(experiment: dict, where: str) -> Setup:
         train_config = TrainConfig.from_dict({**base, **training})
     except (SpecError, TypeError) as err:
         raise _FieldError(f"{where}.training", str(err)) from None
-    return Setup(source, spec, train_config, data_config, playground)
+    return Setup(source, spec, train_config, data_config, playground, table)
+
+
+def _table(experiment: dict, where: str, path: str) -> DataSource:
+    item = _object(experiment.get("table"), f"{where}.table", _TABLE)
+    name = _text(item, "file", f"{where}.table")
+    file = Path(path).parent / name
+    if Path(name).name != name or not file.is_file():
+        raise _FieldError(f"{where}.table.file", f"'{name}' is not a file beside the lesson: "
+                          "put the CSV file in the lessons folder and give its name.")
+    try:
+        source = DataSource(kind="table", path=str(file), target=str(item.get("target", "")),
+                            task=str(item.get("task", "auto")))
+        source.validate()
+        _table_size(source)
+    except StudioError as err:
+        raise _FieldError(f"{where}.table", str(err)) from None
+    return source
+
+
+def _table_size(source: DataSource) -> tuple[int, int]:
+    """Inputs and outputs of a network for the table, as the Data panel encodes it."""
+    from mlp_studio.core.tables import table_data
+
+    args = source.load_arguments()
+    data = table_data(args["path"], target=args["target"], task=args["task"])
+    outputs = 1 if data.schema.task == "regression" else len(data.class_names)
+    return int(data.x.shape[1]), outputs
 
 
 def data_size(source: str, playground: PlaygroundSettings | None,

@@ -146,6 +146,18 @@ def test_every_playground_lesson_loads_and_runs_from_a_clean_start(window, qtbot
         assert finished.test is not None and finished.diverged is None, lesson.id
 
 
+def test_lesson_9_house_prices_table_is_a_regression(window, qtbot):
+    state = window.state
+    load(window, "losses-by-task", variant=0)
+    assert state.source == "mnist" and state.data_source.kind == "table"
+    qtbot.waitUntil(lambda: state.data is not None and state.data.task == "regression"
+                    and not window.panels["dataset"].is_busy(), timeout=60_000)
+    assert state.data.x_train.shape[1] == state.spec.input_size == 9
+    assert state.spec.output_size == 1
+    finished = train(window, qtbot, epochs=30)
+    assert finished.test.regression and finished.test.r2 > 0.8
+
+
 def test_unsaved_work_is_kept_aside_saved_or_kept_on_cancel(window, qtbot, tmp_path):
     state, files = window.state, window.file_actions
     spec = state.spec

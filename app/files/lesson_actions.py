@@ -147,8 +147,11 @@ class LessonActions(QObject):
         if setup.playground is not None:
             state.set_playground_settings(setup.playground, apply=True)  # publishes if shown
         loaded = state.data_source
-        if setup.source == "mnist" and loaded is not None and (
+        if setup.table is not None:
+            state.set_data_source(setup.table)  # the Data panel reads and prepares the CSV
+        elif setup.source == "mnist" and loaded is not None and (
                 loaded.kind, loaded.dataset) != ("mnist", "mnist"):
             state.set_data_source(MNIST_DIGITS)  # not another family or a table: the Data panel
             # loads the digits ($MLP_STUDIO_DATA or the download cache)
-        state.set_source(setup.source)  # publishes the source's data otherwise
+        # A table is the Data panel's data, as MNIST is; its points are the Playground's.
+        state.set_source("playground" if setup.source == "playground" else "mnist")
