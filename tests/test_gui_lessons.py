@@ -134,7 +134,8 @@ def test_every_playground_lesson_loads_and_runs_from_a_clean_start(window, qtbot
         for variant in range(-1, len(lesson.variants)):
             setup = lesson.setup if variant < 0 else lesson.variants[variant].setup
             load(window, lesson.id, variant)
-            assert state.spec == setup.spec and state.source == setup.source
+            assert state.spec == setup.spec
+            assert state.source == ("playground" if setup.source == "playground" else "mnist")
             if setup.source != "playground":
                 continue
             assert state.train_config == setup.train_config and state.model is None
@@ -285,7 +286,7 @@ def mnist_lessons_load_and_run(window, qtbot):
             assert finished.test.accuracy > 0.7  # 40 steps of 128 images
     load_mnist_lesson(window, qtbot, "normalization", variant=0, subset=5000)
     assert train(window, qtbot, epochs=1).test.accuracy > 0.7
-    load_mnist_lesson(window, qtbot, "losses-by-task", variant=0, subset=5000)
+    load_mnist_lesson(window, qtbot, "losses-by-task", variant=1, subset=5000)  # is it a 7?
     assert window.state.spec.output_size == 2
     binary = train(window, qtbot, epochs=1).test
     assert binary.confusion.shape == (2, 2) and binary.accuracy > 0.9

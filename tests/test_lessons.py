@@ -52,8 +52,11 @@ def test_the_bundled_lessons_are_the_lecture_in_order():
         for setup in [lesson.setup, *(v.setup for v in lesson.variants)]:
             setup.spec.validate()
             setup.train_config.validate()
-            assert (setup.spec.input_size, setup.spec.output_size) == data_size(
-                setup.source, setup.playground, setup.data_config)
+            sizes = (setup.spec.input_size, setup.spec.output_size)
+            if setup.source == "table":  # lesson 9's houses: nine encoded inputs, one price
+                assert sizes == (9, 1) and setup.table.path.endswith("house_prices.csv")
+            else:
+                assert sizes == data_size(setup.source, setup.playground, setup.data_config)
 
 
 def test_variants_change_only_what_they_name():
@@ -65,7 +68,7 @@ def test_variants_change_only_what_they_name():
     assert one.playground.to_dict() == xor.setup.playground.to_dict()
     assert one.train_config == xor.setup.train_config
     tasks = lessons["losses-by-task"]
-    seven = tasks.variants[0].setup
+    seven = tasks.variants[1].setup
     assert (seven.source, seven.playground, seven.data_config.target_digit) == ("mnist", None, 7)
     assert (seven.spec.input_size, seven.spec.output_size) == (784, 2)
     assert tasks.setup.spec.output_size == 1  # a regression: one output
@@ -129,7 +132,7 @@ def test_a_bad_lesson_file_is_named_with_its_field(tmp_path, doc, field, words):
 
 
 def test_bad_files_are_reported_and_the_others_still_load(tmp_path):
-    for path in bundled_folder().glob("*.json"):
+    for path in bundled_folder().glob("*.*"):  # the lessons and lesson 9's table
         shutil.copy(path, tmp_path)
     write(tmp_path, "13-broken.json", "[1, 2")
     write(tmp_path, "14-again.json", changed(id="neuron"))  # an id that is taken
@@ -141,6 +144,19 @@ def test_bad_files_are_reported_and_the_others_still_load(tmp_path):
     assert any("14-again.json" in p and "'neuron' is also the id of 01-neuron.json" in p
                for p in problems)
     assert any("15-folder.json" in p for p in problems)
+
+
+def test_a_table_lesson_names_a_csv_beside_it(tmp_path):
+    doc = changed(experiment={"source": "table", "table": {"file": "houses.csv"}})
+    with pytest.raises(LessonError, match="'houses.csv' is not a file beside the lesson"):
+        read_lesson(write(tmp_path, "t.json", doc))
+    doc["experiment"]["table"]["file"] = "../houses.csv"
+    with pytest.raises(LessonError, match="experiment.table.file"):
+        read_lesson(write(tmp_path, "t.json", doc))
+    (tmp_path / "houses.csv").write_text("rooms,price\n2,100\n3,150\n4,210\n")
+    doc["experiment"]["table"] = {"file": "houses.csv", "target": "price", "task": "regression"}
+    setup = read_lesson(write(tmp_path, "t.json", doc)).setup
+    assert (setup.source, setup.table.target, setup.spec.input_size) == ("table", "price", 1)
 
 
 def test_a_missing_folder_is_one_message():
