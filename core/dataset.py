@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from mlp_studio.core.errors import DataNotFoundError, StudioError
+from mlp_studio.core.table_reading import TABLE_SUFFIXES
 
 KINDS = ("mnist", "images", "table")
 TASKS = ("classification", "regression")
@@ -101,7 +102,7 @@ def load_data(
         raise DataNotFoundError(f"{p} does not exist: give an MNIST folder or .npz file, a "
                                 "folder with one subfolder of images per class, or a .csv "
                                 "table.")  # fmt: skip
-    if p.suffix.lower() in (".csv", ".tsv") and not p.is_dir():
+    if p.suffix.lower() in TABLE_SUFFIXES and not p.is_dir():
         from mlp_studio.core.tables import load_table
 
         return load_table(p, target=target, task=task)  # it refuses FIFOs and devices itself

@@ -26,6 +26,7 @@ from mlp_studio.core.reading import read_regular
 from mlp_studio.core.text import terminal_safe
 
 DELIMITERS = (",", ";", "\t")
+TABLE_SUFFIXES = (".csv", ".tsv")  # what core.dataset.load_data reads as a table
 # Cells that mean "no value". Not "nan" or "inf": in a number column those are non-finite
 # numbers, refused with a message (brief: bad input, not silently missing).
 MISSING = frozenset(("", "NA", "N/A", "n/a", "na", "#N/A", "NULL", "null", "?", "<NA>"))

@@ -179,3 +179,32 @@ def test_a_session_keeps_the_table_and_predicts_rows(regression, tmp_path, capsy
     value = json.loads(capsys.readouterr().out)[0]["value"]
     expected = load_predictor(path).predict(data.schema.encode(read_table(rows)))
     assert value == pytest.approx(float(expected[0, 0]), rel=1e-5)
+
+
+def test_cli_trains_on_a_csv_exports_and_predicts(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outputs beside the CSV are fine: only the file itself is read
+    house_csv(tmp_path / "houses.csv")
+    code = main(["train", "--data", "houses.csv", "--target", "price", "--epochs", "30",
+                 "--hidden", "32", "--lr", "0.01", "--batch-size", "32", "--metrics-json",
+                 "m.json", "--export", "m.onnx", "--save-session", "s.mlps", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "rmse" in captured.out and "accuracy" not in captured.out
+    assert "nan" not in captured.out.lower()
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert {"test_rmse", "test_mae", "test_r2", "test_loss"} <= set(report)
+    assert not any("accuracy" in key for key in report) and report["test_r2"] > 0.5
+    assert "filled with the median" in captured.err and "mean squared error" in captured.err
+    rows = tmp_path / "rows.csv"
+    rows.write_text("size,town,rooms,kind\n40,north,1,small\n")
+    for model in ("m.onnx", "s.mlps"):
+        assert main(["predict", model, str(rows), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)[0]["line"] == 2
+    assert main(["train", "--data", "houses.csv", "--metrics-json", "houses.csv"]) == 2
+    assert "would overwrite the data file" in capsys.readouterr().err
+    assert main(["train", "--data", "houses.csv", "--target", "colour"]) == 2
+    assert "no column 'colour'" in capsys.readouterr().err
+    classes = main(["train", "--data", "houses.csv", "--target", "kind", "--epochs", "2",
+                    "--metrics-json", "-", "--quiet"])
+    out = capsys.readouterr().out
+    assert classes == 0 and json.loads(out[out.index("{"):])["test_accuracy"] is not None

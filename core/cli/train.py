@@ -92,7 +92,7 @@ def run_train(args) -> int:
         spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
         data_config, train_config, data.normalization, list(data.class_names),
         finished.history, trainer.best_state, trainer.best_epoch, len(finished.history.epochs),
-        ds.source, optimizer_state=trainer.optimizer_state, data=source,
+        ds.source, optimizer_state=trainer.optimizer_state, data=source, table=ds.table,
     )
     write_outputs(outputs, finished, session)
     return 1 if finished.diverged else 0
@@ -165,7 +165,7 @@ def run_train_session(args, given: set[str]) -> int:
         data_config, train_config, data.normalization, list(data.class_names),
         lineage.history, lineage.best_state, lineage.best_epoch, lineage.epochs_done,
         ds.source, created=old.created if old is not None else "",
-        optimizer_state=lineage.optimizer_state, data=source,
+        optimizer_state=lineage.optimizer_state, data=source, table=ds.table,
     )
     write_outputs(outputs, finished, session)
     return 1 if finished.diverged else 0
