@@ -58,7 +58,10 @@ def test_cancel_ends_a_trickling_download_and_gives_the_controls_back(qtbot, tmp
         qtbot.waitUntil(no_download_threads, timeout=3_000)
     assert latency < BOUND, f"Cancel took {latency:.2f} s"
     assert panel.open_button.isEnabled() and panel.progress_row.isHidden()
-    assert "Download cancelled" in panel.banner.text() and not panel.is_busy()
+    assert "Download cancelled" in panel.banner.text()
+    # The pool thread that ran the download returns after its error was reported: on a busy
+    # machine a moment later (this failed twice in full runs under load).
+    qtbot.waitUntil(lambda: not panel.is_busy(), timeout=3_000)
     with qtbot.waitSignal(panel.state.dataChanged, timeout=20_000):
         panel.load_folder(served)  # the panel still works
     panel.shutdown()
