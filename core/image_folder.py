@@ -222,6 +222,15 @@ def _check_classes(folder: Path, names: list[str], y: np.ndarray, unread: str) -
 # ---- decoding ---------------------------------------------------------------------------------
 
 
+def read_picture(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndarray:
+    """One picture prepared as a folder of them is for training: uint8 of `shape` ((H, W) or
+    (H, W, 3)); DataFormatError saying why it cannot be read."""
+    pixels = _decode(os.fspath(path), shape)
+    if isinstance(pixels, str):
+        raise DataFormatError(f"{Path(path).name} {pixels}: give a PNG or JPEG picture.")
+    return pixels
+
+
 def _decode(path: str, shape: tuple[int, ...]) -> np.ndarray | str:
     """The image at path as uint8 of `shape`, or why it cannot be read."""
     try:

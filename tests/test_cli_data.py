@@ -130,3 +130,24 @@ def test_an_image_folder_models_export_says_what_pictures_it_takes(pets, tmp_pat
     assert meta["input"]["image_shape"] == [10, 10, 3] and meta["input"]["shape"] == ["N", 300]
     assert meta["input"]["values"].startswith("raw pixels 0-255 of 10x10 pictures (RGB")
     assert load_bundle(st).image_shape == (10, 10, 3)
+
+
+def test_predict_takes_pictures_of_a_folder_model_as_the_folder_took_them(pets, tmp_path, capsys):
+    """An RGB 12x12 folder model predicts pictures of any size (no digit preparation), in
+    both export formats and from its session; an unreadable picture is one clear line."""
+    st, onnx, session = tmp_path / "m.safetensors", tmp_path / "m.onnx", tmp_path / "s.mlps"
+    assert main(["train", "--data", str(pets), "--image-size", "12", "--color", "--hidden", "16",
+                 "--epochs", "15", "--batch-size", "16", "--lr", "0.01", "--normalization",
+                 "standardize", "--export", str(st), "--export", str(onnx),
+                 "--save-session", str(session), "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    dark, bright = tmp_path / "dark.jpg", tmp_path / "bright.png"
+    Image.fromarray(np.full((64, 48, 3), 40, np.uint8)).save(dark)
+    Image.fromarray(np.full((30, 90), 200, np.uint8)).save(bright)  # grayscale: made RGB
+    for model in (st, onnx, session):
+        assert main(["predict", str(model), str(dark), str(bright), "--json"]) == 0
+        results = json.loads(capsys.readouterr().out)
+        assert [r["class"] for r in results] == ["bird", "dog"], model
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
+    assert main(["predict", str(st), str(tmp_path / "bad.png")]) == 2
+    assert "bad.png is not an image" in capsys.readouterr().err

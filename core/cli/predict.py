@@ -1,5 +1,7 @@
-"""`mlp-studio predict MODEL IMAGE...`: classify digit images with an exported model (a model
-trained on a table predicts the rows of a CSV file instead: core.cli.predict_table)."""
+"""`mlp-studio predict MODEL IMAGE...`: classify images with an exported model. Digits are
+prepared as MNIST was made; a model of an image folder takes each picture as its folder's were
+(cropped square, resized, grayscale or RGB). A model trained on a table predicts the rows of a
+CSV file instead: core.cli.predict_table."""
 
 import json
 
@@ -12,6 +14,7 @@ def run_predict(args) -> int:
     from mlp_studio.core.digits import load_image, preprocess_digit
     from mlp_studio.core.errors import ExportError
     from mlp_studio.core.export import load_predictor
+    from mlp_studio.core.image_folder import read_picture
 
     if getattr(args, "input_range", None) is not None:
         predictor = _imported(args.model, args.input_range)  # a Keras or ONNX file of any MLP
@@ -30,6 +33,10 @@ def run_predict(args) -> int:
                           f"{tables[0]}. Predict CSV rows with a model trained on a CSV file.")
     pixels, empty = [], []
     for path in args.images:
+        if predictor.image_shape:  # a picture model: each picture as its folder's were
+            pixels.append(read_picture(path, predictor.image_shape).reshape(-1))
+            empty.append(False)
+            continue
         steps = preprocess_digit(load_image(path))
         pixels.append(steps.pixels)
         empty.append(steps.empty)
@@ -37,7 +44,7 @@ def run_predict(args) -> int:
     results = []
     for path, p, blank in zip(args.images, probs, empty, strict=True):
         digit = None if blank else predictor.class_names[int(p.argmax())]
-        results.append({"file": path, "digit": digit,
+        results.append({"file": path, "digit": digit, "class": digit,
                         "probabilities": [round(float(v), 6) for v in p]})
     if args.json:
         print(json.dumps(results, indent=2))

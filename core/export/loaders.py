@@ -48,12 +48,14 @@ class Predictor:
     run: Callable[[np.ndarray], np.ndarray]  # float32 [N, input_size] -> [N, C]
     task: str = "classification"  # "regression": run gives values [N, 1]
     table: TableSchema | None = None  # a table model: how a CSV row becomes its inputs
+    # A model of an image folder: (H, W) or (H, W, 3) pictures, prepared as the folder was.
+    image_shape: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, bundle: ModelBundle, source: str, run: Callable[[np.ndarray], np.ndarray]
            ) -> "Predictor":
         return cls(bundle.class_names, source, bundle.spec.input_size, run, bundle.task,
-                   bundle.table)
+                   bundle.table, tuple(bundle.image_shape))
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
         """Raw pixels 0-255, [N, 784] (or [N, 28, 28], or one image) -> probabilities [N, C].
