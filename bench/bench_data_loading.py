@@ -1,12 +1,11 @@
-"""Seconds to load your own data (issue 10): a 60,000-image folder and a 100,000 x 50 CSV.
+"""Seconds to load your own data (issue 10): a 60,000-image folder (a 100,000 x 50 CSV:
+bench_table_loading.py).
 
     python bench/bench_data_loading.py [--data MNIST_DIR] [--work DIR] [--keep]
 
 Writes MNIST's 60,000 training digits as 28x28 PNGs, one subfolder per digit (skipped when
 --work already holds them), then times core.dataset.load_data on that folder twice: the first
-load decodes every file (and writes the cache), the second reads the cache. Then writes a
-100,000-row x 50-column CSV (48 numeric columns, one categorical, a class target) and times
-loading it, when core.tables is there to read it.
+load decodes every file (and writes the cache), the second reads the cache.
 """
 
 import argparse
@@ -33,20 +32,6 @@ def write_png_folder(images: np.ndarray, labels: np.ndarray, root: Path) -> floa
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(write, range(len(images))))
-    return time.perf_counter() - start
-
-
-def write_csv(path: Path, rows: int = 100_000, numeric: int = 48, seed: int = 0) -> float:
-    start = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(rows, numeric)).round(4)
-    colour = rng.choice(["red", "green", "blue", "grey"], size=rows)
-    target = (x[:, 0] + x[:, 1] > 0).astype(int) + (colour == "red")
-    header = ",".join([*(f"x{i}" for i in range(numeric)), "colour", "label"])
-    with open(path, "w") as f:
-        f.write(header + "\n")
-        for r in range(rows):
-            f.write(",".join(map(str, x[r])) + f",{colour[r]},{target[r]}\n")
     return time.perf_counter() - start
 
 
@@ -85,18 +70,6 @@ def main() -> None:
         again = timed("image folder, second load (from the cache)", lambda: load_data(folder))
         assert (again.x_train == ds.x_train).all()
 
-        try:
-            from mlp_studio.core.tables import load_table
-        except ImportError:
-            print("CSV: skipped, core.tables (the CSV reader) is not in this version")
-            return
-        csv = work / "wide.csv"
-        if not csv.exists():
-            print(f"wrote a 100,000 x 50 CSV in {write_csv(csv):.1f} s "
-                  f"({csv.stat().st_size / 1e6:.0f} MB)")
-        table = timed("CSV 100,000 x 50, load", lambda: load_table(csv))
-        print(f"  -> {table.x_train.shape[0]:,} rows x {table.x_train.shape[1]} inputs, "
-              f"{table.task}, notes: {list(table.notes)}")
     finally:
         if not args.keep and not args.work:
             shutil.rmtree(work, ignore_errors=True)
