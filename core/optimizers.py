@@ -35,17 +35,9 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     return cls(params, lr=lr, eps=eps, weight_decay=wd, fused=True)
 
 
-class FusedRMSprop(torch.optim.RMSprop):
-    """torch's RMSprop (no momentum, not centered), its step done by torch's fused Adam kernel:
-    one pass over the weights instead of five. Same state (`step`, `square_avg`), so saved
-    states load into either.
-
-    Adam with beta1 = 0 and beta2 = alpha keeps RMSprop's average of squares; it divides that
-    by its bias correction c = 1 - alpha**t, which RMSprop does not, so the step passes the
-    learning rate and epsilon both divided by sqrt(c): lr/sqrt(c) * g / (sqrt(v)/sqrt(c) +
-    eps/sqrt(c)) = lr * g / (sqrt(v) + eps), RMSprop's update exactly. Measured on
-    784-512-512-10: the step takes about half the time of the foreach RMSprop
-    (bench/bench_peers.py)."""
+class _RMSpropSteps(torch.optim.RMSprop):
+    """torch's RMSprop (no momentum, not centered) with its update done by `_update`; the
+    same state (`step`, `square_avg`), so saved states load into any of them."""
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0):
@@ -58,69 +50,68 @@ class FusedRMSprop(torch.optim.RMSprop):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            by_step: dict[float, list[Tensor]] = {}
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = torch.zeros((), dtype=torch.float32)
-                    state["square_avg"] = torch.zeros_like(p)
-                state["step"] += 1
-                by_step.setdefault(float(state["step"]), []).append(p)
-            alpha = group["alpha"]
-            for t, params in by_step.items():
-                root = math.sqrt(1 - alpha**t)
-                torch._fused_adam_(
-                    # Adam's first moment with beta1 = 0 is the gradient itself: the gradients
-                    # serve as its buffers (they end up holding the gradient plus any weight
-                    # decay term, as Adam computes it), so no buffer's stale values can enter.
-                    params, [p.grad for p in params], [p.grad for p in params],
-                    [self.state[p]["square_avg"] for p in params], [],
-                    [self.state[p]["step"] for p in params],
-                    lr=group["lr"] / root, beta1=0.0, beta2=alpha,
-                    weight_decay=group["weight_decay"], eps=group["eps"] / root,
-                    amsgrad=False, maximize=False,
-                )
-        return loss
-
-
-class KerasRMSprop(torch.optim.RMSprop):
-    """RMSprop as Keras computes it: w -= lr * g / sqrt(v + eps), where torch divides by
-    sqrt(v) + eps. Four passes over the weights (the fused kernel above has no form for it);
-    same state as torch's RMSprop, so saved states load into either."""
-
-    def __init__(self, params, lr: float = 1e-3, alpha: float = 0.9, eps: float = 1e-7,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
             for p in params:
                 state = self.state[p]
                 if not state:
                     state["step"] = torch.zeros((), dtype=torch.float32)
                     state["square_avg"] = torch.zeros_like(p)
                 state["step"] += 1
-            grads = [p.grad for p in params]
-            if group["weight_decay"]:
-                grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
-            squares = [self.state[p]["square_avg"] for p in params]
-            alpha = group["alpha"]
-            torch._foreach_mul_(squares, alpha)
-            torch._foreach_addcmul_(squares, grads, grads, value=1 - alpha)
-            roots = torch._foreach_add(squares, group["eps"])
-            torch._foreach_sqrt_(roots)
-            torch._foreach_addcdiv_(params, grads, roots, value=-group["lr"])
+            if params:
+                self._update(group, params)
         return loss
+
+    def _update(self, group: dict, params: list[Tensor]) -> None:
+        raise NotImplementedError
+
+
+class FusedRMSprop(_RMSpropSteps):
+    """torch's RMSprop (no momentum, not centered), its step done by torch's fused Adam kernel:
+    one pass over the weights instead of five. Same state (`step`, `square_avg`), so saved
+    states load into either.
+
+    Adam with beta1 = 0 and beta2 = alpha keeps RMSprop's average of squares; it divides that
+    by its bias correction c = 1 - alpha**t, which RMSprop does not, so the step passes the
+    learning rate and epsilon both divided by sqrt(c): lr/sqrt(c) * g / (sqrt(v)/sqrt(c) +
+    eps/sqrt(c)) = lr * g / (sqrt(v) + eps), RMSprop's update exactly. Measured on
+    784-512-512-10: the step takes about half the time of the foreach RMSprop
+    (bench/bench_peers.py)."""
+
+    def _update(self, group: dict, params: list[Tensor]) -> None:
+        by_step: dict[float, list[Tensor]] = {}
+        for p in params:
+            by_step.setdefault(float(self.state[p]["step"]), []).append(p)
+        alpha = group["alpha"]
+        for t, same in by_step.items():
+            root = math.sqrt(1 - alpha**t)
+            torch._fused_adam_(
+                # Adam's first moment with beta1 = 0 is the gradient itself: the gradients
+                # serve as its buffers (they end up holding the gradient plus any weight
+                # decay term, as Adam computes it), so no buffer's stale values can enter.
+                same, [p.grad for p in same], [p.grad for p in same],
+                [self.state[p]["square_avg"] for p in same], [],
+                [self.state[p]["step"] for p in same],
+                lr=group["lr"] / root, beta1=0.0, beta2=alpha,
+                weight_decay=group["weight_decay"], eps=group["eps"] / root,
+                amsgrad=False, maximize=False,
+            )
+
+
+class KerasRMSprop(_RMSpropSteps):
+    """RMSprop as Keras computes it: w -= lr * g / sqrt(v + eps), where torch divides by
+    sqrt(v) + eps. Four passes over the weights (the fused kernel above has no form for it)."""
+
+    def _update(self, group: dict, params: list[Tensor]) -> None:
+        grads = [p.grad for p in params]
+        if group["weight_decay"]:
+            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+        squares = [self.state[p]["square_avg"] for p in params]
+        alpha = group["alpha"]
+        torch._foreach_mul_(squares, alpha)
+        torch._foreach_addcmul_(squares, grads, grads, value=1 - alpha)
+        roots = torch._foreach_add(squares, group["eps"])
+        torch._foreach_sqrt_(roots)
+        torch._foreach_addcdiv_(params, grads, roots, value=-group["lr"])
 
 
 def make_schedule(optimizer, config: TrainConfig):
