@@ -15,13 +15,13 @@ import numpy as np
 from mlp_studio.app.dialogs.mistakes_dialog import MistakesDialog
 from mlp_studio.app.panels.training.live_plots import TRAIN_COLOR, VAL_COLOR, caption
 from mlp_studio.app.panels.training.plot_export import ExportTarget, export_svg
+from mlp_studio.app.panels.training.split_results import SplitResults
 from mlp_studio.core.data import PreparedData
 from mlp_studio.core.metrics import Metrics
 from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -232,20 +232,12 @@ class _Result:
     note: str  # e.g. "epoch 3"
 
 
-class ConfusionView(QWidget):
+class ConfusionView(QWidget, SplitResults):
     """Latest validation metrics (per epoch) or the final test metrics, chosen by the user."""
-
-    SOURCES = ("validation", "test")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._results: dict[str, _Result] = {}
-        self.dirty = False
-
-        self.source = QComboBox()
-        self.source.addItem("Validation set (latest epoch)", "validation")
-        self.source.addItem("Test set (after training)", "test")
-        self.source.currentIndexChanged.connect(self._show)
+        self._init_split_results()
         self.summary = QLabel("")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
@@ -314,20 +306,6 @@ class ConfusionView(QWidget):
         """Store results of a split ("validation" or "test"); drawn on the next redraw."""
         self._results[split] = _Result(metrics, data, split, note)
         self.dirty = True
-
-    def show_split(self, split: str) -> None:
-        self.source.setCurrentIndex(self.SOURCES.index(split))
-
-    def current(self) -> _Result | None:
-        return self._results.get(self.source.currentData())
-
-    def redraw(self) -> None:
-        self.dirty = False
-        self._show()
-
-    def clear(self) -> None:
-        self._results.clear()
-        self.redraw()
 
     def _show(self) -> None:
         result = self.current()

@@ -21,12 +21,13 @@ from mlp_studio.app.panels.training.live_plots import (
     make_plot,
 )
 from mlp_studio.app.panels.training.plot_export import ExportTarget, export_plot
+from mlp_studio.app.panels.training.split_results import SplitResults
 from mlp_studio.app.widgets.formatting import format_scores
 from mlp_studio.core.data import PreparedData
 from mlp_studio.core.metrics import Metrics
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 MAX_POINTS = 5_000  # drawn per plot; scatter items slow down past a few thousand points
 IDEAL_COLOR = QColor(SERIES_COLORS[2])
@@ -47,18 +48,12 @@ def shown_indices(n: int, limit: int = MAX_POINTS) -> np.ndarray:
     return np.linspace(0, n - 1, limit).astype(np.int64)
 
 
-class RegressionView(PlotPanel):
+class RegressionView(PlotPanel, SplitResults):
     """Latest validation results (per epoch) or the final test results, chosen by the user."""
-
-    SOURCES = ("validation", "test")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._results: dict[str, _Result] = {}
-        self.source = QComboBox()
-        self.source.addItem("Validation set (latest epoch)", "validation")
-        self.source.addItem("Test set (after training)", "test")
-        self.source.currentIndexChanged.connect(self._show)
+        self._init_split_results()
         self.summary = QLabel("")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
@@ -125,20 +120,6 @@ class RegressionView(PlotPanel):
         names = data.class_names if data is not None and data.task == "regression" else []
         self._results[split] = _Result(metrics, names[0] if names else "value", split, note)
         self.dirty = True
-
-    def show_split(self, split: str) -> None:
-        self.source.setCurrentIndex(self.SOURCES.index(split))
-
-    def current(self) -> _Result | None:
-        return self._results.get(self.source.currentData())
-
-    def redraw(self) -> None:
-        self.dirty = False
-        self._show()
-
-    def clear(self) -> None:
-        self._results.clear()
-        self.redraw()
 
     def _show(self) -> None:
         result = self.current()
