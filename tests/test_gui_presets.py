@@ -11,7 +11,7 @@ from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.data.data_panel import DataPanel
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
 from mlp_studio.app.panels.training.preset_picker import CUSTOM
-from mlp_studio.core.presets import KERAS, matches
+from mlp_studio.core.presets import KERAS, PRESETS, matches
 from mlp_studio.core.run_checks import run_problems
 
 TIMEOUT = 60_000
@@ -102,5 +102,24 @@ def test_the_data_panel_trains_on_all_and_validates_on_the_test_set(qtbot, tmp_p
         qtbot.waitUntil(lambda: not panel.is_busy() and not state.data.val_is_test,
                         timeout=TIMEOUT)
         assert len(state.data.x_train) == 270
+    finally:
+        panel.shutdown()
+
+
+def test_a_chosen_preset_is_not_second_guessed_by_the_suggestion_bar(qtbot, tmp_path: Path):
+    state = Experiment()
+    panel = DataPanel(state, autoload=False)
+    qtbot.addWidget(panel)
+    panel.show()
+    try:
+        with qtbot.waitSignal(state.dataChanged, timeout=TIMEOUT):
+            panel.load_folder(write_mnist_folder(tmp_path / "m", n_train=300, n_test=100))
+        assert not panel.suggestion.isVisible()  # the defaults are the suggestion
+        state.apply_preset(PRESETS["keras-mnist-mlp"])
+        assert not panel.suggestion.isVisible()
+        config = state.train_config
+        config.rho = 0.95  # off the preset and off the suggestion: offered again
+        state.set_train_config(config)
+        assert panel.suggestion.isVisible()
     finally:
         panel.shutdown()

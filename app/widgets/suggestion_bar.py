@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlp_studio.app.model.experiment import SOURCES, Experiment
+from mlp_studio.core.presets import PRESETS, matches
 from mlp_studio.core.suggestions import SUGGESTIONS
 from PySide6.QtWidgets import (
     QFrame,
@@ -41,7 +42,8 @@ class SuggestionBar(QFrame):
         layout.addWidget(self.button)
         layout.addWidget(self.close_button)
         self._dismissed = False
-        for signal in (state.specChanged, state.trainConfigChanged, state.trainingChanged):
+        for signal in (state.specChanged, state.trainConfigChanged, state.dataConfigChanged,
+                       state.trainingChanged):
             signal.connect(lambda *_: self._update())
         state.sourceChanged.connect(self._on_source)
         state.dataSourceChanged.connect(self._on_source)
@@ -66,4 +68,11 @@ class SuggestionBar(QFrame):
             "mnist", "mnist")
         self.setVisible(state.source == self.source and not other and not state.training
                         and not self._dismissed
-                        and not self.suggestion.followed_by(state.spec, state.train_config))
+                        and not self.suggestion.followed_by(state.spec, state.train_config)
+                        and not _preset_held(state))
+
+
+def _preset_held(state: Experiment) -> bool:
+    """A preset chosen on purpose (core.presets) is not second-guessed by a suggestion."""
+    spec, train, data = state.spec, state.train_config, state.data_config
+    return any(matches(preset, spec, train, data) for preset in PRESETS.values())

@@ -181,7 +181,7 @@ class HyperparametersForm(QWidget):
         self.epsilon = LogSpinBox(range_of("epsilon").high, 1e-10, allow_zero=True)
         self.epsilon.setToolTip("RMSprop and Adam: added so that they never divide by zero "
                                 "(PyTorch 1e-8, Keras 1e-7)")
-        self.epsilon_in_sqrt = QCheckBox("ε inside the square root (Keras)")
+        self.epsilon_in_sqrt = QCheckBox("ε inside √ (Keras)")
         self.epsilon_in_sqrt.setToolTip(
             "RMSprop divides by √(average + ε) as Keras does, not √average + ε as PyTorch "
             "does; with ε = 1e-7 tiny gradients then take smaller steps")
