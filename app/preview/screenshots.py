@@ -73,7 +73,8 @@ def render(outdir: Path, data_dir: str | None, subset: int, theme: str) -> list[
     controller.pause()
     wait(app, lambda: controller.run_state in ("paused", "idle"))
     training = window.panels["training"]
-    wait(app, lambda: True, 0)
+    settled = time.monotonic() + 0.4  # throttled readouts (the checkpoint scrubber's) catch up
+    wait(app, lambda: time.monotonic() > settled)
     training.flush()
     app.processEvents()
 
