@@ -85,6 +85,13 @@ def make_application(argv: list[str]):
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
         )
         app = QApplication(argv)
+    if getattr(app, "garbage_collector", None) is None:
+        # Cyclic garbage is collected by a timer on the GUI thread, not by whichever thread
+        # allocates: Qt objects collected on a background-task thread run their destructors
+        # there, which can deadlock against the GUI thread (seen in the test suite).
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app.garbage_collector = GarbageCollector(interval=1.0)
     # Fusion follows the system palette (light or dark) the same way on every platform.
     app.setStyle("Fusion")
     QGuiApplication.setDesktopFileName("mlp-studio")

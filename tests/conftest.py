@@ -46,3 +46,24 @@ def _isolated_qsettings(tmp_path_factory):
     yield
     QCoreApplication.setOrganizationName(names[0])
     QCoreApplication.setApplicationName(names[1])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _garbage_collected_on_the_main_thread():
+    """Cyclic garbage is collected here, between tests, never by whichever thread allocates:
+    a test's leftover widgets collected on a background-task thread ran Qt destructors there,
+    and that thread and the GUI thread deadlocked (Qt mutex against the GIL; seen in a
+    clean-clone run). The app does the same with a timer (app.main.make_application)."""
+    import gc
+
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test(_garbage_collected_on_the_main_thread):
+    import gc
+
+    yield
+    gc.collect()
