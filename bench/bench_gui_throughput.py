@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from mlp_studio.core.threads import use_passive_wait  # noqa: E402
+from mlp_studio.core.threads import training_threads, use_passive_wait  # noqa: E402
 
 use_passive_wait()  # as app.main does, before torch loads OpenMP
 
@@ -135,7 +135,7 @@ def main() -> int:
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
 
-    cli_threads = torch.get_num_threads()  # before the window: the GUI sets its own
+    cli_threads = training_threads()  # what the CLI and the app's training process use
     app = QApplication(sys.argv[:1])
     data, spec, config = setup(args)
     window = make_window(app, data, spec, config)
@@ -143,7 +143,8 @@ def main() -> int:
         f"MNIST {len(data.x_train):,} training samples, network 784-"
         f"{'-'.join(map(str, args.hidden))}-10, Adam, batch {args.batch_size}, "
         f"{args.epochs} epochs; torch {torch.__version__}, {os.cpu_count()} cores; headless "
-        f"with the same thread count as each GUI run, and with {cli_threads} (the CLI's)"
+        f"with the same thread count as each GUI run, and with {cli_threads} (the CLI's and "
+        f"the app's default); load average {os.getloadavg()[0]:.1f}"
     )
 
     keys = sorted({cli_threads, *threads})
@@ -185,6 +186,12 @@ def main() -> int:
             f"busy {busy:.0%}; views updated {updates:.1f} times a second, weights and "
             f"activations (snapshots) {shots:.1f} times a second"
         )
+    if cli_threads in threads:
+        runs, cli = results[f"gui-{cli_threads}"], results[f"headless-{cli_threads}"]
+        ratio = statistics.median(g[0] / h[0] for g, h in zip(runs, cli, strict=True))
+        print(f"As shipped (the app's training process and the CLI both on {cli_threads} "
+              f"thread{'s' if cli_threads > 1 else ''}): GUI-driven training {ratio:.2f}x the "
+              f"CLI; load average at the end {os.getloadavg()[0]:.1f}")
     window.file_actions.maybe_save = lambda: True  # nobody to ask about saving
     window.close()
     return 0

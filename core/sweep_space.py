@@ -18,9 +18,9 @@ from typing import Any
 
 from mlp_studio.core.errors import StudioError
 
-# Options that say where data or output goes, or which machine trains: never swept. A preset
-# is applied to the fixed options before the sweep starts.
-NOT_SWEPT = frozenset({"data", "no_download", "device", "help", "preset"})
+# Options that say where data or output goes, or which machine trains and on how many
+# threads: never swept. A preset is applied to the fixed options before the sweep starts.
+NOT_SWEPT = frozenset({"data", "no_download", "device", "threads", "help", "preset"})
 # List options whose items are not per layer: one number for all of them means nothing.
 WHOLE_LISTS = frozenset({"percentages", "keep_fractions"})
 _TRUE = ("true", "yes", "on", "1")

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 
-from mlp_studio.app.model.training_controller import training_threads
 from mlp_studio.core.data import PreparedData
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.lineage import epoch_record
@@ -28,6 +27,7 @@ from mlp_studio.core.paired import (
 )
 from mlp_studio.core.run_checks import run_problems
 from mlp_studio.core.seed_summary import SeedSummary
+from mlp_studio.core.threads import training_threads
 from mlp_studio.core.training import BatchProgress, EpochEnd, Finished
 from mlp_studio.core.training_process import TrainingProcess
 from PySide6.QtCore import QObject, QTimer, Signal

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 
@@ -21,6 +20,7 @@ from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.lineage import epoch_record
 from mlp_studio.core.run_checks import run_problems
+from mlp_studio.core.threads import training_threads
 from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
@@ -50,22 +50,6 @@ PACE_WINDOW = 0.3  # s of GUI-thread activity judged at a time
 STOP_TIMEOUT = 5.0
 
 
-def training_threads() -> int:
-    """Intra-op threads for the training process: one per core.
-
-    Idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE, set by app.main before torch loads:
-    core.threads), so a team no longer spins against the GUI process. Measured on 2 busy cores
-    (bench/bench_gui_throughput.py, 784-128-10, load average 11-13): GUI-driven training ran
-    at 12.5k samples/s with two threads and 5.1k with one (the CLI, two threads: 17.7k). While
-    the team spun, two threads reached 58% of the headless trainer's speed and one 97%, so the
-    child had one. MLP_STUDIO_THREADS overrides it.
-    """
-    value = os.environ.get("MLP_STUDIO_THREADS", "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    return max(1, os.cpu_count() or 1)
-
-
 class TrainingController(QObject):
     """Starts, steers and stops training of `state.model` on `state.data` in a child process."""
 
@@ -91,7 +75,7 @@ class TrainingController(QObject):
         self.state = state
         self.report_interval = report_interval
         self.snapshot_interval = snapshot_interval
-        self.threads = threads or training_threads()
+        self.threads = threads or training_threads()  # core.threads: why one
         self._state = "idle"
         self._trainer: TrainingProcess | None = None  # the run, from start() until it ends
         self._starter: threading.Thread | None = None  # starts the child

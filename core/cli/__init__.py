@@ -12,7 +12,7 @@ import sys
 from mlp_studio.core.cli.arguments import build_parser, given_options
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.text import terminal_safe
-from mlp_studio.core.threads import use_passive_wait
+from mlp_studio.core.threads import training_threads, use_passive_wait
 
 EXIT_BAD_INPUT = 2
 
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
+        import torch
+
+        torch.set_num_threads(training_threads(getattr(args, "threads", None)))
         if getattr(args, "preset", None):
             from mlp_studio.core.presets import preset_named, preset_options
 

@@ -27,6 +27,16 @@ def _ints(text: str) -> list[int]:
             f"'{text}' is not a comma-separated list of whole numbers") from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlp-studio", description="MLP Studio: build, train and export "
                      "multi-layer perceptrons. Without arguments, opens the desktop app.")
@@ -171,6 +181,9 @@ def _add_train_arguments(train: argparse.ArgumentParser, outputs: bool = True) -
     g.add_argument("--epochs", type=int, default=5)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="cpu", choices=DEVICES)
+    g.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="CPU threads for training (default: MLP_STUDIO_THREADS, else 1: "
+                   "fastest for these networks on 2 cores, see core/threads.py)")
     g.add_argument("--stats-every", type=int, default=50)
     g.add_argument("--no-restore-best", action="store_true",
                    help="end with the last epoch's weights, not those of the best epoch")

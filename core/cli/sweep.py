@@ -155,14 +155,15 @@ def start_workers(sweep: Sweep, workers: int, quiet: bool, errors=None) -> list:
 
 
 def worker_main(sweep: Sweep, quiet: bool, errors=None) -> None:
-    """One worker process: one thread, passive OpenMP wait (inherited), trials until done."""
-    from mlp_studio.core.threads import use_passive_wait
+    """One worker process: one thread (or --threads), passive OpenMP wait (inherited), trials
+    until done."""
+    from mlp_studio.core.threads import training_threads, use_passive_wait
 
     use_passive_wait()
     import torch
     from mlp_studio.core.sweep import work
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(training_threads(getattr(sweep.base, "threads", None)))
     try:
         work(sweep, None if quiet else TrialPrinter(sweep))
     except StudioError as err:
