@@ -8,7 +8,8 @@ soon as the measurement is done). Configurations and quiet/busy runs take turns 
 round, so the shared machine's own load falls on all alike; the load average is printed.
 
 Configurations: torch's default thread count with OpenMP's default (spinning) wait policy,
-the same with OMP_WAIT_POLICY=PASSIVE (what app.main sets: core.threads), and one thread.
+the same with OMP_WAIT_POLICY=PASSIVE, and one thread with PASSIVE: what the CLI and the app's
+training process use (core.threads).
 
     python bench/bench_busy.py [--data DIR] [--repeats 3] [--hidden 128] [--busy-seconds 60]
 """
@@ -41,7 +42,7 @@ SPIN = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() 
 CONFIGS = {
     "default threads, spinning wait": (0, None),
     "default threads, PASSIVE wait": (0, "PASSIVE"),
-    "1 thread": (1, None),
+    "1 thread, PASSIVE (what ships)": (1, "PASSIVE"),
 }
 
 
