@@ -85,7 +85,8 @@ def matmuls_only(data, hidden, step: bool) -> tuple[float, float]:
     from mlp_studio.core.optimizers import FusedRMSprop
 
     sizes = [784, *hidden, 10]
-    weights = [nn.Parameter(torch.randn(b, a) * 0.01) for a, b in zip(sizes, sizes[1:], strict=False)]
+    pairs = zip(sizes, sizes[1:], strict=False)
+    weights = [nn.Parameter(torch.randn(b, a) * 0.01) for a, b in pairs]
     for w in weights:
         w.grad = torch.empty_like(w)
     opt = FusedRMSprop(weights, lr=1e-3, alpha=0.9, eps=1e-7) if step else None
