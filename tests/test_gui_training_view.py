@@ -204,6 +204,20 @@ def test_test_metrics_replace_validation_after_finishing(view):
     np.testing.assert_array_equal(view.confusion.matrix.matrix, val.confusion)
 
 
+def test_the_best_epoch_readout_counts_the_last_epoch_when_the_run_ends_at_once(view):
+    """The last epoch's figures and the end of the run arrive in one delivery: the header's
+    'best' must not stay at the epoch before (it said epoch 4 while the status bar said the
+    run kept epoch 5, the highest validation accuracy)."""
+    view.on_progress(progress(1, 10, 10, 10, [0.5]))
+    view.on_epoch_end(epoch_end(1, random_metrics(seed=1), epochs=2))
+    view.flush()
+    assert "(epoch 1)" in view.best.text()
+    view.on_progress(progress(2, 10, 10, 20, [0.4]))
+    view.on_epoch_end(epoch_end(2, random_metrics(seed=3), epochs=2))
+    view.on_finished(Finished(None, random_metrics(seed=2), 2, False, None))
+    assert "(epoch 2)" in view.best.text()
+
+
 def _dialogs():
     return [w for w in QApplication.topLevelWidgets()
             if isinstance(w, MistakesDialog) and w.isVisible()]  # fmt: skip

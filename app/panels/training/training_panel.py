@@ -264,6 +264,7 @@ class TrainingPanel(QWidget):
         if event.test is not None:
             text += f" Test {format_scores(event.test)}."
         self.status.setText(text)
+        self.best.setText(self._best_text)  # the last epoch's may not be drawn yet
         self._status_dirty = False
         self.flush()
 
