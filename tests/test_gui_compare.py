@@ -112,6 +112,17 @@ def test_the_dialog_says_what_is_wrong_and_will_not_train_it(qtbot, name, value,
         dialog.message.text()
 
 
+def test_an_empty_value_asks_for_one_without_calling_it_a_mistake(qtbot):
+    state = tiny_state()
+    dialog = PairDialog(RunSettings(state.spec, state.train_config))
+    qtbot.addWidget(dialog)
+    dialog.choose("hidden", "")
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.message.text().startswith("Type the hidden layers")
+    assert "write hidden=VALUE" not in dialog.message.text() and not ok.isEnabled()
+    assert "c0392b" not in dialog.message.styleSheet() and dialog.plan() is None
+
+
 def test_a_playground_pair_shows_both_decision_boundaries(qtbot):
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 200)

@@ -110,6 +110,11 @@ class PairDialog(QDialog):
 
     def _check(self) -> None:
         item = self._setting()
+        if not self.value_box.currentText().strip():  # nothing typed yet: not a mistake
+            self._plan = None
+            self._show(f"Type the {item.label.lower()} run B gets.", error=False)
+            self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+            return
         try:
             plan = plan_pair(self._base, item.name, self.value_box.currentText())
         except SpecError as err:
