@@ -380,3 +380,20 @@ def test_runs_leave_nothing_behind(qtbot, state, controller):
     # Each run's process handle, pipes, weights and data went with it.
     assert not [o for o in gc.get_objects() if type(o) is TrainingProcess]
     assert counts[-1] <= counts[1], counts
+
+
+def test_train_waits_for_the_data_of_new_data_settings(qtbot, state, controller, small_mnist):
+    """A lesson (or an undo) sets new data settings; their preparation takes a moment. Train
+    pressed meanwhile trained the old data without a word: now it says why it cannot start."""
+    failures = []
+    controller.failed.connect(failures.append)
+    new = DataConfig(normalization="standardize")
+    state.set_data_config(new)
+    assert state.data_out_of_date()
+    assert not controller.start() and not controller.running
+    assert "changed after this data was prepared" in failures[-1]
+    state.set_data(prepare_mnist(small_mnist, new))  # what the Data panel does when ready
+    assert not state.data_out_of_date() and not controller.problems()
+    state.set_source("playground")  # other data trains: the Data panel's settings do not count
+    state.set_data_config(DataConfig(normalization="none"))
+    assert not state.data_out_of_date()

@@ -64,6 +64,7 @@ class Experiment(QObject):
         self._train_config = TrainConfig()
         self._data_config = DataConfig()
         self._data: PreparedData | None = None
+        self._data_made_with: DataConfig | None = None  # the settings `_data` was prepared with
         self._model: MLP | None = None
         self._model_normalization: Normalization | None = None
         self._class_names: list[str] | None = None  # the model's own (imported, opened)
@@ -170,6 +171,7 @@ class Experiment(QObject):
         """New prepared data. A network that does not fit it (inputs, outputs) is fitted, with
         fresh weights, as an undoable edit, and the user is told so."""
         self._data = data
+        self._data_made_with = copy.deepcopy(self._data_config) if self._source == "mnist" else None
         if data is not None:
             size = int(data.x_train.shape[1])
             if (self._spec.input_size, self._spec.output_size) != (size, data.num_classes):
@@ -184,6 +186,12 @@ class Experiment(QObject):
                     ", so it now fits them, with fresh weights (Edit > Undo restores the "
                     "previous network).")
         self.dataChanged.emit(data)
+
+    def data_out_of_date(self) -> bool:
+        """The Data panel's data trains, and its settings have changed since it was prepared
+        (a lesson or an undo set new ones): the data of the new settings is on its way."""
+        return (self._data is not None and self._data_made_with is not None
+                and self._source == "mnist" and self._data_made_with != self._data_config)
 
     def fit_loss_to_task(self, task: str, previous: str | None) -> str:
         """A regression needs a regression loss (MSE); after one (`previous` task), classes

@@ -118,7 +118,12 @@ class TrainingController(QObject):
     def problems(self) -> list[str]:
         """Everything that stops a run from starting, each a message the user can act on."""
         state = self.state
-        return run_problems(state.spec, state.train_config, state.data)
+        problems = run_problems(state.spec, state.train_config, state.data)
+        if state.data_out_of_date():
+            problems.append("The data settings changed after this data was prepared: train "
+                            "once the Data panel has prepared the new ones (the status bar "
+                            "says 'Data ready'), or fix what it reports.")
+        return problems
 
     # ---- control ----
 
