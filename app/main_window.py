@@ -311,6 +311,7 @@ class MainWindow(WindowActions, RunStatus, RunControls, QMainWindow):
         c.failed.connect(self._on_failed)
         c.finished.connect(self._on_finished)
         state.dataChanged.connect(self._on_data_changed)
+        state.dataConfigChanged.connect(self._on_data_config_changed)
         state.historyReplaced.connect(self._on_history_replaced)
         state.timeline.viewChanged.connect(self._on_checkpoint_viewed)
         state.trainConfigChanged.connect(lambda _config: self._update_device_label())

@@ -9,10 +9,20 @@ from PySide6.QtCore import Slot
 class RunControls:
     """MainWindow's run commands (it has `controller`, `state` and the message helpers)."""
 
+    # Train was pressed while the data of new data settings was being prepared (a lesson, an
+    # undo): the run starts when it arrives (run_status._on_data_changed).
+    waiting_for_data = False
+
     @Slot()
     def train(self) -> None:
         if self.controller is None or self.controller.running:
             return
+        if self.state.data_out_of_date():
+            self.waiting_for_data = True
+            self._show_message("Preparing the data with the new data settings: training starts "
+                               "as soon as it is ready.", "info")
+            return
+        self.waiting_for_data = False
         if self.state.timeline.viewed is not None:  # a checkpoint is shown: branch or not?
             from mlp_studio.app.dialogs.branch_dialog import train_from_past
 

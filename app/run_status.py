@@ -142,7 +142,17 @@ class RunStatus:
         return f"{summary}, with {kept}"
 
     @Slot(object)
+    def _on_data_config_changed(self, _config) -> None:
+        if self.waiting_for_data:  # other settings than those Train waited for: ask again
+            self.waiting_for_data = False
+            self._hide_banner()
+
+    @Slot(object)
     def _on_data_changed(self, data) -> None:
+        if self.waiting_for_data and data is not None and not self.state.data_out_of_date():
+            self._hide_banner()
+            self.train()  # pressed while this data was being prepared
+            return
         if data is not None and not self.state.training:
             self.status_label.setText(
                 f"Data ready: {len(data.x_train):,} training, "

@@ -191,6 +191,28 @@ def test_impossible_batch_size_shows_the_message(qtbot, ready):
     assert not window.controller.running and enabled(window)["train"]
 
 
+def test_train_pressed_while_new_data_settings_are_prepared_starts_with_their_data(
+        qtbot, ready, small_mnist):
+    """A lesson (or an undo) sets new data settings, whose preparation takes a moment; Train
+    pressed meanwhile trained the old data. Now the run starts when the new data is there."""
+    window, state = ready, ready.state
+    configure(state, epochs=1, batch_size=64)
+    new = DataConfig(normalization="standardize")
+    state.set_data_config(new)
+    window.train_action.trigger()
+    assert not window.controller.running and "training starts as soon" in window.message_text()
+    with qtbot.waitSignal(window.controller.finished, timeout=60_000):
+        state.set_data(prepare_mnist(small_mnist, new))  # what the Data panel does when ready
+    assert state.data.normalization.kind == "standardize" and window.message_text() == ""
+    # Other settings than those it waited for: the wait ends, nothing trains by surprise.
+    state.set_data_config(DataConfig(normalization="none"))
+    window.train_action.trigger()
+    state.set_data_config(DataConfig(normalization="unit"))
+    assert window.message_text() == "" and not window.waiting_for_data
+    state.set_data(prepare_mnist(small_mnist, DataConfig(normalization="unit")))
+    assert not window.controller.running
+
+
 def test_training_without_data_says_what_to_do(window):
     window.train_action.trigger()
     assert "load MNIST in the Data panel" in window.message_text()
