@@ -218,6 +218,17 @@ def test_the_best_epoch_readout_counts_the_last_epoch_when_the_run_ends_at_once(
     assert "(epoch 2)" in view.best.text()
 
 
+def test_a_divergence_before_the_first_report_is_marked_where_it_happened(view, state):
+    """Diverged at batch 3 of epoch 1 with no progress report yet: the marker was drawn at
+    epoch 3 (3 batches of 1 per epoch), and the plot showed only that empty spot."""
+    state.set_data(tiny_mnist())  # 500 training samples
+    config = state.train_config
+    config.batch_size = 100
+    state.set_train_config(config)
+    view.on_diverged(Diverged("Training diverged ...", 1, 3))
+    assert [round(m.value(), 6) for m in view.curves.markers] == [0.6]
+
+
 def _dialogs():
     return [w for w in QApplication.topLevelWidgets()
             if isinstance(w, MistakesDialog) and w.isVisible()]  # fmt: skip

@@ -314,8 +314,16 @@ class TrainingPanel(QWidget):
         done = (e.epoch - 1 + e.batch / e.batches_per_epoch) / max(self._total_epochs, 1)
         self.progress.setValue(int(1000 * min(done, 1.0)))
 
+    def _batches_per_epoch(self) -> int:
+        """Of the run: as the trainer counts them (a run can diverge before its first report)."""
+        data, batch = self.state.data, self.state.train_config.batch_size
+        if data is not None and len(data.x_train) and batch >= 1:
+            n = len(data.x_train)
+            return math.ceil(n / min(batch, n))
+        return self._last.batches_per_epoch if self._last is not None else 1
+
     def _mark_divergence(self, event: Diverged) -> None:
-        bpe = self._last.batches_per_epoch if self._last is not None else 1
+        bpe = self._batches_per_epoch()
         x = event.epoch - 1 + (event.batch / bpe if event.batch else 1.0)  # 0: at its end
         if not any(abs(line.value() - x) < 1e-9 for line in self.curves.markers):
             self.curves.mark(x, "diverged")
