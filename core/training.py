@@ -315,6 +315,12 @@ class Trainer:
                         value, grad_norm = loss.item(), 0.0
                     problem = watch.batch(value, grad_norm)
                     if problem is not None:
+                        if pending:  # the losses that led up to it, not yet reported
+                            self.on_event(BatchProgress(
+                                epoch, b, batches, step, np.asarray(pending, np.float32),
+                                report_samples / max(time.perf_counter() - last_report, 1e-9),
+                                optimizer.param_groups[0]["lr"],
+                            ))
                         diverged = self._diverge(problem, epoch, b + 1)
                         break
                     step += 1

@@ -146,6 +146,19 @@ def test_a_nan_loss_stops_the_run_and_restores_good_weights():
     assert trainer.optimizer_state is None  # its NaN-driven state is not for a next run
 
 
+def test_the_losses_that_led_to_a_divergence_are_reported_before_it():
+    """A run that diverges before its first report still shows the climb on the loss plot."""
+    data = blob_data(scale=30.0, normalization="none")
+    trainer, finished, events = run(TrainConfig(optimizer="sgd", lr=0.5, batch_size=8,
+                                                epochs=1), data=data, report_interval=1e9)
+    assert finished.diverged is not None and finished.diverged.batch > 1
+    kinds = [type(e) for e in events]
+    reported = [e for e in events if isinstance(e, BatchProgress)]
+    assert kinds.index(BatchProgress) < kinds.index(Diverged)
+    assert sum(len(e.losses) for e in reported) == len(finished.history.batch_losses)
+    assert reported[-1].batch == finished.diverged.batch - 1
+
+
 def test_impossible_hyperparameters_are_refused_with_clear_messages():
     for config, text in [
         (TrainConfig(lr=0), "Learning rate 0"),
