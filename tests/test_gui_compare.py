@@ -39,6 +39,7 @@ def panel(qtbot):
 
 def test_a_pair_on_tiny_data_shows_both_curves_and_matching_hashes(qtbot, panel):
     assert panel.empty.isVisibleTo(panel) and not panel.body.isVisibleTo(panel)
+    assert not panel.shown_box.isVisibleTo(panel)  # no empty choice: nothing to choose yet
     plan = plan_pair(panel.base_settings(), "activation", "sigmoid")
     with qtbot.waitSignal(panel.runs.pairFinished, timeout=90_000) as blocker:
         assert panel.start_pair(plan)
@@ -57,7 +58,7 @@ def test_a_pair_on_tiny_data_shows_both_curves_and_matching_hashes(qtbot, panel)
     assert panel.metrics.table.rowCount() > 3
     assert len(panel.f1.bars.opts["height"]) == 3
     assert len(panel.gradients.lines["B"].getData()[0]) == 3
-    assert panel.seeds.table.rowCount() == 1
+    assert panel.seeds.table.rowCount() == 1 and not panel.shown_box.isVisibleTo(panel)
     assert "One seed cannot tell" in panel.seeds.verdict.text()
     assert panel.duplicate_button.isEnabled() and panel.repeat_button.isEnabled()
 
@@ -72,6 +73,7 @@ def test_a_pair_on_tiny_data_shows_both_curves_and_matching_hashes(qtbot, panel)
     # The views show the newest seed's pair; any earlier one on demand.
     first, second = panel.runs.results
     assert panel.shown_box.count() == 2 and second.a.fingerprint.weights in panel.hashes.text()
+    assert panel.shown_box.isVisibleTo(panel)
     panel.shown_box.setCurrentIndex(0)
     assert first.a.fingerprint.weights in panel.hashes.text()
     assert list(panel.curves.curves["Bval"].getData()[1]) == [

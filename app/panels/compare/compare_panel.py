@@ -71,8 +71,10 @@ class ComparePanel(QWidget):
                        self.stop_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
-        buttons.addWidget(QLabel("Show"))
+        self.shown_label = QLabel("Show")
+        buttons.addWidget(self.shown_label)
         buttons.addWidget(self.shown_box)
+        self._update_shown_box()
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)  # labels are the user's values: escaped
@@ -200,6 +202,7 @@ class ComparePanel(QWidget):
         self.seeds.show_summary(None)
         self.boundaries.setVisible(False)
         self.shown_box.clear()
+        self._update_shown_box()
 
     def _show_live(self) -> None:
         """The pair in training, unless the user looks at an earlier seed's."""
@@ -210,6 +213,13 @@ class ComparePanel(QWidget):
         self.seeds.show_summary(self.runs.summary())
         self.shown_box.addItem(f"seed {result.plan.base.spec.seed}")
         self.shown_box.setCurrentIndex(self.shown_box.count() - 1)  # shows it (_on_shown)
+        self._update_shown_box()
+
+    def _update_shown_box(self) -> None:
+        """A choice of seeds only once there are two to choose from."""
+        several = self.shown_box.count() > 1
+        self.shown_label.setVisible(several)
+        self.shown_box.setVisible(several)
 
     def _on_shown(self, index: int) -> None:
         if 0 <= index < len(self.runs.results):
