@@ -3,6 +3,7 @@ import json
 import pytest
 from idx_fixtures import write_mnist_folder
 from mlp_studio.core.cli import main
+from mlp_studio.core.lr_finder import RULE, RangeTest, steepest_point
 
 
 @pytest.fixture(scope="module")
@@ -18,12 +19,25 @@ def test_lr_find_prints_the_suggestion_and_writes_rates_and_losses(small_mnist, 
     code = main(["lr-find", "--data", str(small_mnist), "--hidden", "32", "--batch-size", "32",
                  "--metrics-json", str(out_file)])
     assert code == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
     report = json.loads(out_file.read_text())
-    assert f"suggested learning rate: {report['suggested_lr']:.3g}" in out
+    rate = f"{report['suggested_lr']:.3g}"
+    assert f"suggested learning rate: {rate} ({RULE})" in captured.out
+    assert report["rule"] == RULE and RULE in report["note"]
     assert len(report["lrs"]) == len(report["losses"]) <= 100
-    low = min(range(len(report["losses"])), key=report["losses"].__getitem__)
-    assert report["suggested_lr"] == pytest.approx(report["lrs"][low] / 10)
+    # The steepest descent of the smoothed loss, on the way down to its lowest point.
+    losses = report["losses"]
+    pick = report["lrs"].index(report["suggested_lr"])
+    assert pick == steepest_point(report["lrs"], losses, RangeTest().settled)
+    assert pick < losses.index(min(losses))
+    # The rate held constant by default: the command to train with it decays it.
+    assert f"mlp-studio train --lr {rate} --schedule cosine" in captured.err
+
+
+def test_lr_find_keeps_a_decaying_schedule_in_its_advice(small_mnist, capsys):
+    code = main(["lr-find", "--data", str(small_mnist), "--hidden", "16", "--schedule", "step"])
+    err = capsys.readouterr().err
+    assert code == 0 and "--schedule step" in err and "cosine" not in err
 
 
 def test_lr_find_json_to_standard_output(small_mnist, capsys):

@@ -11,7 +11,7 @@ from mlp_studio.app.dialogs.lr_finder_dialog import LrFinderDialog
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
 from mlp_studio.core.data import DataConfig, prepare_mnist
-from mlp_studio.core.lr_finder import RangeTest
+from mlp_studio.core.lr_finder import RULE_NAME, RangeTest
 from mlp_studio.core.model import LayerSpec, NetworkSpec
 from test_gui_main import small_mnist  # noqa: F401
 
@@ -42,20 +42,46 @@ def test_the_training_form_finds_a_rate_and_using_it_is_undoable(qtbot, state):
     assert len(xs) == len(finding.lrs) == len(finding.losses)
     assert dialog.marker.isVisible()
     assert dialog.marker.value() == pytest.approx(math.log10(finding.suggested_lr))
-    assert f"{finding.suggested_lr:.3g}" in dialog.marker_label.textItem.toPlainText()
+    label = dialog.marker_label.textItem.toPlainText()
+    assert f"{finding.suggested_lr:.3g}" in label and RULE_NAME in label  # the rule
+    assert dialog.point.getData()[0][0] == pytest.approx(math.log10(finding.suggested_lr))
     assert dialog.use_button.isEnabled()
+    assert dialog.decay.isVisibleTo(dialog) and dialog.decay.isChecked()  # constant so far
     assert state.model is model  # the same weights, exactly as they were
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
     dialog.use_button.click()
     found = float(f"{finding.suggested_lr:.3g}")
-    assert state.train_config.lr == found
+    assert state.train_config.lr == found and state.train_config.schedule == "cosine"
     assert form.lr.value() == pytest.approx(found)
-    assert "found" in state.undo_stack.undoText()
-    state.undo_stack.undo()
+    assert form.schedule.currentData() == "cosine"
+    assert "found" in state.undo_stack.undoText() and "cosine" in state.undo_stack.undoText()
+    state.undo_stack.undo()  # one step: the rate and the schedule
     assert state.train_config.lr == old_lr and form.lr.value() == pytest.approx(old_lr)
+    assert state.train_config.schedule == "constant"
     state.undo_stack.redo()
     assert state.train_config.lr == found
+
+
+@pytest.mark.parametrize("schedule,decay,expected", [
+    ("constant", False, "constant"),  # the user unticked the box
+    ("step", True, "step"),  # a decaying schedule of the user's is kept (the box is hidden)
+])
+def test_the_schedule_changes_only_when_asked_and_only_from_constant(qtbot, state, schedule,
+                                                                     decay, expected):
+    config = state.train_config
+    config.schedule = schedule
+    state.set_train_config(config)
+    dialog = LrFinderDialog(state, test=RangeTest(start_lr=1e-4, end_lr=10, steps=30))
+    qtbot.addWidget(dialog)
+    assert dialog.decay.isVisibleTo(dialog) == (schedule == "constant")
+    dialog.decay.setChecked(decay)
+    qtbot.wait_until(lambda: dialog.finding is not None, timeout=60_000)
+    assert dialog.finding.suggested_lr is not None, dialog.finding.note
+    dialog.use_button.click()
+    assert state.train_config.schedule == expected
+    assert state.train_config.lr == float(f"{dialog.finding.suggested_lr:.3g}")
+    assert "cosine" not in state.undo_stack.undoText()
 
 
 def test_without_data_it_says_what_to_do(qtbot):

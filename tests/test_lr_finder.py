@@ -4,7 +4,13 @@ import torch
 from mlp_studio.core.activations import ActivationSpec
 from mlp_studio.core.data import prepare_arrays
 from mlp_studio.core.errors import SpecError
-from mlp_studio.core.lr_finder import RangeTest, find_lr
+from mlp_studio.core.lr_finder import (
+    RULE,
+    RangeTest,
+    find_lr,
+    lowest_point,
+    steepest_point,
+)
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 from mlp_studio.core.train_config import TrainConfig
 from mlp_studio.core.training import Trainer
@@ -96,17 +102,70 @@ def test_stops_when_the_smoothed_loss_passes_four_times_its_lowest():
     assert "blew up" in finding.note
 
 
-def test_suggests_a_tenth_of_the_rate_at_the_lowest_smoothed_loss():
+def test_suggests_the_steepest_descent_before_the_lowest_smoothed_loss():
     finding = find_lr(build_model(_spec()), _blobs(), TrainConfig(optimizer="sgd",
                                                                    batch_size=16))
-    low = int(np.argmin(finding.losses))
-    assert finding.lowest_index == low
-    assert finding.suggested_lr == pytest.approx(finding.lrs[low] / 10)
-    assert 1e-4 < finding.suggested_lr < 10
+    losses, low, pick = finding.losses, finding.lowest_index, finding.suggested_index
+    assert low == int(np.argmin(losses)) and pick is not None and pick < low
+    assert finding.suggested_lr == finding.lrs[pick]
+    skip = RangeTest().settled  # the first batches' average is mostly their noise
+    assert skip == 10 and pick >= skip
+    drops = np.diff(losses[skip:low + 1])  # the rates are evenly spaced in log
+    assert drops[pick - skip] == drops.min() < 0
+    assert RULE in finding.note and finding.to_dict()["rule"] == RULE
     # The suggestion trains: 3 epochs at it beat the untrained network by far.
     config = TrainConfig(optimizer="sgd", batch_size=16, lr=finding.suggested_lr, epochs=3)
     result = Trainer(build_model(_spec()), _blobs(), config).run()
     assert result.test.accuracy > 0.9
+
+
+def _range_test_curve(fall_at: int, fall_width: float, low_at: int, steps: int = 100):
+    """A smoothed range-test curve over 1e-7..10: flat at 2.3 (rates too small to learn), a
+    fall to 0.3 centred on `fall_at`, a slow decline to the lowest point `low_at`, then a
+    blow-up."""
+    lrs = RangeTest(steps=steps).rate
+    i = np.arange(steps, dtype=float)
+    loss = 0.3 + 2.0 / (1 + np.exp((i - fall_at) / fall_width))
+    loss -= 0.002 * np.clip(i - fall_at, 0, None)  # the slow decline after the fall
+    loss[low_at + 1:] = loss[low_at] * 1.3 ** np.arange(1, steps - low_at)
+    return [lrs(k) for k in range(steps)], loss.tolist()
+
+
+def test_a_fall_just_before_the_blow_up_is_suggested_not_the_flat_part_below_it():
+    # The loss falls sharply only at the end: a tenth of the rate at the lowest point (the old
+    # rule) lies a decade below, where the loss had not moved, so that rate would not learn.
+    lrs, losses = _range_test_curve(fall_at=80, fall_width=1.0, low_at=84)
+    pick = steepest_point(lrs, losses)
+    assert losses[pick] - losses[pick + 1] > 0.4  # on the fall itself
+    old = lrs[int(np.argmin(losses))] / 10
+    flat = [lr for lr, v in zip(lrs[:pick], losses[:pick], strict=True) if v > 2.29]
+    assert old <= max(flat) < lrs[pick]  # the old rule's rate is on the flat part
+
+
+def test_a_gentle_fall_is_suggested_where_it_is_steepest():
+    lrs, losses = _range_test_curve(fall_at=55, fall_width=3.0, low_at=75)
+    assert steepest_point(lrs, losses) in (54, 55)  # the sigmoid's steepest step
+
+
+def test_a_drop_back_after_a_spike_past_the_lowest_point_is_not_suggested():
+    lrs, losses = _range_test_curve(fall_at=55, fall_width=3.0, low_at=75)
+    # A spike (under the 4x that stops the test) and a steep drop back, past the lowest point:
+    # steeper than the fall, so the steepest step of the whole curve would be this one.
+    losses[78], losses[79] = 0.9, losses[75] + 0.05
+    assert int(np.argmin(np.diff(losses))) == 78
+    assert steepest_point(lrs, losses) in (54, 55)
+
+
+def test_slopes_are_per_decade_of_rate_when_the_rates_are_unevenly_spaced():
+    # 0.8 lost over a decade is gentler than 0.5 lost over a tenth of one.
+    lrs = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1.26e-3, 1e-2, 1e-1, 1.0, 10.0]
+    losses = [2.3, 2.3, 2.3, 2.3, 1.5, 1.0, 0.9, 0.85, 0.8, 5.0]
+    assert steepest_point(lrs, losses, skip=1) == 4
+
+
+def test_no_suggestion_when_the_lowest_point_is_among_the_first():
+    lrs, losses = _range_test_curve(fall_at=2, fall_width=0.5, low_at=3)
+    assert lowest_point(losses) is None and steepest_point(lrs, losses) is None
 
 
 def test_a_loss_that_only_rises_gets_no_suggestion():

@@ -1,6 +1,8 @@
 """Find learning rate…: the range test (core.lr_finder) on a copy of the current weights, in the
 background, its smoothed loss plotted against the rate (log axis) with the suggestion marked.
-"Use this rate" writes it into the training settings as one undoable edit.
+"Use this rate" writes it into the training settings as one undoable edit, with the cosine
+schedule when the settings hold the rate constant (the box under the plot; core.lr_finder says
+why).
 
 The test runs on a copy, so the views never see the weights while they wander; the engine puts
 even the copy back as it was.
@@ -15,9 +17,17 @@ import numpy as np
 import pyqtgraph as pg
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.widgets.background import Background, Task, error_message
-from mlp_studio.core.lr_finder import LrFinding, RangeTest, find_lr
+from mlp_studio.core.lr_finder import (
+    DECAY_SCHEDULE,
+    RULE,
+    RULE_NAME,
+    LrFinding,
+    RangeTest,
+    find_lr,
+)
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QLabel,
@@ -57,8 +67,8 @@ class LrFinderDialog(QDialog):
             f"{config.batch_size} with {config.optimizer}, the learning rate growing from "
             f"{self.test.start_lr:g} to {self.test.end_lr:g}, and records the loss: it falls "
             "once the rate is large enough to learn and blows up once it is too large. The "
-            "suggestion is a tenth of the rate at the lowest (smoothed) loss. The weights are "
-            "put back afterwards.")
+            f"suggestion is the {RULE}: a rate to start from and decay. The weights are put "
+            "back afterwards.")
         self.intro.setWordWrap(True)
         self.plot = pg.PlotWidget()
         self.plot.setLogMode(x=True, y=False)
@@ -75,9 +85,9 @@ class LrFinderDialog(QDialog):
                                       pen=pg.mkPen(SUGGESTION_COLOR, width=2,
                                                    style=Qt.PenStyle.DashLine))
         self.marker_label = pg.TextItem("", color=SUGGESTION_COLOR, anchor=(0, 0))
-        self.lowest = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=9,
+        self.point = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=9,
                                       symbolPen=None, symbolBrush=SUGGESTION_COLOR)
-        for item in (self.marker, self.marker_label, self.lowest):
+        for item in (self.marker, self.marker_label, self.point):
             item.setVisible(False)
             self.plot.addItem(item)
         self.progress = QProgressBar()
@@ -86,6 +96,13 @@ class LrFinderDialog(QDialog):
         self.progress.setMaximumHeight(10)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.decay = QCheckBox(f"Decay from it over the run ({DECAY_SCHEDULE} schedule)")
+        self.decay.setToolTip(
+            "Held constant, the suggested rate's steps stay as large in the last epoch as in "
+            "the first; decaying it settles the weights (MNIST, Adam, 3 epochs: 97.4-97.8% "
+            "instead of 96.7-97.4%). A run still far from settled, such as 3 epochs of plain "
+            "SGD, does better without.")
+        self.decay.setChecked(True)
         self.buttons = QDialogButtonBox()
         self.run_button = self.buttons.addButton("Run again",
                                                  QDialogButtonBox.ButtonRole.ActionRole)
@@ -101,6 +118,7 @@ class LrFinderDialog(QDialog):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.decay)
         layout.addWidget(self.buttons)
         state.trainingChanged.connect(self._update_buttons)
         self.resize(720, 520)
@@ -113,8 +131,9 @@ class LrFinderDialog(QDialog):
         self.finding = None
         self.curve.setData([], [])
         self.raw_curve.setData([], [])
-        for item in (self.marker, self.marker_label, self.lowest):
+        for item in (self.marker, self.marker_label, self.point):
             item.setVisible(False)
+        self.decay.setVisible(self.state.train_config.schedule == "constant")  # else kept
         self.plot.enableAutoRange(axis="y")
         if reason:
             self.status.setText(reason)
@@ -159,8 +178,8 @@ class LrFinderDialog(QDialog):
         self._update_buttons()
 
     def _show_suggestion(self, finding: LrFinding) -> None:
-        rate, low = finding.suggested_lr, finding.lowest_index
-        if rate is None or low is None:
+        rate, pick, low = finding.suggested_lr, finding.suggested_index, finding.lowest_index
+        if rate is None or pick is None or low is None:
             return
         # The blow-up at the end would squash the curve: show from below the lowest loss up to
         # a little above where it started.
@@ -171,11 +190,14 @@ class LrFinderDialog(QDialog):
         self.plot.setYRange(bottom - margin, top + 3 * margin, padding=0)
         x = math.log10(rate)  # the plot's x is log10 in log mode
         self.marker.setPos(x)
-        self.marker_label.setText(f" suggested {rate:.3g}\n (lowest loss at {finding.lrs[low]:.3g}"
-                                  ", divided by 10)")
+        self.marker_label.setText(f" suggested {rate:.3g} \n ({RULE_NAME}) ")
         self.marker_label.setPos(x, top + 3 * margin)
-        self.lowest.setData([finding.lrs[low]], [float(losses[low])])
-        for item in (self.marker, self.marker_label, self.lowest):
+        # Right of the line, or left of it near the right edge, so that it is not cut off.
+        span = math.log10(finding.lrs[-1] / finding.lrs[0]) or 1.0
+        right_half = (x - math.log10(finding.lrs[0])) / span > 0.6
+        self.marker_label.setAnchor((1, 0) if right_half else (0, 0))
+        self.point.setData([rate], [float(losses[pick])])
+        for item in (self.marker, self.marker_label, self.point):
             item.setVisible(True)
 
     def _failed(self, err: BaseException) -> None:
@@ -196,8 +218,12 @@ class LrFinderDialog(QDialog):
         if self.finding is None or self.finding.suggested_lr is None:
             return
         config = self.state.train_config
-        config.lr = float(f"{self.finding.suggested_lr:.3g}")  # as shown: 0.00376
-        self.state.edit_train_config(config, f"Learning rate {config.lr:g} (found)")
+        config.lr = float(f"{self.finding.suggested_lr:.3g}")  # as shown: 0.00486
+        what = f"Learning rate {config.lr:g}"
+        if config.schedule == "constant" and self.decay.isChecked():
+            config.schedule = DECAY_SCHEDULE
+            what += f" with {DECAY_SCHEDULE} decay"
+        self.state.edit_train_config(config, f"{what} (found)")
         self.accept()
 
     def done(self, result: int) -> None:  # every way of closing: stop the test first

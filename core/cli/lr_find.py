@@ -2,7 +2,9 @@
 
 Takes the train options (the same network, data and optimizer a `train` would use), runs the
 test on the seeded initial weights, prints the suggested rate and writes `--metrics-json` with
-`suggested_lr`, `lrs` and `losses` (smoothed), plus `raw_losses`, `diverged` and `note`.
+`suggested_lr`, `lrs` and `losses` (smoothed), plus `rule`, `raw_losses`, `diverged` and
+`note`. The suggestion is a rate to decay from: the command it prints to train with it adds
+`--schedule cosine` unless the options already decay the rate (core.lr_finder says why).
 """
 
 import json
@@ -39,7 +41,7 @@ def run_lr_find(args) -> int:
     from mlp_studio.core.cli.train import plan_outputs
     from mlp_studio.core.cli.train_data import load_training_data, loss_for_task
     from mlp_studio.core.limits import check_training_memory
-    from mlp_studio.core.lr_finder import RangeTest, find_lr
+    from mlp_studio.core.lr_finder import DECAY_SCHEDULE, RULE, RangeTest, find_lr
     from mlp_studio.core.model import build_model, describe
     from mlp_studio.core.outputs import write_output
     from mlp_studio.core.text import terminal_safe
@@ -67,8 +69,11 @@ def run_lr_find(args) -> int:
     streamed = metrics is not None and metrics.stream
     print(finding.note, file=sys.stderr)
     if finding.suggested_lr is not None:
-        print(f"suggested learning rate: {finding.suggested_lr:.3g}",
+        print(f"suggested learning rate: {finding.suggested_lr:.3g} ({RULE})",
               file=sys.stderr if streamed else sys.stdout)
+        schedule = config.schedule if config.schedule != "constant" else DECAY_SCHEDULE
+        print(f"train from it: mlp-studio train --lr {finding.suggested_lr:.3g} --schedule "
+              f"{schedule} [the same options]", file=sys.stderr)
     if metrics is not None:
         write_output(metrics, (json.dumps(finding.to_dict(), indent=2) + "\n").encode())
         if not streamed:
