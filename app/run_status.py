@@ -166,11 +166,14 @@ class RunStatus:
         """A past checkpoint shown in every view: the status bar says so too (Draw and
         Playground have no scrubber of their own)."""
         if checkpoint is None:
+            if self.state.training:  # Resume, Step or Stop of a paused run: live again
+                self.status_label.setText("Every view follows the run's latest weights again")
             self._show_trained_state()
             return
         run = self.state.timeline.tree.runs[checkpoint.run].name
-        self.status_label.setText(f"Showing {checkpoint.label()} of {run} (the past): Train "
-                                  "offers to branch from here or to return to the latest")
+        then = ("Resume returns to the live run" if self.state.training else
+                "Train offers to branch from here or to return to the latest")
+        self.status_label.setText(f"Showing {checkpoint.label()} of {run} (the past): {then}")
 
     def _show_trained_state(self) -> None:
         """Outside a run: how far the current weights have trained."""

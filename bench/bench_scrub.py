@@ -75,7 +75,7 @@ def main() -> None:
     timeline = state.timeline
     checkpoints = timeline.checkpoints()
     print(f"{source}; 784-256-128-10, {args.epochs} epochs in {train_seconds:.1f} s; "
-          f"{timeline.tree.checkpoints.describe()}")
+          f"{timeline.tree.checkpoints.describe()}; {load_average()}")
 
     panel = window.panels["training"]
     draw = window.panels.get("canvas")
@@ -131,8 +131,9 @@ def main() -> None:
             settle()
         a, b = statistics.median(shown), statistics.median(direct)
         worst = max(worst, max(shown))
-        print(f"{name:24} {a:16.1f} {b:12.1f}  {a / b:5.2f}x   (max {max(shown):.0f} ms)")
-    print(f"slowest single show: {worst:.0f} ms (goal: under 200 ms)")
+        print(f"{name:24} {a:16.1f} {b:12.1f}  {a / b:5.2f}x   (max {max(shown):.0f} ms; "
+              f"load {os.getloadavg()[0]:.1f})")
+    print(f"slowest single show: {worst:.0f} ms (goal: under 200 ms); {load_average()}")
     playground_view(app, window, args.shows)
     window.file_actions.mark_clean()  # closing would ask whether to save the session
     window.close()
@@ -162,6 +163,15 @@ def main() -> None:
           f"too), weights + Adam state {o:.1f} ms: +{o - w:.1f} ms, "
           f"{100 * (o - w) / 1000 / epoch_s:.2f}% of a {epoch_s:.2f} s epoch (measured in "
           "the run above, with its start-up)")
+
+
+def load_average() -> str:
+    """The machine's load beside each figure: on shared cores the times follow it."""
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
 
 
 def playground_view(app, window, shows: int) -> None:
@@ -214,7 +224,7 @@ def playground_view(app, window, shows: int) -> None:
     a, b = statistics.median(shown), statistics.median(direct)
     print(f"{'Playground (2-8-8-2)':24} {a:16.1f} {b:12.1f}  {a / b:5.2f}x   (max "
           f"{max(shown):.0f} ms; {len(checkpoints)} checkpoints, "
-          f"{timeline.tree.checkpoints.describe()})")
+          f"{timeline.tree.checkpoints.describe()}); {load_average()}")
 
 
 if __name__ == "__main__":

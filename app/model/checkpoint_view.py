@@ -5,7 +5,10 @@ Showing a checkpoint loads its weights into the experiment's model and emits mod
 every view that follows the model (diagram, weights, activations, Draw, Playground) shows it
 without knowing about checkpoints; the latest weights wait aside and come back with
 `return_to_latest()`, before any run starts (`before_run`) and in saved sessions
-(`latest_weights`). Only while no run trains: a run owns the model's weights.
+(`latest_weights`). Between runs, or while a run is paused: a running run owns the model's
+weights, so Resume, Step and Stop return to the latest first (the controller calls
+`leave_the_past`). Branching while paused stops the paused run first (`branch_after_stop`):
+it stays in the tree, where the user can go back to it and train on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class Timeline(QObject):
     viewChanged = Signal(object)  # Checkpoint | None: the checkpoint shown (None: the latest)
     checkpointsChanged = Signal()  # checkpoints added or thinned, or the budget changed
     treeChanged = Signal()  # runs added, trained or gone to
+    stopRequested = Signal()  # branching while paused: the controller stops the run
 
     def __init__(self, state) -> None:  # state: app.model.experiment.Experiment
         super().__init__(state)
@@ -39,6 +43,7 @@ class Timeline(QObject):
         self.switching = False
         self._step_offset = 0  # batches the lineage had trained when the run started
         self._replaced = False  # other weights' history came: the model follows
+        self._branch_after: Checkpoint | None = None  # branch once the paused run has stopped
         state.historyReplaced.connect(self._on_history_replaced)
         state.modelChanged.connect(self._on_model_changed)
         state.trainingChanged.connect(self._on_training)
@@ -54,10 +59,18 @@ class Timeline(QObject):
         """The current run's checkpoints with those of the runs it branched from, oldest first."""
         return self.tree.path()
 
+    @property
+    def can_show(self) -> bool:
+        """Checkpoints can be shown: between runs, or while a run is paused."""
+        state = self.state
+        return state.model is not None and not state.run_owns_model and (
+            state.run_state != "stopping")
+
     def show(self, checkpoint: Checkpoint | None) -> bool:
-        """Show `checkpoint` in every view (None: the latest weights); False while training."""
-        state, model = self.state, self.state.model
-        if state.training or model is None:
+        """Show `checkpoint` in every view (None: the latest weights); False while a run
+        trains (see can_show)."""
+        model = self.state.model
+        if not self.can_show:
             return False
         if checkpoint is None:
             return self.return_to_latest()
@@ -72,6 +85,7 @@ class Timeline(QObject):
         return True
 
     def return_to_latest(self) -> bool:
+        """The latest weights in every view again; False if they were shown already."""
         model = self.state.model
         if self._latest is None or model is None:
             return False
@@ -81,6 +95,16 @@ class Timeline(QObject):
         self._tell_views()
         self.viewChanged.emit(None)
         return True
+
+    def leave_the_past(self, why: str) -> None:
+        """Resume, Step or Stop of a paused run (`why`: what the user did): the views follow
+        the live run again, and the user is told so when they showed a checkpoint."""
+        viewed = self._viewed
+        if viewed is None or not self.return_to_latest():
+            return
+        run = self.tree.runs[self.tree.current].name
+        self.state.notice.emit(f"{why}: every view follows {run} live again (it showed "
+                               f"{viewed.label()}).")
 
     def _tell_views(self) -> None:
         self.switching = True
@@ -135,7 +159,8 @@ class Timeline(QObject):
     def branch(self, checkpoint: Checkpoint | None = None) -> bool:
         """A new run from `checkpoint` (the one shown by default) with the settings as they are
         now: its weights and optimizer state (a fresh optimizer if that was not kept, said in a
-        notice), the history up to there. False while training or with nothing to branch from."""
+        notice), the history up to there. False while training or with nothing to branch from
+        (a paused run: branch_after_stop)."""
         checkpoint = checkpoint or self._viewed
         state, model = self.state, self.state.model
         if checkpoint is None or model is None or state.training:
@@ -158,6 +183,43 @@ class Timeline(QObject):
                 "state was not kept: its optimizer starts afresh.")
         self.treeChanged.emit()
         return True
+
+    def branch_after_stop(self, checkpoint: Checkpoint | None = None) -> bool:
+        """Branch from `checkpoint` (the one shown by default) while the run is paused: the
+        paused run is stopped first (stopRequested; it lands in the tree as any stopped run,
+        and the user can go back to it), then `after_run` branches. False if not paused."""
+        checkpoint = checkpoint or self._viewed
+        if checkpoint is None or self.state.run_state != "paused":
+            return False
+        self._branch_after = checkpoint
+        self.stopRequested.emit()
+        return True
+
+    @property
+    def branch_pending(self) -> bool:
+        return self._branch_after is not None
+
+    def after_run(self, stopped: bool) -> None:
+        """A run has ended and the views have its end (the controller calls this last); a
+        branch asked for while it was paused starts now (`stopped`: the run landed in the
+        tree; else it could not be kept, and neither can the branch)."""
+        checkpoint, self._branch_after = self._branch_after, None
+        if checkpoint is None:
+            return
+        stopped_run = self.tree.runs[self.tree.current]
+        if not stopped:
+            self.state.notice.emit(f"{stopped_run.name} did not stop cleanly, so no branch "
+                                   f"was made from {checkpoint.label()}.")
+            self.checkpointsChanged.emit()  # the scrubber no longer waits for it
+            return
+        own = self.tree.checkpoints.of_run(stopped_run.id)
+        where = f" at {own[-1].label()}" if own else ""
+        if self.branch(checkpoint):
+            run = self.tree.runs[self.tree.current].name
+            self.state.notice.emit(
+                f"{stopped_run.name} was stopped{where} and is kept in the Runs tab (go to it "
+                f"there to train on); {run} starts from {checkpoint.label()} of "
+                f"{self.tree.runs[checkpoint.run].name}: press Train.")
 
     def go_to(self, run_id: int) -> bool:
         """Make another run of the tree the current one: its latest weights, lineage and

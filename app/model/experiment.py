@@ -280,6 +280,13 @@ class Experiment(QObject):
     # ---- the data source ----
 
     @property
+    def run_owns_model(self) -> bool:
+        """A run is training right now (not paused): views take its snapshots and leave the
+        model alone. Paused, the model holds what the views show (the run's latest weights or
+        a checkpoint, app.model.checkpoint_view) and views read it as between runs."""
+        return self._training and self._run_state != "paused"
+
+    @property
     def source(self) -> str:
         return self._source
 

@@ -99,6 +99,7 @@ class TrainingController(QObject):
         self._notifier: QSocketNotifier | None = None
         self._last_poll = 0.0
         state.probeChanged.connect(self._on_probe_changed)  # the experiment's sample
+        state.timeline.stopRequested.connect(self.stop)  # "Branch from here" while paused
         warm_up()  # the first run then starts without waiting for torch to import
 
     # ---- queries ----
@@ -188,6 +189,7 @@ class TrainingController(QObject):
 
     def resume(self) -> None:
         if self._trainer is not None and self._state in ("running", "paused"):
+            self.state.timeline.leave_the_past("Resumed")
             self._trainer.resume()
             self._set_state("running")
 
@@ -197,12 +199,16 @@ class TrainingController(QObject):
             if self.start(paused=True):
                 self._trainer.step()
         elif self._state in ("running", "paused"):
+            self.state.timeline.leave_the_past("One step")
             self._trainer.step()
 
     def stop(self) -> None:
         """Ask the child to stop at the next batch; `finished` follows when it has (or it is
         ended after STOP_TIMEOUT s without an answer)."""
         if self._trainer is not None and self._state != "stopping":
+            if not self.state.timeline.branch_pending:  # else the branch says what happens
+                self.state.timeline.leave_the_past("Stopped")
+            self.state.timeline.return_to_latest()
             self._trainer.stop()
             self._stop_asked = time.monotonic()
             self._set_state("stopping")
@@ -309,6 +315,8 @@ class TrainingController(QObject):
         thread has been."""
         start = time.perf_counter()
         pending, self._pending = self._pending, []
+        if pending or self._snapshot is not None:
+            self.state.timeline.return_to_latest()  # new weights: a checkpoint shown is past
         if any(isinstance(event, EpochEnd) for event in pending):
             self._adopt_epoch_weights()
         state = self.state
@@ -380,6 +388,7 @@ class TrainingController(QObject):
         if trainer is None:  # already ended (shutdown, then the timer)
             return
         self._poll_timer.stop()
+        self.state.timeline.return_to_latest()  # the run's final weights come next
         if self._notifier is not None:
             self._notifier.setEnabled(False)
             self._notifier.deleteLater()
@@ -423,3 +432,4 @@ class TrainingController(QObject):
             state.set_result(result)
         if result is not None:
             self.finished.emit(result)
+        state.timeline.after_run(result is not None)

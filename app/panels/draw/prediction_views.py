@@ -99,7 +99,10 @@ class PredictionViews:
         if true is not None:
             mark = "✓ right" if true == top else f"✗ the true label is {names[true]}"
             detail = f"{mark} · {detail}"
-        if self.state.training:
+        viewed = self.state.timeline.viewed
+        if viewed is not None:
+            detail = f"{viewed.label()} (the past) · {detail}"
+        elif self.state.run_owns_model:
             detail = f"learning now · {detail}"
         set_text(self.detail_label, detail)
         for layer_map, values, layer in zip(

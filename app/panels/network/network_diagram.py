@@ -125,15 +125,25 @@ class NetworkDiagram(NeuronCards, DiagramPainting, QWidget):
         self._output_kind = kind
         self._relayout()
 
-    def set_weights(self, weights: list[np.ndarray] | None, biases: list[np.ndarray] | None = None):
-        """Weights per layer [out, in] (None: no model yet, connections drawn neutral)."""
+    def set_weights(self, weights: list[np.ndarray] | None, biases: list[np.ndarray] | None = None,
+                    activations: list[np.ndarray] | None = None):
+        """Weights per layer [out, in] (None: no model yet, connections drawn neutral);
+        `activations` (as in a Snapshot): the probe's under these weights, if known."""
         if weights is not None and not weights_match(self._spec, weights):
             weights = biases = None
+        self._pending = None  # a snapshot still waiting is older than these weights
         self._weights, self._biases = weights, biases
         if weights is None:
             self._activations = None
             self._step = None
+        elif activations is not None:
+            self._activations = activations
         self._restyle()
+
+    @property
+    def shows_activations(self) -> bool:
+        """Node fills come from a probe's activations (a run's snapshots brought them)."""
+        return self._activations is not None
 
     def set_probe_sample(self, image: np.ndarray | None, index: int = 0) -> None:
         """The raw 28x28 probe image the snapshots' activations row `index` belongs to."""

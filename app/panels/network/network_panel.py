@@ -15,7 +15,14 @@ from mlp_studio.app.panels.network.layer_editor import ERROR_COLOR, LayerEditor
 from mlp_studio.app.panels.network.network_diagram import ACTIVATION_NAMES, NetworkDiagram
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, check_loss_for_task, pairing
-from mlp_studio.core.model import INITS, MLP, LayerSpec, NetworkSpec, parameter_count
+from mlp_studio.core.model import (
+    INITS,
+    MLP,
+    LayerSpec,
+    NetworkSpec,
+    activations_of,
+    parameter_count,
+)
 from PySide6.QtCore import QPoint, QSignalBlocker, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QPalette
 from PySide6.QtWidgets import (
@@ -427,7 +434,17 @@ class NetworkPanel(QWidget):
         with torch.no_grad():
             weights = [lin.weight.detach().cpu().clone().numpy() for lin in model.linears]
             biases = [lin.bias.detach().cpu().clone().numpy() for lin in model.linears]
-        self.diagram.set_weights(weights, biases)
+        self.diagram.set_weights(weights, biases, self._probe_activations(model))
+
+    def _probe_activations(self, model: MLP) -> list[np.ndarray] | None:
+        """The probe sample's activations under these weights, when the diagram shows a run's
+        (a checkpoint shown, or the latest again, must not keep another's); else None."""
+        probe = self.state.probe()
+        if (not self.diagram.shows_activations or probe is None
+                or probe.shape[1] != model.spec.input_size):
+            return None
+        out, acts = activations_of(model, torch.from_numpy(probe))
+        return [a.detach().cpu().numpy().copy() for a in [*acts, out]]
 
     def _on_training(self, active: bool) -> None:
         self._update_enabled()

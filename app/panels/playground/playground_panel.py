@@ -197,7 +197,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         self._schedule()
 
     def _on_model_changed(self) -> None:
-        if not self.state.training:
+        if not self.state.run_owns_model:  # between runs, or a checkpoint shown while paused
             self._schedule()
 
     @Slot(object)
@@ -314,7 +314,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         spec = self.state.spec
         if spec.input_size != len(pg_data.feature_names) or spec.problems():
             return None
-        if self.state.training:
+        if self.state.training and self.state.timeline.viewed is None:
             return self._shadow
         model = self.state.model
         if model is not None and model.spec.input_size == spec.input_size:

@@ -151,8 +151,9 @@ class ActivationsView(PlotPanel):
             self.dirty = True
 
     def refresh(self) -> None:
-        """Run the current model on the sample (not while training: the worker owns it)."""
-        if self.state.training:
+        """Run the current model on the sample (not while a run trains: the worker owns it and
+        snapshots bring its activations; paused, the model holds what the views show)."""
+        if self.state.run_owns_model:
             return
         model, x = self.state.model, self.probe()
         if model is None or x is None or model.spec.input_size != x.shape[1]:

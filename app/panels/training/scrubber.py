@@ -32,6 +32,16 @@ PAST_STYLE = ("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #
               " border-radius: 3px; padding: 3px 6px; }")
 
 
+SCRUB_TIP = ("Drag to show the network as it was at any checkpoint: every view (diagram, "
+             "weights, activations, confusion, Draw, Playground) follows. The right end is the "
+             "latest weights. Works between runs and while a run is paused.")
+BRANCH_TIP = ("Start a new run from the checkpoint shown (its weights and optimizer state), "
+              "with the training settings as they are now; the runs form a tree (Runs tab)")
+PAUSED_BRANCH_TIP = ("Stop the paused run (it stays in the Runs tab, where you can go back to "
+                     "it and train on), then start a new run from the checkpoint shown, with "
+                     "the training settings as they are now")
+
+
 class Scrubber(QWidget):
     shown = Signal(object)  # Checkpoint | None, after the views were told (for timing)
 
@@ -43,18 +53,14 @@ class Scrubber(QWidget):
         self._target: int | None = None
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setToolTip("Drag to show the network as it was at any checkpoint: every "
-                               "view (diagram, weights, activations, confusion, Draw, "
-                               "Playground) follows. The right end is the latest weights.")
+        self.slider.setToolTip(SCRUB_TIP)
         self.slider.setPageStep(1)
         self.position = QLabel()
         self.position.setMinimumWidth(150)
         self.latest_button = QPushButton("Return to latest")
         self.latest_button.setToolTip("Show the latest weights again")
         self.branch_button = QPushButton("Branch from here")
-        self.branch_button.setToolTip(
-            "Start a new run from the checkpoint shown (its weights and optimizer state), "
-            "with the training settings as they are now; the runs form a tree (Runs tab)")
+        self.branch_button.setToolTip(BRANCH_TIP)
         self.past = QLabel()
         self.past.setStyleSheet(PAST_STYLE)
         self.past.setWordWrap(True)
@@ -97,7 +103,7 @@ class Scrubber(QWidget):
         self._timer.timeout.connect(self._show_target)
         self.slider.valueChanged.connect(self._on_slider)
         self.latest_button.clicked.connect(self.timeline.return_to_latest)
-        self.branch_button.clicked.connect(lambda: self.timeline.branch())
+        self.branch_button.clicked.connect(self._branch)
         self.budget.valueChanged.connect(self._on_budget)
         # While a run trains, its checkpoints (hundreds a second on the Playground) update the
         # slider a few times a second at most.
@@ -108,6 +114,7 @@ class Scrubber(QWidget):
         self.timeline.checkpointsChanged.connect(self._on_checkpoints)
         self.timeline.viewChanged.connect(self._on_view)
         state.trainingChanged.connect(lambda _active: self.refresh())
+        state.runStateChanged.connect(lambda _run_state: self.refresh())
         self.refresh()
 
     # ---- following the timeline ----
@@ -122,15 +129,21 @@ class Scrubber(QWidget):
                       and c.key == viewed.key), len(self._items))  # fmt: skip
         slider.setValue(index)
         slider.blockSignals(False)
-        training = self.state.training
-        slider.setEnabled(not training and bool(self._items) and self.state.model is not None)
-        if training:
-            slider.setToolTip("Checkpoints are kept as the run goes; scrub back through them "
-                              "once it has finished or stopped.")
+        can = self.timeline.can_show and not self.timeline.branch_pending
+        slider.setEnabled(can and bool(self._items))
+        if self.state.run_owns_model:
+            slider.setToolTip("The run is training: its checkpoints are kept as it goes. "
+                              "Pause it (or wait until it ends) to scrub back through them.")
+        elif self.state.training:
+            slider.setToolTip("The run is paused: drag to show any of its checkpoints (or "
+                              "earlier runs') in every view. Resume returns every view to the "
+                              "live run.")
+        else:
+            slider.setToolTip(SCRUB_TIP)
         self._update_labels()
 
     def _on_checkpoints(self) -> None:
-        if not self.state.training:
+        if not self.state.run_owns_model:
             self.refresh()
         elif not self._refresh_timer.isActive():
             self._refresh_timer.start()
@@ -143,15 +156,28 @@ class Scrubber(QWidget):
         many = len(self.timeline.tree.runs) > 1
         if viewed is None:
             done = self.state.epochs_done
-            self.position.setText(f"latest ({done} epoch{'s' if done != 1 else ''})")
+            paused = ", paused" if self.state.training else ""
+            self.position.setText(f"latest ({done} epoch{'s' if done != 1 else ''}{paused})")
         else:
             run = self.timeline.tree.runs[viewed.run].name
             self.position.setText(f"<b>{viewed.label()}</b>" + (f" · {run}" if many else ""))
         past = viewed is not None
-        self.latest_button.setEnabled(past)
-        self.branch_button.setEnabled(past and not self.state.training)
-        self.past.setVisible(past)
-        if past:
+        paused = self.state.training
+        pending = self.timeline.branch_pending
+        self.latest_button.setEnabled(past and not pending)
+        self.branch_button.setEnabled(past and self.timeline.can_show and not pending)
+        self.branch_button.setToolTip(PAUSED_BRANCH_TIP if paused else BRANCH_TIP)
+        self.past.setVisible(past or pending)
+        if pending:
+            self.past.setText("Stopping the paused run, then branching from the checkpoint "
+                              "chosen…")
+        elif past and paused:
+            self.past.setText(
+                f"Showing the past: {viewed.label()} of "
+                f"{self.timeline.tree.runs[viewed.run].name}, in every view, while the run is "
+                "paused. Resume (or Step) returns every view to the live run; Branch from "
+                "here stops the paused run (kept in the Runs tab) and starts a new one here.")
+        elif past:
             self.past.setText(
                 f"Showing the past: {viewed.label()} of "
                 f"{self.timeline.tree.runs[viewed.run].name}, in every view. Train offers to "
@@ -166,6 +192,13 @@ class Scrubber(QWidget):
         self._target = value
         if not self._timer.isActive():
             self._timer.start(0)
+
+    def _branch(self) -> None:
+        if self.state.training:
+            self.timeline.branch_after_stop()  # the paused run stops first, then it branches
+            self.refresh()
+        else:
+            self.timeline.branch()
 
     def _show_target(self) -> None:
         value, self._target = self._target, None

@@ -175,15 +175,28 @@ class TrainingPanel(QWidget):
             return
         self.curves.show_history(history)
         self.gradients.show_history(history)
-        last = history.epochs[-1]
-        scores = [math.nan if v is None else v for v in (last.val_rmse, last.val_mae, last.val_r2)]
-        metrics = metrics_from_confusion(last.val_confusion, last.val_loss, *scores)
-        self._set_results("validation", metrics, f"epoch {last.epoch}")
-        self._total_epochs = last.epoch
-        self.status.setText(f"<b>Trained</b> {len(history.epochs)} epochs; last validation "
-                            f"{format_scores(metrics)}.")
+        self._total_epochs = history.epochs[-1].epoch
+        self._show_latest_results(history)
         self.progress.setValue(1000)
         self._schedule()
+
+    def _show_latest_results(self, history: History) -> None:
+        """The last epoch's validation results and the status of the latest weights (after a
+        run, or a checkpoint shown and left); a paused run's header shows where it is."""
+        if history.epochs:
+            last = history.epochs[-1]
+            scores = [math.nan if v is None else v
+                      for v in (last.val_rmse, last.val_mae, last.val_r2)]  # fmt: skip
+            metrics = metrics_from_confusion(last.val_confusion, last.val_loss, *scores)
+            self._set_results("validation", metrics, f"epoch {last.epoch}")
+        if self.state.training and self._last is not None:
+            self._status_dirty = True
+            self._draw_status()
+        elif history.epochs:
+            self.status.setText(f"<b>Trained</b> {len(history.epochs)} epochs; last "
+                                f"validation {format_scores(metrics)}.")
+        else:
+            self.status.setText("Not trained yet.")
 
     @Slot(object)
     def on_progress(self, event: BatchProgress) -> None:
@@ -360,7 +373,7 @@ class TrainingPanel(QWidget):
     # ---- the model outside training ----
 
     def _on_model(self, model) -> None:
-        if self.state.training:
+        if self.state.run_owns_model:
             return  # the worker owns it; snapshots bring its weights
         if model is None:
             self.weights.clear()
@@ -386,9 +399,10 @@ class TrainingPanel(QWidget):
         self.marker.show(checkpoint, batches_per_epoch(history) if history.epochs else None)
         was, self._viewing = self._viewing, checkpoint is not None
         if checkpoint is None:
-            if was:  # the latest weights' own readouts again
-                self.show_history(history)
+            if was:  # the latest weights' own readouts again (the curves never changed)
+                self._show_latest_results(history)
                 self._on_model(self.state.model)
+                self._schedule()
             return
         metrics = checkpoint_metrics(self.state, checkpoint)
         if metrics is not None:  # the confusion matrix, or a regression's predictions
