@@ -37,6 +37,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _megabytes(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a number of megabytes: give e.g. 256") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlp-studio", description="MLP Studio: build, train and export "
                      "multi-layer perceptrons. Without arguments, opens the desktop app.")
@@ -221,6 +229,11 @@ def _add_train_arguments(train: argparse.ArgumentParser, outputs: bool = True) -
                    help="write this run as a new session FILE (.mlps): network, weights, "
                    "settings and the whole history, which the app opens as it was "
                    "(`mlp-studio FILE`); use --session to continue one")
+    g.add_argument("--checkpoint-budget", type=_megabytes, metavar="MB",
+                   help="with --save-session or --session: the memory the run's per-epoch "
+                   "checkpoints may take in the session (default 256); beyond it only every "
+                   "2nd, 4th... epoch is kept (the first, best and last always). The app "
+                   "scrubs back to and branches from any of them")
     g.add_argument("--restart", action="store_true",
                    help="with --session: train the saved experiment again from its initial "
                    "(seeded) weights, dropping its history")

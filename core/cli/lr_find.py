@@ -14,7 +14,7 @@ from mlp_studio.core.errors import StudioError
 
 # Train options that write or continue a model: the range test changes no model.
 _REFUSED = {"export": "--export", "session": "--session", "save_session": "--save-session",
-            "restart": "--restart"}
+            "restart": "--restart", "checkpoint_budget": "--checkpoint-budget"}
 
 
 def add_lr_find_arguments(parser) -> None:

@@ -49,7 +49,8 @@ def run_pair_command(args) -> int:
     from mlp_studio.core.run_settings import RunSettings
 
     for given, what in ((args.export, "--export"), (args.session, "--session"),
-                        (args.save_session, "--save-session"), (args.restart, "--restart")):
+                        (args.save_session, "--save-session"), (args.restart, "--restart"),
+                        (args.checkpoint_budget is not None, "--checkpoint-budget")):
         if given:
             raise StudioError(f"pair compares two runs and keeps neither: leave out {what} "
                               "(train the run you want to keep with `mlp-studio train`).")

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlp_studio.core.checkpoints import DEFAULT_BUDGET_MB, check_budget
 from mlp_studio.core.cli.arguments import (
     NETWORK_OPTIONS,
     data_config_from_args,
@@ -69,12 +70,15 @@ def plan_outputs(args, data_dir: str | None, session: bool = False,
 
 def run_train(args) -> int:
     from mlp_studio.core.model import build_model, describe
+    from mlp_studio.core.run_recorder import RunRecorder
+    from mlp_studio.core.run_tree import RunTree
     from mlp_studio.core.session import Session
     from mlp_studio.core.training import Trainer
 
     data_config = data_config_from_args(args)
     train_config = train_config_from_args(args)
     outputs = plan_outputs(args, args.data, dataset=args.dataset)
+    budget = checkpoint_budget(args, outputs.session is not None) or DEFAULT_BUDGET_MB
 
     ds, data, source = load_training_data(args, data_config)
     train_config = loss_for_task(train_config, data.task)
@@ -85,14 +89,21 @@ def run_train(args) -> int:
 
     check_training_memory(spec, min(train_config.batch_size, len(data.x_train)),
                           train_config.optimizer)
+    tree = RunTree.new(budget) if outputs.session is not None else None
+    recorder = RunRecorder(tree, ProgressBar(not args.quiet)) if tree is not None else None
     trainer = Trainer(build_model(spec), data, train_config,
-                      on_event=ProgressBar(not args.quiet))
+                      on_event=recorder or ProgressBar(not args.quiet))
+    if recorder is not None:
+        recorder.begin(trainer)
     finished = trainer.run()
+    if recorder is not None:
+        recorder.end(trainer.best_epoch)
     session = Session(
         spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
         data_config, train_config, data.normalization, list(data.class_names),
         finished.history, trainer.best_state, trainer.best_epoch, len(finished.history.epochs),
         ds.source, optimizer_state=trainer.optimizer_state, data=source, table=ds.table,
+        run_tree=tree,
     )
     write_outputs(outputs, finished, session)
     return 1 if finished.diverged else 0
@@ -103,6 +114,8 @@ def run_train_session(args, given: set[str]) -> int:
     from mlp_studio.core.data_source import DataSource
     from mlp_studio.core.lineage import Lineage
     from mlp_studio.core.model import build_model, describe
+    from mlp_studio.core.run_recorder import RunRecorder
+    from mlp_studio.core.run_tree import RunTree
     from mlp_studio.core.session import Session, load_session
     from mlp_studio.core.training import Trainer
 
@@ -127,6 +140,7 @@ def run_train_session(args, given: set[str]) -> int:
     use_saved = saved is not None and args.data is None and args.dataset is None
     outputs = plan_outputs(args, saved.path or None if use_saved else args.data, session=True,
                            dataset=saved.dataset if use_saved else args.dataset)
+    budget = checkpoint_budget(args, True)
 
     ds, data, source = load_training_data(args, data_config, saved)
     input_size = int(data.x_train.shape[1])
@@ -156,19 +170,38 @@ def run_train_session(args, given: set[str]) -> int:
           f"train {len(data.x_train):,} val {len(data.x_val):,} test {len(data.x_test):,} | "
           f"network {describe(spec)}", file=sys.stderr)
 
-    trainer = Trainer(model, data, train_config, on_event=ProgressBar(not args.quiet),
+    # A continued session's run tree grows; a new or restarted one starts a tree.
+    tree = old.run_tree if continuing and old.run_tree is not None else RunTree.new()
+    if budget is not None:
+        tree.checkpoints.set_budget(budget)
+    recorder = RunRecorder(tree, ProgressBar(not args.quiet))
+    trainer = Trainer(model, data, train_config, on_event=recorder,
                       start_epoch=epochs_done, optimizer_state=lineage.optimizer_state)
+    recorder.begin(trainer, lineage)
     finished = trainer.run()
     lineage = lineage.extended(trainer, finished)  # the same bookkeeping as the app's
+    recorder.end(lineage.best_epoch)
     session = Session(
         spec, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
         data_config, train_config, data.normalization, list(data.class_names),
         lineage.history, lineage.best_state, lineage.best_epoch, lineage.epochs_done,
         ds.source, created=old.created if old is not None else "",
-        optimizer_state=lineage.optimizer_state, data=source, table=ds.table,
+        optimizer_state=lineage.optimizer_state, data=source, table=ds.table, run_tree=tree,
     )
     write_outputs(outputs, finished, session)
     return 1 if finished.diverged else 0
+
+
+def checkpoint_budget(args, saving: bool) -> float | None:
+    """--checkpoint-budget in MB, checked (None when not given); StudioError for a budget that
+    keeps nothing, or one without a session to keep the checkpoints in."""
+    given = getattr(args, "checkpoint_budget", None)
+    if given is None:
+        return None
+    if not saving:
+        raise StudioError("--checkpoint-budget sets how much of the run's checkpoints a "
+                          "session keeps: give --save-session FILE too (or --session FILE).")
+    return check_budget(given)
 
 
 def write_outputs(outputs: Outputs, finished, session) -> None:

@@ -1,0 +1,60 @@
+"""A session trained by `mlp-studio train --save-session` opens in the window with its
+checkpoints (issue 11): the scrubber lists every epoch, shows each, and branches from one."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from idx_fixtures import write_mnist_folder
+from mlp_studio.app.main_window import MainWindow
+from mlp_studio.core.cli import main
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args, **kwargs: QMessageBox.StandardButton.Discard)  # fmt: skip
+    window = MainWindow(QSettings(), autoload_data=False,
+                        recovery_path=Path(tempfile.mkdtemp()) / "recovery.mlps")
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
+        window.load_engine()
+    yield window
+    window.close()
+
+
+def test_the_scrubber_lists_the_epochs_of_a_command_line_session(qtbot, window, tmp_path):
+    data = write_mnist_folder(tmp_path / "mnist", 300, 60)
+    path = tmp_path / "cli.mlps"
+    assert main(["train", "--data", str(data), "--hidden", "8", "--epochs", "4",
+                 "--no-restore-best", "--quiet", "--save-session", str(path)]) == 0
+    assert window.file_actions.open_file(path, ask=False)
+
+    timeline, scrubber = window.state.timeline, window.panels["training"].scrubber
+    assert [(c.kind, c.epoch) for c in timeline.checkpoints()] == [
+        ("start", 0), ("epoch", 1), ("epoch", 2), ("epoch", 3), ("epoch", 4)]
+    scrubber.refresh()
+    assert scrubber.slider.isEnabled() and scrubber.slider.maximum() == 5  # + the latest
+    assert scrubber.position.text() == "latest (4 epochs)"
+
+    scrubber.slider.setValue(2)
+    qtbot.waitUntil(lambda: timeline.viewed is not None)
+    chosen = timeline.viewed
+    assert chosen.epoch == 2 and "epoch 2" in scrubber.position.text()
+    for name, value in chosen.weights.items():
+        assert window.state.model.state_dict()[name].numpy().tobytes() == value.tobytes()
+
+    assert timeline.branch()
+    tree = timeline.tree
+    assert tree.current == 2 and tree.runs[2].fork == (2, 0)
+    assert window.state.epochs_done == 2
+    first = tree.checkpoints.of_run(2)[0]
+    for name, value in chosen.weights.items():
+        assert np.array_equal(first.weights[name], value)
