@@ -8,7 +8,9 @@ A session file is a zip archive (see docs/session-format.md) of
 - `optimizer.safetensors` (optional): where the optimizer left off (e.g. Adam's moments), so a
   continued run does not start it afresh;
 - `runs.json` and `runs.safetensors` (optional): the run tree and its checkpoints
-  (core.run_tree_files).
+  (core.run_tree_files);
+- `pairs.json` and `pairs.safetensors` (optional): the Compare dock's paired runs
+  (core.paired_files).
 
 Nothing in a session is code: JSON and safetensors only, never pickle. The GUI and the CLI
 (`mlp-studio train --session FILE`) read and write the same files.
@@ -24,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlp_studio.core import paired_files
 from mlp_studio.core.bundle import app_version, check_weights, code_file_refusal
 from mlp_studio.core.data import DataConfig, Normalization
 from mlp_studio.core.data_source import DataSource
@@ -95,6 +98,8 @@ class Session:
     # Every run's checkpoints and how runs branched (core.run_tree; the current run's own
     # weights, history and optimizer are the fields above). None: no tree was kept.
     run_tree: RunTree | None = None
+    # The Compare dock's paired runs (core.paired_files); None: no comparison was kept.
+    pairs: paired_files.SavedPairs | None = None
 
 
 def now() -> str:
@@ -175,6 +180,10 @@ def session_bytes(session: Session) -> bytes:
             doc, tensors = tree_members(session.run_tree)
             _write_member(zf, TREE_JSON, doc, stamp, zipfile.ZIP_DEFLATED)
             _write_member(zf, TREE_TENSORS, tensors, stamp, zipfile.ZIP_STORED)
+        if session.pairs is not None:
+            doc, tensors = paired_files.pairs_members(session.pairs)
+            _write_member(zf, paired_files.PAIRS_JSON, doc, stamp, zipfile.ZIP_DEFLATED)
+            _write_member(zf, paired_files.PAIRS_TENSORS, tensors, stamp, zipfile.ZIP_STORED)
     return buffer.getvalue()
 
 
@@ -274,6 +283,7 @@ def load_session(path: str | Path) -> Session:
                 session.optimizer_state = _read_optimizer(zf, meta["optimizer"], session)
             if TREE_JSON in names and TREE_TENSORS in names:
                 session.run_tree = _read_tree(zf, session.spec)
+            session.pairs = paired_files.read_pairs_member(zf)
     except SessionError as err:
         raise SessionError(f"Cannot open {path}: {err}.") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:

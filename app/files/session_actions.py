@@ -106,6 +106,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
         state.dataChanged.connect(lambda _data: self._update_actions())  # export needs data
         state.playgroundSettingsChanged.connect(self._changed)
         state.sourceChanged.connect(self._changed)
+        state.paired.pairFinished.connect(self._changed)  # sessions keep the comparison
         if controller is not None:
             controller.epochEnded.connect(self.autosave)
             controller.finished.connect(self.on_finished)
@@ -200,6 +201,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
             playground=self._playground_settings(),
             optimizer_state=self._optimizer_state(model),
             run_tree=state.timeline.saved_tree(),
+            pairs=state.paired.saved(),
         )
 
     def _table_of(self, model):
@@ -260,6 +262,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
             # Its next run continues the epoch count and the optimizer.
             state.set_model(model, session.normalization, lineage, session.class_names)
             state.timeline.restore(session.run_tree)
+            state.paired.restore(session.pairs)
         finally:
             self._applying = False
         self._created = session.created
@@ -283,6 +286,7 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
             state.set_train_config(TrainConfig())
             state.set_data_config(DataConfig())
             state.set_model(None)
+            state.paired.restore(None)
 
         self.start_untitled(start, "New session")
         return True

@@ -13,6 +13,7 @@ import copy
 import math
 
 from mlp_studio.app.model.checkpoint_view import Timeline
+from mlp_studio.app.model.paired_runs import PairedRuns
 from mlp_studio.app.model.undo_commands import DataEdit, GoBack, SettingsEdit, SpecEdit
 from mlp_studio.core.data import DataConfig, Normalization, PreparedData
 from mlp_studio.core.data_source import DataSource
@@ -82,6 +83,8 @@ class Experiment(QObject):
         self._data_source: DataSource | None = None
         self._probe_index: int | None = None
         self.timeline = Timeline(self)  # checkpoints, the one shown, the run tree
+        # "Duplicate with one change" (the Compare panel): never trains beside the run above.
+        self.paired = PairedRuns(self, other_run=lambda: self._training)
 
     # ---- network spec (undoable) ----
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from mlp_studio.core.data import PreparedData
 from mlp_studio.core.errors import StudioError
@@ -25,6 +26,7 @@ from mlp_studio.core.paired import (
     initial_models,
     summarize,
 )
+from mlp_studio.core.paired_files import SavedPairs
 from mlp_studio.core.run_checks import run_problems
 from mlp_studio.core.seed_summary import SeedSummary
 from mlp_studio.core.threads import training_threads
@@ -37,6 +39,11 @@ log = logging.getLogger(__name__)
 POLL_MS = 100  # the views follow epochs, not batches: ten looks a second are plenty
 STOP_TIMEOUT = 5.0  # s after Stop before a silent child is ended
 MAX_SEEDS = 10
+BUSY = ("The studio's run is training (or paused): stop it with Stop before training a "
+        "comparison, so that neither run slows the other.")
+# What the studio's Train says while a comparison trains.
+PAIR_BUSY = ("A comparison is training in the Compare panel: stop it there (or wait for it "
+             "to finish) before training here, so that neither run slows the other.")
 
 
 class PairedRuns(QObject):
@@ -50,13 +57,19 @@ class PairedRuns(QObject):
     stateChanged = Signal(str)  # "idle" | "running" | "stopping"
     failed = Signal(str)  # a message for the user
 
-    def __init__(self, parent: QObject | None = None, threads: int | None = None):
+    def __init__(self, parent: QObject | None = None, threads: int | None = None,
+                 other_run: Callable[[], bool] = lambda: False):
         super().__init__(parent)
         self.threads = threads or training_threads()
+        # Whether the studio's own run trains (or is paused): a pair never trains beside it,
+        # which would halve both runs' speed and make their timings meaningless.
+        self._other_run = other_run
         self.plan: PairPlan | None = None
         self.data: PreparedData | None = None
         self.results: list[PairResult] = []
-        self.models: list[tuple[MLP, MLP]] = []  # each finished pair's trained models
+        # Each finished pair's trained models (None: a reopened session did not keep them).
+        self.models: list[tuple[MLP, MLP] | None] = []
+        self.task = "classification"  # of the comparison's data: which metric it ranks by
         self.live: dict[str, list] = {"A": [], "B": []}  # EpochRecords of the pair going on
         self._state = "idle"
         self._target = 0  # seeds to reach
@@ -86,9 +99,31 @@ class PairedRuns(QObject):
     def summary(self) -> SeedSummary | None:
         if not self.results:
             return None
-        metric = "loss" if self.data is not None and self.data.task == "regression" else \
-            "accuracy"
-        return summarize(self.results, metric)
+        return summarize(self.results, "loss" if self.task == "regression" else "accuracy")
+
+    # ---- sessions
+
+    def saved(self) -> SavedPairs | None:
+        """The comparison's finished pairs, for a session (None: nothing to keep)."""
+        if self.plan is None or not self.results:
+            return None
+        return SavedPairs(self.plan, list(self.results), list(self.models), self.task)
+
+    def restore(self, saved: SavedPairs | None) -> None:
+        """An opened session's comparison (None: none, the dock empties). A comparison still
+        training is stopped first: the session replaces the experiment it compared."""
+        self.shutdown()
+        self.plan = None if saved is None else saved.plan
+        self.results = [] if saved is None else list(saved.results)
+        self.models = [] if saved is None else list(saved.models)
+        self.task = "classification" if saved is None else saved.task
+        self.data = None  # the session's data loads in the Data panel: a repeat takes it then
+        self.live = {"A": [], "B": []}
+        self.planChanged.emit(self.plan)
+        for result in self.results:
+            self.pairFinished.emit(result)
+        n = len(self.results)
+        self.progress.emit(f"{n} seed{'s' if n != 1 else ''} from the session." if n else "")
 
     # ---- control
 
@@ -96,6 +131,8 @@ class PairedRuns(QObject):
         """A new comparison over `seeds` seeds; False (and `failed`) if it cannot start."""
         if self.running:
             self.failed.emit("A comparison is still training: stop it first.")
+            return False
+        if self._refused():
             return False
         problems = []
         for settings in (plan.base, plan.changed):
@@ -105,12 +142,16 @@ class PairedRuns(QObject):
             self.failed.emit("Cannot train the pair: " + " ".join(problems))
             return False
         self.plan, self.data, self.results, self.models = plan, data, [], []
+        self.task = data.task
         self.planChanged.emit(plan)
         return self.repeat(seeds)
 
-    def repeat(self, seeds: int) -> bool:
-        """Train the current comparison until it has `seeds` seeds (the ones it has stay)."""
-        if self.plan is None or self.running:
+    def repeat(self, seeds: int, data: PreparedData | None = None) -> bool:
+        """Train the current comparison until it has `seeds` seeds (the ones it has stay).
+        `data`: what to train on when the comparison has none (one reopened from a session)."""
+        if self.plan is None or self.running or self._refused():
+            return False
+        if self.data is None and not self._take_data(data):
             return False
         if not 1 <= seeds <= MAX_SEEDS:
             self.failed.emit(f"Choose from 1 to {MAX_SEEDS} seeds (3-5 show the seed noise).")
@@ -147,6 +188,31 @@ class PairedRuns(QObject):
             if time.monotonic() >= deadline:
                 break
         self._end_run()
+
+    def _take_data(self, data: PreparedData | None) -> bool:
+        """A reopened comparison's data for more seeds: the loaded data, if the pair fits it."""
+        plan = self.plan
+        problem = ""
+        if plan.setting.kind == "data":
+            problem = (f"This comparison changes a data setting ({plan.setting.name}): repeat "
+                       "it with `mlp-studio pair`, which prepares each run's data.")
+        elif data is None:
+            problem = "Load the comparison's data first (the Data panel, or Playground points)."
+        else:
+            found = run_problems(plan.base.spec, plan.base.train, data)
+            if found:
+                problem = "The loaded data does not fit this comparison: " + " ".join(found)
+        if problem:
+            self.failed.emit(problem)
+            return False
+        self.data, self.task = data, data.task
+        return True
+
+    def _refused(self) -> bool:
+        if not self._other_run():
+            return False
+        self.failed.emit(BUSY)
+        return True
 
     # ---- the runs
 

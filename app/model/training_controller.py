@@ -17,6 +17,7 @@ import time
 
 import torch
 from mlp_studio.app.model.experiment import Experiment
+from mlp_studio.app.model.paired_runs import PAIR_BUSY
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.lineage import epoch_record
 from mlp_studio.core.run_checks import run_problems
@@ -119,7 +120,8 @@ class TrainingController(QObject):
     def problems(self) -> list[str]:
         """Everything that stops a run from starting, each a message the user can act on."""
         state = self.state
-        problems = run_problems(state.spec, state.train_config, state.data)
+        problems = [PAIR_BUSY] if state.paired.running else []
+        problems += run_problems(state.spec, state.train_config, state.data)
         if state.data_out_of_date():
             problems.append("The data settings changed after this data was prepared: train "
                             "once the Data panel has prepared the new ones (the status bar "

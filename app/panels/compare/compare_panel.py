@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 
 from mlp_studio.app.model.experiment import Experiment
-from mlp_studio.app.model.paired_runs import MAX_SEEDS, PairedRuns
+from mlp_studio.app.model.paired_runs import BUSY, MAX_SEEDS, PairedRuns
 from mlp_studio.app.panels.compare.pair_boundaries import BoundaryPair
 from mlp_studio.app.panels.compare.pair_dialog import PairDialog
 from mlp_studio.app.panels.compare.pair_plots import (
@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+REPEAT_TIP = ("Train the same pair with further seeds (each one higher) to see whether the "
+              "difference is larger than seed noise")
 EMPTY = ("No comparison yet. <b>Duplicate with one change…</b> trains the current network and "
          "settings twice, once with one setting changed (activation, optimizer, learning rate, "
          "depth, batch norm, dropout, …), from the same seed, initial weights and batch order, "
@@ -47,7 +49,7 @@ class ComparePanel(QWidget):
     def __init__(self, state: Experiment, parent=None):
         super().__init__(parent)
         self.state = state
-        self.runs = PairedRuns(self)
+        self.runs: PairedRuns = state.paired  # the experiment's: sessions keep its pairs
         self._dialog: PairDialog | None = None
 
         self.duplicate_button = QPushButton("Duplicate with one change…")
@@ -57,8 +59,6 @@ class ComparePanel(QWidget):
         self.seeds_box.setValue(3)
         self.seeds_box.setSuffix(" seeds")
         self.repeat_button = QPushButton("Repeat over")
-        self.repeat_button.setToolTip("Train the same pair with further seeds (each one higher) "
-                                      "to see whether the difference is larger than seed noise")
         self.repeat_button.clicked.connect(self.repeat)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.runs.stop)
@@ -128,8 +128,9 @@ class ComparePanel(QWidget):
         self.runs.pairFinished.connect(self._on_pair)
         self.runs.stateChanged.connect(self._update_buttons)
         self.runs.failed.connect(self._on_failed)
+        state.trainingChanged.connect(self._on_training)
         self._on_plan(None)
-        self._update_buttons("idle")
+        self._update_buttons()
 
     # ---- actions
 
@@ -141,6 +142,9 @@ class ComparePanel(QWidget):
     def duplicate_with_one_change(self) -> None:
         """Ask for the one change, then train both runs."""
         if self.runs.running:
+            return
+        if self.state.training:
+            self._on_failed(BUSY)
             return
         if self.state.data is None:
             self._on_failed("Load data first (the Data panel, or Playground points): a pair "
@@ -164,19 +168,28 @@ class ComparePanel(QWidget):
 
     @Slot()
     def repeat(self) -> None:
-        self.runs.repeat(self.seeds_box.value())
+        self.runs.repeat(self.seeds_box.value(), self.state.data)
 
     def shutdown(self) -> None:
         self.runs.shutdown()
 
     # ---- showing
 
-    def _update_buttons(self, run_state: str) -> None:
-        idle = run_state == "idle"
+    @Slot(bool)
+    def _on_training(self, _active: bool) -> None:
+        self._update_buttons()
+
+    def _update_buttons(self, run_state: str | None = None) -> None:
+        run_state = run_state or self.runs.state
+        # The studio's own run and a pair never train at once (app.model.paired_runs).
+        free = not self.state.training
+        idle = run_state == "idle" and free
         self.duplicate_button.setEnabled(idle)
         self.repeat_button.setEnabled(idle and self.runs.plan is not None)
         self.seeds_box.setEnabled(idle and self.runs.plan is not None)
         self.stop_button.setEnabled(run_state == "running")
+        self.duplicate_button.setToolTip("" if free else BUSY)
+        self.repeat_button.setToolTip(REPEAT_TIP if free else BUSY)
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(message)
@@ -242,9 +255,10 @@ class ComparePanel(QWidget):
         self._show_boundaries(result, self.runs.models[index])
 
     def _show_boundaries(self, result: PairResult, models) -> None:
-        state, data = self.state, self.runs.data
+        state, data = self.state, self.runs.data or self.state.data  # reopened: the loaded
         names = state.feature_names
-        show = state.source == "playground" and data is not None and bool(names)
+        show = (models is not None and state.source == "playground" and data is not None
+                and bool(names) and data.x_train.shape[1] == result.plan.base.spec.input_size)
         self.boundaries.setVisible(show)
         if show:
             self.boundaries.show_models(models, (result.a.label, result.b.label), names,
