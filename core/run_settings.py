@@ -2,9 +2,10 @@
 "hidden", "batch-size", ...): read one from a run's settings, parse a value written as text,
 apply it to a copy.
 
-Paired runs (core.paired) change exactly one of them; a sweep varies several. Values are parsed
-by the `train` command's own parser (core.cli.arguments), so a value means the same here as on
-its command line and is checked against the same choices.
+The one table of them (SETTINGS): paired runs (core.paired) change exactly one, a sweep
+(core.sweep_space) varies several, both through it. Values are parsed by the `train` command's
+own parser (core.cli.arguments), so a value means the same here as on its command line and is
+checked against the same choices.
 """
 
 from __future__ import annotations
@@ -228,6 +229,11 @@ _ALL = [
     _training("optimizer", "Optimizer"),
     _training("lr", "Learning rate"),
     _training("momentum", "Momentum"),
+    _training("rho", "RMSprop decay (rho)"),
+    _training("epsilon", "Epsilon (RMSprop, Adam)"),
+    Setting("epsilon-in-sqrt", "training", "Epsilon inside the square root (Keras)",
+            lambda s: s.train.epsilon_in_sqrt,
+            lambda s, v: replace(s, train=replace(s.train, epsilon_in_sqrt=v)), flag=True),
     _training("weight-decay", "Weight decay (L2)"),
     _training("l1", "L1 penalty"),
     _training("loss", "Loss"),
@@ -237,6 +243,7 @@ _ALL = [
     _training("batch-size", "Batch size"),
     _training("epochs", "Epochs"),
     _training("best-by", "Best epoch by"),
+    _training("divergence-factor", "Divergence factor"),
     Setting("normalization", "data", "Input normalization",
             _data_value(lambda d: d.normalization),
             lambda s, v: replace(s, data=replace(s.data, normalization=v))),
@@ -246,8 +253,8 @@ _ALL = [
 SETTINGS: dict[str, Setting] = {s.name: s for s in _ALL}
 # What a pair or a sweep keeps or repeats over, never a setting it varies.
 NOT_SETTINGS = {
-    "seed": "The seed is what both runs share: to see how much the seed matters, repeat the "
-            "comparison over several seeds (--seeds N).",
+    "seed": "The seed is what runs are compared at, not a setting to vary: to see how much it "
+            "matters, repeat the comparison over several seeds (--seeds N).",
     "device": "The device changes speed, not what is learnt: choose another setting.",
 }
 

@@ -13,7 +13,6 @@ sweep pointed at the same study name is refused rather than mixing results.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import time
@@ -23,7 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlp_studio.core.errors import StudioError
-from mlp_studio.core.sweep_space import NOT_SWEPT, Param, extreme_values, grid_size, with_value
+from mlp_studio.core.sweep_space import (
+    NOT_SWEPT,
+    Param,
+    base_settings,
+    data_options,
+    extreme_values,
+    grid_size,
+    trial_run,
+)
 
 METRICS = {"val-accuracy": "maximize", "val-loss": "minimize"}
 SAMPLERS = ("tpe", "random", "grid")
@@ -58,12 +65,6 @@ class Sweep:
 
 def check_sweep(sweep: Sweep) -> None:
     """StudioError for a sweep that cannot run, before any data is loaded."""
-    from mlp_studio.core.cli.arguments import (
-        data_config_from_args,
-        spec_from_args,
-        train_config_from_args,
-    )
-
     if sweep.trials < 1:
         raise StudioError(f"--trials {sweep.trials}: a sweep needs at least 1 trial.")
     if sweep.metric not in METRICS:
@@ -79,16 +80,11 @@ def check_sweep(sweep: Sweep) -> None:
         raise StudioError(f"--param {twice[0]} is given twice: give each setting once (list "
                           "all its values in one SPEC).")
 
-    def check(args: argparse.Namespace) -> None:  # the engine's own checks, nothing repeated
-        spec_from_args(args, 10, 784)
-        train_config_from_args(args)
-        data_config_from_args(args)
-
-    check(sweep.base)
+    base = base_settings(sweep.base)  # the engine's own checks, nothing repeated
     for param in sweep.params:
         for value in extreme_values(param):
             try:
-                check(with_value(sweep.base, param, value))
+                param.apply(base, value)
             except StudioError as err:
                 raise StudioError(f"--param {param.text()}: with {param.name} {value}: "
                                   f"{err}") from None
@@ -233,25 +229,23 @@ class _Reporter:
 
 def run_trial(trial, sweep: Sweep, data: _Data) -> float:
     """One trial: its settings, the Trainer, the best epoch's metric."""
-    from mlp_studio.core.cli.arguments import spec_from_args, train_config_from_args
     from mlp_studio.core.limits import check_training_memory
     from mlp_studio.core.model import build_model
     from mlp_studio.core.sweep_storage import tag_trial
     from mlp_studio.core.training import Trainer
 
     tag_trial(trial)
-    args = copy.deepcopy(sweep.base)
-    for param in sweep.params:
-        param.apply(args, param.suggest(trial))
+    values = {param.name: param.suggest(trial) for param in sweep.params}
     try:
-        prepared = data.get(args)
+        prepared = data.get(data_options(sweep.base, sweep.params, values))
         if not len(prepared.x_val):
             raise StudioError("The validation set is empty, and a sweep ranks trials by it: "
                               "raise --val-fraction or the validation percentage.")
         if prepared.task == "regression" and sweep.metric == "val-accuracy":
             raise StudioError("Regression has no accuracy: sweep with --metric val-loss.")
-        spec = spec_from_args(args, prepared.num_classes, int(prepared.x_train.shape[1]))
-        config = train_config_from_args(args)
+        run = trial_run(sweep.base, sweep.params, values, int(prepared.x_train.shape[1]),
+                        prepared.num_classes)
+        spec, config = run.spec, run.train
         check_training_memory(spec, min(config.batch_size, len(prepared.x_train)),
                               config.optimizer)
         reporter = _Reporter(trial, sweep.metric)

@@ -74,11 +74,8 @@ def options_from_settings(spec: NetworkSpec, train: TrainConfig, data: DataConfi
 def trial_settings(sweep: Sweep, params: dict[str, Any], input_size: int,
                    output_size: int) -> tuple[NetworkSpec, TrainConfig]:
     """The network and training settings of the trial with `params` (SpecError if they
-    cannot run)."""
-    from mlp_studio.core.cli.arguments import spec_from_args, train_config_from_args
+    cannot run), as its worker trained them (core.sweep_space.trial_run)."""
+    from mlp_studio.core.sweep_space import trial_run
 
-    args = copy.deepcopy(sweep.base)
-    for param in sweep.params:
-        if param.name in params:
-            param.apply(args, params[param.name])
-    return spec_from_args(args, output_size, input_size), train_config_from_args(args)
+    run = trial_run(sweep.base, sweep.params, params, input_size, output_size)
+    return run.spec, run.train

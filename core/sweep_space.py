@@ -1,11 +1,12 @@
 """What a sweep varies: `--param NAME=SPEC` parsed against the train command's own options.
 
 SPEC is `LOW..HIGH` (uniform), `LOW..HIGH:log` (log-uniform, for rates) or `A,B,C` (choices).
-NAME is any option of `mlp-studio train` (lr, hidden, activation, dropout, batch-size, ...): its
-type, allowed values and checks come from the train parser and the engine's configurations, so
-nothing here repeats them. For options that take a list per layer (hidden, dropout, activation)
-a number applies to every layer of the fixed network, and a choice may spell a whole list with
-`/` between layers: `hidden=64,128,256/128`.
+NAME is a setting of core.run_settings (lr, hidden, activation, dropout, batch-size, optimizer,
+weight-decay, ...), the same table paired runs change one setting of: a trial's values are
+applied through it to the run's settings, and each option's type and allowed values come from
+the train parser, so nothing here repeats them. For options that take a list per layer (hidden,
+dropout, activation) a number applies to every layer of the fixed network, and a choice may
+spell a whole list with `/` between layers: `hidden=64,128,256/128`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlp_studio.core.errors import StudioError
+from mlp_studio.core.run_settings import SETTINGS, RunSettings, Setting
 
 # Options that say where data or output goes, or which machine trains and on how many
-# threads: never swept. A preset is applied to the fixed options before the sweep starts.
+# threads: never part of what makes two sweeps the same study. A preset is applied to the
+# fixed options before the sweep starts.
 NOT_SWEPT = frozenset({"data", "no_download", "device", "threads", "help", "preset"})
-# List options whose items are not per layer: one number for all of them means nothing.
-WHOLE_LISTS = frozenset({"percentages", "keep_fractions"})
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
@@ -40,6 +41,12 @@ class Option:
     @property
     def name(self) -> str:
         return self.flag[2:]
+
+    @property
+    def setting(self) -> Setting:
+        """How a value changes a run's settings (looked up, not kept: a sweep travels to its
+        worker processes pickled, and settings hold functions)."""
+        return SETTINGS[self.name]
 
     @property
     def numeric(self) -> bool:
@@ -85,9 +92,9 @@ class Param:
                               "--sampler tpe or random.")
         return list(self.choices)
 
-    def apply(self, args: argparse.Namespace, value: Any) -> None:
-        """Set this trial's `value` on the train options `args` (in place)."""
-        setattr(args, self.option.dest, option_value(self.option, value, args))
+    def apply(self, settings: RunSettings, value: Any) -> RunSettings:
+        """A copy of `settings` with this trial's `value` (SpecError if it cannot run)."""
+        return self.option.setting.apply(settings, setting_value(self.option, value, settings))
 
 
 def _show(value: Any) -> str:
@@ -99,13 +106,12 @@ def _show(value: Any) -> str:
 
 
 def train_options(parser: argparse.ArgumentParser) -> dict[str, Option]:
-    """The sweepable options of a parser holding the train arguments, by name ("batch-size")."""
+    """The sweepable options of a parser holding the train arguments, by name ("batch-size"):
+    the settings of core.run_settings, typed as the parser reads them."""
     options = {}
     for action in parser._actions:  # argparse has no public list of its options
-        if action.dest in NOT_SWEPT or action.dest in WHOLE_LISTS or not action.option_strings:
-            continue
         flag = next((s for s in action.option_strings if s.startswith("--")), None)
-        if flag is None:
+        if flag is None or flag[2:] not in SETTINGS:
             continue
         kind = _kind(action)
         if kind is None:
@@ -128,13 +134,14 @@ def _kind(action: argparse.Action) -> str | None:
     return None
 
 
-def option_value(option: Option, value: Any, args: argparse.Namespace) -> Any:
-    """What argparse would have given `option` for a trial's value (a number for a list option
-    means that number for every layer of the fixed list in `args`)."""
+def setting_value(option: Option, value: Any, settings: RunSettings) -> Any:
+    """What the option's setting takes for a trial's value: a list per layer for a list option
+    (a number means that number for every hidden layer of `settings`; `256/128` one per layer),
+    `relu/tanh` as `relu,tanh`."""
     if option.kind in ("ints", "floats"):
         if isinstance(value, str):
             return option.parse(value.replace("/", ","))
-        return [value] * max(1, len(getattr(args, option.dest) or [None]))
+        return [value] * max(1, len(settings.spec.hidden))
     if option.kind == "text" and option.dest == "activation" and isinstance(value, str):
         return value.replace("/", ",")
     return value
@@ -233,10 +240,39 @@ def _allowed(option: Option) -> str:
     return f" (one of: {', '.join(option.choices)})" if option.choices else ""
 
 
-def with_value(args: argparse.Namespace, param: Param, value: Any) -> argparse.Namespace:
-    """A copy of `args` with `param` set to `value`."""
+def base_settings(args: argparse.Namespace, input_size: int = 784,
+                  output_size: int = 10) -> RunSettings:
+    """The run the fixed train options `args` describe, by the train command's own conversions
+    (StudioError if they cannot make one)."""
+    from mlp_studio.core.cli.arguments import (
+        data_config_from_args,
+        spec_from_args,
+        train_config_from_args,
+    )
+
+    return RunSettings(spec_from_args(args, output_size, input_size),
+                       train_config_from_args(args), data_config_from_args(args))
+
+
+def trial_run(args: argparse.Namespace, params: list[Param], values: dict[str, Any],
+              input_size: int, output_size: int) -> RunSettings:
+    """The run of a trial: the fixed options' run with each param's value in `values` applied
+    (SpecError if it cannot run)."""
+    settings = base_settings(args, input_size, output_size)
+    for param in params:
+        if param.name in values:
+            settings = param.apply(settings, values[param.name])
+    return settings
+
+
+def data_options(args: argparse.Namespace, params: list[Param],
+                 values: dict[str, Any]) -> argparse.Namespace:
+    """A copy of `args` with the trial's data settings (normalization, remedy) in place, for
+    whatever prepares the trial's data from the train options."""
     out = copy.deepcopy(args)
-    param.apply(out, value)
+    for param in params:
+        if param.option.setting.kind == "data" and param.name in values:
+            setattr(out, param.option.dest, values[param.name])
     return out
 
 

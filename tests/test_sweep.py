@@ -9,7 +9,7 @@ from idx_fixtures import write_mnist_folder
 from mlp_studio.core.cli import main
 from mlp_studio.core.cli.arguments import _add_train_arguments, _Parser
 from mlp_studio.core.errors import StudioError
-from mlp_studio.core.sweep_space import option_value, parse_param, train_options
+from mlp_studio.core.sweep_space import parse_param, setting_value, train_options
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,29 @@ def test_specs_parse_with_the_train_options_types(options):
 
 
 def test_a_number_for_a_list_option_applies_to_every_layer(options):
-    import argparse
+    from mlp_studio.core.model import LayerSpec, NetworkSpec
+    from mlp_studio.core.run_settings import RunSettings
+    from mlp_studio.core.train_config import TrainConfig
 
-    args = argparse.Namespace(hidden=[256, 128], dropout=[0.0], activation="relu")
-    assert option_value(options["hidden"], 64, args) == [64, 64]
-    assert option_value(options["hidden"], "256/128", args) == [256, 128]
-    assert option_value(options["dropout"], 0.25, args) == [0.25]
-    assert option_value(options["activation"], "relu/tanh", args) == "relu,tanh"
+    settings = RunSettings(NetworkSpec(hidden=[LayerSpec(256), LayerSpec(128)]), TrainConfig())
+    assert setting_value(options["hidden"], 64, settings) == [64, 64]
+    assert setting_value(options["hidden"], "256/128", settings) == [256, 128]
+    assert setting_value(options["dropout"], 0.25, settings) == [0.25, 0.25]
+    assert setting_value(options["activation"], "relu/tanh", settings) == "relu,tanh"
+    # Applied through the settings table pairs use: the layers keep everything else.
+    wider = parse_param("hidden=64,512", options).apply(settings, 512)
+    assert [layer.units for layer in wider.spec.hidden] == [512, 512]
+    assert wider.train == settings.train
+
+
+def test_sweeps_and_pairs_share_one_table_of_settings(options):
+    from mlp_studio.core.run_settings import SETTINGS
+
+    assert set(options) == set(SETTINGS)  # every setting a pair can change, a sweep can vary
+    assert all(options[name].setting is SETTINGS[name] for name in options)
+    for name in ("seed", "device", "data", "split", "val-fraction"):
+        with pytest.raises(StudioError, match="unknown setting"):
+            parse_param(f"{name}=1,2", options)
 
 
 @pytest.mark.parametrize("spec, words", [
