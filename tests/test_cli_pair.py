@@ -74,7 +74,8 @@ def test_a_data_change_prepares_the_data_again(small_mnist, tmp_path):
     (["--change", "lr"], "is not NAME=VALUE"),
     (["--change", "seed=3"], "repeat the comparison over several seeds (--seeds N)"),
     (["--change", "lr=0.1", "--seeds", "0"], "--seeds 0: give a number from 1 to 20"),
-    (["--change", "lr=0.1", "--save-session", "x.mlps"], "leave out --save-session"),
+    (["--change", "lr=0.1", "--export", "x.onnx"], "leave out --export"),
+    (["--change", "lr=0.1", "--save-session", "x.txt"], "--save-session"),
     ([], "the following arguments are required: --change"),
 ])
 def test_bad_pairs_exit_2_with_one_line(small_mnist, capsys, extra, text):

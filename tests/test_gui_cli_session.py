@@ -1,5 +1,6 @@
-"""A session trained by `mlp-studio train --save-session` opens in the window with its
-checkpoints (issue 11): the scrubber lists every epoch, shows each, and branches from one."""
+"""Sessions written by the command line open in the window as the app keeps them (issue 11):
+`train --save-session` with its checkpoints (the scrubber lists every epoch, shows each, and
+branches from one), `pair --save-session` with its comparison in the Compare panel."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ def test_the_scrubber_lists_the_epochs_of_a_command_line_session(qtbot, window, 
     first = tree.checkpoints.of_run(2)[0]
     for name, value in chosen.weights.items():
         assert np.array_equal(first.weights[name], value)
+
+
+def test_a_pair_saved_by_the_command_line_opens_in_the_compare_panel(window, tmp_path):
+    data = write_mnist_folder(tmp_path / "mnist", 300, 60)
+    path = tmp_path / "pair.mlps"
+    assert main(["pair", "--data", str(data), "--hidden", "8", "--epochs", "2", "--seeds", "2",
+                 "--change", "optimizer=sgd", "--quiet", "--save-session", str(path)]) == 0
+    assert window.file_actions.open_file(path, ask=False)
+    panel = window.panels["compare"]
+    assert panel.body.isVisibleTo(panel) and "optimizer=sgd" in panel.title.text()
+    assert panel.shown_box.count() == 2 and panel.seeds.table.rowCount() == 3
+    assert panel.status.text() == "2 seeds from the session."
+    assert window.state.epochs_done == 2  # run A is the studio's model

@@ -40,7 +40,7 @@ def add_pair_arguments(parser) -> None:
 
 
 def run_pair_command(args) -> int:
-    from mlp_studio.core.cli.train_data import data_folder
+    from mlp_studio.core.cli.train_data import data_folder, source_of
     from mlp_studio.core.data import prepare_dataset
     from mlp_studio.core.dataset import load_data
     from mlp_studio.core.model import describe
@@ -49,11 +49,12 @@ def run_pair_command(args) -> int:
     from mlp_studio.core.run_settings import RunSettings
 
     for given, what in ((args.export, "--export"), (args.session, "--session"),
-                        (args.save_session, "--save-session"), (args.restart, "--restart"),
+                        (args.restart, "--restart"),
                         (args.checkpoint_budget is not None, "--checkpoint-budget")):
         if given:
-            raise StudioError(f"pair compares two runs and keeps neither: leave out {what} "
-                              "(train the run you want to keep with `mlp-studio train`).")
+            raise StudioError(f"pair compares two runs: leave out {what} (--save-session FILE "
+                              "keeps the comparison; train a run to continue or export with "
+                              "`mlp-studio train`).")
     if not 1 <= args.seeds <= MAX_SEEDS:
         raise StudioError(f"--seeds {args.seeds}: give a number from 1 to {MAX_SEEDS} "
                           "(3-5 is enough to see seed noise).")
@@ -63,11 +64,16 @@ def run_pair_command(args) -> int:
     # Checked before the data loads: a bad change is said at once.
     plan_pair(RunSettings(spec_from_args(args, classes, 784), train_config, data_config),
               name, value)
-    metrics = None
+    metrics = save = None
+    named = []
     if args.metrics_json is not None:
         metrics = plan_output(args.metrics_json, "--metrics-json", allow_stdout=True)
-        check_distinct([("--metrics-json", metrics)], input_folders=[
-            ("the data folder", data_folder(args.data, args.dataset))])
+        named.append(("--metrics-json", metrics))
+    if args.save_session is not None:
+        save = plan_output(args.save_session, "--save-session", (".mlps",))
+        named.append(("--save-session", save))
+    check_distinct(named, input_folders=[("the data folder",
+                                          data_folder(args.data, args.dataset))])
 
     # The same data options as `train` (MNIST, its families, an image folder).
     dataset = load_data(args.data, dataset=args.dataset, image_size=args.image_size,
@@ -106,7 +112,9 @@ def run_pair_command(args) -> int:
         print(fingerprint_lines(result), file=out)
         print(side_by_side(result, first.class_names), file=out)
 
-    results = repeat_pair(plan, args.seeds, data_for, on_event, on_pair)
+    trained = []  # each run's trainer, A then B for every seed (for --save-session)
+    results = repeat_pair(plan, args.seeds, data_for, on_event, on_pair,
+                          trained.append if save is not None else None)
     metric = "loss" if first.task == "regression" else "accuracy"
     summary = summarize(results, metric)
     if args.seeds > 1:
@@ -115,7 +123,33 @@ def run_pair_command(args) -> int:
         report = pair_report(results, summary, first.class_names)
         write_output(metrics, (json.dumps(report, indent=2) + "\n").encode())
         print(f"wrote metrics {metrics.given}", file=sys.stderr)
+    if save is not None:
+        from mlp_studio.core.session import save_session
+
+        save_session(pair_session(results, trained, first, dataset, source_of(args, dataset)),
+                     save.path)
+        print(f"saved session {terminal_safe(save.given)} (run A as the current model, the "
+              "comparison in the Compare panel)", file=sys.stderr)
     return 1 if any(r.a.diverged or r.b.diverged for r in results) else 0
+
+
+def pair_session(results, trainers, data, dataset, source):
+    """A session of the comparison: the first seed's run A is its model (weights, history,
+    best epoch, optimizer state) and every seed's pair its Compare panel's (core.paired_files),
+    as the app saves the studio's run beside its comparison."""
+    from mlp_studio.core.paired_files import SavedPairs
+    from mlp_studio.core.session import Session
+
+    plan = results[0].plan
+    models = [(a.model, b.model) for a, b in zip(trainers[::2], trainers[1::2], strict=True)]
+    run_a, history = trainers[0], results[0].a.history
+    best = run_a.best_epoch if run_a.best_state is not None else None
+    return Session(
+        plan.base.spec, {k: v.detach().cpu() for k, v in run_a.model.state_dict().items()},
+        plan.base.data, plan.base.train, data.normalization, list(data.class_names), history,
+        run_a.best_state if best is not None else None, best, len(history.epochs),
+        dataset.source, optimizer_state=run_a.optimizer_state, data=source, table=dataset.table,
+        pairs=SavedPairs(plan, list(results), models, data.task))
 
 
 def fingerprint_lines(result) -> str:

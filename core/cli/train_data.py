@@ -32,7 +32,6 @@ def load_training_data(args, config, saved=None):
     """(Dataset, PreparedData, its core.data_source.DataSource for the session). The data
     comes from --data or --dataset when given, else from `saved` (a session's source)."""
     from mlp_studio.core.data import prepare_dataset
-    from mlp_studio.core.data_source import DataSource
     from mlp_studio.core.dataset import load_data
 
     download = not args.no_download
@@ -43,13 +42,20 @@ def load_training_data(args, config, saved=None):
         ds = load_data(args.data, dataset=args.dataset, image_size=args.image_size,
                        color=args.color, target=args.target, task=args.task,
                        download=download)  # fmt: skip
-        source = DataSource(kind=ds.kind, path="" if args.data is None else ds.source,
-                            dataset=args.dataset or "mnist", image_size=args.image_size,
-                            color=args.color, target=args.target or "",
-                            task=args.task or "auto")  # fmt: skip
+        source = source_of(args, ds)
     for note in ds.notes:
         print(f"note: {terminal_safe(note)}", file=sys.stderr)
     return ds, prepare_dataset(ds, config), source
+
+
+def source_of(args, ds):
+    """What a session records of the data the options named and `ds` was read from."""
+    from mlp_studio.core.data_source import DataSource
+
+    return DataSource(kind=ds.kind, path="" if args.data is None else ds.source,
+                      dataset=args.dataset or "mnist", image_size=args.image_size,
+                      color=args.color, target=args.target or "",
+                      task=args.task or "auto")  # fmt: skip
 
 
 def data_folder(data: str | None, dataset: str | None = None) -> Path:
