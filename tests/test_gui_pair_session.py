@@ -77,3 +77,33 @@ def test_a_saved_comparison_reopens_in_the_compare_dock(qtbot, window, tmp_path)
     qtbot.waitUntil(lambda: not panel.runs.running, timeout=20_000)
     assert [r.plan.seed for r in panel.runs.results] == [0, 1]
     assert panel.seeds.table.rowCount() == 3 and "over 2 seeds" in panel.seeds.verdict.text()
+
+
+def test_a_playground_comparison_reopens_with_both_boundaries(qtbot, tmp_path, monkeypatch):
+    import numpy as np
+    from test_gui_main import make_window
+
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    window = make_window(qtbot, tmp_path / "recovery.mlps")
+    state, playground = window.state, window.panels["playground"]
+    window.docks["playground"].raise_()
+    playground.select_dataset("xor")
+    playground.activate()
+    config = state.train_config
+    config.epochs = 2
+    state.set_train_config(config)
+    panel = window.panels["compare"]
+    with qtbot.waitSignal(panel.runs.pairFinished, timeout=120_000):
+        assert panel.start_pair(plan_pair(panel.base_settings(), "activation", "tanh"))
+    qtbot.waitUntil(lambda: not panel.runs.running, timeout=20_000)
+    before = [image.image.copy() for image in panel.boundaries.images]
+    path = tmp_path / "xor-pair.mlps"
+    assert window.file_actions.save_to(path, wait=True)
+
+    assert window.file_actions.new_session()
+    assert not panel.boundaries.isVisibleTo(panel)
+    assert window.file_actions.open_file(path, ask=False)
+    assert panel.boundaries.isVisibleTo(panel)
+    for image, old in zip(panel.boundaries.images, before, strict=True):
+        assert np.array_equal(image.image, old)  # the same trained models, drawn again
+    window.close()
