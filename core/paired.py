@@ -239,11 +239,13 @@ def run_pair(
     data_for: Callable[[RunSettings], PreparedData],
     on_event: Callable[[str, Event], None] | None = None,
     on_trained: Callable[[Trainer], None] | None = None,
+    on_start: Callable[[Trainer], None] | None = None,
 ) -> PairResult:
     """Train A, then B, each with core.training.Trainer in this process (the command line;
     the app runs each in core.training_process). `data_for` prepares a run's data (called
     again for B only when the change is a data setting); `on_event(label, event)` sees both
-    runs' events; `on_trained(trainer)` each run's trainer when it has finished (A first)."""
+    runs' events; `on_start(trainer)` and `on_trained(trainer)` each run's trainer before it
+    trains and when it has finished (A first)."""
     data_a = data_for(plan.base)
     data_b = data_for(plan.changed) if plan.setting.kind == "data" else data_a
     model_a, model_b = initial_models(plan)
@@ -253,6 +255,8 @@ def run_pair(
         start = fingerprint(model, settings, data)
         report = (lambda event, label=label: on_event(label, event)) if on_event else None
         trainer = Trainer(model, data, settings.train, on_event=report)
+        if on_start is not None:
+            on_start(trainer)
         finished = trainer.run()
         outcomes.append(RunOutcome.of(label, start, finished))
         if on_trained is not None:
@@ -267,12 +271,13 @@ def repeat_pair(
     on_event: Callable[[str, Event], None] | None = None,
     on_pair: Callable[[int, PairResult], None] | None = None,
     on_trained: Callable[[Trainer], None] | None = None,
+    on_start: Callable[[Trainer], None] | None = None,
 ) -> list[PairResult]:
     """The pair over `seeds` seeds: the base's, then each one higher (network and order seeds
     alike). `on_pair(i, result)` after each."""
     results = []
     for i in range(seeds):
-        results.append(run_pair(plan.with_seed(i), data_for, on_event, on_trained))
+        results.append(run_pair(plan.with_seed(i), data_for, on_event, on_trained, on_start))
         if on_pair is not None:
             on_pair(i, results[-1])
     return results

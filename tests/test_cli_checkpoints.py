@@ -99,11 +99,11 @@ def test_a_budget_that_keeps_nothing_is_refused_before_training(mnist, tmp_path,
 
 def test_a_budget_without_a_session_is_refused(mnist, capsys):
     assert train(mnist, "--epochs", 1, "--checkpoint-budget", 10) == 2
-    assert "give --save-session FILE too" in capsys.readouterr().err
+    assert "give a session to keep them in, --save-session FILE" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["pair", "lr-find"])
-def test_commands_that_keep_no_model_refuse_a_budget(mnist, capsys, command):
+def test_a_budget_without_a_session_to_keep_is_refused(mnist, capsys, command):
     extra = ["--change", "lr=0.01"] if command == "pair" else []
     assert main([command, "--data", str(mnist), "--checkpoint-budget", "10", *extra]) == 2
     assert "--checkpoint-budget" in capsys.readouterr().err

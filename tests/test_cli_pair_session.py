@@ -4,6 +4,8 @@ first seed as its model, every seed's pair for the app's Compare panel."""
 import torch
 from idx_fixtures import write_mnist_folder
 from mlp_studio.core.cli import main
+from mlp_studio.core.model import build_model
+from mlp_studio.core.paired import weights_hash
 from mlp_studio.core.session import load_session
 
 
@@ -12,7 +14,7 @@ def test_pair_saves_its_comparison_in_a_session(tmp_path, capsys):
     path = tmp_path / "pair.mlps"
     assert main(["pair", "--data", str(data), "--hidden", "16", "--epochs", "2",
                  "--batch-size", "32", "--change", "activation=tanh", "--seeds", "2",
-                 "--save-session", str(path), "--quiet"]) == 0
+                 "--checkpoint-budget", "32", "--save-session", str(path), "--quiet"]) == 0
     assert "saved session" in capsys.readouterr().err
     session = load_session(path)
     pairs = session.pairs
@@ -29,6 +31,18 @@ def test_pair_saves_its_comparison_in_a_session(tmp_path, capsys):
     for name, value in session.weights.items():
         assert torch.equal(model_a.state_dict()[name], value)
     assert all(m is not None for m in pairs.models)
+    # Run A's checkpoints, to scrub and branch from in the app.
+    tree = session.run_tree
+    assert tree.checkpoints.budget_mb == 32 and set(tree.runs) == {1}
+    kept = tree.path()
+    assert [(c.kind, c.epoch) for c in kept] == [("start", 0), ("epoch", 1), ("epoch", 2)]
+    best = next(c for c in kept if c.epoch == session.best_epoch)
+    for name, value in session.weights.items():  # it ended on its best epoch's weights
+        assert best.weights[name].tobytes() == value.numpy().tobytes()
+    first = pairs.results[0].a.fingerprint.weights
+    start = build_model(session.spec)
+    start.load_state_dict({k: torch.from_numpy(v) for k, v in kept[0].weights.items()})
+    assert weights_hash(start) == first  # the start checkpoint is the run's hashed start
     assert session.data is not None and session.data.path == str(data)
 
 

@@ -40,17 +40,20 @@ def add_pair_arguments(parser) -> None:
 
 
 def run_pair_command(args) -> int:
+    from mlp_studio.core.checkpoints import DEFAULT_BUDGET_MB
+    from mlp_studio.core.cli.train import checkpoint_budget
     from mlp_studio.core.cli.train_data import data_folder, source_of
     from mlp_studio.core.data import prepare_dataset
     from mlp_studio.core.dataset import load_data
     from mlp_studio.core.model import describe
     from mlp_studio.core.outputs import check_distinct, plan_output, write_output
     from mlp_studio.core.paired import parse_change, plan_pair, repeat_pair, summarize
+    from mlp_studio.core.run_recorder import RunRecorder
     from mlp_studio.core.run_settings import RunSettings
+    from mlp_studio.core.run_tree import RunTree
 
     for given, what in ((args.export, "--export"), (args.session, "--session"),
-                        (args.restart, "--restart"),
-                        (args.checkpoint_budget is not None, "--checkpoint-budget")):
+                        (args.restart, "--restart")):
         if given:
             raise StudioError(f"pair compares two runs: leave out {what} (--save-session FILE "
                               "keeps the comparison; train a run to continue or export with "
@@ -74,6 +77,7 @@ def run_pair_command(args) -> int:
         named.append(("--save-session", save))
     check_distinct(named, input_folders=[("the data folder",
                                           data_folder(args.data, args.dataset))])
+    budget = checkpoint_budget(args, save is not None) or DEFAULT_BUDGET_MB
 
     # The same data options as `train` (MNIST, its families, an image folder).
     dataset = load_data(args.data, dataset=args.dataset, image_size=args.image_size,
@@ -101,20 +105,34 @@ def run_pair_command(args) -> int:
     for note in plan.notes():
         print(f"note: {note}", file=sys.stderr)
 
+    # --save-session: the first seed's run A is the session's model, with its checkpoints.
+    trained = []  # each run's trainer, A then B for every seed
+    recorder = RunRecorder(RunTree.new(budget)) if save is not None else None
+
+    def on_start(trainer):
+        if recorder is not None and not trained:
+            recorder.begin(trainer)
+
+    def on_trained(trainer):
+        if recorder is not None and not trained:
+            recorder.end(trainer.best_epoch)
+        if save is not None:
+            trained.append(trainer)
+
     def on_event(label, event, bars={}):  # noqa: B006 - one bar per run, kept between calls
         if label not in bars:
             print(label, file=sys.stderr)
             bars.clear()
             bars[label] = ProgressBar(not args.quiet)
         bars[label](event)
+        if recorder is not None and not trained:
+            recorder(event)
 
     def on_pair(i, result):
         print(fingerprint_lines(result), file=out)
         print(side_by_side(result, first.class_names), file=out)
 
-    trained = []  # each run's trainer, A then B for every seed (for --save-session)
-    results = repeat_pair(plan, args.seeds, data_for, on_event, on_pair,
-                          trained.append if save is not None else None)
+    results = repeat_pair(plan, args.seeds, data_for, on_event, on_pair, on_trained, on_start)
     metric = "loss" if first.task == "regression" else "accuracy"
     summary = summarize(results, metric)
     if args.seeds > 1:
@@ -126,8 +144,9 @@ def run_pair_command(args) -> int:
     if save is not None:
         from mlp_studio.core.session import save_session
 
-        save_session(pair_session(results, trained, first, dataset, source_of(args, dataset)),
-                     save.path)
+        session = pair_session(results, trained, first, dataset, source_of(args, dataset))
+        session.run_tree = recorder.tree
+        save_session(session, save.path)
         print(f"saved session {terminal_safe(save.given)} (run A as the current model, the "
               "comparison in the Compare panel)", file=sys.stderr)
     return 1 if any(r.a.diverged or r.b.diverged for r in results) else 0

@@ -200,7 +200,8 @@ def checkpoint_budget(args, saving: bool) -> float | None:
         return None
     if not saving:
         raise StudioError("--checkpoint-budget sets how much of the run's checkpoints a "
-                          "session keeps: give --save-session FILE too (or --session FILE).")
+                          "session keeps: give a session to keep them in, --save-session FILE "
+                          "(train also --session FILE).")
     return check_budget(given)
 
 
