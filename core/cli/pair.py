@@ -106,18 +106,21 @@ def run_pair_command(args) -> int:
         print(f"note: {note}", file=sys.stderr)
 
     # --save-session: the first seed's run A is the session's model, with its checkpoints.
-    trained = []  # each run's trainer, A then B for every seed
+    # Only the models of the other runs are kept: a trainer holds several copies of its weights.
+    models, run_a = [], []  # each run's trained model, A then B for every seed; A's trainer
     recorder = RunRecorder(RunTree.new(budget)) if save is not None else None
 
     def on_start(trainer):
-        if recorder is not None and not trained:
+        if recorder is not None and not models:
             recorder.begin(trainer)
 
     def on_trained(trainer):
-        if recorder is not None and not trained:
+        if recorder is None:
+            return
+        if not models:
             recorder.end(trainer.best_epoch)
-        if save is not None:
-            trained.append(trainer)
+            run_a.append(trainer)
+        models.append(trainer.model)
 
     def on_event(label, event, bars={}):  # noqa: B006 - one bar per run, kept between calls
         if label not in bars:
@@ -125,7 +128,7 @@ def run_pair_command(args) -> int:
             bars.clear()
             bars[label] = ProgressBar(not args.quiet)
         bars[label](event)
-        if recorder is not None and not trained:
+        if recorder is not None and not models:
             recorder(event)
 
     def on_pair(i, result):
@@ -144,7 +147,8 @@ def run_pair_command(args) -> int:
     if save is not None:
         from mlp_studio.core.session import save_session
 
-        session = pair_session(results, trained, first, dataset, source_of(args, dataset))
+        session = pair_session(results, run_a[0], models, first, dataset,
+                               source_of(args, dataset))
         session.run_tree = recorder.tree
         save_session(session, save.path)
         print(f"saved session {terminal_safe(save.given)} (run A as the current model, the "
@@ -152,23 +156,23 @@ def run_pair_command(args) -> int:
     return 1 if any(r.a.diverged or r.b.diverged for r in results) else 0
 
 
-def pair_session(results, trainers, data, dataset, source):
-    """A session of the comparison: the first seed's run A is its model (weights, history,
-    best epoch, optimizer state) and every seed's pair its Compare panel's (core.paired_files),
-    as the app saves the studio's run beside its comparison."""
+def pair_session(results, run_a, models, data, dataset, source):
+    """A session of the comparison: the first seed's run A (its finished trainer) is its model
+    (weights, history, best epoch, optimizer state) and every seed's pair, with `models` (A,
+    then B, for each seed), its Compare panel's (core.paired_files), as the app saves the
+    studio's run beside its comparison."""
     from mlp_studio.core.paired_files import SavedPairs
     from mlp_studio.core.session import Session
 
-    plan = results[0].plan
-    models = [(a.model, b.model) for a, b in zip(trainers[::2], trainers[1::2], strict=True)]
-    run_a, history = trainers[0], results[0].a.history
+    plan, history = results[0].plan, results[0].a.history
+    pairs = list(zip(models[::2], models[1::2], strict=True))
     best = run_a.best_epoch if run_a.best_state is not None else None
     return Session(
         plan.base.spec, {k: v.detach().cpu() for k, v in run_a.model.state_dict().items()},
         plan.base.data, plan.base.train, data.normalization, list(data.class_names), history,
         run_a.best_state if best is not None else None, best, len(history.epochs),
         dataset.source, optimizer_state=run_a.optimizer_state, data=source, table=dataset.table,
-        pairs=SavedPairs(plan, list(results), models, data.task))
+        pairs=SavedPairs(plan, list(results), pairs, data.task))
 
 
 def fingerprint_lines(result) -> str:
