@@ -52,3 +52,30 @@ def test_a_session_path_that_cannot_be_written_is_refused_before_training(tmp_pa
                  str(data / "inside.mlps"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "--save-session" in err and "data folder" in err and "epoch" not in err
+
+
+def test_a_session_that_cannot_be_written_after_training_is_recovered(tmp_path, capsys,
+                                                                      monkeypatch):
+    import errno
+
+    from mlp_studio.core import outputs
+
+    data = write_mnist_folder(tmp_path / "mnist", 100, 20)
+    out = tmp_path / "out"
+    out.mkdir()
+    real = outputs._temp_copy
+
+    def full_disk(path, content):
+        if path.parent == out:  # the checks pass; the write after training fails
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, content)
+
+    monkeypatch.setattr(outputs, "_temp_copy", full_disk)
+    monkeypatch.setattr(outputs, "recovery_folder", lambda: tmp_path / "recovered")
+    assert main(["pair", "--data", str(data), "--hidden", "8", "--epochs", "1", "--change",
+                 "lr=0.01", "--save-session", str(out / "p.mlps"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the disk is full" in err
+    recovered = list((tmp_path / "recovered").glob("recovered-*.mlps"))
+    assert len(recovered) == 1 and f"The trained model is kept in {recovered[0]}" in err
+    assert load_session(recovered[0]).pairs is not None

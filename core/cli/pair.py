@@ -150,7 +150,12 @@ def run_pair_command(args) -> int:
         session = pair_session(results, run_a[0], models, first, dataset,
                                source_of(args, dataset))
         session.run_tree = recorder.tree
-        save_session(session, save.path)
+        try:
+            save_session(session, save.path)
+        except StudioError as err:  # the runs are not thrown away: a recovery session keeps them
+            from mlp_studio.core.cli.train import Outputs, recovery_note
+
+            raise StudioError(f"{err} {recovery_note(Outputs(session=save), session)}") from None
         print(f"saved session {terminal_safe(save.given)} (run A as the current model, the "
               "comparison in the Compare panel)", file=sys.stderr)
     return 1 if any(r.a.diverged or r.b.diverged for r in results) else 0

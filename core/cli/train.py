@@ -251,10 +251,10 @@ def write_outputs(outputs: Outputs, finished, session) -> None:
         outputs.written.append(given)
         print(terminal_safe(done), file=sys.stderr)
     if failures:
-        raise StudioError(f"{'; '.join(failures)} {_recover(outputs, session)}")
+        raise StudioError(f"{'; '.join(failures)} {recovery_note(outputs, session)}")
 
 
-def _recover(outputs: Outputs, session) -> str:
+def recovery_note(outputs: Outputs, session) -> str:
     """Keep the trained model somewhere; say where (the words after the write errors)."""
     from mlp_studio.core.outputs import recovery_folder
     from mlp_studio.core.session import save_session
