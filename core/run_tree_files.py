@@ -83,7 +83,6 @@ def _tree(doc: dict[str, Any], tensors: Arrays, expected: dict) -> RunTree:
     problem = budget_problem(doc["budget_mb"])
     if problem:
         raise ValueError(problem)
-    store = CheckpointStore(doc["budget_mb"], [], int(doc["stride"]))
     runs: dict[int, Run] = {}
     for item in doc["runs"]:
         run = Run(_count(item["id"]), item["parent"],
@@ -106,14 +105,17 @@ def _tree(doc: dict[str, Any], tensors: Arrays, expected: dict) -> RunTree:
     current = doc["current"]
     if current not in runs:
         raise ValueError(f"the current run {current!r} is not one of its runs")
+    items = []
     for i, item in enumerate(doc["checkpoints"]):
         if item["run"] not in runs or item["kind"] not in KINDS:
             raise ValueError(f"checkpoint {i} names run {item['run']!r}, kind {item['kind']!r}")
-        store.items.append(Checkpoint(
+        items.append(Checkpoint(
             item["run"], _count(item["epoch"]), _weights(tensors, f"c{i}/w/", expected),
             _optimizer(item["optimizer"], tensors, f"c{i}/o/"), _count(item["batch"]),
             _count(item["step"]), item["kind"]))
-    store.best = {_count(r): (_count(e), _count(b)) for r, e, b in doc["best"]}
+    # Given its items at once, the store counts their bytes (and keys) as add() would have.
+    store = CheckpointStore(doc["budget_mb"], items, int(doc["stride"]),
+                            {_count(r): (_count(e), _count(b)) for r, e, b in doc["best"]})
     return RunTree(runs, current, store)
 
 

@@ -45,6 +45,9 @@ def test_a_saved_session_keeps_every_epoch_and_continuing_grows_the_tree(mnist, 
     assert [c.step for c in kept] == [0, 9, 18, 27]  # 270 training samples, batches of 32
     assert tree.runs[1].config["epochs"] == 3
     assert tree.checkpoints.best[1] == (session.best_epoch, 0)
+    # Read back, the store knows the bytes it holds (the budget applies to them).
+    assert tree.checkpoints.nbytes == sum(c.nbytes for c in kept) > 0
+    assert tree.checkpoints.describe().startswith("4 checkpoints, 0.2")
 
     # Branching from epoch 1 as the app does starts from its weights bit for bit.
     weights, lineage = start_from(kept[1], Lineage.of_session(session), kept)
