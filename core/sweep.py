@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlp_studio.core.errors import StudioError
+from mlp_studio.core.sweep_data import AUTO, METRICS, TrialData, metric_value
 from mlp_studio.core.sweep_space import (
     NOT_SWEPT,
     Param,
@@ -32,7 +33,6 @@ from mlp_studio.core.sweep_space import (
     trial_run,
 )
 
-METRICS = {"val-accuracy": "maximize", "val-loss": "minimize"}
 SAMPLERS = ("tpe", "random", "grid")
 IDENTITY_KEY = "mlp_studio_sweep"
 WAIT_SECONDS = 2.0  # between looks at a study whose last trials other workers are running
@@ -46,13 +46,16 @@ class Sweep:
     trials: int
     storage: str  # a database URL (core.sweep_storage.storage_url)
     study: str = "sweep"
-    metric: str = "val-accuracy"
+    metric: str = AUTO  # a key of METRICS; AUTO until fitted to the data (core.sweep_data)
     sampler: str = "tpe"
     prune: bool = True
 
     @property
     def direction(self) -> str:
-        return METRICS[self.metric]
+        if self.metric not in METRICS:
+            raise StudioError("The sweep's metric is not settled yet: fit it to the data "
+                              "(core.sweep_data.fit_to_task) first.")
+        return METRICS[self.metric][0]
 
     def identity(self) -> dict[str, Any]:
         """What makes two sweeps the same study (machine-local options left out)."""
@@ -67,8 +70,8 @@ def check_sweep(sweep: Sweep) -> None:
     """StudioError for a sweep that cannot run, before any data is loaded."""
     if sweep.trials < 1:
         raise StudioError(f"--trials {sweep.trials}: a sweep needs at least 1 trial.")
-    if sweep.metric not in METRICS:
-        raise StudioError(f"Unknown metric '{sweep.metric}': choose {' or '.join(METRICS)}.")
+    if sweep.metric not in METRICS and sweep.metric != AUTO:
+        raise StudioError(f"Unknown metric '{sweep.metric}': choose {', '.join(METRICS)}.")
     if sweep.sampler not in SAMPLERS:
         raise StudioError(f"Unknown sampler '{sweep.sampler}': choose {', '.join(SAMPLERS)}.")
     if not sweep.params:
@@ -181,28 +184,6 @@ def count(study) -> Counts:
     return counts
 
 
-class _Data:
-    """The data of the worker's last data settings (most sweeps never change them)."""
-
-    def __init__(self, folder: str | None, download: bool):
-        self.folder, self.download = folder, download
-        self.mnist = None
-        self.key: str | None = None
-        self.prepared = None
-
-    def get(self, args: argparse.Namespace):
-        from mlp_studio.core.cli.arguments import data_config_from_args
-        from mlp_studio.core.data import prepare_mnist
-        from mlp_studio.core.mnist import load_mnist
-
-        config = data_config_from_args(args)
-        if self.mnist is None:
-            self.mnist = load_mnist(self.folder, download=self.download)
-        if repr(config) != self.key:
-            self.prepared, self.key = prepare_mnist(self.mnist, config), repr(config)
-        return self.prepared
-
-
 class _Reporter:
     """Trainer events -> Optuna: the metric after each epoch, pruning when told to."""
 
@@ -215,7 +196,7 @@ class _Reporter:
 
         if not isinstance(event, EpochEnd):
             return
-        value = event.val.accuracy if self.metric == "val-accuracy" else event.val.loss
+        value = metric_value(self.metric, event.val)
         if not math.isfinite(value):
             return  # a diverging epoch: the trainer stops the run itself
         self.values.append(value)
@@ -227,7 +208,7 @@ class _Reporter:
             raise optuna.TrialPruned(f"pruned after epoch {event.epoch}")
 
 
-def run_trial(trial, sweep: Sweep, data: _Data) -> float:
+def run_trial(trial, sweep: Sweep, data: TrialData) -> float:
     """One trial: its settings, the Trainer, the best epoch's metric."""
     from mlp_studio.core.limits import check_training_memory
     from mlp_studio.core.model import build_model
@@ -241,8 +222,9 @@ def run_trial(trial, sweep: Sweep, data: _Data) -> float:
         if not len(prepared.x_val):
             raise StudioError("The validation set is empty, and a sweep ranks trials by it: "
                               "raise --val-fraction or the validation percentage.")
-        if prepared.task == "regression" and sweep.metric == "val-accuracy":
-            raise StudioError("Regression has no accuracy: sweep with --metric val-loss.")
+        if prepared.task not in METRICS[sweep.metric][1]:
+            raise StudioError(f"The data is a {prepared.task} problem, which {sweep.metric} "
+                              "cannot measure: choose another metric.")
         run = trial_run(sweep.base, sweep.params, values, int(prepared.x_train.shape[1]),
                         prepared.num_classes)
         spec, config = run.spec, run.train
@@ -260,14 +242,16 @@ def run_trial(trial, sweep: Sweep, data: _Data) -> float:
     return best(reporter.values)
 
 
-def work(sweep: Sweep, on_trial: Callable[[Any, Any], None] | None = None) -> Counts:
-    """Run trials until the study holds `sweep.trials` finished ones (other workers' too)."""
+def work(sweep: Sweep, on_trial: Callable[[Any, Any], None] | None = None,
+         dataset=None) -> Counts:
+    """Run trials until the study holds `sweep.trials` finished ones (other workers' too), on
+    `dataset` (a core.dataset.Dataset) when it was read already, else on the data the sweep's
+    options name."""
     import optuna
     from mlp_studio.core.sweep_storage import recover
 
     study = open_study(sweep)
-    base = sweep.base
-    data = _Data(base.data, not base.no_download)
+    data = TrialData(dataset)
     callbacks = [on_trial] if on_trial is not None else []
     while True:
         recover(study)

@@ -136,7 +136,7 @@ def test_impossible_ranges_are_refused_with_the_reason(dialog, name, text, words
         assert "d03030" in edit.styleSheet() and words in edit.toolTip()
 
 
-def test_nothing_ticked_and_no_mnist_are_refused(dialog):
+def test_nothing_ticked_and_the_playground_are_refused(dialog):
     for check, _edit in dialog.rows.values():
         check.setChecked(False)
     dialog.run()
@@ -144,7 +144,7 @@ def test_nothing_ticked_and_no_mnist_are_refused(dialog):
     dialog.rows["lr"][0].setChecked(True)
     dialog.state.set_source("playground")
     dialog.run()
-    assert "Sweeps train on MNIST" in dialog.banner.text() and not dialog.runner.running
+    assert "not on the Playground" in dialog.banner.text() and not dialog.runner.running
 
 
 def test_cancel_stops_the_workers_and_fails_their_trials(qtbot, dialog):

@@ -5,9 +5,11 @@ Left: the settings to vary, each written as on the command line (`1e-4..1e-1:log
 the number of trials, epochs per trial, the metric, the sampler and the worker processes.
 Right: a parallel-coordinates plot (drag along an axis to keep only the trials there), what
 mattered most, and the trials as a sortable table; "Open as run" puts a trial's settings in the
-studio as one undoable edit. Trials run in child processes (core.sweep through SweepRunner):
-the studio stays usable, and Cancel stops them. Everything else fixed comes from the studio's
-current network, training and data settings.
+studio as one undoable edit, on the data the trials trained on. Trials run in child processes
+(core.sweep through SweepRunner): the studio stays usable, and Cancel stops them. Everything
+else fixed comes from the studio's current network, training and data settings, and the trials
+train on the Data panel's data (MNIST, an image folder or a table): the metrics offered are those
+of its task (no accuracy for a regression).
 """
 
 from __future__ import annotations
@@ -49,8 +51,6 @@ ROWS = [
     ("weight-decay", "Weight decay", "1e-6..1e-2:log", False),
     ("momentum", "Momentum", "0.5..0.99", False),
 ]
-METRICS = [("val-accuracy", "Validation accuracy (higher is better)"),
-           ("val-loss", "Validation loss (lower is better)")]
 SAMPLERS = [("tpe", "TPE (learns from earlier trials)"), ("random", "Random"),
             ("grid", "Grid (every combination of choices)")]
 
@@ -74,12 +74,18 @@ class SweepDialog(QDialog):
         self.runner = SweepRunner(self)
         self.sweep = None
         self.results = None
+        # What the running (last) sweep trains on, for "Open as run": the studio's data source,
+        # data settings and the network's input and output sizes when it started.
+        self.trained_on = None
         self.banner = Banner(self)
         self._build()
         self.runner.resultsChanged.connect(self._show_results)
         self.runner.runningChanged.connect(self._on_running)
         self.runner.failed.connect(lambda text: self.banner.show_message(text, Level.ERROR))
         self._on_running(False)
+        for signal in (state.dataChanged, state.dataSourceChanged, state.sourceChanged):
+            signal.connect(self._show_data)
+        self._show_data()
 
     # ---- layout
 
@@ -118,8 +124,6 @@ class SweepDialog(QDialog):
         self.epochs.setToolTip("Each trial trains this many epochs; poor trials stop earlier "
                                "when pruning is on.")
         self.metric_box = QComboBox()
-        for key, text in METRICS:
-            self.metric_box.addItem(text, key)
         self.sampler = QComboBox()
         for key, text in SAMPLERS:
             self.sampler.addItem(text, key)
@@ -128,6 +132,9 @@ class SweepDialog(QDialog):
         self.workers.setToolTip("Child processes of one thread each working on the sweep.")
         self.prune = QCheckBox("Stop poor trials early (median pruning)")
         self.prune.setChecked(True)
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        form.addRow("Data", self.data_label)
         form.addRow("Trials", self.trials)
         form.addRow("Epochs per trial", self.epochs)
         form.addRow("Rank by", self.metric_box)
@@ -217,15 +224,61 @@ class SweepDialog(QDialog):
         edit.setToolTip(problem or f"--param {name}=…")
         return problem
 
+    def _studio_data(self):
+        """What trials train on: the Data panel's (DataSource, task, input size, output size),
+        or a StudioError saying what to do first."""
+        from mlp_studio.core.data_source import DataSource
+
+        state = self.state
+        if state.source != "mnist":
+            raise StudioError("Sweeps train on the Data panel's data (MNIST, an image folder or "
+                              "a table), not on the Playground's points: choose it under "
+                              "Train on in the Data panel.")
+        source = state.data_source or DataSource(path=state.data_location)
+        data = state.data
+        if data is not None:
+            return source, data.task, int(data.x_train.shape[1]), data.num_classes
+        if source.kind == "table":
+            raise StudioError("The table is not read yet: wait until the Data panel shows it.")
+        return source, "classification", state.spec.input_size, state.spec.output_size
+
+    @Slot()
+    def _show_data(self, *_args) -> None:
+        """The data the trials would train on, and the metrics that can rank them on it."""
+        from mlp_studio.core.sweep_data import METRICS, metrics_for
+
+        try:
+            source, task, _inputs, _outputs = self._studio_data()
+        except StudioError as err:
+            self.data_label.setText("—")
+            self.data_label.setToolTip(str(err))
+            task = "classification"
+        else:
+            self.data_label.setText(f"{source.describe()} ({task})")
+            self.data_label.setToolTip("The Data panel's data and settings: every trial "
+                                       "trains on them.")
+        keys = metrics_for(task)
+        if [self.metric_box.itemData(i) for i in range(self.metric_box.count())] == keys:
+            return
+        chosen = self.metric_box.currentData()
+        self.metric_box.clear()
+        for key in keys:
+            direction, _tasks, text = METRICS[key]
+            better = "higher" if direction == "maximize" else "lower"
+            self.metric_box.addItem(f"{text[0].upper()}{text[1:]} ({better} is better)", key)
+        self.metric_box.setCurrentIndex(max(0, self.metric_box.findData(chosen)))
+
     def build_sweep(self):
         """The sweep the form describes (StudioError saying what to fix)."""
+        import copy
+
         from mlp_studio.core.sweep import Sweep, check_sweep
+        from mlp_studio.core.sweep_data import fit_to_task, source_options
         from mlp_studio.core.sweep_runs import options_from_settings
         from mlp_studio.core.sweep_space import parse_param
         from mlp_studio.core.sweep_storage import storage_url
 
-        if self.state.source != "mnist":
-            raise StudioError("Sweeps train on MNIST: choose MNIST in the Data panel first.")
+        source, task, inputs, outputs = self._studio_data()
         params = []
         for name, (check, edit) in self.rows.items():
             if check.isChecked():
@@ -237,13 +290,16 @@ class SweepDialog(QDialog):
             raise StudioError("Tick at least one setting to vary.")
         base = options_from_settings(self.state.spec, self.state.train_config,
                                      self.state.data_config, self.state.data_location or None)
+        base = source_options(base, source, task)
         base.epochs = self.epochs.value()
         sweep = Sweep(base, params, self.trials.value(),
                       storage_url(self.storage or default_storage()),
                       f"studio-{time.strftime('%Y%m%d-%H%M%S')}",
                       self.metric_box.currentData(), self.sampler.currentData(),
                       self.prune.isChecked())
+        sweep = fit_to_task(sweep, task, source.describe())
         check_sweep(sweep)
+        self.trained_on = (source, copy.deepcopy(self.state.data_config), inputs, outputs)
         return sweep
 
     # ---- running
@@ -315,26 +371,33 @@ class SweepDialog(QDialog):
 
     @Slot()
     def open_trial(self) -> None:
+        """The chosen trial's settings in the studio (one undoable edit), on the data the
+        trials trained on: the Data panel loads that source again if another is shown now."""
         from mlp_studio.core.sweep_runs import trial_settings
 
         number = self.table.current_trial()
-        if number is None or self.results is None:
+        if number is None or self.results is None or self.trained_on is None:
             return
         trial = next(t for t in self.results.trials if t.number == number)
-        if self.state.training:
+        state = self.state
+        if state.training:
             self.banner.show_message("Stop training first: a run is using the network.",
                                      Level.WARNING)
             return
-        spec = self.state.spec
+        source, data_config, inputs, outputs = self.trained_on
         try:
-            new_spec, config = trial_settings(self.sweep, trial.params, spec.input_size,
-                                              spec.output_size)
+            spec, config = trial_settings(self.sweep, trial.params, inputs, outputs)
         except StudioError as err:
             self.banner.show_message(str(err), Level.ERROR)
             return
-        self.state.apply_run_settings(new_spec, config, f"Open sweep trial {number}")
-        self.banner.show_message(f"Trial {number}'s settings are in the studio (Edit > Undo "
-                                 "takes them back): press Train to run them.", Level.INFO)
+        state.apply_settings(spec, config, data_config, f"Open sweep trial {number}")
+        text = (f"Trial {number}'s settings are in the studio (Edit > Undo takes them back): "
+                "press Train to run them.")
+        if state.source != "mnist" or (state.data_source or source) != source:
+            state.set_data_source(source)  # the Data panel reads it again
+            state.set_source("mnist")
+            text += f" The Data panel loads {source.describe()} again, the trials' data."
+        self.banner.show_message(text, Level.INFO)
 
     def shutdown(self) -> None:
         """Stop the workers (the window is closing); closing the dialog alone does not."""

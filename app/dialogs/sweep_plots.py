@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from mlp_studio.core.sweep_data import higher_is_better
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
@@ -208,7 +209,8 @@ class ParallelCoordinates(pg.PlotWidget):
         chosen = self.selection()
         # Coloured by rank, not by value: a few failed trials far below would otherwise paint
         # every good one the same colour.
-        order = sorted(self._values, key=self._values.get, reverse=self.metric == "val-loss")
+        order = sorted(self._values, key=self._values.get,
+                       reverse=not higher_is_better(self.metric))
         rank = {number: i / max(1, len(order) - 1) for i, number in enumerate(order)}
         for number, line in self._lines.items():
             if chosen is not None and number not in chosen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from mlp_studio.core.sweep_data import higher_is_better
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
@@ -69,8 +70,8 @@ class TrialTable(QTableView):
         self.source.clear()
         self.source.setHorizontalHeaderLabels(
             ["trial", "state", metric.replace("-", " "), *param_names, "epochs", "seconds"])
-        self.sortByColumn(2, Qt.SortOrder.DescendingOrder if metric == "val-accuracy"
-                          else Qt.SortOrder.AscendingOrder)
+        self.sortByColumn(2, Qt.SortOrder.DescendingOrder if higher_is_better(metric)
+                          else Qt.SortOrder.AscendingOrder)  # the best first
 
     def set_trials(self, trials: list) -> None:
         key = tuple((t.number, t.state, t.value, t.epochs) for t in trials)

@@ -13,7 +13,8 @@ import sys
 from typing import Any
 
 from mlp_studio.core.errors import StudioError
-from mlp_studio.core.sweep import METRICS, SAMPLERS, Sweep
+from mlp_studio.core.sweep import SAMPLERS, Sweep
+from mlp_studio.core.sweep_data import AUTO, METRICS
 from mlp_studio.core.text import terminal_safe
 
 DEFAULT_STORAGE = "sweeps.db"
@@ -40,8 +41,10 @@ def add_sweep_arguments(sweep: argparse.ArgumentParser) -> None:
                    help="worker processes on this machine, one thread each")
     g.add_argument("--sampler", default="tpe", choices=SAMPLERS,
                    help="tpe (default), random, or grid (every combination of choices)")
-    g.add_argument("--metric", default="val-accuracy", choices=tuple(METRICS),
-                   help="what ranks the trials: validation accuracy (higher is better) or loss")
+    g.add_argument("--metric", default=AUTO, choices=(AUTO, *METRICS),
+                   help="what ranks the trials: validation accuracy (higher is better) or loss "
+                   "for classification; loss, rmse (lower is better) or r2 (higher is better) "
+                   "for regression (default auto: accuracy, or the loss for a regression)")
     g.add_argument("--no-prune", action="store_true",
                    help="never stop a poor trial early (by default a trial whose validation "
                    "metric is below the median of earlier trials at the same epoch stops)")
@@ -84,12 +87,19 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
 def run_sweep(args: argparse.Namespace) -> int:
     from mlp_studio.core.outputs import plan_output, write_output
     from mlp_studio.core.sweep import count, open_study, results
+    from mlp_studio.core.sweep_data import fit_to_task, load_sweep_data
 
     sweep = sweep_from_args(args)
     metrics = None
     if args.metrics_json is not None:
         metrics = plan_output(args.metrics_json, "--metrics-json", allow_stdout=True)
     log = sys.stderr
+    # Read once here: the metric and the loss follow the task, and a missing folder or a bad
+    # table is one message rather than one per trial and worker.
+    dataset = load_sweep_data(sweep.base)
+    for note in dataset.notes:
+        print(f"note: {terminal_safe(note)}", file=log)
+    sweep = fit_to_task(sweep, dataset.task, dataset.name)
     study = open_study(sweep)  # created here once, so workers only load it
     before = count(study)
     print(f"sweep: study '{sweep.study}' in {_where(sweep)} | {before.done} of {sweep.trials} "
@@ -98,9 +108,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         if args.workers == 1:
             from mlp_studio.core.sweep import work
 
-            work(sweep, None if args.quiet else TrialPrinter(sweep))
+            work(sweep, None if args.quiet else TrialPrinter(sweep), dataset)
         else:
-            _load_data_once(sweep)  # a missing folder is one message, not one per worker
             _run_workers(sweep, args.workers, args.quiet)
     done = results(study)
     print(summary(done, sweep), file=log)
@@ -118,12 +127,6 @@ def _where(sweep: Sweep) -> str:
     from mlp_studio.core.sweep_storage import shown_url
 
     return shown_url(sweep.storage)
-
-
-def _load_data_once(sweep: Sweep) -> None:
-    from mlp_studio.core.mnist import load_mnist
-
-    load_mnist(sweep.base.data, download=not sweep.base.no_download)
 
 
 def _run_workers(sweep: Sweep, workers: int, quiet: bool) -> None:
