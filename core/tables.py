@@ -159,7 +159,7 @@ def _target(table: RawTable, name: str, task: str | None) -> tuple[np.ndarray, s
     if len(distinct) < 2:
         raise DataFormatError(
             f"{table.source}: the target column '{shown(name)}' holds one value only "
-            f"('{shown(distinct[0] if values is None else _number_name(distinct[0]))}'): "
+            f"('{shown(distinct[0] if values is None else number_class_name(distinct[0]))}'): "
             "there is nothing to learn. Choose another column as the target.")
     if task is None:
         whole = values is not None and bool((distinct == np.round(distinct)).all())
@@ -179,11 +179,12 @@ def _target(table: RawTable, name: str, task: str | None) -> tuple[np.ndarray, s
             f"values: too many classes (at most {MAX_TABLE_CLASSES:,}). If it is a quantity, "
             "choose regression; otherwise choose another target column.")
     codes = np.searchsorted(distinct, cells.text if values is None else values)
-    names = [str(v) for v in distinct] if values is None else [_number_name(v) for v in distinct]
+    names = ([str(v) for v in distinct] if values is None
+             else [number_class_name(v) for v in distinct])
     return codes.astype(np.int64), task, names
 
 
-def _number_name(value: float) -> str:
+def number_class_name(value: float) -> str:
     """A class named by a number: "3", not "3.0"; "0.5" stays."""
     return str(int(value)) if float(value).is_integer() else f"{value:.10g}"
 
