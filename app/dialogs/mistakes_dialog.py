@@ -50,7 +50,10 @@ class MistakesDialog(QDialog):
         images: np.ndarray | None = None,
         features: np.ndarray | None = None,
         parent: QWidget | None = None,
+        feature_names: list[str] | None = None,
     ):
+        """`features`: the normalized inputs the network saw; or, with `feature_names` (a
+        table's columns, one per input), the values in the data's own units."""
         super().__init__(parent)
         self.indices = np.array(indices, dtype=np.int64)
         if len(self.indices):
@@ -93,7 +96,9 @@ class MistakesDialog(QDialog):
         else:
             self.view = QTableWidget(len(shown), 0)
             d = 0 if features is None else features.shape[1]
-            names = ["sample", *(f"x{j + 1}" for j in range(d)), "confidence"]
+            named = feature_names is not None and len(feature_names) == d
+            columns = feature_names if named else [f"x{j + 1}" for j in range(d)]
+            names = ["sample", *columns, "confidence"]
             self.view.setColumnCount(len(names))
             self.view.setHorizontalHeaderLabels(names)
             self.view.verticalHeader().setVisible(False)
@@ -110,10 +115,15 @@ class MistakesDialog(QDialog):
                     )
                     self.view.setItem(row, col, cell)
             self.view.resizeColumnsToContents()
-            self.resize(420, 420)
+            # wide enough for every column of a small table, up to a sensible size
+            self.resize(min(900, max(420, self.view.horizontalHeader().length() + 60)), 420)
         layout.addWidget(self.view, 1)
         if features is not None and images is None:
-            note = QLabel("Features are the normalized inputs the network saw.")
+            one_hot = named and any("=" in name for name in columns)
+            note = QLabel(
+                ("Values in the data's own units" + (
+                    "; a category's column is 1 for the row's category." if one_hot else "."))
+                if named else "Features are the normalized inputs the network saw.")
             note.setWordWrap(True)
             layout.addWidget(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -230,6 +230,7 @@ class _Result:
     data: PreparedData | None  # the data the metrics index into (kept: it may be replaced)
     split: str  # "validation" | "test"
     note: str  # e.g. "epoch 3"
+    feature_names: list[str]  # a table's inputs by name ([]: pixels, or unknown)
 
 
 class ConfusionView(QWidget, SplitResults):
@@ -301,10 +302,12 @@ class ConfusionView(QWidget, SplitResults):
     # ---- data in ----
 
     def set_metrics(
-        self, split: str, metrics: Metrics, data: PreparedData | None, note: str = ""
+        self, split: str, metrics: Metrics, data: PreparedData | None, note: str = "",
+        feature_names: list[str] | None = None,
     ) -> None:
-        """Store results of a split ("validation" or "test"); drawn on the next redraw."""
-        self._results[split] = _Result(metrics, data, split, note)
+        """Store results of a split ("validation" or "test"); drawn on the next redraw.
+        `feature_names` name the data's inputs (a table's columns) for its mistakes."""
+        self._results[split] = _Result(metrics, data, split, note, list(feature_names or []))
         self.dirty = True
 
     def _show(self) -> None:
@@ -366,12 +369,16 @@ class ConfusionView(QWidget, SplitResults):
             return None
         indices = result.metrics.mistakes(true_class, predicted_class)
         data = result.data
-        images = features = None
+        images = features = names = None
         if data is not None:
             key = "val" if result.split == "validation" else "test"
             images = getattr(data, f"raw_{key}")
             if images is None:
                 features = getattr(data, f"x_{key}").numpy()
+                if len(result.feature_names) == features.shape[1]:
+                    # named columns: shown in the file's units, as the user knows them
+                    norm = data.normalization
+                    names, features = result.feature_names, features * norm.std + norm.mean
         dialog = MistakesDialog(
             indices,
             result.metrics,
@@ -380,6 +387,7 @@ class ConfusionView(QWidget, SplitResults):
             images=images,
             features=features,
             parent=self,
+            feature_names=names,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()

@@ -270,6 +270,10 @@ class HyperparametersForm(QWidget):
         more.addRow("Stats every", self.stats_every)
         more.addRow(self.restore_best)
         more.addRow("Best epoch", self.best_by)
+        # A regression has no accuracy: instead of the choice, what is used.
+        self.best_by_fixed = QLabel()
+        more.addRow("Best epoch", self.best_by_fixed)
+        self._monitoring_form = more
 
         # Under each number field: why a typed value was not taken (out of range).
         self.range_notes = {
@@ -415,6 +419,15 @@ class HyperparametersForm(QWidget):
 
     def _update_dependents(self, config: TrainConfig) -> None:
         self.best_by.setEnabled(config.restore_best)
+        data = self.state.data
+        regression = data is not None and data.task == "regression"
+        self._monitoring_form.setRowVisible(self.best_by, not regression)
+        self._monitoring_form.setRowVisible(self.best_by_fixed, regression)
+        self.best_by_fixed.setText("Lowest validation loss" if config.restore_best
+                                   else "Last epoch")
+        self.best_by_fixed.setToolTip(
+            "A regression has no accuracy: the best epoch is the one with the lowest "
+            "validation loss; untick 'Keep the best epoch' to keep the last epoch's weights.")
         self.momentum.setEnabled(config.optimizer in ("momentum", "nesterov"))
         rmsprop = config.optimizer == "rmsprop"
         self._optimizer_form.setRowVisible(self.rho, rmsprop)
@@ -426,9 +439,7 @@ class HyperparametersForm(QWidget):
         self._schedule_form.setRowVisible(self.gamma, step)
         info = LOSSES.get(_canonical(config.loss))
         if info is not None:
-            data = self.state.data
-            regression = (data is not None and data.task == "regression"
-                          and info.name in REGRESSION_LOSSES)  # fmt: skip
+            regression = regression and info.name in REGRESSION_LOSSES
             words = "raw outputs, real-valued targets" if regression else pairing(info.name)
             self.pairing.setText(f"{words}\n{info.formula}")
         problems = config.problems()

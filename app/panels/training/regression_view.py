@@ -114,9 +114,11 @@ class RegressionView(PlotPanel, SplitResults):
     # ---- data in (the same calls as the confusion view's) ----
 
     def set_metrics(
-        self, split: str, metrics: Metrics, data: PreparedData | None, note: str = ""
+        self, split: str, metrics: Metrics, data: PreparedData | None, note: str = "",
+        feature_names: list[str] | None = None,
     ) -> None:
-        """Store results of a split ("validation" or "test"); drawn on the next redraw."""
+        """Store results of a split ("validation" or "test"); drawn on the next redraw.
+        (`feature_names` is for the confusion view's mistakes: a regression has none.)"""
         names = data.class_names if data is not None and data.task == "regression" else []
         self._results[split] = _Result(metrics, names[0] if names else "value", split, note)
         self.dirty = True

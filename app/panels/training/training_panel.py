@@ -352,7 +352,7 @@ class TrainingPanel(QWidget):
         """Give a split's metrics to the page for them (the confusion matrix, or a
         regression's predictions) and return that page; `show`: switch it to that split."""
         page = self.regression if metrics.regression else self.confusion
-        page.set_metrics(split, metrics, self.state.data, note)
+        page.set_metrics(split, metrics, self.state.data, note, self.state.feature_names)
         if show:
             page.show_split(split)
         self._show_results_tab(metrics.regression)
