@@ -47,6 +47,9 @@ class DigitSteps:
     bbox: tuple[int, int, int, int]  # (top, left, bottom, right) in the input, bottom/right excl.
     center_of_mass: tuple[float, float] | None  # (row, col) of the ink in `fitted`
     empty: bool
+    # A picture prepared as an image folder's are (picture_steps), not as a digit: every step
+    # is the picture itself.
+    prepared: bool = False
 
     @property
     def pixels(self) -> np.ndarray:
@@ -181,6 +184,19 @@ def preprocess_digit(gray: np.ndarray, field: tuple[int, int] = (FIELD, FIELD)) 
         center_of_mass=(com_r + fr, com_c + fc),
         empty=False,
     )
+
+
+def picture_steps(pixels: np.ndarray) -> DigitSteps:
+    """A picture already prepared as an image folder's pictures are for its model
+    (core.image_folder.read_picture, what `mlp-studio predict` uses: the centred square resized
+    to the model's size, grayscale, never inverted) as the steps: no ink crop, no box, no
+    centring. Never empty: a dark picture is still a picture."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim != 2 or pixels.size == 0:
+        raise DataFormatError(f"Expected a 2-D grayscale picture, got shape {pixels.shape}.")
+    rows, cols = pixels.shape
+    return DigitSteps(cropped=pixels, fitted=pixels, centered=pixels, bbox=(0, 0, rows, cols),
+                      center_of_mass=None, empty=False, prepared=True)
 
 
 def _empty(field: tuple[int, int] = (FIELD, FIELD)) -> DigitSteps:

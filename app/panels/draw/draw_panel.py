@@ -3,7 +3,10 @@
 The drawing (or an opened picture, or a test image) goes through exactly what
 `mlp-studio predict` does: core.digits.preprocess_digit (crop to the ink, fit into 20x20, centre
 the mass in 28x28; the same scaled to the network's own picture size, e.g. 8x8), then the
-normalization training used, then the network
+normalization training used, then the network. A picture opened for a grayscale image folder's
+network is prepared as its folder's pictures were (core.image_folder.read_picture: the centred
+square resized, never inverted), as `predict` prepares it for such a model, until something is
+drawn over it
 (core.inference.predict_digit). Every step is shown, then the class probabilities, each hidden
 layer's activations and the pixels that pushed the guess (input-gradient saliency).
 
@@ -30,7 +33,15 @@ from mlp_studio.app.panels.draw.prediction_views import PredictionViews
 from mlp_studio.app.widgets.background import error_message
 from mlp_studio.app.widgets.banner import Level
 from mlp_studio.core.data import Normalization, fit_normalization
-from mlp_studio.core.digits import FIELD, DigitSteps, box_for, load_image, preprocess_digit
+from mlp_studio.core.digits import (
+    FIELD,
+    DigitSteps,
+    box_for,
+    load_image,
+    picture_steps,
+    preprocess_digit,
+)
+from mlp_studio.core.image_folder import read_picture
 from mlp_studio.core.inference import DigitPrediction, predict_digit
 from mlp_studio.core.model import MLP, build_model
 from PySide6.QtCore import QSettings, QTimer, Signal, Slot
@@ -91,7 +102,7 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         folder = str(settings.value("canvas/lastImageFolder", str(Path.home())))
         path, _ = QFileDialog.getOpenFileName(
             self,
-            "Open a picture of a digit",
+            "Open a picture" if self._folder_pictures() else "Open a picture of a digit",
             folder,
             "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)",
         )
@@ -104,17 +115,39 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         decoded on a pool thread, placed when done; imageOpened says how it went. A picture
         opened later wins over one still loading."""
         path = Path(path)
+        field = self.field if self._folder_pictures() else None
+
+        def load(_task) -> np.ndarray:
+            return load_image(path) if field is None else read_picture(path, field)
+
         self._image_loader.run(
-            lambda _task: load_image(path), lane="image", latest=True,
-            on_done=lambda gray: self._on_image_loaded(path, gray),
+            load, lane="image", latest=True,
+            on_done=lambda image: self._on_image_loaded(path, image, field is not None),
             on_error=self._on_image_failed,
         )
         self._show_message(f"Opening {path.name}…", error=False)
 
-    def _on_image_loaded(self, path: Path, gray: np.ndarray) -> None:
+    def _on_image_loaded(self, path: Path, image: np.ndarray, prepared: bool) -> None:
+        """`prepared`: the picture is already the network's input (read_picture)."""
         self._show_message("")
-        self.canvas.place_image(gray, tag=("file", path.name))
+        pixels = image.astype(np.float32)
+        self.canvas.place_image(pixels, tag=("file", path.name, pixels if prepared else None))
         self.imageOpened.emit(True)
+
+    def _folder_pictures(self) -> bool:
+        """The network takes the grayscale pictures of an image folder (not MNIST-style
+        digits): a picture is prepared as the folder's were."""
+        source = self.state.data_source
+        return (self.state.source == "mnist" and source is not None and source.kind == "images"
+                and not source.color)
+
+    def _prepared_picture(self) -> np.ndarray | None:
+        """The opened picture, prepared for the network, while nothing is drawn over it."""
+        tag = self.canvas.picture_tag()
+        if (tag is None or tag[0] != "file" or tag[2] is None or tag[2].shape != self.field
+                or not self.canvas.picture_untouched()):
+            return None
+        return tag[2]
 
     def _on_image_failed(self, err: BaseException) -> None:
         self._show_message(error_message(err))
@@ -154,7 +187,9 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         if tag is None:
             self.source_label.setText("")
         elif tag[0] == "file":
-            self.source_label.setText(f"Picture: {tag[1]}")
+            how = (" · prepared as the folder's pictures (centred square, resized)"
+                   if self._prepared_picture() is not None else "")
+            self.source_label.setText(f"Picture: {tag[1]}{how}")
         else:
             _, index, _, name = tag
             self.source_label.setText(f"Test image #{index} · true label <b>{name}</b>")
@@ -253,8 +288,9 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
             if field != self.field:
                 self.field = field
                 self.fitted_tile.title = "Fitted {1}×{0}".format(*box_for(field))
-                self.centered_tile.title = f"Centred {field[1]}×{field[0]}"
-        self.steps = preprocess_digit(self._gray, self.field)
+        prepared = self._prepared_picture()
+        self.steps = (preprocess_digit(self._gray, self.field) if prepared is None
+                      else picture_steps(prepared))
         self._predict()
 
     @Slot()

@@ -160,6 +160,11 @@ class DrawingCanvas(QWidget):
         item = self._history[base] if base is not None else None
         return item.tag if isinstance(item, _Picture) else None
 
+    def picture_untouched(self) -> bool:
+        """A picture is shown with nothing drawn over it (nor being drawn)."""
+        return self._stroke is None and bool(self._history) and isinstance(
+            self._history[-1], _Picture)
+
     def _base_index(self) -> int | None:
         """Index of the last clear or picture: nothing before it shows."""
         for i in range(len(self._history) - 1, -1, -1):

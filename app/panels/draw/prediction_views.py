@@ -45,23 +45,30 @@ class PredictionViews:
         self.input_tile.set_image(
             gray_to_qimage(self._gray),
             f"{SIZE}×{SIZE}",
-            box=None if steps.empty else steps.bbox,
+            box=None if steps.empty or steps.prepared else steps.bbox,
         )
+        # A picture prepared as its folder's were has no digit steps: only the result shows.
+        self.cropped_tile.setVisible(not steps.prepared)
+        self.fitted_tile.setVisible(not steps.prepared)
+        rows, cols = steps.centered.shape
+        self.centered_tile.title = f"{'Prepared' if steps.prepared else 'Centred'} {cols}×{rows}"
         if steps.empty:
             for tile in self.step_tiles[1:]:
                 tile.set_image(None)
                 tile.set_placeholder("empty")
             return
-        h, w = steps.cropped.shape
-        self.cropped_tile.set_image(gray_to_qimage(steps.cropped), f"{w}×{h} px")
-        self.fitted_tile.set_image(
-            gray_to_qimage(steps.fitted), "+ mass centre", marker=steps.center_of_mass
-        )
-        rows, cols = steps.centered.shape
-        self.centered_tile.set_image(
-            gray_to_qimage(steps.centered), f"+ at ({rows / 2:g}, {cols / 2:g})",
-            marker=(rows / 2, cols / 2),
-        )
+        if steps.prepared:
+            self.centered_tile.set_image(gray_to_qimage(steps.centered), "square, resized")
+        else:
+            h, w = steps.cropped.shape
+            self.cropped_tile.set_image(gray_to_qimage(steps.cropped), f"{w}×{h} px")
+            self.fitted_tile.set_image(
+                gray_to_qimage(steps.fitted), "+ mass centre", marker=steps.center_of_mass
+            )
+            self.centered_tile.set_image(
+                gray_to_qimage(steps.centered), f"+ at ({rows / 2:g}, {cols / 2:g})",
+                marker=(rows / 2, cols / 2),
+            )
         norm = self.normalization
         if norm is None:
             self.normalized_tile.set_image(None)
