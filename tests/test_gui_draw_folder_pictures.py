@@ -76,3 +76,18 @@ def test_a_digit_network_still_prepares_the_picture_as_a_digit(qtbot, photo):
         panel.open_image_file(photo)
     assert not panel.steps.prepared and panel.steps.centered.shape == (28, 28)
     assert panel.steps.pixels.mean() < 60  # inverted: white ink on black, as MNIST
+
+
+def test_a_test_image_of_the_folder_is_the_networks_input_as_it_is(qtbot, tmp_path):
+    folder = write_image_folder(tmp_path / "shapes", per_class=6)
+    source = DataSource("images", str(folder), image_size=12)
+    state = Experiment()
+    data = prepare_dataset(load_data(**source.load_arguments()), state.data_config)
+    state.set_data(data)
+    state.set_data_source(source)
+    state.set_model(build_model(NetworkSpec(144, [LayerSpec(8)], 3)))
+    panel = _panel(qtbot, state)
+    panel.pick_test_image(0)
+    assert panel.steps.prepared and panel.true_label() == int(data.y_test[0])
+    np.testing.assert_array_equal(panel.steps.pixels, data.raw_test[0].reshape(-1))
+    assert "as the network sees it" in panel.source_label.text()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,17 @@ NO_MODEL = "Train or import a model to see its guess."
 REFRESH_SECONDS = 0.5
 # Normalizations that do not depend on the training data: usable before any data is loaded.
 FIXED_NORMALIZATIONS = ("none", "unit", "symmetric")
+
+
+@dataclass(frozen=True, eq=False)
+class Placed:
+    """A picture put on the canvas (its picture_tag): an opened file or a test image."""
+
+    file: str = ""  # the opened file's name
+    index: int | None = None  # a test image's index, true class and its name
+    label: int | None = None
+    class_name: str = ""
+    pixels: np.ndarray | None = None  # already the network's input (an image folder's picture)
 
 
 class DrawPanel(DrawLayout, PredictionViews, QWidget):
@@ -131,7 +143,7 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         """`prepared`: the picture is already the network's input (read_picture)."""
         self._show_message("")
         pixels = image.astype(np.float32)
-        self.canvas.place_image(pixels, tag=("file", path.name, pixels if prepared else None))
+        self.canvas.place_image(pixels, Placed(file=path.name, pixels=pixels if prepared else None))
         self.imageOpened.emit(True)
 
     def _folder_pictures(self) -> bool:
@@ -144,10 +156,10 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
     def _prepared_picture(self) -> np.ndarray | None:
         """The opened picture, prepared for the network, while nothing is drawn over it."""
         tag = self.canvas.picture_tag()
-        if (tag is None or tag[0] != "file" or tag[2] is None or tag[2].shape != self.field
+        if (not isinstance(tag, Placed) or tag.pixels is None or tag.pixels.shape != self.field
                 or not self.canvas.picture_untouched()):
             return None
-        return tag[2]
+        return tag.pixels
 
     def _on_image_failed(self, err: BaseException) -> None:
         self._show_message(error_message(err))
@@ -164,8 +176,11 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         label = int(data.y_test[index])
         name = data.class_names[label] if label < len(data.class_names) else str(label)
         self._show_message("")
-        tag = ("test", index, label, name)
-        self.canvas.place_image(data.raw_test[index].astype(np.float32), tag)
+        pixels = data.raw_test[index].astype(np.float32)
+        prepared = self._folder_pictures() and pixels.shape == self.field  # as the model saw it
+        tag = Placed(index=index, label=label, class_name=name,
+                     pixels=pixels if prepared else None)
+        self.canvas.place_image(pixels, tag)
         return index
 
     def _show_message(self, text: str, error: bool = True) -> None:
@@ -184,21 +199,22 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         self.undo_button.setEnabled(self.canvas.can_undo())
         self.clear_button.setEnabled(not self.canvas.is_blank())
         tag = self.canvas.picture_tag()
-        if tag is None:
+        as_input = self._prepared_picture() is not None  # not prepared as a digit
+        if not isinstance(tag, Placed):
             self.source_label.setText("")
-        elif tag[0] == "file":
-            how = (" · prepared as the folder's pictures (centred square, resized)"
-                   if self._prepared_picture() is not None else "")
-            self.source_label.setText(f"Picture: {tag[1]}{how}")
+        elif tag.index is None:
+            how = " · prepared as the folder's pictures (centred square, resized)"
+            self.source_label.setText(f"Picture: {tag.file}{how if as_input else ''}")
         else:
-            _, index, _, name = tag
-            self.source_label.setText(f"Test image #{index} · true label <b>{name}</b>")
+            how = " · as the network sees it"
+            self.source_label.setText(f"Test image #{tag.index} · true label "
+                                      f"<b>{tag.class_name}</b>{how if as_input else ''}")
         self.source_label.setVisible(tag is not None)
 
     def true_label(self) -> int | None:
         """Class index of the test image on the canvas, if one is."""
         tag = self.canvas.picture_tag()
-        return tag[2] if tag is not None and tag[0] == "test" else None
+        return tag.label if isinstance(tag, Placed) else None
 
     # ------------------------------------------------------------------ state
 
