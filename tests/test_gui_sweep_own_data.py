@@ -96,3 +96,14 @@ def test_the_table_and_the_plot_put_the_best_trial_first_in_the_metrics_directio
     dialog.plot.set_trials(trials)
     lines = dialog.plot._lines
     assert max(lines, key=lambda n: lines[n].zValue()) == best  # drawn on top, brightest
+
+
+def test_cancel_while_the_study_opens_starts_no_workers(qtbot, dialog, tmp_path):
+    _load(dialog.state, DataSource("table", str(write_houses(tmp_path / "h.csv")),
+                                   target="price"))
+    dialog.run()
+    assert dialog.runner.running
+    dialog.cancel_button.click()  # before the study is open: no worker may start after it
+    assert not dialog.runner.running and dialog.run_button.isEnabled()
+    qtbot.wait(1500)
+    assert dialog.runner._processes == [] and not dialog.runner.running

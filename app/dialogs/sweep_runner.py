@@ -28,21 +28,24 @@ class SweepRunner(QObject):
         self.sweep = None
         self._processes: list = []
         self._errors = None
-        self._starting = False
+        self._running = False
         self._cache: dict = {}  # the open study and its last importance, for the reads
         self._timer = QTimer(self, interval=POLL_MS)
         self._timer.timeout.connect(self._poll)
 
     @property
     def running(self) -> bool:
-        return self._starting or any(p.is_alive() for p in self._processes)
+        """The workers are starting or working: True from start() until runningChanged(False)
+        is sent (by the first poll that finds them all gone), so that this and the dialog's
+        buttons always agree."""
+        return self._running
 
     def start(self, sweep, workers: int) -> None:
         """Open (create) the study off the GUI thread, then start the workers."""
         if self.running:
             return
         self.sweep = sweep
-        self._starting = True
+        self._running = True
         self.runningChanged.emit(True)
 
         def prepare(_task):
@@ -57,13 +60,14 @@ class SweepRunner(QObject):
         from mlp_studio.core.cli.sweep import start_workers
         from mlp_studio.core.training_process import context
 
-        self._starting = False
+        if not self._running:
+            return  # cancelled while the study was being opened
         self._errors = context().Queue()
         self._processes = start_workers(self.sweep, workers, True, self._errors)
         self._timer.start()
 
     def _start_failed(self, err: BaseException) -> None:
-        self._starting = False
+        self._running = False
         self.runningChanged.emit(False)
         self.failed.emit(error_message(err))
 
@@ -78,6 +82,7 @@ class SweepRunner(QObject):
         if not any(p.is_alive() for p in self._processes):
             self._timer.stop()
             self._processes = []
+            self._running = False
             self.runningChanged.emit(False)
             self.refresh()
 
@@ -130,6 +135,7 @@ class SweepRunner(QObject):
                 recover(open_study(sweep, create=False), retry=False)
 
             self.background.run(fail_orphans, lane="open", on_done=lambda _v: self.refresh())
+        self._running = False
         self.runningChanged.emit(False)
 
     def shutdown(self) -> None:
