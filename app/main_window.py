@@ -235,7 +235,7 @@ class MainWindow(WindowActions, RunStatus, RunControls, QMainWindow):
             cls = getattr(importlib.import_module(module_name), class_name)
             if key == "dataset":
                 panel = cls(self.state, autoload=self.autoload_data)
-            elif key == "lessons":  # the student's progress lives with the other settings
+            elif key in ("lessons", "training"):  # progress, checkpoint budget: user settings
                 panel = cls(self.state, settings=self.settings)
             else:
                 panel = cls(self.state)

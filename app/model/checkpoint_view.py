@@ -34,6 +34,7 @@ class Timeline(QObject):
         super().__init__(state)
         self.state = state
         self.tree = RunTree.new()
+        self._budget_mb = self.tree.checkpoints.budget_mb  # the user's, for new trees
         self._viewed: Checkpoint | None = None
         self._latest: dict[str, torch.Tensor] | None = None  # the weights while one is shown
         self._model: weakref.ref | None = None  # the model the tree is of
@@ -124,8 +125,10 @@ class Timeline(QObject):
         return self.tree.checkpoints.budget_mb
 
     def set_budget(self, megabytes: float) -> None:
-        """SpecError (with what to give) for a budget that keeps nothing."""
+        """SpecError (with what to give) for a budget that keeps nothing. New trees (other
+        weights) get it too; an opened session's tree keeps its own until this is called."""
         self.tree.checkpoints.set_budget(megabytes)
+        self._budget_mb = self.tree.checkpoints.budget_mb
         self.checkpointsChanged.emit()
 
     # ---- runs ----
@@ -311,7 +314,7 @@ class Timeline(QObject):
         same = model is not None and self._model is not None and self._model() is model
         self._viewed, self._latest = None, None
         if not same:
-            self.tree = RunTree.new(self.tree.checkpoints.budget_mb)
+            self.tree = RunTree.new(self._budget_mb)
             self._model = None if model is None else weakref.ref(model)
             if model is not None:
                 lineage = self.state.lineage

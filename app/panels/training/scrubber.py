@@ -16,7 +16,7 @@ from mlp_studio.core.checkpoints import Checkpoint, budget_problem
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.metrics import Metrics, metrics_from_confusion
 from mlp_studio.core.training import evaluate_validation
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -42,13 +42,19 @@ PAUSED_BRANCH_TIP = ("Stop the paused run (it stays in the Runs tab, where you c
                      "the training settings as they are now")
 
 
+BUDGET_KEY = "checkpoints/budget_mb"
+
+
 class Scrubber(QWidget):
     shown = Signal(object)  # Checkpoint | None, after the views were told (for timing)
 
-    def __init__(self, state: Experiment, parent: QWidget | None = None):
+    def __init__(self, state: Experiment, parent: QWidget | None = None,
+                 settings: QSettings | None = None):
         super().__init__(parent)
         self.state = state
         self.timeline = state.timeline
+        self.settings = settings if settings is not None else QSettings()
+        saved_problem = self._apply_saved_budget()
         self._items: list[Checkpoint] = []
         self._target: int | None = None
 
@@ -67,6 +73,7 @@ class Scrubber(QWidget):
         self.past.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.past.hide()
         self.usage = QLabel()
+        self.usage.setWordWrap(True)  # a budget problem is a sentence or two
         self.usage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.budget = QSpinBox()
         self.budget.setRange(0, 1 << 20)
@@ -76,6 +83,7 @@ class Scrubber(QWidget):
                                "every 2nd, then 4th... epoch is kept (each run's first, best "
                                "and last always)")
         self.budget.setValue(round(self.timeline.budget_mb))
+        self._shown_budget = self.budget.value()
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -116,6 +124,8 @@ class Scrubber(QWidget):
         state.trainingChanged.connect(lambda _active: self.refresh())
         state.runStateChanged.connect(lambda _run_state: self.refresh())
         self.refresh()
+        if saved_problem:
+            self._say_budget_problem(saved_problem)
 
     # ---- following the timeline ----
 
@@ -185,6 +195,10 @@ class Scrubber(QWidget):
         store = self.timeline.tree.checkpoints
         self.usage.setText(store.describe())
         self.usage.setStyleSheet("")
+        if round(store.budget_mb) != self._shown_budget:  # an opened session's own budget
+            self._shown_budget = round(store.budget_mb)
+            with QSignalBlocker(self.budget):
+                self.budget.setValue(self._shown_budget)
 
     # ---- the user's input ----
 
@@ -212,12 +226,34 @@ class Scrubber(QWidget):
         problem = budget_problem(value)
         if problem is None:
             try:
+                self._shown_budget = value
                 self.timeline.set_budget(value)
+                self.settings.setValue(BUDGET_KEY, value)  # kept across restarts
                 return
             except SpecError as err:
                 problem = str(err)
+        self._say_budget_problem(problem + f" The budget stays {self.timeline.budget_mb:g} MB.")
+
+    def _say_budget_problem(self, problem: str) -> None:
         self.usage.setText(problem)
         self.usage.setStyleSheet("color: #b02a37;")
+
+    def _apply_saved_budget(self) -> str | None:
+        """The budget the user set last time (QSettings), or what is wrong with the saved
+        value (then the default stays)."""
+        saved = self.settings.value(BUDGET_KEY)
+        if saved is None:
+            return None
+        try:
+            megabytes = float(saved)
+        except (TypeError, ValueError):
+            megabytes = saved
+        problem = budget_problem(megabytes)
+        if problem is None:
+            self.timeline.set_budget(megabytes)
+            return None
+        return (f"Saved setting ignored: {problem[0].lower()}{problem[1:]} The budget stays "
+                f"{self.timeline.budget_mb:g} MB until you set another.")
 
 
 def checkpoint_metrics(state: Experiment, checkpoint: Checkpoint) -> Metrics | None:

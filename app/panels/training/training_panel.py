@@ -38,7 +38,7 @@ from mlp_studio.core.training import (
     LayerStats,
     Snapshot,
 )
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -57,7 +57,8 @@ MAX_REDRAW_MS = 1000
 
 class TrainingPanel(QWidget):
 
-    def __init__(self, state: Experiment, parent: QWidget | None = None):
+    def __init__(self, state: Experiment, parent: QWidget | None = None,
+                 settings: QSettings | None = None):
         super().__init__(parent)
         self.state = state
         self.hyperparameters = HyperparametersForm(state)
@@ -68,7 +69,7 @@ class TrainingPanel(QWidget):
         self.confusion = ConfusionView()
         self.regression = RegressionView()  # in the confusion matrix's place for regression
         self.runs = RunTreeView(state)
-        self.scrubber = Scrubber(state)
+        self.scrubber = Scrubber(state, settings=settings)  # the budget is a user setting
         self.marker = CheckpointMarker([self.curves.loss_plot, self.curves.acc_plot])
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
