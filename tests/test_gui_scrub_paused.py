@@ -94,7 +94,10 @@ def test_scrub_while_paused_shows_the_checkpoint_everywhere_and_resume_returns(q
     panel.flush()
     first = first_layer(state.model)
     assert np.array_equal(panel.weights._weights, first[: len(panel.weights._weights)])
-    assert np.array_equal(window.panels["designer"].diagram._weights[0], first)
+    diagram = window.panels["designer"].diagram
+    assert not np.array_equal(diagram._weights[0], first)  # behind the Data tab: not yet
+    window.docks["designer"].raise_()  # shown: it catches up
+    assert np.array_equal(diagram._weights[0], first)
     # Activations: the probe sample under the checkpoint's weights.
     model = build_model(state.model.spec)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in chosen.weights.items()})
@@ -102,6 +105,7 @@ def test_scrub_while_paused_shows_the_checkpoint_everywhere_and_resume_returns(q
     assert np.allclose(panel.activations._acts[-1], out[0].numpy(), atol=1e-6)
     assert panel.confusion.current().note == chosen.label()  # its epoch's confusion matrix
     draw = window.panels["canvas"]
+    window.docks["canvas"].raise_()
     draw.pick_test_image(0)
     assert "epoch 1 (the past)" in draw.detail_label.text()
     assert "while the run is paused" in scrubber.past.text()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.backprop.layer_maps import LayerMaps
+from mlp_studio.app.widgets.on_screen import WhenOnScreen
 from mlp_studio.core.backprop_steps import (
     BackwardPass,
     backward_pass,
@@ -124,9 +125,10 @@ class BackpropPanel(QWidget):
         self.every_number.toggled.connect(self._show_step)
         self.check_layer.valueChanged.connect(self._on_check_layer)
         self.check_button.clicked.connect(self.check_gradient)
+        self._refresh_seen = WhenOnScreen(self, self.refresh)  # behind another dock tab: later
         for signal in (state.modelChanged, state.specChanged, state.dataChanged,
                        state.trainConfigChanged):
-            signal.connect(self.refresh)
+            signal.connect(self._refresh_seen)
         state.probeChanged.connect(self._on_probe)
         self._on_data_range()
         self.refresh()

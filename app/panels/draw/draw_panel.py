@@ -33,6 +33,7 @@ from mlp_studio.app.panels.draw.drawing_canvas import SIZE
 from mlp_studio.app.panels.draw.prediction_views import PredictionViews
 from mlp_studio.app.widgets.background import error_message
 from mlp_studio.app.widgets.banner import Level
+from mlp_studio.app.widgets.on_screen import WhenOnScreen
 from mlp_studio.core.data import Normalization, fit_normalization
 from mlp_studio.core.digits import (
     FIELD,
@@ -90,6 +91,7 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
         self._stale = True
 
         self._build()
+        self._refresh_seen = WhenOnScreen(self, self._refresh)
         state.modelChanged.connect(self._on_model_changed)
         state.dataChanged.connect(self._on_data_changed)
         state.trainingChanged.connect(self._on_training_changed)
@@ -221,7 +223,7 @@ class DrawPanel(DrawLayout, PredictionViews, QWidget):
     @Slot(object)
     def _on_model_changed(self, _model) -> None:
         self._stale = True
-        self._refresh()
+        self._refresh_seen()  # behind another dock tab: when it is shown
 
     @Slot(object)
     def _on_settings_changed(self, _config) -> None:

@@ -13,6 +13,7 @@ import torch
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.network.layer_editor import ERROR_COLOR, LayerEditor
 from mlp_studio.app.panels.network.network_diagram import ACTIVATION_NAMES, NetworkDiagram
+from mlp_studio.app.widgets.on_screen import WhenOnScreen
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, check_loss_for_task, pairing
 from mlp_studio.core.model import (
@@ -168,7 +169,9 @@ class NetworkPanel(QWidget):
         state.trainConfigChanged.connect(self._on_train_config)
         state.dataChanged.connect(self._on_data)
         state.dataConfigChanged.connect(lambda _config: self._refresh_class_names())
-        state.modelChanged.connect(self._on_model)
+        # Off screen (another dock tab in front), the diagram catches up when shown.
+        self._follow_model = WhenOnScreen(self, lambda: self._on_model(self.state.model))
+        state.modelChanged.connect(self._follow_model)
         state.trainingChanged.connect(self._on_training)
         state.probeChanged.connect(self._on_probe)
 

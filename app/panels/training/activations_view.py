@@ -34,6 +34,7 @@ class ActivationsView(PlotPanel):
         self.state = state
         self._rng = np.random.default_rng()
         self._acts: list[np.ndarray] | None = None  # hidden [units] ..., then outputs [C]
+        self._stale = False  # _acts are not of the model's weights yet (see refresh)
         self._layer_plots: list[pg.PlotItem] = []
         self._layer_images: list[pg.ImageItem] = []
 
@@ -148,20 +149,28 @@ class ActivationsView(PlotPanel):
         """From Snapshot.activations: per hidden layer [P, units], then outputs [P, C]."""
         if activations:
             self._acts = [np.array(a[0], dtype=np.float32) for a in activations]
-            self.dirty = True
+            self._stale, self.dirty = False, True
 
     def refresh(self) -> None:
         """Run the current model on the sample (not while a run trains: the worker owns it and
-        snapshots bring its activations; paused, the model holds what the views show)."""
+        snapshots bring its activations; paused, the model holds what the views show). Out of
+        sight (another tab in front), that waits until the Training panel redraws this tab."""
         if self.state.run_owns_model:
             return
+        if not self.isVisible() and self.parentWidget() is not None:
+            self._stale = self.dirty = True
+            return
+        self._compute()
+        self.redraw()
+
+    def _compute(self) -> None:
+        self._stale = False
         model, x = self.state.model, self.probe()
         if model is None or x is None or model.spec.input_size != x.shape[1]:
             self._acts = None
         else:
             out, acts = activations_of(model, torch.from_numpy(x))
             self._acts = [a[0].cpu().numpy().copy() for a in [*acts, out]]
-        self.redraw()
 
     # ---- drawing ----
 
@@ -188,6 +197,8 @@ class ActivationsView(PlotPanel):
         self.apply_theme()
 
     def redraw(self) -> None:
+        if self._stale and not self.state.run_owns_model:
+            self._compute()
         self.dirty = False
         data, i = self.state.data, self.sample_index()
         acts = self._acts

@@ -25,7 +25,7 @@ from mlp_studio.app.panels.training.live_plots import (
 from mlp_studio.app.panels.training.plot_export import ExportButton
 from mlp_studio.app.panels.training.regression_view import RegressionView
 from mlp_studio.app.panels.training.run_tree_view import RunTreeView
-from mlp_studio.app.panels.training.scrubber import CheckpointMarker, Scrubber, checkpoint_metrics
+from mlp_studio.app.panels.training.scrubber import CheckpointMarker, CheckpointMetrics, Scrubber
 from mlp_studio.app.panels.training.weights_grid import WeightsGrid
 from mlp_studio.app.widgets.formatting import format_rate, format_scores
 from mlp_studio.core.metrics import metrics_from_confusion
@@ -71,6 +71,7 @@ class TrainingPanel(QWidget):
         self.runs = RunTreeView(state)
         self.scrubber = Scrubber(state, settings=settings)  # the budget is a user setting
         self.marker = CheckpointMarker([self.curves.loss_plot, self.curves.acc_plot])
+        self.checkpoint_metrics = CheckpointMetrics(state)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for page, title in ((self.curves, "Curves"), (self.gradients, "Gradients"),
@@ -125,8 +126,8 @@ class TrainingPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._redraw_visible)
-        self.tabs.currentChanged.connect(lambda _i: self._redraw_visible())
+        self._timer.timeout.connect(self.redraw_visible)
+        self.tabs.currentChanged.connect(lambda _i: self.redraw_visible())
         self.tabs.currentChanged.connect(lambda _i: self.export_button.setVisible(
             bool(self.tabs.currentWidget().export_targets())))
         state.timeline.viewChanged.connect(self._on_viewed)
@@ -291,7 +292,8 @@ class TrainingPanel(QWidget):
     def _pages(self) -> list[QWidget]:
         return [self.tabs.widget(i) for i in range(self.tabs.count())]
 
-    def _redraw_visible(self) -> None:
+    def redraw_visible(self) -> None:
+        """Draw the tab in front if it changed (other tabs wait until they are shown)."""
         page = self.tabs.currentWidget()
         start = time.perf_counter()
         if getattr(page, "dirty", False):
@@ -405,7 +407,7 @@ class TrainingPanel(QWidget):
                 self._on_model(self.state.model)
                 self._schedule()
             return
-        metrics = checkpoint_metrics(self.state, checkpoint)
+        metrics = self.checkpoint_metrics.of(checkpoint)
         if metrics is not None:  # the confusion matrix, or a regression's predictions
             self._set_results("validation", metrics, checkpoint.label())
         self.status.setText(f"<b>Showing {checkpoint.label()}</b> (the past).")
