@@ -12,9 +12,11 @@ other way and are answered at the next batch boundary, as with a Trainer in a th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing
+import os
 import queue
 import threading
 import traceback
@@ -55,6 +57,7 @@ log = logging.getLogger(__name__)
 
 # Seconds to wait for a stopped child to send its last events and end before killing it.
 JOIN_TIMEOUT = 10.0
+_GONE = object()  # the reader's last message: the child's pipe reached its end
 
 
 @dataclass
@@ -159,7 +162,12 @@ class TrainingProcess:
         self._commands: Connection | None = None
         self._starting: list[tuple] | None = None  # commands while the child starts
         self._process = None
-        self._events: Connection | None = None  # the child's events, while it runs
+        # The child's events arrive through a reader thread: a message stops half-sent if the
+        # child is stopped from outside (SIGSTOP), and a receive would then block the caller
+        # (the GUI thread) until it goes on. `_wake` is readable when the inbox has news.
+        self._inbox: queue.SimpleQueue | None = None  # while the child runs
+        self._reader: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None
         self._final: _Final | None = None
         self._finished: Finished | None = None
         self._failure: str | None = None
@@ -268,31 +276,45 @@ class TrainingProcess:
             self._starting = None
         commands_out.close()  # the child's ends: closing ours makes EOF mean "child gone"
         events_in.close()
-        self._events = events_out
+        self._inbox = queue.SimpleQueue()
+        self._wake = os.pipe()
+        os.set_blocking(self._wake[0], False)
+        os.set_blocking(self._wake[1], False)
+        self._reader = threading.Thread(target=_read_events,
+                                        args=(events_out, self._inbox, self._wake[1]),
+                                        name="mlp-studio-events", daemon=True)
+        self._reader.start()
         return True
 
     def fileno(self) -> int | None:
-        """The descriptor the child's events arrive on (readable at EOF too), while it runs:
-        an event loop can watch it instead of polling on a timer."""
-        return None if self._events is None else self._events.fileno()
+        """A descriptor that is readable when events have arrived (or the child has gone),
+        while it runs: an event loop can watch it instead of polling on a timer."""
+        return None if self._wake is None or self._inbox is None else self._wake[0]
 
     def poll(self, timeout: float | None = 0.0) -> bool:
         """Pass on every event the child has sent (waiting up to `timeout` s for the first;
-        None: until one comes); False once the child has gone and finish() is due."""
-        events = self._events
-        if events is None:
+        None: until one comes); False once the child has gone and finish() is due. Never
+        blocks longer than `timeout`, even on a child stopped halfway through a message."""
+        inbox = self._inbox
+        if inbox is None:
             return False
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake[0], 65536):  # news is about to be taken
+                pass
         try:
-            ready = events.poll(timeout)
-            while ready:
-                for message in events.recv():
-                    self._take(message)
-                ready = events.poll(0)
-        except (EOFError, OSError):
-            events.close()
-            self._events = None
-            return False
-        return True
+            message = inbox.get(timeout=timeout) if timeout != 0 else inbox.get_nowait()
+        except queue.Empty:
+            return True
+        while True:
+            if message is _GONE:
+                self._inbox = None
+                return False
+            for event in message:
+                self._take(event)
+            try:
+                message = inbox.get_nowait()
+            except queue.Empty:
+                return True
 
     def _take(self, message) -> None:
         if isinstance(message, _Final):
@@ -313,9 +335,7 @@ class TrainingProcess:
         """After poll() returned False (or to give up on a child that stopped answering: it is
         killed): end the child and load its final weights into the model; the run's Finished
         event. StudioError if the child failed or ended without handing its results back."""
-        if self._events is not None:
-            self._events.close()
-            self._events = None
+        self._inbox = None
         with self._lock:
             process, commands, self._commands = self._process, self._commands, None
         if commands is not None:
@@ -330,6 +350,7 @@ class TrainingProcess:
             with self._lock:
                 self._process = None
             process.close()  # its pipe handles: a long session runs hundreds of children
+        self._end_reader()
         if self._failure is not None:
             raise StudioError(self._failure)
         final = self._final
@@ -349,9 +370,41 @@ class TrainingProcess:
         self.best_val_loss = final.best_val_loss
         return self._finished
 
+    def _end_reader(self) -> None:
+        """The child has ended, so its pipe's end reaches the reader: wait for it, then close
+        the wake-up pipe (left open if the reader were still writing to it)."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.join(JOIN_TIMEOUT)
+            if reader.is_alive():
+                log.error("the training process's event reader did not end")
+                return
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
+
     def _checkpoint(self, message: EpochWeights, kind: str) -> None:
         if self.on_checkpoint is not None and finite(message.weights):
             self.on_checkpoint(message.checkpoint(kind), message.best)
+
+
+def _read_events(events: Connection, inbox: queue.SimpleQueue, wake: int) -> None:
+    """The parent's reader thread: each message from the child into `inbox`, then `_GONE`
+    once the child has gone, each followed by a byte on `wake`."""
+    try:
+        while True:
+            try:
+                message = events.recv()
+            except (EOFError, OSError):
+                message = _GONE
+            inbox.put(message)
+            with contextlib.suppress(BlockingIOError):  # full: it is readable already
+                os.write(wake, b"!")
+            if message is _GONE:
+                return
+    finally:
+        events.close()
 
 
 # ---- the child ----

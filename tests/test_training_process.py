@@ -232,3 +232,43 @@ def test_a_backlog_goes_as_one_message_merged_with_the_newest_snapshot_only():
         "BatchProgress", "LayerStats", "Snapshot", "BatchProgress", "Halted"]  # fmt: skip
     assert batch[0].losses.tolist() == pytest.approx([0.9, 0.8])
     assert batch[2].step == 2 and batch[3].losses.tolist() == pytest.approx([0.7, 0.6])
+
+
+def test_a_child_stopped_halfway_through_a_message_never_blocks_poll(data):
+    """A child stopped from outside (SIGSTOP) mid-send left the parent's receive waiting for
+    the rest of the message: the GUI thread froze until the child went on. poll(timeout)
+    must come back within its timeout however the child is stopped."""
+    import os
+    import signal
+    import time
+
+    model = build_model(NetworkSpec(hidden=[LayerSpec(1024), LayerSpec(1024)]))
+    # A snapshot of ~7 MB of weights after every batch: the pipe (64 kB) nearly always holds
+    # part of one when the child is stopped.
+    process = tp.TrainingProcess(model, data, TrainConfig(epochs=10_000, batch_size=8),
+                                 threads=1, snapshot_interval=1e-9, report_interval=0.0)
+    snapshots = []
+    process.on_event = lambda event: snapshots.append(event) if isinstance(event, Snapshot) \
+        else None
+    assert process.start()
+    pid = process._process.pid
+    try:
+        deadline = time.monotonic() + 60
+        while process.poll(0.1) and time.monotonic() < deadline and not snapshots:
+            pass
+        for _ in range(5):  # stop it at five moments of its sending
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.05)
+            returned = threading.Event()
+            poller = threading.Thread(target=lambda: (process.poll(0.2), returned.set()),
+                                      daemon=True)
+            poller.start()
+            assert returned.wait(5.0), "poll blocked on a half-sent message"
+            os.kill(pid, signal.SIGCONT)
+            process.poll(0.05)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        process.stop()
+        while process.poll(1.0):
+            pass
+        process.finish()
