@@ -6,6 +6,7 @@ import multiprocessing
 import queue
 import threading
 
+import mlp_studio.core.training_child as training_child
 import mlp_studio.core.training_process as tp
 import numpy as np
 import pytest
@@ -225,7 +226,7 @@ def test_a_backlog_goes_as_one_message_merged_with_the_newest_snapshot_only():
                Snapshot(2, [], [], None), progress(3, 0.7), progress(4, 0.6), halted, None]
     for message in backlog:
         outbox.put(message)
-    tp._send_all(outbox, into)
+    training_child._send_all(outbox, into)
     [batch] = [out.recv() for _ in range(1) if out.poll(1)]
     assert not out.poll(0.1)  # one message for the whole backlog
     assert [type(m).__name__ for m in batch] == [
@@ -260,8 +261,8 @@ def test_a_child_stopped_halfway_through_a_message_never_blocks_poll(data):
             os.kill(pid, signal.SIGSTOP)
             time.sleep(0.05)
             returned = threading.Event()
-            poller = threading.Thread(target=lambda: (process.poll(0.2), returned.set()),
-                                      daemon=True)
+            poller = threading.Thread(target=lambda done=returned: (process.poll(0.2),
+                                                                    done.set()), daemon=True)
             poller.start()
             assert returned.wait(5.0), "poll blocked on a half-sent message"
             os.kill(pid, signal.SIGCONT)
