@@ -85,7 +85,9 @@ def test_two_workers_share_one_sqlite_study(data, tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
-    assert [t["state"] for t in report["trials"]] == ["COMPLETE"] * 6
+    states = [t["state"] for t in report["trials"]]
+    # At most one extra, when both workers start a last trial together (core.sweep.work).
+    assert set(states) == {"COMPLETE"} and 6 <= len(states) <= 7
     pids = {t.user_attrs["pid"] for t in _trials(db)}
     assert len(pids) == 2 and os.getpid() not in pids  # two worker processes did the work
 
