@@ -126,9 +126,10 @@ class NetworkDiagram(NeuronCards, DiagramPainting, QWidget):
         self._relayout()
 
     def set_weights(self, weights: list[np.ndarray] | None, biases: list[np.ndarray] | None = None,
-                    activations: list[np.ndarray] | None = None):
+                    activations: list[np.ndarray] | None = None, step: int | None = None):
         """Weights per layer [out, in] (None: no model yet, connections drawn neutral);
-        `activations` (as in a Snapshot): the probe's under these weights, if known."""
+        `activations` (as in a Snapshot): the probe's under these weights, if known; `step`:
+        the training step they are of (None: no step label)."""
         if weights is not None and not weights_match(self._spec, weights):
             weights = biases = None
         self._pending = None  # a snapshot still waiting is older than these weights
@@ -138,6 +139,8 @@ class NetworkDiagram(NeuronCards, DiagramPainting, QWidget):
             self._step = None
         elif activations is not None:
             self._activations = activations
+        if weights is not None:
+            self._step = step
         self._restyle()
 
     @property

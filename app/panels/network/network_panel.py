@@ -437,7 +437,9 @@ class NetworkPanel(QWidget):
         with torch.no_grad():
             weights = [lin.weight.detach().cpu().clone().numpy() for lin in model.linears]
             biases = [lin.bias.detach().cpu().clone().numpy() for lin in model.linears]
-        self.diagram.set_weights(weights, biases, self._probe_activations(model))
+        viewed = self.state.timeline.viewed  # the step label: the checkpoint's, or the latest
+        step = viewed.step if viewed is not None else len(self.state.history.batch_losses)
+        self.diagram.set_weights(weights, biases, self._probe_activations(model), step or None)
 
     def _probe_activations(self, model: MLP) -> list[np.ndarray] | None:
         """The probe sample's activations under these weights, when the diagram shows a run's
