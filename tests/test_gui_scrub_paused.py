@@ -85,6 +85,7 @@ def test_scrub_while_paused_shows_the_checkpoint_everywhere_and_resume_returns(q
     scrubber.refresh()
     assert scrubber.slider.isEnabled() and "paused" in scrubber.slider.toolTip()
 
+    window.reset_layout()  # not one an earlier test's settings left
     window.docks["dataset"].raise_()  # the diagram's Network tab behind the Data tab
     window.docks["training"].raise_()
     scrubber.slider.setValue(1)  # epoch 1 of the paused run
