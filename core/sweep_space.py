@@ -147,6 +147,19 @@ def setting_value(option: Option, value: Any, settings: RunSettings) -> Any:
     return value
 
 
+_DATA = ("it changes the data the trials are measured on, and their figures would no longer "
+         "compare; give it as a fixed option instead")
+_NOT_SWEPT_WHY = {
+    "seed": "the seed picks the random start, not what is learnt; to see how much it matters, "
+            "repeat a comparison over seeds (mlp-studio pair --seeds N)",
+    "device": "the device changes the speed, not what is learnt",
+    "threads": "threads change the speed, not what is learnt; --workers K runs K trials at once",
+    **{name: _DATA for name in ("split", "split-seed", "random-split", "val-fraction",
+                                 "val-count", "percentages", "subset", "target-digit",
+                                 "keep-fractions", "long-tail", "target", "task")},
+}
+
+
 def parse_param(text: str, options: dict[str, Option]) -> Param:
     """`NAME=SPEC` -> Param; StudioError (one line, what to write instead) if impossible."""
     name, sep, spec = text.partition("=")
@@ -156,6 +169,9 @@ def parse_param(text: str, options: dict[str, Option]) -> Param:
         raise StudioError(f"{where}: write NAME=SPEC, e.g. lr=1e-4..1e-1:log, hidden=64,128,256 "
                           "or dropout=0..0.5.")
     option = options.get(name) or options.get(name.replace("_", "-"))
+    why = _NOT_SWEPT_WHY.get(name.replace("_", "-").lower())
+    if option is None and why is not None:
+        raise StudioError(f"{where}: {name} is not swept: {why}.")
     if option is None:
         raise StudioError(f"{where}: unknown setting '{name}'. Settings a sweep can vary: "
                           f"{', '.join(sorted(options))}.")

@@ -2,6 +2,7 @@
 exit 2, a study that continues where it stopped, and what the JSON holds."""
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -58,7 +59,7 @@ def test_sweeps_and_pairs_share_one_table_of_settings(options):
     assert set(options) == set(SETTINGS)  # every setting a pair can change, a sweep can vary
     assert all(options[name].setting is SETTINGS[name] for name in options)
     for name in ("seed", "device", "data", "split", "val-fraction"):
-        with pytest.raises(StudioError, match="unknown setting"):
+        with pytest.raises(StudioError, match="unknown setting|is not swept"):
             parse_param(f"{name}=1,2", options)
 
 
@@ -240,3 +241,16 @@ def test_studio_settings_round_trip_through_train_options(options):
     spec3, _ = trial_settings(sweep, {"lr": 0.01, "hidden": "128/32", "activation": "relu"},
                               784, 10)
     assert [layer.units for layer in spec3.hidden] == [128, 32]
+
+
+@pytest.mark.parametrize("name, words", [
+    ("seed", "repeat a comparison over seeds"),
+    ("threads", "--workers K"),
+    ("val-fraction", "the data the trials are measured on"),
+    ("target", "give it as a fixed option"),
+])
+def test_settings_a_sweep_does_not_vary_say_why(name, words):
+    parser = _Parser(prog="mlp-studio train")
+    _add_train_arguments(parser, outputs=False)
+    with pytest.raises(StudioError, match=f"{name} is not swept: .*{re.escape(words)}"):
+        parse_param(f"{name}=1,2", train_options(parser))
