@@ -333,16 +333,14 @@ class ConfusionView(QWidget, SplitResults):
         total = int(m.support.sum())
         values.append((macro["precision"], macro["recall"], macro["f1"], total))
         values.append((weighted["precision"], weighted["recall"], weighted["f1"], total))
-        for r, row in enumerate(values):
-            for c, value in enumerate(row):
-                text = str(value) if c == 3 else f"{value:.3f}"
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if r >= len(names):
-                    font = item.font()
-                    font.setBold(True)
-                    item.setFont(font)
-                self.table.setItem(r, c, item)
+        model = self.table.model()
+        model.blockSignals(True)  # one dataChanged for the table below, not one per cell
+        try:
+            self._fill(values, len(names))
+        finally:
+            model.blockSignals(False)
+        model.dataChanged.emit(model.index(0, 0),
+                               model.index(len(rows) - 1, self.table.columnCount() - 1))
         frame = 2 * self.table.frameWidth()
         self.table.setFixedHeight(
             self.table.verticalHeader().length() + self.table.horizontalHeader().height() + frame
@@ -352,6 +350,25 @@ class ConfusionView(QWidget, SplitResults):
             f"Accuracy <b>{m.accuracy:.2%}</b> on {total:,} {result.split} samples{note}"
             f" · loss {m.loss:.4g}"
         )
+
+    def _fill(self, values: list[tuple], classes: int) -> None:
+        """The per-class table's cells (rows past `classes` in bold: the averages); the cells
+        are made once and re-filled, as scrubbing re-shows them many times a second."""
+        for r, row in enumerate(values):
+            for c, value in enumerate(row):
+                text = str(value) if c == 3 else f"{value:.3f}"
+                item = self.table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)  # fmt: skip
+                    self.table.setItem(r, c, item)
+                bold = r >= classes
+                if item.font().bold() != bold:
+                    font = item.font()
+                    font.setBold(bold)
+                    item.setFont(font)
+                item.setText(text)
 
     @staticmethod
     def _class_names(result: _Result) -> list[str]:
