@@ -517,3 +517,20 @@ def test_an_error_in_a_handler_is_reported_and_the_work_stays_savable(qtbot, rea
     assert not state.training and enabled(window)["train"] and enabled(window)["files"]
     assert window.file_actions.save_to(tmp_path / "kept.mlps", wait=True)
     assert (tmp_path / "kept.mlps").is_file()
+
+
+def test_the_training_views_wait_while_another_dock_is_in_front(qtbot, ready):
+    """Draw in front while a run trains: the training tabs draw nothing until they are shown
+    again (the GUI thread's time goes to what is seen), then catch up."""
+    from mlp_studio.core.training import BatchProgress
+
+    window = ready
+    training = window.panels["training"]
+    window.docks["canvas"].raise_()
+    qtbot.waitUntil(lambda: window.docks["training"].visibleRegion().isEmpty(), timeout=5_000)
+    training.on_progress(BatchProgress(1, 5, 10, 5, np.array([0.9, 0.8], np.float32), 1e3,
+                                       1e-3))
+    training._timer.timeout.emit()
+    assert training.curves.dirty  # not drawn behind the Draw tab
+    window.docks["training"].raise_()
+    qtbot.waitUntil(lambda: not training.curves.dirty, timeout=5_000)

@@ -28,6 +28,7 @@ from mlp_studio.app.panels.training.run_tree_view import RunTreeView
 from mlp_studio.app.panels.training.scrubber import CheckpointMarker, CheckpointMetrics, Scrubber
 from mlp_studio.app.panels.training.weights_grid import WeightsGrid
 from mlp_studio.app.widgets.formatting import format_rate, format_scores
+from mlp_studio.app.widgets.on_screen import WhenOnScreen
 from mlp_studio.core.metrics import metrics_from_confusion
 from mlp_studio.core.training import (
     BatchProgress,
@@ -126,8 +127,12 @@ class TrainingPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.redraw_visible)
-        self.tabs.currentChanged.connect(lambda _i: self.redraw_visible())
+        # Behind another dock's tab (Draw or Playground in front while training) it draws
+        # nothing, and catches up when brought to the front: the GUI thread's time goes to
+        # what is seen, and to the training process on a busy machine.
+        self._on_screen = WhenOnScreen(self, self.redraw_visible)
+        self._timer.timeout.connect(self._on_screen)
+        self.tabs.currentChanged.connect(lambda _i: self._on_screen())
         self.tabs.currentChanged.connect(lambda _i: self.export_button.setVisible(
             bool(self.tabs.currentWidget().export_targets())))
         state.timeline.viewChanged.connect(self._on_viewed)
