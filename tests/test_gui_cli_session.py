@@ -4,29 +4,16 @@ branches from one), `pair --save-session` with its comparison in the Compare pan
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.main_window import MainWindow
 from mlp_studio.core.cli import main
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+from window_fixtures import open_window
 
 
 @pytest.fixture
 def window(qtbot, monkeypatch):
-    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *args, **kwargs: QMessageBox.StandardButton.Discard)  # fmt: skip
-    window = MainWindow(QSettings(), autoload_data=False,
-                        recovery_path=Path(tempfile.mkdtemp()) / "recovery.mlps")
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
-        window.load_engine()
+    window = open_window(qtbot, monkeypatch)
     yield window
     window.close()
 

@@ -4,31 +4,18 @@ on the loaded data; a new session empties the dock."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.main_window import MainWindow
 from mlp_studio.core.data import DataConfig, prepare_mnist
 from mlp_studio.core.mnist import load_folder
 from mlp_studio.core.model import LayerSpec, NetworkSpec
 from mlp_studio.core.paired import plan_pair
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+from window_fixtures import open_window
 
 
 @pytest.fixture
 def window(qtbot, monkeypatch, tmp_path):
-    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *args, **kwargs: QMessageBox.StandardButton.Discard)  # fmt: skip
-    window = MainWindow(QSettings(), autoload_data=False,
-                        recovery_path=Path(tempfile.mkdtemp()) / "recovery.mlps")
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
-        window.load_engine()
+    window = open_window(qtbot, monkeypatch)
     mnist = load_folder(write_mnist_folder(tmp_path / "mnist", 400, 80))
     window.data = prepare_mnist(mnist, DataConfig())
     window.state.set_data(window.data)

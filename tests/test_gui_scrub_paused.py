@@ -5,19 +5,14 @@ trains, the scrubber is disabled and says why."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from idx_fixtures import write_mnist_folder
-from mlp_studio.app.main_window import MainWindow
 from mlp_studio.core.data import DataConfig, prepare_mnist
 from mlp_studio.core.mnist import load_folder
 from mlp_studio.core.model import LayerSpec, NetworkSpec, activations_of, build_model
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+from window_fixtures import open_window
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +22,7 @@ def small_mnist(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, monkeypatch, small_mnist):
-    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *args, **kwargs: QMessageBox.StandardButton.Discard)  # fmt: skip
-    window = MainWindow(QSettings(), autoload_data=False,
-                        recovery_path=Path(tempfile.mkdtemp()) / "recovery.mlps")
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
-        window.load_engine()
+    window = open_window(qtbot, monkeypatch)
     window.state.set_data(prepare_mnist(small_mnist, DataConfig()))
     window.state.replace_spec(NetworkSpec(hidden=[LayerSpec(32)]))
     yield window
