@@ -20,7 +20,7 @@ import numpy as np
 from mlp_studio.core.bundle import ModelBundle
 from mlp_studio.core.data import DataConfig, PreparedData, prepare_arrays, prepare_mnist
 from mlp_studio.core.errors import DataFormatError, SpecError
-from mlp_studio.core.table_reading import TABLE_SUFFIXES, shown
+from mlp_studio.core.table_reading import TABLE_SUFFIXES, rows_with_target, shown
 
 
 @dataclass(frozen=True)
@@ -141,16 +141,7 @@ def _table(bundle: ModelBundle, path: str) -> EvaluationData:
         raise DataFormatError(
             f"{table.source} has no column '{shown(schema.target)}', the model's target: "
             "evaluate needs the true values beside the inputs (predict works without them).")
-    notes = []
-    keep = ~table.column(schema.target).missing
-    if not keep.any():
-        raise DataFormatError(f"{table.source}: the target column '{shown(schema.target)}' is "
-                              "empty: evaluate needs the true values.")
-    if not keep.all():
-        dropped = int((~keep).sum())
-        notes.append(f"{dropped:,} row{'s' if dropped > 1 else ''} without a value in "
-                     f"'{schema.target}' left out.")
-        table = table.take(keep)
+    table, notes = rows_with_target(table, schema.target, ": evaluate needs the true values.")
     x = schema.encode(table)
     cells = table.column(schema.target)
     if schema.task == "regression":

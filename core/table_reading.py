@@ -88,6 +88,22 @@ class RawTable:
                         self.lines[keep], self.delimiter, self.head)
 
 
+def rows_with_target(table: RawTable, target: str, if_empty: str
+                     ) -> tuple[RawTable, list[str]]:
+    """The rows with a value in the `target` column, and a note on those left out;
+    DataFormatError ending in `if_empty` (what to do) when no row has one."""
+    keep = ~table.column(target).missing
+    if not keep.any():
+        raise DataFormatError(f"{table.source}: the target column '{shown(target)}' is "
+                              f"empty{if_empty}")
+    if keep.all():
+        return table, []
+    dropped = int((~keep).sum())
+    return table.take(keep), [
+        f"{dropped:,} row{'s' if dropped > 1 else ''} without a value in the target column "
+        f"'{target}' {'were' if dropped > 1 else 'was'} left out."]
+
+
 def shown(cell: object, limit: int = 40) -> str:
     """A cell or name quoted in a message: escaped (it is the file's text) and shortened."""
     text = str(cell)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from mlp_studio.core.errors import DataFormatError, SpecError, StudioError
 from mlp_studio.core.limits import INFER_CLASSES_UP_TO, MAX_CATEGORIES, MAX_TABLE_CLASSES
-from mlp_studio.core.table_reading import Cells, RawTable, read_table, shown
+from mlp_studio.core.table_reading import Cells, RawTable, read_table, rows_with_target, shown
 from mlp_studio.core.table_schema import TableColumn, TableSchema, numbers
 
 TASKS = ("classification", "regression")
@@ -95,17 +95,8 @@ def table_data(path: str | Path, *, target: str | None = None,
         raise SpecError(f"Unknown task '{task}': choose 'classification' or 'regression'.")
     table = read_table(path)
     target = _target_name(table, target)
-    notes: list[str] = []
-    keep = ~table.column(target).missing
-    if not keep.any():
-        raise DataFormatError(f"{table.source}: the target column '{shown(target)}' is empty. "
-                              "Choose the column to predict with --target (or in the Data "
-                              "panel), or fill it in.")
-    if not keep.all():
-        dropped = int((~keep).sum())
-        notes.append(f"{dropped:,} row{'s' if dropped > 1 else ''} without a value in the "
-                     f"target column '{target}' {'were' if dropped > 1 else 'was'} left out.")
-        table = table.take(keep)
+    table, notes = rows_with_target(table, target, ". Choose the column to predict with "
+                                    "--target (or in the Data panel), or fill it in.")
     y, task, classes = _target(table, target, task)
     columns, ignored, column_notes = _fit_columns(table, target)
     notes += column_notes
