@@ -51,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     _add_train_arguments(sub.add_parser(
-        "train", help="train a network headless on MNIST, Fashion-MNIST, KMNIST or your own "
-        "image folder"))
+        "train", help="train a network headless on MNIST, Fashion-MNIST, KMNIST, your own "
+        "image folder or a CSV table"))
 
-    predict = sub.add_parser("predict", help="classify digit images with an exported model")
+    predict = sub.add_parser(
+        "predict", help="predict with an exported model: images, or a CSV table's rows")
     predict.add_argument("model", help="a .onnx or .safetensors file from MLP Studio, or a "
                          ".mlps session (TorchScript .pt files are refused: they carry code)")
     predict.add_argument("images", nargs="+", metavar="INPUT",
@@ -69,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     from mlp_studio.core.cli.sweep import add_sweep_arguments
 
     add_evaluate_arguments(sub.add_parser(
-        "evaluate", help="metrics of a model file (MLP Studio, Keras, ONNX) on the MNIST test set"))
+        "evaluate", help="metrics of a model file (MLP Studio, Keras, ONNX) on a test set: "
+        "MNIST's, an image folder or a CSV table"))
     from mlp_studio.core.cli.pair import add_pair_arguments
 
     add_pair_arguments(sub.add_parser(
