@@ -120,6 +120,18 @@ def test_train_on_a_csv_with_a_target_column(houses, tmp_path, capsys):
     assert "would overwrite the data file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("target", ["2\n3,x", "2\n3,4.5"])  # classification, regression
+def test_a_table_too_small_for_validation_says_so_instead_of_nan(tmp_path, capsys, target):
+    """Two rows leave none for validation: the epoch line says so (it printed "val loss nan
+    acc 0.0000" for classification)."""
+    path = tmp_path / "two.csv"
+    path.write_text(f"a,b\n1,{target}\n")
+    assert main(["train", "--data", str(path), "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "train 2 val 0" in err and "no validation samples" in err
+    assert "nan" not in err and "val loss" not in err
+
+
 def test_an_image_folder_models_export_says_what_pictures_it_takes(pets, tmp_path):
     from mlp_studio.core.export import load_bundle, sidecar_path
 

@@ -37,7 +37,9 @@ class ProgressBar:
                   end="", file=sys.stderr, flush=True)
         elif isinstance(event, EpochEnd):
             val = event.val
-            if val.regression:
+            if not len(val.targets if val.regression else val.labels):
+                scores = f"train loss {event.train_loss:.4f} | no validation samples"
+            elif val.regression:
                 scores = (f"train loss {event.train_loss:.4f} | val loss {_num(val.loss)} "
                           f"rmse {_num(val.rmse)} mae {_num(val.mae)} r2 {_num(val.r2)}")
             else:
