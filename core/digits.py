@@ -17,7 +17,7 @@ import numpy as np
 from mlp_studio.core.errors import DataFormatError
 from mlp_studio.core.limits import MAX_IMAGE_BYTES, check_image_size
 from mlp_studio.core.reading import read_regular
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 FIELD = 28  # MNIST image side
 BOX = 20  # side of the box the digit is fitted into
@@ -79,6 +79,10 @@ def load_image(path: str | Path) -> np.ndarray:
             gray = _grayscale(img)
     except FileNotFoundError:
         raise DataFormatError(f"Cannot read {path}: the file does not exist.") from None
+    except UnidentifiedImageError:  # its own text names the in-memory buffer, not the file
+        raise DataFormatError(
+            f"Cannot read {path}: it is not a picture. Choose a PNG or JPEG picture of a digit."
+        ) from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise DataFormatError(
             f"Cannot read {path} as an image ({err}). Choose a PNG or JPEG picture of a digit."

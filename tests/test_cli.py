@@ -51,6 +51,19 @@ def test_train_writes_metrics_and_exports_that_predict_reads(small_mnist, tmp_pa
         assert sum(result[0]["probabilities"]) == pytest.approx(1, abs=1e-4)
     assert result[0]["digit"] == str(mnist.test_labels[0])
 
+    # A file that is no picture, and one that is missing, beside a good one: the good one
+    # still gets its answer, each bad one says why (without Pillow's buffer repr), status 2.
+    fake, missing = tmp_path / "fake.png", tmp_path / "missing.png"
+    fake.write_text("not an image")
+    assert main(["predict", str(st), str(fake), str(image), str(missing)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0] == f"{fake}: Cannot read {fake}: it is not a picture. Choose a PNG or JPEG " \
+        "picture of a digit."
+    assert lines[1].startswith(f"{image}: {mnist.test_labels[0]} (")
+    assert lines[2] == f"{missing}: Cannot read {missing}: the file does not exist."
+    assert "2 of 3 pictures could not be read" in captured.err and "BytesIO" not in captured.out
+
 
 @pytest.mark.parametrize("argv,text", [
     (["train", "--lr", "-1"], "Learning rate -1"),

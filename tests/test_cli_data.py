@@ -162,4 +162,4 @@ def test_predict_takes_pictures_of_a_folder_model_as_the_folder_took_them(pets, 
         assert [r["class"] for r in results] == ["bird", "dog"], model
     (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
     assert main(["predict", str(st), str(tmp_path / "bad.png")]) == 2
-    assert "bad.png is not an image" in capsys.readouterr().err
+    assert "bad.png is not an image" in capsys.readouterr().out

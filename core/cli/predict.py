@@ -4,6 +4,7 @@ prepared as MNIST was made; a model of an image folder takes each picture as its
 CSV file instead: core.cli.predict_table."""
 
 import json
+import sys
 
 from mlp_studio.core.text import terminal_safe
 
@@ -12,7 +13,7 @@ def run_predict(args) -> int:
     import numpy as np
     from mlp_studio.core.cli.predict_table import predict_table
     from mlp_studio.core.digits import load_image, preprocess_digit
-    from mlp_studio.core.errors import ExportError
+    from mlp_studio.core.errors import DataFormatError, ExportError
     from mlp_studio.core.export import load_predictor
     from mlp_studio.core.image_folder import read_picture
 
@@ -31,19 +32,29 @@ def run_predict(args) -> int:
     if tables:
         raise ExportError(f"{args.model} was not trained on a table: it takes images, not "
                           f"{tables[0]}. Predict CSV rows with a model trained on a CSV file.")
-    pixels, empty = [], []
+    # One unreadable picture does not cost the others their answers: it gets its own line
+    # (or "error" entry) and the exit status says something failed.
+    pixels, empty, problems = [], [], {}
     for path in args.images:
-        if predictor.image_shape:  # a picture model: each picture as its folder's were
-            pixels.append(read_picture(path, predictor.image_shape).reshape(-1))
-            empty.append(False)
-            continue
-        steps = preprocess_digit(load_image(path))
-        pixels.append(steps.pixels)
-        empty.append(steps.empty)
-    probs = predictor.predict(np.stack(pixels).astype(np.float32))
+        try:
+            if predictor.image_shape:  # a picture model: each picture as its folder's were
+                pixels.append(read_picture(path, predictor.image_shape).reshape(-1))
+                empty.append(False)
+            else:
+                steps = preprocess_digit(load_image(path))
+                pixels.append(steps.pixels)
+                empty.append(steps.empty)
+        except DataFormatError as err:
+            problems[path] = str(err)
+    probs = iter(predictor.predict(np.stack(pixels).astype(np.float32)) if pixels else [])
+    blanks = iter(empty)
     results = []
-    for path, p, blank in zip(args.images, probs, empty, strict=True):
-        digit = None if blank else predictor.class_names[int(p.argmax())]
+    for path in args.images:
+        if path in problems:
+            results.append({"file": path, "error": problems[path]})
+            continue
+        p = next(probs)
+        digit = None if next(blanks) else predictor.class_names[int(p.argmax())]
         results.append({"file": path, "digit": digit, "class": digit,
                         "probabilities": [round(float(v), 6) for v in p]})
     if args.json:
@@ -51,13 +62,20 @@ def run_predict(args) -> int:
     else:
         for r in results:  # file names and class names are anybody's text: escaped
             file = terminal_safe(r["file"])
-            if r["digit"] is None:
+            if "error" in r:
+                print(f"{file}: {terminal_safe(r['error'])}")
+            elif r["digit"] is None:
                 print(f"{file}: no ink found (the image is blank)")
-                continue
-            top = max(r["probabilities"])
-            probs_text = " ".join(f"{terminal_safe(n)}:{v:.3f}" for n, v in
-                                  zip(predictor.class_names, r["probabilities"], strict=True))
-            print(f"{file}: {terminal_safe(r['digit'])} ({top:.1%})  {probs_text}")
+            else:
+                top = max(r["probabilities"])
+                probs_text = " ".join(
+                    f"{terminal_safe(n)}:{v:.3f}" for n, v in
+                    zip(predictor.class_names, r["probabilities"], strict=True))
+                print(f"{file}: {terminal_safe(r['digit'])} ({top:.1%})  {probs_text}")
+    if problems:
+        print(f"error: {len(problems)} of {len(args.images)} pictures could not be read "
+              "(each one says why).", file=sys.stderr)
+        return 2  # as for any input the CLI cannot use
     return 0
 
 
