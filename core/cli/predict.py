@@ -75,7 +75,9 @@ def run_predict(args) -> int:
     if problems:
         print(f"error: {len(problems)} of {len(args.images)} pictures could not be read "
               "(each one says why).", file=sys.stderr)
-        return 2  # as for any input the CLI cannot use
+        from mlp_studio.core.cli import EXIT_BAD_INPUT
+
+        return EXIT_BAD_INPUT
     return 0
 
 
