@@ -205,6 +205,29 @@ def test_a_trial_whose_settings_cannot_train_fails_with_its_reason(data, tmp_pat
     assert bad["state"] == "FAIL" and "Nesterov needs a momentum" in bad["error"]
 
 
+def test_a_sweep_whose_every_trial_failed_exits_1_with_the_most_common_reason(data, tmp_path,
+                                                                             capsys):
+    # Plain SGD at a learning rate of 8-10 on raw pixels diverges in the first epoch: each
+    # trial fails with its own figures in the message.
+    args = _sweep(data, tmp_path, "--param", "lr=8..10", "--optimizer", "sgd",
+                  "--normalization", "none", "--trials", "3")
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "error: all 3 trials failed, so there is nothing to rank; the most common reason " \
+           "(3 of them, e.g. trial 0): Training diverged" in err
+    assert "Lower the learning rate" in err and "new --study name" in err
+    assert main(args) == 1  # the same command again: the study is done, and still failed
+    assert "error: all 3 trials failed" in capsys.readouterr().err
+
+
+def test_a_sweep_where_some_trials_failed_says_how_many(data, tmp_path, capsys):
+    assert main(_sweep(data, tmp_path, "--param", "optimizer=nesterov,sgd", "--param",
+                       "momentum=0", "--sampler", "grid", "--trials", "2")) == 0
+    err = capsys.readouterr().err
+    assert "note: 1 of 2 trials failed; trial " in err and "Nesterov needs a momentum" in err
+    assert "error" not in err
+
+
 def test_studio_settings_round_trip_through_train_options(options):
     from mlp_studio.core.activations import ActivationSpec
     from mlp_studio.core.cli.arguments import (

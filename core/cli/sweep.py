@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections import Counter
 from typing import Any
 
 from mlp_studio.core.errors import StudioError
@@ -19,6 +21,7 @@ from mlp_studio.core.text import terminal_safe
 
 DEFAULT_STORAGE = "sweeps.db"
 MAX_WORKERS = 64
+_FIGURES = re.compile(r"\d[\d.e+-]*")  # a figure in an error message: 2.63e+05, 8.99729
 
 
 def add_sweep_arguments(sweep: argparse.ArgumentParser) -> None:
@@ -115,6 +118,17 @@ def run_sweep(args: argparse.Namespace) -> int:
     print(summary(done, sweep), file=log)
     if metrics is not None:
         write_output(metrics, (json.dumps(done.to_dict(), indent=2) + "\n").encode())
+    failed = failures(done)
+    if failed is not None:
+        n, reason = failed
+        if not any(t.state in ("COMPLETE", "PRUNED") for t in done.trials):
+            print(terminal_safe(
+                f"error: all {n} trials failed, so there is nothing to rank; {reason} Change "
+                "the fixed options or the --param ranges that cause it, then run again with a "
+                "new --study name (this study keeps its failed trials)."), file=log)
+            return 1
+        print(terminal_safe(f"note: {n} of {len(done.trials)} trials failed; {reason}"),
+              file=log)
     finished = count(study).done
     if finished < sweep.trials:
         print(f"error: only {finished} of {sweep.trials} trials finished (a worker stopped): run "
@@ -223,3 +237,19 @@ def summary(done, sweep: Sweep) -> str:
         lines.append("what mattered: " + ", ".join(
             f"{k} {v:.0%}" for k, v in done.importance.items()))
     return terminal_safe("\n".join(lines), keep_newlines=True)
+
+
+def failures(done) -> tuple[int, str] | None:
+    """How many trials failed with their own error (not a killed worker's), and the most
+    common reason, counting reasons that differ only in their figures (a diverging loss, a
+    learning rate) as one; None when none failed."""
+    failed = [t for t in done.trials if t.state == "FAIL" and t.error]
+    if not failed:
+        return None
+    reasons = Counter(_FIGURES.sub("#", t.error) for t in failed)
+    reason, times = reasons.most_common(1)[0]
+    example = next(t for t in failed if _FIGURES.sub("#", t.error) == reason)
+    if len(failed) == 1:
+        return 1, f"trial {example.number}: {example.error}"
+    return len(failed), (f"the most common reason ({times} of them, e.g. trial "
+                         f"{example.number}): {example.error}")
