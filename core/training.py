@@ -334,8 +334,9 @@ class Trainer:
                     report_samples += len(idx)
 
                     now = time.perf_counter()
+                    stepped = self._force_report  # a Step: show its weights, not only its loss
                     if (now - last_report >= self.report_interval or b + 1 == batches
-                            or self._force_report):
+                            or stepped):
                         self._force_report = False
                         self.history.batch_losses.extend(pending)
                         self.on_event(BatchProgress(
@@ -344,7 +345,8 @@ class Trainer:
                             optimizer.param_groups[0]["lr"],
                         ))
                         pending, report_samples, last_report = [], 0, now
-                    if self.snapshot_interval and now - last_snapshot >= self.snapshot_interval:
+                    if self.snapshot_interval and (
+                            stepped or now - last_snapshot >= self.snapshot_interval):
                         self.on_event(self.snapshot(step))
                         last_snapshot = now
                 if diverged:

@@ -65,6 +65,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         # the model the views show, and the live run
         self._fresh: tuple[NetworkSpec, MLP] | None = None
         self._shadow: MLP | None = None
+        self._snapshot_step = 0  # the step of the last snapshot in the shadow (0: none yet)
         self._inputs: torch.Tensor | None = None
         self._feature_tiles: np.ndarray | None = None
         self._curves: list[tuple[float, float, float]] = []
@@ -97,6 +98,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         state.sourceChanged.connect(self._on_source_changed)
         state.playgroundSettingsApplied.connect(self.apply_settings)
         state.trainingChanged.connect(self._on_training_changed)
+        state.runStateChanged.connect(self._on_run_state_changed)
         state.trainConfigChanged.connect(lambda _config: self._schedule())
         self._rebuild_points()
         self._update_controls()
@@ -228,6 +230,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
                 self._shadow.load_state_dict(model.state_dict())
         else:
             self._shadow = None
+        self._snapshot_step = 0
         self.network.fast = False
         self._update_controls()
         self._schedule()
@@ -249,8 +252,14 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         self._snapshot_time = time.perf_counter()
         self.network.fast = True  # plain links while weights stream in (see refresh)
         self._schedule()
+        self._snapshot_step = snapshot.step
         if self.state.run_state == "paused":  # a Step: the last epoch's losses are stale
             self._show_losses_now(f"after step {snapshot.step:,}")
+
+    def _on_run_state_changed(self, run_state: str) -> None:
+        # A Step's snapshot arrives before the run says it is paused again.
+        if run_state == "paused" and self._shadow is not None and self._snapshot_step:
+            self._show_losses_now(f"after step {self._snapshot_step:,}")
 
     @Slot(object)
     def on_epoch_end(self, event: EpochEnd) -> None:
