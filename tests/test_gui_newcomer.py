@@ -28,3 +28,31 @@ def test_a_step_in_the_playground_shows_the_loss_of_the_weights_as_they_are(wind
                     and "after step" in playground.live.losses.text(), timeout=30_000)
     qtbot.wait(500)  # the frames that follow must not wipe it
     assert "after step 1" in playground.live.losses.text()
+
+
+def test_a_deep_networks_legends_fit_their_plots_and_follow_the_theme(qtbot):
+    """Lesson 6 (eight sigmoid layers): the dead/saturated legend, one tall column of 'hidden
+    N saturated (sigmoid)', ran off the bottom of its plot and covered the curves; and legend
+    entries kept their first colour when the palette turned dark."""
+    from mlp_studio.app.panels.training.live_plots import GradientsPanel
+    from mlp_studio.app.preview.common import dark_palette
+
+    panel = GradientsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(510, 560)
+    panel.show()
+    panel.set_layers(["sigmoid"] * 8)
+    panel.set_layers(["sigmoid"] * 8)  # again: no rows left over from the first legend
+    qtbot.wait(50)
+    for plot in panel.plots:
+        item = plot.getPlotItem()
+        legend, view = item.legend.sceneBoundingRect(), item.vb.sceneBoundingRect()
+        assert legend.bottom() <= view.bottom() and legend.height() <= 0.75 * view.height()
+        assert legend.width() <= 0.7 * view.width()
+    assert "sigmoid" in panel.unit_plot.getPlotItem().getAxis("left").labelText
+
+    panel.setPalette(dark_palette())
+    text = panel.palette().color(panel.palette().ColorRole.Text).name()
+    for plot in panel.plots:
+        for _sample, label in plot.getPlotItem().legend.items:
+            assert text in label.item.toHtml()

@@ -8,6 +8,7 @@ themselves (every other point) past a cap, so a long run keeps its whole history
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ SERIES_COLORS = (
 TRAIN_COLOR = QColor(SERIES_COLORS[0])
 VAL_COLOR = QColor(SERIES_COLORS[1])
 EMA_SMOOTHING = 0.95  # weight of the past in the smoothed loss: about a 20-batch window
+LEGEND_ROWS = 3  # a legend with more entries gets more columns, not a height the plot lacks
 
 
 # ---------------------------------------------------------------- growing history
@@ -67,10 +69,23 @@ def theme_plot(widget: pg.PlotWidget, palette: QPalette) -> None:
     legend = item.legend
     if legend is not None:
         legend.setLabelTextColor(text)
+        for _sample, label in legend.items:  # pyqtgraph recolours only entries added later
+            label.setText(label.text, color=text)
         base = QColor(palette.color(QPalette.ColorRole.Base))
         base.setAlpha(200)
         legend.setBrush(pg.mkBrush(base))
         legend.setPen(pg.mkPen(palette.color(QPalette.ColorRole.Mid)))
+
+
+def fresh_legend(widget: pg.PlotWidget, entries: int, rows: int) -> None:
+    """A new, empty legend laid out in columns of at most `rows` entries (pyqtgraph's own
+    keeps the rows of removed entries, and one tall column runs off a short plot)."""
+    item = widget.getPlotItem()
+    if item.legend is not None:
+        if item.legend.scene() is not None:
+            item.legend.scene().removeItem(item.legend)
+        item.legend = None
+    item.addLegend(offset=(-8, 8), colCount=max(1, math.ceil(entries / rows)))
 
 
 class LivePlotWidget(pg.PlotWidget):
@@ -374,6 +389,8 @@ class GradientsPanel(PlotPanel):
         for curve in self.unit_curves:
             self.unit_plot.removeItem(curve)
         hidden = len(activations)
+        fresh_legend(self.grad_plot, hidden + 1, LEGEND_ROWS)
+        fresh_legend(self.unit_plot, hidden, LEGEND_ROWS)
         names = [f"hidden {i + 1}" for i in range(hidden)] + ["output"]
         self.grad_curves = [
             self.grad_plot.plot(name=name, pen=pg.mkPen(SERIES_COLORS[i % 10], width=2))
@@ -381,6 +398,12 @@ class GradientsPanel(PlotPanel):
         ]
         # Saturation only exists for sigmoid/tanh; every other activation can only die.
         self.unit_kinds = ["saturated" if a in ("sigmoid", "tanh") else "dead" for a in activations]
+        # One kind and activation for all (the usual case): said once on the axis, so that the
+        # legend of a deep network stays small enough to leave the curves visible.
+        uniform = len(set(zip(self.unit_kinds, activations, strict=True))) == 1
+        self.unit_plot.getPlotItem().setLabel("left", (
+            f"% {self.unit_kinds[0]} ({activations[0]})" if uniform and hidden
+            else "share of units (%)"))  # fmt: skip
         self.unit_curves = [
             self.unit_plot.plot(
                 name=f"hidden {i + 1} {kind} ({act})",
@@ -392,6 +415,13 @@ class GradientsPanel(PlotPanel):
             )  # fmt: skip
             for i, (kind, act) in enumerate(zip(self.unit_kinds, activations, strict=True))
         ]
+        if uniform:  # the full names stay the curves' (a CSV export's columns)
+            legend = self.unit_plot.getPlotItem().legend
+            for i, curve in enumerate(self.unit_curves):
+                label = legend.getLabel(curve)
+                label.setText(f"hidden {i + 1}")
+                label.resize(label.minimumSize())
+            legend.updateSize()
         self.grads = SeriesBuffer(1 + hidden + 1)
         self.units = SeriesBuffer(1 + hidden)
         self.apply_theme()
