@@ -8,24 +8,28 @@ from mlp_studio.core.text import terminal_safe
 
 
 class ProgressBar:
-    """One line on stderr, redrawn at most 10 times a second."""
+    """A line per epoch on stderr; on a terminal also a bar redrawn in place at most 10 times a
+    second. Written to a file or a pipe, a bar would be a run of carriage returns glued to the
+    epoch lines, so there is none (as tqdm does: its `disable=None`)."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
+        self.live = _is_terminal(sys.stderr)
         self._last = 0.0
+        self._drawn = False  # a bar is on the line: what follows starts a new one
 
     def __call__(self, event) -> None:
         from mlp_studio.core.training import BatchProgress, Diverged, EpochEnd, Finished
 
         if isinstance(event, Diverged):
-            print(f"\n{terminal_safe(event.message)}", file=sys.stderr)
+            print(f"{self._end_bar()}{terminal_safe(event.message)}", file=sys.stderr)
         elif isinstance(event, Finished) and event.ended_worse:
-            print(f"Note: this run ended with a validation loss of {event.end_val_loss:.4g}, "
-                  f"worse than the {event.start_val_loss:.4g} of the model it started from.",
-                  file=sys.stderr)
+            print(f"{self._end_bar()}Note: this run ended with a validation loss of "
+                  f"{event.end_val_loss:.4g}, worse than the {event.start_val_loss:.4g} of "
+                  "the model it started from.", file=sys.stderr)
         if not self.enabled:
             return
-        if isinstance(event, BatchProgress):
+        if isinstance(event, BatchProgress) and self.live:
             now = time.perf_counter()
             if now - self._last < 0.1 and event.batch < event.batches_per_epoch:
                 return
@@ -35,6 +39,7 @@ class ProgressBar:
             print(f"\repoch {event.epoch} [{bar:<30}] {event.batch}/{event.batches_per_epoch} "
                   f"loss {event.losses[-1]:.4f} {event.samples_per_second:,.0f} samples/s",
                   end="", file=sys.stderr, flush=True)
+            self._drawn = True
         elif isinstance(event, EpochEnd):
             val = event.val
             if not len(val.targets if val.regression else val.labels):
@@ -45,8 +50,23 @@ class ProgressBar:
             else:
                 scores = (f"train loss {event.train_loss:.4f} acc {event.train_accuracy:.4f} | "
                           f"val loss {val.loss:.4f} acc {val.accuracy:.4f}")
-            print(f"\repoch {event.epoch}/{event.epochs}: {scores} | {event.seconds:.1f} s"
-                  + " " * 20, file=sys.stderr, flush=True)
+            line = f"epoch {event.epoch}/{event.epochs}: {scores} | {event.seconds:.1f} s"
+            if self._drawn:  # over the bar, padded to hide its longer tail
+                line = f"\r{line}{' ' * 20}"
+                self._drawn = False
+            print(line, file=sys.stderr, flush=True)
+
+    def _end_bar(self) -> str:
+        """What ends a bar left on the line ("" when there is none)."""
+        drawn, self._drawn = self._drawn, False
+        return "\n" if drawn else ""
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced by a stream without one, or closed
+        return False
 
 
 def _num(value: float) -> str:
