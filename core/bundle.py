@@ -20,6 +20,7 @@ from mlp_studio.core.losses import canonical_loss, probabilities
 from mlp_studio.core.model import NetworkSpec, build_model
 from mlp_studio.core.reading import loads_json
 from mlp_studio.core.table_schema import TableSchema
+from mlp_studio.core.target_scaling import MEAN_KEY, STD_KEY, TargetScaling, fold, unfold
 from torch import Tensor, nn
 
 FORMAT = "mlp-studio-model"
@@ -54,6 +55,19 @@ class ModelBundle:
     # A model of an image folder: (H, W) or (H, W, 3) of the pictures it takes, row-major,
     # channels last; () for anything else (MNIST-style 28x28 digits included).
     image_shape: tuple[int, ...] = ()
+    # A regression trained on scaled targets: the scaling folded into `state_dict`'s output
+    # layer, so the weights give the target's units to any reader (core.target_scaling).
+    target_scaling: TargetScaling | None = None
+
+    def __post_init__(self) -> None:
+        state, folded = fold(self.state_dict)
+        if folded is not None:
+            self.state_dict, self.target_scaling = state, folded
+
+    def training_state(self) -> dict[str, Tensor]:
+        """The weights to train further: the scaling unfolded into the model's buffers, so a
+        continued run learns in the units it learned in."""
+        return unfold(self.state_dict, self.target_scaling)
 
     @property
     def takes_images(self) -> bool:
@@ -85,7 +99,8 @@ class ModelBundle:
 
     def output_description(self) -> str:
         if self.task == "regression":
-            return "one predicted value per row (the raw network output, not a probability)"
+            return ("one predicted value per row, in the target's units (the network's output, "
+                    "not a probability)")
         return "class probabilities, each row sums to 1, in class_names order"
 
 
@@ -144,6 +159,8 @@ def bundle_to_metadata(bundle: ModelBundle) -> dict[str, Any]:
         meta["table"] = bundle.table.to_dict()
     if bundle.image_shape:
         meta["input"]["image_shape"] = list(bundle.image_shape)
+    if bundle.target_scaling is not None:  # already folded into the weights: for training on
+        meta["target_scaling"] = bundle.target_scaling.to_dict()
     return meta
 
 
@@ -159,7 +176,17 @@ def bundle_from_metadata(
         raise ExportError(f"Cannot open {source}: {err}.") from None
     features = feature_names_of(meta, spec)
     return ModelBundle(spec, normalization, loss, class_names, dict(state_dict), task, features,
-                       table, image_shape_of(meta, spec))
+                       table, image_shape_of(meta, spec), target_scaling_of(meta, spec))
+
+
+def target_scaling_of(meta: dict, spec: NetworkSpec) -> TargetScaling | None:
+    """The scaling folded into the weights (None when absent, or not one value per output: it
+    only matters for training further, so a file is not refused over it)."""
+    try:
+        scaling = TargetScaling.from_dict(meta["target_scaling"])
+    except (KeyError, TypeError, SpecError):
+        return None
+    return scaling if scaling.mean.size == spec.output_size else None
 
 
 def image_shape_of(meta: dict, spec: NetworkSpec) -> tuple[int, ...]:
@@ -252,13 +279,26 @@ def layout(tensors: dict[str, Tensor]) -> Layout:
     return {k: (list(v.shape), v.dtype) for k, v in tensors.items()}
 
 
+def with_scaling(expected: Layout, found: Layout | dict) -> Layout:
+    """`expected` plus the target scaling buffers, one value per output, if `found` has either."""
+    if MEAN_KEY not in found and STD_KEY not in found:
+        return expected
+    outputs = max((k for k in expected if k.startswith("net.") and k.endswith(".bias")),
+                  key=lambda k: int(k.split(".")[1]))
+    return {**expected, MEAN_KEY: (expected[outputs][0], torch.float32),
+            STD_KEY: (expected[outputs][0], torch.float32)}
+
+
 def check_weights(spec: NetworkSpec, state_dict: dict[str, Tensor]) -> None:
     """ExportError ("the weights do not match the network: ...") unless they fit `spec`."""
     check_tensors(layout(build_model(spec).state_dict()), layout(state_dict))
 
 
 def check_tensors(expected: Layout, found: Layout) -> None:
-    """Compare tensor names, shapes (and dtypes where known) with what the network needs."""
+    """Compare tensor names, shapes (and dtypes where known) with what the network needs.
+
+    A regression model's target scaling buffers (core.target_scaling) may be there or not."""
+    expected = with_scaling(expected, found)
     problems = [f"missing tensor {k}" for k in expected if k not in found]
     problems += [f"unexpected tensor {k}" for k in found if k not in expected]
     for key in expected.keys() & found.keys():

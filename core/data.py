@@ -29,6 +29,7 @@ from mlp_studio.core.splits import (
     rebalance,
     split_indices,
 )
+from mlp_studio.core.target_scaling import TARGET_SCALINGS, TargetScaling, fit_target_scaling
 
 SPLIT_MODES = ("official", "pooled", "test_as_val")
 REMEDIES = ("none", "oversample", "undersample", "class_weights")
@@ -124,6 +125,9 @@ class DataConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
     target_digit: int | None = None  # None: all classes; d: binary task "is it class d?"
+    # Regression only: "standardize" the targets with the training split's mean and std (the
+    # loss is computed on them; everything shown is in the target's units) or "none".
+    target_scaling: str = "standardize"
 
     def problems(self) -> list[str]:
         out = []
@@ -131,6 +135,9 @@ class DataConfig:
             out.append(
                 f"unknown normalization {self.normalization!r}; choose one of {NORMALIZATIONS}"
             )
+        if self.target_scaling not in TARGET_SCALINGS:
+            out.append(f"unknown target scaling {self.target_scaling!r}; choose one of "
+                       f"{', '.join(TARGET_SCALINGS)}")
         digit = self.target_digit
         if digit is not None and (not _whole(digit) or digit < 0):
             out.append(f"target class must be a whole number >= 0 (or off), got {digit!r}")
@@ -204,6 +211,9 @@ class PreparedData:
     indices: dict[str, np.ndarray] = field(default_factory=dict)
     task: str = "classification"  # or "regression"
     val_is_test: bool = False  # the validation split is the test split (SplitConfig test_as_val)
+    # Regression: fitted on the training split's targets (core.target_scaling); y_* stay in
+    # the target's units. None for classification and data prepared without one.
+    target_scaling: TargetScaling | None = None
 
     def class_counts(self) -> dict[str, np.ndarray]:
         """Samples per class in each split: {"train": [C], "val": [C], "test": [C]}.
@@ -357,6 +367,9 @@ def prepare_dataset(ds: Dataset, config: DataConfig) -> PreparedData:
         indices={"train": train, "val": val, "test": test},
         task=ds.task,
         val_is_test=val_is_test,
+        # The training split's targets only: validation and test must not leak into it.
+        target_scaling=(fit_target_scaling(config.target_scaling, targets[train])
+                        if regression else None),
     )
 
 

@@ -17,7 +17,7 @@ def evaluate_on(bundle: ModelBundle, data: PreparedData) -> Metrics:
     """The model's metrics on `data`'s test split (raw inputs: they are normalized the
     model's way; core.evaluation_data prepares them from any source)."""
     model = build_model(bundle.spec)
-    model.load_state_dict(bundle.state_dict)
+    model.load_state_dict(bundle.training_state())  # its loss in the units it trained in
     return evaluate_test(model, data, bundle.loss, bundle.normalization)
 
 

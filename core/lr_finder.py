@@ -52,6 +52,7 @@ from mlp_studio.core.data import PreparedData
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import canonical_loss, loss_function
 from mlp_studio.core.optimizers import OptimizerState, make_optimizer, resume_optimizer
+from mlp_studio.core.target_scaling import adopt_target_scaling, scale_values
 from mlp_studio.core.train_config import TrainConfig
 from mlp_studio.core.training import check_run, pick_device
 from torch import nn
@@ -172,6 +173,7 @@ def find_lr(
     was_training = model.training
     home = next(model.parameters()).device
     try:
+        adopt_target_scaling(model, data, config.loss)  # the losses a run would see
         with torch.random.fork_rng(devices=[]):  # dropout draws from the global generator
             torch.manual_seed(config.seed)
             return _run(model.to(device), data, config, test, optimizer_state, device,
@@ -189,6 +191,8 @@ def _run(model, data, config, test, optimizer_state, device, on_step, should_sto
     resume_optimizer(optimizer, config, optimizer_state)
     linears = list(model.linears)
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    if model.target_scaling is not None:
+        y_train = scale_values(y_train, model.target_scaling)
     n = len(x_train)
     batch_size = min(config.batch_size, n)
     generator = torch.Generator().manual_seed(config.seed)
@@ -211,7 +215,7 @@ def _run(model, data, config, test, optimizer_state, device, on_step, should_sto
         lr = test.rate(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = loss_fn(model(x_train[idx]), y_train[idx])
+        loss = loss_fn(model.net(x_train[idx]), y_train[idx])  # in the loss's units
         if config.l1:
             loss = loss + config.l1 * sum(lin.weight.abs().sum() for lin in linears)
         optimizer.zero_grad(set_to_none=True)

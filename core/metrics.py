@@ -1,9 +1,11 @@
 """Evaluation: loss, accuracy, confusion matrix, per-class precision/recall/F1, mistakes.
 
 Regression (real-valued targets) has the loss, RMSE, MAE and R² instead, and keeps the true and
-predicted values for scatter and residual plots; its accuracy is NaN (undefined, not 0) and the
-confusion matrix, per-class scores and mistakes are empty, so views can tell "no such thing"
-from "all wrong". Readouts ask `Metrics.regression`, never print the NaN accuracy.
+predicted values for scatter and residual plots (in the target's units; the loss is on scaled
+targets when the model has a target scaling, as training computes it); its accuracy is NaN
+(undefined, not 0) and the confusion matrix, per-class scores and mistakes are empty, so views
+can tell "no such thing" from "all wrong". Readouts ask `Metrics.regression`, never print the
+NaN accuracy.
 """
 
 import math
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from mlp_studio.core.losses import probabilities
+from mlp_studio.core.target_scaling import scale_values
 from torch import Tensor, nn
 
 
@@ -224,6 +227,9 @@ def evaluate(
         outputs = torch.cat([model(x[i : i + batch_size]) for i in starts])
         loss = float(loss_fn(outputs, y)) if len(x) else float("nan")
         if task == "regression":
+            scaling = getattr(model, "target_scaling", None)
+            if scaling is not None and len(x):  # the loss in the units training computes it in
+                loss = float(loss_fn(scale_values(outputs, scaling), scale_values(y, scaling)))
             return regression_metrics(loss, y.cpu().numpy(), outputs[:, 0].cpu().numpy())
         probs = probabilities(loss_name, outputs).cpu().numpy()
     finally:

@@ -2,7 +2,8 @@
 
 Each hidden layer is Linear -> (BatchNorm1d) -> activation -> (Dropout). Maxout layers have a
 Linear with units * pieces outputs and keep the max of each group of pieces. The output layer is
-a plain Linear: the output activation belongs to the loss (core/losses.py).
+a plain Linear: the output activation belongs to the loss (core/losses.py). A regression model
+un-scales its output to the target's units (core/target_scaling.py).
 """
 
 import copy
@@ -19,6 +20,7 @@ from mlp_studio.core.activations import (
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.reading import loads_json
 from mlp_studio.core.setting_ranges import MAX_UNITS
+from mlp_studio.core.target_scaling import MEAN_KEY, STD_KEY, TargetScaling
 from torch import Tensor, nn
 
 INITS = ("default", "zeros", "normal", "xavier", "he")
@@ -201,6 +203,14 @@ class MLP(nn.Module):
         # One flat Sequential keeps forward() a tight loop with no hooks or branches.
         self.net = nn.Sequential(*modules)
         self._capture = capture  # indices of the activation modules in self.net
+        # Regression: the network's own output z is in scaled units; forward returns
+        # z * target_std + target_mean, the target's units. Identity (and left out of the
+        # state dict) otherwise; `_scaled` spares classifiers the two operations.
+        self.register_buffer(MEAN_KEY, torch.zeros(spec.output_size))
+        self.register_buffer(STD_KEY, torch.ones(spec.output_size))
+        self._scaled = False
+        self.register_state_dict_post_hook(_leave_out_identity_scaling)
+        self.register_load_state_dict_pre_hook(_take_scaling)
 
     @property
     def linears(self) -> list[nn.Linear]:
@@ -208,7 +218,12 @@ class MLP(nn.Module):
         return [m for m in self.net if isinstance(m, nn.Linear)]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        """Raw outputs (a regression's in the target's units)."""
+        return self.unscale(self.net(x))
+
+    def unscale(self, z: Tensor) -> Tensor:
+        """The network's own outputs -> the target's units (no-op without a target scaling)."""
+        return z * self.target_std + self.target_mean if self._scaled else z
 
     def forward_with_activations(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Raw outputs and each hidden layer's activation output (before its dropout)."""
@@ -217,11 +232,54 @@ class MLP(nn.Module):
             x = module(x)
             if index in self._capture:
                 activations.append(x)
-        return x, activations
+        return self.unscale(x), activations
+
+    @property
+    def target_scaling(self) -> TargetScaling | None:
+        """The scaling its outputs are un-scaled by; None when there is none."""
+        if not self._scaled:
+            return None
+        return TargetScaling("standardize", self.target_mean.cpu().numpy(),
+                             self.target_std.cpu().numpy())
+
+    @torch.no_grad()
+    def set_target_scaling(self, scaling: TargetScaling | None) -> None:
+        """Un-scale outputs by `scaling` from now on (None or identity: not at all). The
+        weights are left as they are: they learn what this scaling asks of them."""
+        if scaling is None or scaling.identity:
+            self.target_mean.zero_()
+            self.target_std.fill_(1.0)
+            self._scaled = False
+            return
+        if scaling.mean.size != self.spec.output_size:
+            raise SpecError(f"the target scaling has {scaling.mean.size} values for a network "
+                            f"of {self.spec.output_size} outputs")
+        self.target_mean.copy_(torch.from_numpy(scaling.mean.copy()))
+        self.target_std.copy_(torch.from_numpy(scaling.std.copy()))
+        self._scaled = True
 
     def layer_sizes(self) -> list[int]:
         """[input, hidden units..., output], for diagrams."""
         return [self.spec.input_size, *(h.units for h in self.spec.hidden), self.spec.output_size]
+
+
+def _leave_out_identity_scaling(module: MLP, state: dict, prefix: str, _meta) -> None:
+    if not module._scaled:
+        state.pop(prefix + MEAN_KEY, None)
+        state.pop(prefix + STD_KEY, None)
+
+
+def _take_scaling(module: MLP, state: dict, prefix: str, _meta, _strict, _missing, _unexpected,
+                  _errors) -> None:
+    """A state dict without the scaling buffers (a classifier's, or any file from before
+    target scaling) loads as the identity; one with them turns the scaling on."""
+    mean, std = state.get(prefix + MEAN_KEY), state.get(prefix + STD_KEY)
+    if mean is None or std is None:
+        state[prefix + MEAN_KEY] = torch.zeros_like(module.target_mean)
+        state[prefix + STD_KEY] = torch.ones_like(module.target_std)
+        module._scaled = False
+    else:
+        module._scaled = not bool((mean == 0).all() and (std == 1).all())
 
 
 def build_model(spec: NetworkSpec) -> MLP:

@@ -20,6 +20,7 @@ from mlp_studio.core.model import NetworkSpec, build_model
 from mlp_studio.core.optimizers import OptimizerState
 from mlp_studio.core.run_tree import Run, RunTree, optimizer_arrays, optimizer_tensors
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
+from mlp_studio.core.target_scaling import MEAN_KEY, STD_KEY
 from safetensors import SafetensorError
 from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
@@ -168,6 +169,11 @@ def _weights(tensors: Arrays, prefix: str, expected: dict, optional: bool = Fals
     found = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
     if optional and not found:
         return None
+    if MEAN_KEY in found or STD_KEY in found:  # a regression's target scaling buffers
+        outputs = expected[max((k for k in expected if k.endswith(".bias")),
+                               key=lambda k: int(k.split(".")[1]))][0]
+        expected = {**expected, MEAN_KEY: (outputs, np.dtype(np.float32)),
+                    STD_KEY: (outputs, np.dtype(np.float32))}
     if set(found) != set(expected):
         raise ValueError(f"the weights under {prefix} do not match the network")
     for name, (shape, dtype) in expected.items():

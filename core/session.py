@@ -39,6 +39,7 @@ from mlp_studio.core.reading import existing_file, loads_json
 from mlp_studio.core.run_tree import RunTree
 from mlp_studio.core.run_tree_files import TREE_JSON, TREE_TENSORS, read_tree, tree_members
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
+from mlp_studio.core.session_migrations import MIGRATIONS
 from mlp_studio.core.table_schema import TableSchema
 from mlp_studio.core.training import History, OptimizerState, TrainConfig
 from safetensors import SafetensorError
@@ -49,7 +50,7 @@ from torch import Tensor
 log = logging.getLogger(__name__)
 
 FORMAT = "mlp-studio-session"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: data_config.target_scaling (core.session_migrations)
 SUFFIX = ".mlps"
 SESSION_JSON = "session.json"
 WEIGHTS = "weights.safetensors"
@@ -352,20 +353,6 @@ def _read_json(zf: zipfile.ZipFile) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise SessionError("it does not contain an MLP Studio session description")
     return meta
-
-
-def _migrate_v0_to_v1(meta: dict[str, Any]) -> dict[str, Any]:
-    """v0 (development builds before 0.1.0): the spec was stored as "network", there was a
-    single "saved" timestamp, and neither best weights nor best_epoch were kept."""
-    out = {k: v for k, v in meta.items() if k not in ("network", "saved")}
-    out["spec"] = meta.get("network")
-    out["created"] = out["modified"] = meta.get("saved", "")
-    out["best_epoch"] = None
-    out["format_version"] = 1
-    return out
-
-
-MIGRATIONS = {0: _migrate_v0_to_v1}  # format version -> function to the next version
 
 
 def _migrate(meta: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ or of its latest epoch end whose weights and validation loss were sound.
 
 Regression data (PreparedData.task == "regression") trains the same way with MSE/MAE/MSLE;
 its accuracies are NaN and its validation and test metrics hold RMSE, MAE and R² (see
-core.metrics).
+core.metrics). The model takes the data's target scaling when a run starts (core.target_scaling):
+the loss is then on scaled targets, every other figure in the target's units.
 """
 
 import math
@@ -34,6 +35,7 @@ from mlp_studio.core.optimizers import (
     optimizer_state_of,
     resume_optimizer,
 )
+from mlp_studio.core.target_scaling import adopt_target_scaling, scale_values
 from mlp_studio.core.train_config import (
     DEVICES,
     OPTIMIZERS,
@@ -175,6 +177,7 @@ class Trainer:
     ):
         check_run(data, config)
         self.device = pick_device(config.device)
+        adopt_target_scaling(model, data, config.loss)
         self.model = model.to(self.device)
         self.data = data
         self.config = config
@@ -259,6 +262,9 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         cfg, data, model, device = self.config, self.data, self.model, self.device
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+        scaling = model.target_scaling
+        if scaling is not None:  # the loss compares the network's own outputs with these
+            y_train = scale_values(y_train, scaling)
         weights = None if data.class_weights is None else data.class_weights.to(device)
         loss_fn = loss_function(self._loss_name, data.num_classes, weights, data.task)
         classify = data.task == "classification"
@@ -294,7 +300,7 @@ class Trainer:
                         raise _Stop
                     idx = order[b * batch_size : (b + 1) * batch_size]
                     xb, yb = x_train[idx], y_train[idx]
-                    outputs = model(xb)
+                    outputs = model.net(xb)  # before un-scaling: in the loss's units
                     loss = loss_fn(outputs, yb)
                     if cfg.l1:
                         loss = loss + cfg.l1 * sum(lin.weight.abs().sum() for lin in linears)

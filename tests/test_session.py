@@ -17,6 +17,7 @@ from mlp_studio.core.mnist import load_folder
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 from mlp_studio.core.session import (
     BEST_WEIGHTS,
+    FORMAT_VERSION,
     OPTIMIZER,
     SESSION_JSON,
     WEIGHTS,
@@ -187,7 +188,7 @@ def test_the_file_is_the_documented_zip(trained, tmp_path):
         assert set(zf.namelist()) == {SESSION_JSON, WEIGHTS, BEST_WEIGHTS, OPTIMIZER}
         assert zf.getinfo(SESSION_JSON).compress_type == zipfile.ZIP_DEFLATED
         meta = json.loads(zf.read(SESSION_JSON))
-    assert meta["format"] == "mlp-studio-session" and meta["format_version"] == 1
+    assert meta["format"] == "mlp-studio-session" and meta["format_version"] == FORMAT_VERSION == 2
     assert meta["loss"] == "sparse_categorical_cross_entropy"
     assert set(meta) >= {"spec", "data_config", "normalization", "train_config", "class_names",
                          "history", "data_source", "epochs_done", "created", "modified",
@@ -466,7 +467,7 @@ def test_format_0_is_migrated(trained, tmp_path):
     _assert_weights_equal(loaded.weights, trained.weights)
     # Saving writes the current format.
     save_session(loaded, path)
-    assert json.loads(_members(path)[SESSION_JSON])["format_version"] == 1
+    assert json.loads(_members(path)[SESSION_JSON])["format_version"] == FORMAT_VERSION
     assert load_session(path).created == "2025-06-01T12:00:00+00:00"
 
 
@@ -481,7 +482,7 @@ def test_newer_format_is_refused_with_a_clear_message(trained, tmp_path):
         load_session(path)
     assert str(info.value) == (
         f"Cannot open {path}: it was saved by a newer MLP Studio (format 3); this version "
-        "reads up to format 1. Update MLP Studio to open it."
+        "reads up to format 2. Update MLP Studio to open it."
     )
 
 

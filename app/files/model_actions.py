@@ -92,7 +92,7 @@ class ModelActions:
                     return False
                 bundle = import_model(path, input_range)
             model = build_model(bundle.spec)
-            model.load_state_dict(bundle.state_dict)
+            model.load_state_dict(bundle.training_state())
         except StudioError as err:
             QMessageBox.warning(self.window, "Cannot import the model", str(err))
             return False

@@ -122,6 +122,7 @@ def _add_train_arguments(train: argparse.ArgumentParser, outputs: bool = True) -
     from mlp_studio.core.losses import LOSSES
     from mlp_studio.core.model import INITS
     from mlp_studio.core.presets import PRESETS
+    from mlp_studio.core.target_scaling import TARGET_SCALINGS
     from mlp_studio.core.train_config import (
         BEST_BY,
         DEVICES,
@@ -138,6 +139,10 @@ def _add_train_arguments(train: argparse.ArgumentParser, outputs: bool = True) -
     g = train.add_argument_group("data")
     add_data_source_arguments(g)
     g.add_argument("--normalization", default="unit", choices=NORMALIZATIONS)
+    g.add_argument("--target-scaling", default="standardize", choices=TARGET_SCALINGS,
+                   help="regression: standardize the targets with the training split's mean "
+                   "and std (the loss is on them; metrics and predictions stay in the target's "
+                   "units) or leave them as they are (default: %(default)s)")
     g.add_argument("--split", default="official", choices=SPLIT_MODES,
                    help="official: MNIST test set + validation from training; pooled: all 70k "
                    "split by --percentages; test_as_val: all 60k train and the test set "
@@ -286,6 +291,7 @@ def data_config_from_args(args):
         ),
         balance=BalanceConfig(keep_fractions=keep, remedy=args.remedy),
         target_digit=args.target_digit,
+        target_scaling=args.target_scaling,
     )
     config.validate()
     return config
@@ -326,7 +332,8 @@ def override_data_config(config, args, given: set[str]):
     simple = {"normalization": (config, "normalization"), "split": (split, "mode"),
               "val_fraction": (split, "val_fraction"), "val_count": (split, "val_count"),
               "split_seed": (split, "seed"), "subset": (split, "subset"),
-              "remedy": (balance, "remedy"), "target_digit": (config, "target_digit")}
+              "remedy": (balance, "remedy"), "target_digit": (config, "target_digit"),
+              "target_scaling": (config, "target_scaling")}
     for dest, (target, name) in simple.items():
         if dest in given:
             setattr(target, name, getattr(args, dest))

@@ -52,6 +52,10 @@ def run_evaluate(args) -> int:
     for note in samples.notes:
         print(f"note: {terminal_safe(note)}", file=sys.stderr)
     print(f"evaluate: {terminal_safe(samples.what)}", file=sys.stderr)
+    if bundle.task == "regression" and bundle.target_scaling is not None:
+        name = terminal_safe(bundle.class_names[0])
+        print(f"note: the loss is on standardized targets {bundle.target_scaling.describe(name)}"
+              f", as in training; RMSE and MAE are in {name}'s units", file=sys.stderr)
     metrics = evaluate_on(bundle, samples.data)
     class_names = samples.data.class_names
     print(metrics_table(metrics, class_names),

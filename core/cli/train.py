@@ -24,7 +24,12 @@ from mlp_studio.core.cli.arguments import (
     train_config_from_args,
 )
 from mlp_studio.core.cli.report import ProgressBar, metrics_report, metrics_table
-from mlp_studio.core.cli.train_data import data_inputs, load_training_data, loss_for_task
+from mlp_studio.core.cli.train_data import (
+    data_inputs,
+    load_training_data,
+    loss_for_task,
+    print_scaling_note,
+)
 from mlp_studio.core.errors import StudioError
 from mlp_studio.core.limits import check_training_memory
 from mlp_studio.core.outputs import Target, check_distinct, plan_output, write_output
@@ -93,6 +98,7 @@ def run_train(args) -> int:
     recorder = RunRecorder(tree, ProgressBar(not args.quiet)) if tree is not None else None
     trainer = Trainer(build_model(spec), data, train_config,
                       on_event=recorder or ProgressBar(not args.quiet))
+    print_scaling_note(trainer.model, data)
     if recorder is not None:
         recorder.begin(trainer)
     finished = trainer.run()
@@ -143,6 +149,7 @@ def run_train_session(args, given: set[str]) -> int:
     budget = checkpoint_budget(args, True)
 
     ds, data, source = load_training_data(args, data_config, saved)
+    train_config = loss_for_task(train_config, data.task)
     input_size = int(data.x_train.shape[1])
     if old is None:
         spec = spec_from_args(args, data.num_classes, input_size)
@@ -177,6 +184,7 @@ def run_train_session(args, given: set[str]) -> int:
     recorder = RunRecorder(tree, ProgressBar(not args.quiet))
     trainer = Trainer(model, data, train_config, on_event=recorder,
                       start_epoch=epochs_done, optimizer_state=lineage.optimizer_state)
+    print_scaling_note(trainer.model, data)
     recorder.begin(trainer, lineage)
     finished = trainer.run()
     lineage = lineage.extended(trainer, finished)  # the same bookkeeping as the app's

@@ -89,3 +89,21 @@ def loss_for_task(train_config, task: str):
         print("note: regression: the loss is mean squared error (mse)", file=sys.stderr)
         return dataclasses.replace(train_config, loss="mse")
     return train_config
+
+
+def print_scaling_note(model, data) -> None:
+    """Say, for a regression, what its losses are computed on and what stays in the target's
+    units (the model took the data's target scaling when the Trainer was made)."""
+    if data.task != "regression":
+        return
+    name = terminal_safe(data.class_names[0]) if data.class_names else "y"
+    scaling = model.target_scaling
+    if scaling is None:
+        why = ("--target-scaling none" if data.target_scaling is None
+               or data.target_scaling.identity else "MSLE needs the target's own units")
+        print(f"note: regression: {name} is not scaled ({why}): the losses are in its units",
+              file=sys.stderr)
+        return
+    print(f"note: regression: the losses are on standardized targets "
+          f"{scaling.describe(name)} (training split); RMSE, MAE, R² and predictions are in "
+          f"{name}'s units", file=sys.stderr)

@@ -27,6 +27,7 @@ from mlp_studio.core.bundle import (
     parse_json,
     parse_metadata,
     table_of,
+    target_scaling_of,
 )
 from mlp_studio.core.errors import ExportError
 from mlp_studio.core.model import NetworkSpec, build_model
@@ -108,7 +109,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
         ) from None
     features = feature_names_of(meta, spec)
     return ModelBundle(spec, normalization, loss, class_names, state, task, features, table,
-                       image_shape_of(meta, spec))
+                       image_shape_of(meta, spec), target_scaling_of(meta, spec))
 
 
 def load_predictor(path: str | Path) -> Predictor:
