@@ -461,7 +461,7 @@ def test_open_an_older_format_migrates_and_a_newer_one_is_refused(qtbot, data, s
     kind, title, text = boxes.shown[-1]
     assert (kind, title) == ("warning", "Cannot open the session")
     assert (
-        "saved by a newer MLP Studio (format 3); this version reads up to format 1. "
+        "saved by a newer MLP Studio (format 3); this version reads up to format 2. "
         "Update MLP Studio to open it." in text
     )
     assert state_snapshot(state) == before
