@@ -35,6 +35,7 @@ from mlp_studio.core.epoch_weights import (
     state_tensors,
 )
 from mlp_studio.core.errors import StudioError
+from mlp_studio.core.target_scaling import adopt_target_scaling
 from mlp_studio.core.threads import use_passive_wait
 from mlp_studio.core.training import (
     Event,
@@ -128,6 +129,9 @@ class TrainingProcess:
     def _make_job(self) -> Job:
         # The images for display stay here: the child trains on the tensors alone.
         data = replace(self.data, raw_train=None, raw_val=None, raw_test=None, indices={})
+        # The child's Trainer does the same: here too, so that the weights shown while it
+        # trains (copied into this model) predict in the target's units.
+        adopt_target_scaling(self.model, self.data, self.config.loss)
         return Job(self.model.spec.to_dict(), state_arrays(self.model.state_dict()), data,
                    self.config.to_dict(), self.report_interval, self.snapshot_interval,
                    self.start_epoch, self.threads,
