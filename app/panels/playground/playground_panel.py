@@ -28,6 +28,7 @@ from mlp_studio.app.panels.playground.playground_display import FRAME_MS
 from mlp_studio.app.panels.playground.playground_points import PlaygroundPoints
 from mlp_studio.app.panels.playground.playground_views import PlaygroundViews
 from mlp_studio.app.widgets.banner import Level
+from mlp_studio.app.widgets.on_screen import WhenOnScreen
 from mlp_studio.core.model import MLP, NetworkSpec, build_model
 from mlp_studio.core.playground import PlaygroundData, Points
 from mlp_studio.core.playground_settings import PlaygroundSettings
@@ -90,6 +91,9 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._frame)
+        # Behind another dock's tab (Training in front while the playground trains) no frame
+        # is drawn; the latest one is when the tab comes to the front.
+        self._draw_seen = WhenOnScreen(self, self._draw_frame)
 
         state.dataChanged.connect(self._on_data_changed)
         state.specChanged.connect(lambda _spec: self._schedule())
@@ -334,7 +338,10 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
 
     def _frame(self) -> None:
         if self.isVisible():  # a hidden panel draws when shown again (showEvent)
-            self.refresh(self._grids_dirty)
+            self._draw_seen()
+
+    def _draw_frame(self) -> None:
+        self.refresh(self._grids_dirty)
 
     # ---------------------------------------------------------------- pinning
 
