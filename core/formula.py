@@ -73,6 +73,17 @@ ALLOWED = (
 )
 
 
+def _where(text: str, offset: int | None) -> str:
+    """Where a syntax error is, in the text as typed. Python counts in the text with '^'
+    turned into '**', from 1, and says 0 (or nothing) when the text ended too early."""
+    parsed = 0
+    for i, char in enumerate(text):
+        parsed += 2 if char == "^" else 1
+        if offset and parsed >= offset:
+            return f"at character {i + 1}, '{char}'"
+    return "it ends too early: an operator needs a right-hand side, a bracket its pair"
+
+
 def parse_formula(text: str) -> Fn:
     """Turn a formula in x into a function of a tensor; the result always has x's shape.
 
@@ -89,7 +100,7 @@ def parse_formula(text: str) -> Fn:
         tree = ast.parse(text.replace("^", "**"), mode="eval")
     except SyntaxError as err:
         raise SpecError(
-            f"The formula '{text}' cannot be read (near character {err.offset or 0}): "
+            f"The formula '{text}' cannot be read ({_where(text, err.offset)}): "
             "check brackets, operators and commas."
         ) from None
     fn = _compile(tree.body, 1)

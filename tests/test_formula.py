@@ -157,7 +157,8 @@ def test_rejections_say_what_is_allowed():
         ("sin(x, x)", "sin() takes 1 argument(s), not 2"),
         ("clamp(x, 0)", "clamp() takes 3 argument(s), not 2"),
         ("", "The formula is empty"),
-        ("x +", "cannot be read"),
+        ("x +", "cannot be read (it ends too early"),  # was "near character 0"
+        ("x^2 +* 2", "at character 6, '*'"),  # counted in the text as typed, not with '**'
         ("x" + "+x" * 100, f"keep it under {MAX_LENGTH}"),
         ("-" * 40 + "x", "nested too deeply"),
         ("1e999", "too large"),

@@ -56,3 +56,33 @@ def test_a_deep_networks_legends_fit_their_plots_and_follow_the_theme(qtbot):
     for plot in panel.plots:
         for _sample, label in plot.getPlotItem().legend.items:
             assert text in label.item.toHtml()
+
+
+@pytest.mark.parametrize("width", [560, 380])  # the plot beside the fields, or under them
+def test_a_long_formula_error_does_not_run_under_the_activation_plot(qtbot, width):
+    """Lesson 7, a newcomer types nonsense into f(x): the wrapped error (four lines) was given
+    the height of one line, and the splitter squeezed it over the plot's axis."""
+    from mlp_studio.app.panels.network.layer_editor import LayerEditor
+    from mlp_studio.core.activations import ActivationSpec
+    from mlp_studio.core.model import LayerSpec
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel, QSplitter
+
+    splitter = QSplitter(Qt.Orientation.Vertical)  # as in the Network panel
+    qtbot.addWidget(splitter)
+    editor = LayerEditor()
+    splitter.addWidget(QLabel("the diagram"))
+    splitter.addWidget(editor)
+    splitter.setStretchFactor(0, 1)
+    splitter.resize(width, 420)
+    splitter.show()
+    editor.set_layer(0, LayerSpec(4, ActivationSpec("custom", formula="x * sigmoid(x)")))
+    editor.formula.setText("__import__('os')")
+    editor.formula.textEdited.emit(editor.formula.text())
+    qtbot.wait(50)
+    status = editor.formula_status
+    assert "Unknown function '__import__'" in status.text() and status.isVisible()
+    top = status.mapTo(editor, status.rect().topLeft()).y()
+    plot = editor.plot.mapTo(editor, editor.plot.rect().bottomLeft()).y()
+    assert top > plot, (top, plot)
+    assert status.height() >= status.heightForWidth(status.width())

@@ -126,6 +126,13 @@ class LayerEditor(QWidget):
         if self.row.direction() != direction:
             self.row.setDirection(direction)
         super().resizeEvent(event)
+        self._fit_status(event.size().width())
+
+    def _fit_status(self, width: int) -> None:
+        """Reserve the wrapped status's full height: a layout asks a word-wrapped label for
+        one line only, and a long parse error then ran under the plot."""
+        label = self.formula_status
+        label.setMinimumHeight(label.heightForWidth(width) if label.text() else 0)
 
     @property
     def index(self) -> int:
@@ -207,6 +214,7 @@ class LayerEditor(QWidget):
         else:
             text, colour = "✓ valid formula", OK_COLOR
         self.formula_status.setText(text)
+        self._fit_status(self.width())
         pal = self.formula_status.palette()
         pal.setColor(QPalette.ColorRole.WindowText, colour)
         self.formula_status.setPalette(pal)
