@@ -86,3 +86,37 @@ def test_a_long_formula_error_does_not_run_under_the_activation_plot(qtbot, widt
     plot = editor.plot.mapTo(editor, editor.plot.rect().bottomLeft()).y()
     assert top > plot, (top, plot)
     assert status.height() >= status.heightForWidth(status.width())
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1440, 900)])
+def test_the_spirals_arms_fit_the_playground_without_a_scroll_bar(qtbot, monkeypatch, size):
+    """Lesson 8 (a spiral): the Arms box widened the Playground's top row past the column the
+    window had given the panel, and a horizontal scroll bar cut off Regenerate, the losses and
+    Pin this run."""
+    import tempfile
+    from pathlib import Path
+
+    from mlp_studio.app.main_window import MainWindow
+    from PySide6.QtCore import QSettings
+
+    monkeypatch.delenv("MLP_STUDIO_DATA", raising=False)
+    monkeypatch.setattr(lesson_actions, "ask_unsaved", lambda _parent: "keep")
+    window = MainWindow(QSettings(), autoload_data=False,
+                        recovery_path=Path(tempfile.mkdtemp()) / "recovery.mlps")
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
+        window.load_engine()
+    window.lesson_actions.folder = Path(tempfile.mkdtemp())
+    lessons, playground = window.panels["lessons"], window.panels["playground"]
+    window.docks["playground"].raise_()
+    for lesson in ("activation-functions", "optimizers"):  # a circle, then a spiral
+        assert lessons.select(lesson)
+        lessons.load_button.click()
+        qtbot.wait(100)
+        area = playground.parentWidget().parentWidget()
+        assert not area.horizontalScrollBar().isVisible(), (lesson, playground.width(),
+                                                            area.width())
+    assert playground.classes_spin.isVisible() and playground.dataset == "spiral"
+    window.close()

@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+SLIDER_WIDTH = 60  # px: noise and training share; the row must fit a 1280-pixel-wide window
+
 
 class PlaygroundControls:
     """PlaygroundPanel's widgets and their layout; the panel connects and fills them."""
@@ -56,9 +58,11 @@ class PlaygroundControls:
         self.classes_spin.valueChanged.connect(self._on_classes_changed)
         self.noise_slider = QSlider(Qt.Orientation.Horizontal)
         self.noise_slider.setRange(*RANGES["noise"])
-        self.noise_slider.setFixedWidth(110)
+        self.noise_slider.setFixedWidth(SLIDER_WIDTH)
         self.noise_slider.setToolTip("Noise, as in TensorFlow Playground (0-50 %)")
-        self.noise_value = QLabel("0")
+        self.noise_value = QLabel("50")
+        self.noise_value.setMinimumWidth(self.noise_value.sizeHint().width())  # a steady row
+        self.noise_value.setText("0")
         # No tracking: the data (and the studio's data) change once, when the slider is let go.
         self.noise_slider.setTracking(False)
         self.noise_slider.sliderMoved.connect(lambda v: self.noise_value.setText(str(v)))
@@ -73,7 +77,7 @@ class PlaygroundControls:
         self.ratio_slider.setRange(*RANGES["train_percent"])
         self.ratio_slider.setSingleStep(5)
         self.ratio_slider.setValue(50)
-        self.ratio_slider.setFixedWidth(110)
+        self.ratio_slider.setFixedWidth(SLIDER_WIDTH)
         self.ratio_slider.setToolTip("Share of the points used for training; the rest test it")
         self.ratio_value = QLabel("50 %")
         self.ratio_slider.setTracking(False)
@@ -86,6 +90,13 @@ class PlaygroundControls:
         top = QHBoxLayout()
         top.setSpacing(6)
         self.classes_label = QLabel("Classes")
+        self.classes_label.setMinimumWidth(self.classes_label.sizeHint().width())  # or "Arms"
+        # The room for the spiral's arms is kept when they are hidden: the window's columns
+        # are split once, for the panel's width, and a wider row would need a scroll bar.
+        for w in (self.classes_label, self.classes_spin):
+            policy = w.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            w.setSizePolicy(policy)
         self.noise_label = QLabel("Noise")
         self.points_label = QLabel("Points")
         for w in (
