@@ -61,7 +61,7 @@ def test_regression_shows_losses_and_hides_the_accuracy_plot(view):
     texts = v.status.text() + " " + v._best_text
     assert "nan" not in texts.lower() and "accuracy" not in texts.lower()
     assert "Test RMSE" in v.status.text() and "R²" in v.status.text()
-    assert "best RMSE" in v._best_text
+    assert "best val. RMSE" in v._best_text
     assert not v.curves.acc_plot.isVisibleTo(v.curves)
     assert len(v.curves.val_loss_curve.getData()[0]) == 3
 

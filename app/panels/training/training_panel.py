@@ -241,10 +241,11 @@ class TrainingPanel(QWidget):
         if event.best and event.val.regression:  # no accuracy: the loss picks the best
             score = (f"RMSE <b>{event.val.rmse:.4g}</b>" if event.val.rmse == event.val.rmse
                      else f"loss <b>{event.val.loss:.4g}</b>")  # fmt: skip
-            self._best_text = f"best {score} (epoch {event.epoch})"  # short: the header is narrow
+            self._best_text = f"best val. {score} (epoch {event.epoch})"  # short: narrow header
             self.best.setToolTip("The epoch of lowest validation loss so far")
         elif event.best:
-            self._best_text = f"best <b>{event.val.accuracy:.2%}</b> (epoch {event.epoch})"
+            # "val.": beside the test accuracy, a bare "best" read as a better test figure
+            self._best_text = f"best val. <b>{event.val.accuracy:.2%}</b> (epoch {event.epoch})"
             self.best.setToolTip("Best validation accuracy so far")
         self._status_dirty = True
         self._schedule()
