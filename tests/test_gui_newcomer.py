@@ -120,3 +120,21 @@ def test_the_spirals_arms_fit_the_playground_without_a_scroll_bar(qtbot, monkeyp
                                                             area.width())
     assert playground.classes_spin.isVisible() and playground.dataset == "spiral"
     window.close()
+
+
+def test_the_loss_axis_shows_the_loss_itself_not_thousandths(qtbot):
+    """A reopened binary session: losses below 1 were drawn as 0-800 under 'loss (x0.001)'."""
+    import numpy as np
+    from mlp_studio.app.panels.training.live_plots import CurvesPanel
+    from mlp_studio.core.training import BatchProgress
+
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.resize(500, 500)
+    panel.show()
+    losses = np.linspace(0.8, 0.02, 200).astype(np.float32)
+    panel.add_progress(BatchProgress(1, 200, 200, 200, losses, 1000.0, 0.001))
+    panel.redraw()
+    qtbot.wait(50)
+    axis = panel.loss_plot.getPlotItem().getAxis("left")
+    assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()

@@ -115,6 +115,7 @@ def make_plot(title: str, x_label: str, y_label: str) -> LivePlotWidget:
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.15)
     for name in ("left", "bottom"):
+        item.getAxis(name).enableAutoSIPrefix(False)  # a loss of 0.8 read "800, loss (x0.001)"
         # Major ticks (and grid lines) only: minor ones make each axis paint ~3x dearer, and
         # plots repaint several times a second while training.
         item.getAxis(name).setStyle(maxTickLevel=0)
