@@ -138,3 +138,26 @@ def test_the_loss_axis_shows_the_loss_itself_not_thousandths(qtbot):
     qtbot.wait(50)
     axis = panel.loss_plot.getPlotItem().getAxis("left")
     assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
+
+
+def test_emptied_plots_forget_the_axes_of_the_last_run(qtbot):
+    """A new table after a regression run: 'Not trained yet', but the empty loss plot kept the
+    old run's axes (110000-140000 over epochs 0.5-2) and the accuracy plot its 98-99 %."""
+    import numpy as np
+    from mlp_studio.app.panels.training.live_plots import CurvesPanel
+    from mlp_studio.core.training import BatchProgress
+
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.resize(500, 500)
+    panel.show()
+    losses = np.linspace(140_000, 110_000, 30).astype(np.float32)
+    panel.add_progress(BatchProgress(2, 30, 30, 30, losses, 1000.0, 0.001))
+    panel.redraw()
+    qtbot.wait(50)
+    assert panel.loss_plot.getPlotItem().viewRange()[1][1] > 100_000
+    panel.clear()
+    qtbot.wait(50)
+    for plot in panel.plots:
+        (x0, x1), (y0, y1) = plot.getPlotItem().viewRange()
+        assert x1 <= 1.5 and y1 <= 1.5, plot.getPlotItem().titleLabel.text

@@ -150,6 +150,14 @@ class PlotPanel(QWidget):
         self._release_timer.setInterval(1)
         self._release_timer.timeout.connect(self._release_one)
 
+    def forget_ranges(self) -> None:
+        """Emptied plots: auto-ranging has no data to fit, so without this they kept the axes
+        of what they showed before (a new table's untrained plots read 110000-140000)."""
+        for widget in self.plots:
+            view = widget.getPlotItem().getViewBox()
+            view.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            view.enableAutoRange()
+
     def export_targets(self) -> list[ExportTarget]:
         return [
             ExportTarget(w.getPlotItem().titleLabel.text, ("png", "svg", "csv"),
@@ -344,6 +352,7 @@ class CurvesPanel(PlotPanel):
             self.loss_plot.removeItem(line)
         self.markers.clear()
         self.redraw()
+        self.forget_ranges()  # once the curves are empty (linked x ranges re-fit y)
 
 
 # ---------------------------------------------------------------- the vanishing-gradient view
@@ -495,3 +504,4 @@ class GradientsPanel(PlotPanel):
             self.grads.clear()
             self.units.clear()
         self.redraw()
+        self.forget_ranges()  # once the curves are empty (linked x ranges re-fit y)
