@@ -161,3 +161,22 @@ def test_emptied_plots_forget_the_axes_of_the_last_run(qtbot):
     for plot in panel.plots:
         (x0, x1), (y0, y1) = plot.getPlotItem().viewRange()
         assert x1 <= 1.5 and y1 <= 1.5, plot.getPlotItem().titleLabel.text
+
+
+def test_a_banner_in_a_narrow_column_shows_its_whole_message(window, qtbot, tmp_path):
+    """Draw > Open image... on a file that is not a picture: the banner above the canvas (a
+    third of the window wide) got one line's height, so 'give a PNG or JPEG picture' was cut."""
+    window.resize(1440, 900)
+    window.docks["canvas"].raise_()
+    draw = window.panels["canvas"]
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image")
+    with qtbot.waitSignal(draw.imageOpened, timeout=10_000):
+        draw.open_image_file(fake)
+    qtbot.wait(100)
+    banner = next(b for b in draw.findChildren(type(window.banner)) if b.text())
+    assert "it is not a picture" in banner.text()
+    assert banner.width() < window.width() // 2  # the case: a column narrower than half
+    label = banner.label
+    assert label.height() >= label.heightForWidth(label.width()), (label.height(),
+                                                                  label.heightForWidth(label.width()))

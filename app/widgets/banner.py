@@ -53,6 +53,7 @@ class Banner(QFrame):
         self.setBackgroundRole(QPalette.ColorRole.Window)  # a toolbar would make it Button
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
         self.level = Level.INFO
+        self._placed = False  # given a width by a layout while shown (see sizeHint)
         self.icon = QLabel()
         self.label = QLabel()
         self.label.setWordWrap(True)
@@ -79,12 +80,14 @@ class Banner(QFrame):
         # Tall enough for the wrapped text at the current width: layouts without
         # height-for-width (a toolbar's) would otherwise give one line or far too many.
         hint = super().sizeHint()
-        # Before it is laid out (just shown) its own width is a guess, often narrow, and a
-        # narrow width means a tall banner that made the window grow past the screen: wrap
-        # at the window's width then, and never ask for more than a few lines.
+        # Before a layout has placed it, its own width is a guess, often narrow, and a narrow
+        # width means a tall banner that made the window grow past the screen: wrap at the
+        # window's width then, and never ask for more than a few lines. Once placed, its own
+        # width: a banner in a narrow column (the Draw panel's) wraps there, and was cut to
+        # one line when a width under half the window's was taken for a guess.
         width = self.width()
         window = self.window()
-        if window is not self and (not self.isVisible() or width < window.width() // 2):
+        if window is not self and not self._placed:
             width = window.width() - 24
         height = self.heightForWidth(width) if width > 0 else -1
         if height > 0:
@@ -92,8 +95,18 @@ class Banner(QFrame):
             hint.setHeight(min(height, 6 * lines + 16))
         return hint
 
+    def minimumSizeHint(self) -> QSize:
+        # Never squeezed below its wrapped text: the Draw panel's canvas took the height and
+        # cut a two-line message to one.
+        hint = super().minimumSizeHint()
+        hint.setHeight(max(hint.height(), self.sizeHint().height()))
+        return hint
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        # Placed: shown (the first resize comes as it is shown, before it counts as visible)
+        # at a width a layout gives a message; narrower is Qt's default for an unplaced child.
+        self._placed = self._placed or (not self.isHidden() and event.size().width() >= 200)
         if event.size().width() != event.oldSize().width():
             self.updateGeometry()
 
