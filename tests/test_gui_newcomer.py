@@ -180,3 +180,28 @@ def test_a_banner_in_a_narrow_column_shows_its_whole_message(window, qtbot, tmp_
     label = banner.label
     assert label.height() >= label.heightForWidth(label.width()), (label.height(),
                                                                   label.heightForWidth(label.width()))
+
+
+def test_exporting_a_picture_folders_model_describes_pictures_not_digits(qtbot):
+    """Export of a cat/dog image folder's network (28x28 grayscale): the dialog said the file
+    takes 'digits prepared like MNIST', the Python example 'digits fitted into 20x20 and
+    centred by mass', and it offered the Keras script, which trains on MNIST."""
+    import numpy as np
+    from mlp_studio.app.dialogs.export_dialog import FORMATS, ExportDialog
+    from mlp_studio.core import export
+    from mlp_studio.core.data import Normalization
+    from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+    from PySide6.QtCore import QSettings
+
+    spec = NetworkSpec(784, [LayerSpec(8)], 2)
+    normalization = Normalization("unit", np.zeros(784), np.full(784, 255.0))
+    bundle = export.ModelBundle(spec, normalization, "cross-entropy", ["cat", "dog"],
+                                build_model(spec).state_dict(), image_shape=(28, 28))
+    dialog = ExportDialog(bundle, np.zeros((4, 784), np.float32), settings=QSettings(),
+                          script=lambda path: path)
+    qtbot.addWidget(dialog)
+    shown = dialog.intro_text() + export.usage_snippet("m.onnx", bundle)
+    assert "MNIST" not in shown and "digit" not in shown
+    assert "28x28 pictures (grayscale)" in shown and "centred square and resized" in shown
+    keras_script = next(i for i, f in enumerate(FORMATS) if f.suffix == ".py")
+    assert not dialog.format_buttons.button(keras_script).isEnabled()

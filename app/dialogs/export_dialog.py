@@ -203,7 +203,9 @@ class ExportDialog(QDialog):
         kind = bundle.normalization.kind
         if kind == "per_pixel" and not bundle.takes_images:
             kind = "per-feature"  # the same standardization, of each input feature
-        if bundle.takes_images:
+        if bundle.image_shape:  # a folder's pictures, not digits (even at 28x28 grayscale)
+            takes, row = f"{bundle.input_description()} (N × {n})", "image"
+        elif bundle.takes_images:
             takes, row = f"raw pixels (N × {n}, values 0–255, digits prepared like MNIST)", "image"
         else:
             names = f": {bundle.feature_list()}" if bundle.feature_names else ""
@@ -226,7 +228,9 @@ class ExportDialog(QDialog):
     def _available(self, fmt: ExportFormat) -> bool:
         if fmt.suffix == ".py":
             bundle = self.bundle
-            return self.script is not None and bundle.takes_images and bundle.task != "regression"
+            # The script trains on MNIST: not for a folder's pictures, even 28x28 gray ones.
+            return (self.script is not None and bundle.takes_images and not bundle.image_shape
+                    and bundle.task != "regression")
         return not fmt.needs or has_module(fmt.needs)
 
     # ------------------------------------------------------------------ format and path

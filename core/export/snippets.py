@@ -13,7 +13,13 @@ def usage_snippet(path: str | Path, bundle: ModelBundle | None = None) -> str:
     playground model takes its features, a regression prints its predicted values.
     """
     path = Path(path)
-    if bundle is None or bundle.takes_images:
+    if bundle is not None and bundle.image_shape:
+        name, n = "pixels", bundle.spec.input_size
+        prepare = (
+            f"# pixels: float32 [N, {n}], {bundle.input_description()}.\n"
+            f"pixels = np.zeros((1, {n}), dtype=np.float32)\n"
+        )
+    elif bundle is None or bundle.takes_images:
         name = "pixels"
         prepare = (
             "# pixels: float32 [N, 784], raw 0-255, 28x28 row-major, white ink on black,\n"
