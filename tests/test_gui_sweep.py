@@ -186,3 +186,24 @@ def test_the_train_menu_opens_one_sweep_dialog_and_closing_the_window_stops_it(q
     dialog.runner.shutdown = lambda: stopped.append(True)
     window.close()
     assert stopped
+
+
+def _needed_width(box) -> int:
+    """What a combo box with `box`'s items and font needs to show the longest whole."""
+    from PySide6.QtWidgets import QComboBox
+
+    probe = QComboBox()
+    probe.setFont(box.font())
+    probe.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    probe.addItems([box.itemText(i) for i in range(box.count())])
+    return probe.sizeHint().width()
+
+
+@pytest.mark.parametrize("size", [(1600, 1000), (1280, 720)])
+def test_rank_by_and_sampler_show_their_whole_texts(qtbot, dialog, size):
+    dialog.resize(*size)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.metric_box.currentText() == "Validation accuracy (higher is better)"
+    for box in (dialog.metric_box, dialog.sampler):
+        assert box.width() >= _needed_width(box), box.currentText()

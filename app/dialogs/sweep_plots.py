@@ -43,6 +43,15 @@ def _label(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+def _tick(text: str, axis: int, y: float) -> pg.TextItem:
+    """A value beside an axis, on a white ground above the trials' lines (which cross there,
+    and hid the choices' names)."""
+    item = pg.TextItem(text, color=(90, 90, 90), anchor=(0.0, 0.5), fill=(255, 255, 255, 210))
+    item.setPos(axis + 0.03, y)
+    item.setZValue(10)
+    return item
+
+
 class _AxesBox(pg.ViewBox):
     """A view box whose drags brush the nearest axis instead of panning."""
 
@@ -131,9 +140,7 @@ class ParallelCoordinates(pg.PlotWidget):
             ticks = [(0.0, _label(param.low)), (1.0, _label(param.high))]
         self._decor.append((i, title))
         for y, text in ticks:
-            item = pg.TextItem(text, color=(90, 90, 90), anchor=(0.0, 0.5))
-            item.setPos(i + 0.03, y)
-            self.addItem(item)
+            self.addItem(_tick(text, i, y))
 
     def set_trials(self, trials: list) -> None:
         """Trials with a value (complete or pruned) drawn as lines; the metric axis spans them."""
@@ -172,8 +179,7 @@ class ParallelCoordinates(pg.PlotWidget):
             return
         n = self.axis_count - 1
         for y, value in ((0.0, low), (1.0, high)):
-            item = pg.TextItem(f"{value:.4g}", color=(90, 90, 90), anchor=(0.0, 0.5))
-            item.setPos(n + 0.03, y)
+            item = _tick(f"{value:.4g}", n, y)
             self.addItem(item)
             self._metric_ticks.append(item)
 
@@ -249,6 +255,7 @@ class ImportanceChart(pg.PlotWidget):
         self._items = []
         items = sorted(importance.items(), key=lambda kv: kv[1])
         self._note.setVisible(not items)
+        self.showAxis("left", bool(items))  # an empty chart: no bare axis line beside the note
         if not items:
             self.getAxis("left").setTicks([[]])
             self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)

@@ -59,7 +59,6 @@ class TrialTable(QTableView):
         self.setAlternatingRowColors(True)
         self.verticalHeader().hide()
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.horizontalHeader().setStretchLastSection(True)
         self.selectionModel().currentRowChanged.connect(lambda *_: self._emit_current())
         self._param_names: list[str] = []
         self._shown: tuple = ()
