@@ -189,6 +189,16 @@ def _layers_value(field: str, activation: bool = False):
     return read
 
 
+def _custom_formula(s: RunSettings):
+    """The custom layers' formula (a list if they differ); "" without custom layers: a formula
+    left on a layer since switched to another activation is not in use."""
+    values = [layer.activation.formula for layer in s.spec.hidden
+              if layer.activation.name == "custom"]
+    if not values:
+        return ""
+    return values[0] if len(set(values)) == 1 else values
+
+
 def _activation_names(s: RunSettings) -> str:
     names = [layer.activation.name for layer in s.spec.hidden]
     return names[0] if len(set(names)) == 1 else ",".join(names)
@@ -224,7 +234,7 @@ _ALL = [
             _set_activation_field("slope")),
     Setting("maxout-pieces", "network", "Maxout pieces", _layers_value("pieces", True),
             _set_activation_field("pieces")),
-    Setting("formula", "network", "Custom activation formula", _layers_value("formula", True),
+    Setting("formula", "network", "Custom activation formula", _custom_formula,
             _set_activation_field("formula", custom=True)),
     _training("optimizer", "Optimizer"),
     _training("lr", "Learning rate"),
