@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +39,7 @@ SAMPLERS = ("tpe", "random", "grid")
 IDENTITY_KEY = "mlp_studio_sweep"
 WAIT_SECONDS = 2.0  # between looks at a study whose last trials other workers are running
 STARTUP_TRIALS = 5  # finished trials before the pruner judges any (MedianPruner)
+_FIGURES = re.compile(r"\d[\d.e+-]*")  # a figure in an error message: 2.63e+05, 8.99729
 
 
 @dataclass
@@ -311,6 +314,28 @@ def count_results(done: SweepResults) -> tuple[int, int]:
     finished = sum(t.state in ("COMPLETE", "PRUNED") or (t.state == "FAIL" and bool(t.error))
                    for t in done.trials)
     return finished, sum(t.state == "RUNNING" for t in done.trials)
+
+
+def failures(done: SweepResults) -> tuple[int, str] | None:
+    """How many trials failed with their own error (not a killed worker's), and the most
+    common reason, counting reasons that differ only in their figures (a diverging loss, a
+    learning rate) as one; None when none failed."""
+    failed = [t for t in done.trials if t.state == "FAIL" and t.error]
+    if not failed:
+        return None
+    reasons = Counter(_FIGURES.sub("#", t.error) for t in failed)
+    reason, times = reasons.most_common(1)[0]
+    example = next(t for t in failed if _FIGURES.sub("#", t.error) == reason)
+    if len(failed) == 1:
+        return 1, f"trial {example.number}: {example.error}"
+    return len(failed), (f"the most common reason ({times} of them, e.g. trial "
+                         f"{example.number}): {example.error}")
+
+
+def all_failed(done: SweepResults) -> bool:
+    """Trials failed with their own error and none gave a value: nothing to rank."""
+    return failures(done) is not None and not any(
+        t.state in ("COMPLETE", "PRUNED") for t in done.trials)
 
 
 def results(study, importance: bool = True) -> SweepResults:

@@ -207,3 +207,32 @@ def test_rank_by_and_sampler_show_their_whole_texts(qtbot, dialog, size):
     assert dialog.metric_box.currentText() == "Validation accuracy (higher is better)"
     for box in (dialog.metric_box, dialog.sampler):
         assert box.width() >= _needed_width(box), box.currentText()
+
+
+def _results(dialog, states: list[str]):
+    from mlp_studio.core.sweep import SweepResults, TrialResult
+
+    sweep = dialog.build_sweep()
+    dialog.sweep = sweep
+    trials = [TrialResult(n, {"lr": 0.01 * (n + 1), "hidden": 64, "activation": "relu"},
+                          None if state == "FAIL" else 0.9, state, 1, 0.5,
+                          f"Training diverged at epoch 1, batch {n + 2}: lower the learning "
+                          f"rate (now {0.01 * (n + 1):g})." if state == "FAIL" else "")
+                for n, state in enumerate(states)]
+    best = next((t for t in trials if t.state == "COMPLETE"), None)
+    return SweepResults(sweep.study, sweep.metric, "maximize", trials, best)
+
+
+def test_a_sweep_whose_every_trial_failed_says_why_in_the_banner(dialog):
+    dialog._show_results(_results(dialog, ["FAIL"] * 3))
+    assert "3 failed" in dialog.status.text()
+    text = dialog.banner.text()
+    assert text.startswith("All 3 trials failed, so there is nothing to rank; the most common "
+                           "reason (3 of them, e.g. trial 0): Training diverged")
+    assert "then run the sweep again" in text
+
+
+def test_a_sweep_where_some_trials_failed_counts_them_without_an_error(dialog):
+    dialog._show_results(_results(dialog, ["COMPLETE", "FAIL", "COMPLETE"]))
+    assert "3 of 20 trials finished, 1 failed" in dialog.status.text()
+    assert not dialog.banner.text()

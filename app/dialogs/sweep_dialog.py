@@ -348,19 +348,27 @@ class SweepDialog(QDialog):
         self._on_brush(self.plot.selection())
 
     def _update_status(self) -> None:
-        from mlp_studio.core.sweep import count_results
+        from mlp_studio.core.sweep import all_failed, count_results, failures
 
         results = self.results
         done, running = count_results(results)
         text = f"{done} of {self.sweep.trials} trials finished"
         if running:
             text += f", {running} running"
+        failed = failures(results)
+        if failed is not None:
+            text += f", {failed[0]} failed (point at 'failed' in the table for why)"
         if results.best is not None:
             metric = self.sweep.metric.replace("-", " ")
             text += f". Best {metric}: {results.best.value:.4f} (trial {results.best.number})"
         if not self.runner.running and done < self.sweep.trials:
             text += ". Stopped."
         self.status.setText(text + ".")
+        if failed is not None and all_failed(results) and not self.runner.running:
+            self.banner.show_message(
+                f"All {failed[0]} trials failed, so there is nothing to rank; {failed[1]} "
+                "Change the ranges or the studio's settings that cause it, then run the sweep "
+                "again.", Level.ERROR)
 
     @Slot(object)
     def _on_brush(self, selection) -> None:

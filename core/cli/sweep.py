@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from collections import Counter
 from typing import Any
 
 from mlp_studio.core.errors import StudioError
@@ -21,7 +19,6 @@ from mlp_studio.core.text import terminal_safe
 
 DEFAULT_STORAGE = "sweeps.db"
 MAX_WORKERS = 64
-_FIGURES = re.compile(r"\d[\d.e+-]*")  # a figure in an error message: 2.63e+05, 8.99729
 
 
 def add_sweep_arguments(sweep: argparse.ArgumentParser) -> None:
@@ -89,7 +86,7 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
 
 def run_sweep(args: argparse.Namespace) -> int:
     from mlp_studio.core.outputs import plan_output, write_output
-    from mlp_studio.core.sweep import count, open_study, results
+    from mlp_studio.core.sweep import all_failed, count, failures, open_study, results
     from mlp_studio.core.sweep_data import fit_to_task, load_sweep_data
 
     sweep = sweep_from_args(args)
@@ -121,7 +118,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     failed = failures(done)
     if failed is not None:
         n, reason = failed
-        if not any(t.state in ("COMPLETE", "PRUNED") for t in done.trials):
+        if all_failed(done):
             print(terminal_safe(
                 f"error: all {n} trials failed, so there is nothing to rank; {reason} Change "
                 "the fixed options or the --param ranges that cause it, then run again with a "
@@ -237,19 +234,3 @@ def summary(done, sweep: Sweep) -> str:
         lines.append("what mattered: " + ", ".join(
             f"{k} {v:.0%}" for k, v in done.importance.items()))
     return terminal_safe("\n".join(lines), keep_newlines=True)
-
-
-def failures(done) -> tuple[int, str] | None:
-    """How many trials failed with their own error (not a killed worker's), and the most
-    common reason, counting reasons that differ only in their figures (a diverging loss, a
-    learning rate) as one; None when none failed."""
-    failed = [t for t in done.trials if t.state == "FAIL" and t.error]
-    if not failed:
-        return None
-    reasons = Counter(_FIGURES.sub("#", t.error) for t in failed)
-    reason, times = reasons.most_common(1)[0]
-    example = next(t for t in failed if _FIGURES.sub("#", t.error) == reason)
-    if len(failed) == 1:
-        return 1, f"trial {example.number}: {example.error}"
-    return len(failed), (f"the most common reason ({times} of them, e.g. trial "
-                         f"{example.number}): {example.error}")
