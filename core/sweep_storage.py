@@ -154,10 +154,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def recover(study, retry: bool = True) -> int:
+def recover(study, retry: bool = True, unclaimed: bool = False) -> int:
     """Fail (and with `retry` queue again) this machine's RUNNING trials whose process is
-    gone, and trials that never said who runs them and are older than the grace period; how
-    many."""
+    gone, and trials that never said who runs them and are older than the grace period (any
+    age with `unclaimed`: the caller has just stopped every worker it started, and one stopped
+    between creating its trial and tagging it left it unclaimed); how many."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
@@ -171,7 +172,8 @@ def recover(study, retry: bool = True) -> int:
             dead = attrs.get("host") == host and not _alive(int(attrs["pid"]))
         else:
             start = trial.datetime_start
-            dead = start is not None and (now - start).total_seconds() > GRACE_SECONDS * 2
+            dead = unclaimed or (
+                start is not None and (now - start).total_seconds() > GRACE_SECONDS * 2)
         if not dead:
             continue
         try:

@@ -132,7 +132,7 @@ class SweepRunner(QObject):
                 from mlp_studio.core.sweep import open_study
                 from mlp_studio.core.sweep_storage import recover
 
-                recover(open_study(sweep, create=False), retry=False)
+                recover(open_study(sweep, create=False), retry=False, unclaimed=True)
 
             self.background.run(fail_orphans, lane="open", on_done=lambda _v: self.refresh())
         self._running = False
