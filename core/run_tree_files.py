@@ -9,15 +9,18 @@ Older readers ignore both members; a session without them has no tree.
 from __future__ import annotations
 
 import json
+import zipfile
 from typing import Any
 
 import numpy as np
 import torch
 from mlp_studio.core.checkpoints import KINDS, Checkpoint, CheckpointStore, budget_problem
 from mlp_studio.core.errors import SessionError
+from mlp_studio.core.limits import MEMORY_SHARE, available_memory
 from mlp_studio.core.lineage import Lineage
 from mlp_studio.core.model import NetworkSpec, build_model
 from mlp_studio.core.optimizers import OptimizerState
+from mlp_studio.core.reading import loads_json
 from mlp_studio.core.run_tree import Run, RunTree, optimizer_arrays, optimizer_tensors
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
 from mlp_studio.core.target_scaling import MEAN_KEY, STD_KEY
@@ -28,6 +31,10 @@ from safetensors.numpy import save as save_arrays
 TREE_JSON = "runs.json"
 TREE_TENSORS = "runs.safetensors"
 TREE_VERSION = 1
+MAX_JSON_BYTES = 256 * 1024 * 1024  # runs' settings and histories: a few MB
+# Copies of the weights a run may keep beyond the budget: its first, best and last checkpoints
+# and where it was left (weights, best weights), each with up to two optimizer slots.
+COPIES_PER_RUN = 16
 
 Arrays = dict[str, np.ndarray]
 
@@ -65,10 +72,40 @@ def tree_members(tree: RunTree) -> tuple[bytes, bytes]:
     return json.dumps(doc).encode(), save_arrays(tensors) if tensors else b""
 
 
-def read_tree(doc_bytes: bytes, tensor_bytes: bytes, spec: NetworkSpec) -> RunTree:
-    """The tree back; SessionError (a fragment: "its run tree ...") if anything is off."""
+def read_tree_member(zf: zipfile.ZipFile, spec: NetworkSpec) -> RunTree:
+    """The tree in a session archive, reading no more than it can hold: the checkpoints' budget
+    plus a few copies of the weights per run. A zip bomb (a gigabyte of zeros deflates to a
+    megabyte) is refused from its recorded size before it is inflated. SessionError (a
+    fragment) if it is too large or damaged."""
     try:
-        doc = json.loads(doc_bytes)
+        if zf.getinfo(TREE_JSON).file_size > MAX_JSON_BYTES:
+            raise SessionError("its run tree is implausibly large")
+        doc = loads_json(zf.read(TREE_JSON))
+        if not isinstance(doc, dict) or budget_problem(doc.get("budget_mb")):
+            raise SessionError("its run tree is damaged (no valid checkpoint budget)")
+        runs = doc.get("runs")
+        weights = sum(v.numel() * v.element_size() for v in build_model(spec).state_dict().values())
+        limit = (doc["budget_mb"] * 1024 * 1024
+                 + (len(runs) + 1 if isinstance(runs, list) else 1) * COPIES_PER_RUN * weights
+                 + 1024 * 1024)
+        size = zf.getinfo(TREE_TENSORS).file_size
+        if size > limit:
+            raise SessionError("its run tree's checkpoints are larger than its budget allows")
+        free = available_memory()
+        if free is not None and size > free * MEMORY_SHARE:
+            raise SessionError(f"its run tree's checkpoints ({size / 1e6:,.0f} MB) would not fit "
+                               "in the memory free")
+        return read_tree(doc, zf.read(TREE_TENSORS), spec)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SessionError(f"its run tree is damaged ({err})") from None
+
+
+def read_tree(doc: bytes | dict[str, Any], tensor_bytes: bytes, spec: NetworkSpec) -> RunTree:
+    """The tree back (from `runs.json`'s bytes or its parsed object); SessionError (a fragment:
+    "its run tree ...") if anything is off."""
+    try:
+        if not isinstance(doc, dict):
+            doc = loads_json(doc)
         tensors = load_arrays(tensor_bytes) if tensor_bytes else {}
     except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError, ValueError) as err:
         raise SessionError(f"its run tree is damaged ({err})") from None

@@ -37,7 +37,7 @@ from mlp_studio.core.optimizers import state_problem
 from mlp_studio.core.outputs import atomic_write
 from mlp_studio.core.reading import existing_file, loads_json
 from mlp_studio.core.run_tree import RunTree
-from mlp_studio.core.run_tree_files import TREE_JSON, TREE_TENSORS, read_tree, tree_members
+from mlp_studio.core.run_tree_files import TREE_JSON, TREE_TENSORS, read_tree_member, tree_members
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
 from mlp_studio.core.session_migrations import MIGRATIONS
 from mlp_studio.core.table_schema import TableSchema
@@ -333,7 +333,7 @@ def _read_tree(zf: zipfile.ZipFile, spec: NetworkSpec) -> RunTree | None:
     session's own weights and history are whole without it), so it never stops a session
     from opening."""
     try:
-        return read_tree(zf.read(TREE_JSON), zf.read(TREE_TENSORS), spec)
+        return read_tree_member(zf, spec)
     except (SessionError, zipfile.BadZipFile, zlib.error, EOFError) as err:
         log.warning("session run tree ignored: %s", err)
         return None

@@ -1,0 +1,79 @@
+"""Files a hostile or careless user could hand MLP Studio: each gets a clear message (or, for an
+optional part of a file, is skipped) in bounded time and memory, never a traceback."""
+
+import zipfile
+
+import numpy as np
+from mlp_studio.core.checkpoints import Checkpoint
+from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
+from mlp_studio.core.run_tree import RunTree
+from mlp_studio.core.session import Session, load_session, save_session
+
+
+def small_spec() -> NetworkSpec:
+    return NetworkSpec(input_size=3, hidden=[LayerSpec(4)], output_size=2)
+
+
+def session_with_tree(path):
+    """A saved session whose run tree holds one checkpoint; its members as a dict."""
+    model = build_model(small_spec())
+    tree = RunTree.new(budget_mb=1)
+    tree.checkpoints.add(Checkpoint(1, 0, {k: v.numpy().copy()
+                                           for k, v in model.state_dict().items()}, kind="start"))
+    save_session(Session(small_spec(), model.state_dict(), class_names=["a", "b"],
+                         run_tree=tree), path)
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def rewrite(path, members, name, write):
+    """The session at `path` again, with member `name` written (deflated) by `write(file)`."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for other, data in members.items():
+            if other != name:
+                zf.writestr(other, data)
+        with zf.open(name, "w") as f:
+            write(f)
+
+
+def test_session_with_a_run_tree_zip_bomb_opens_without_inflating_it(tmp_path, monkeypatch):
+    # 64 MB of zeros deflate to 64 kB; the tree's budget (1 MB) says the checkpoints fit in
+    # about 1 MB, so the member is skipped from its recorded size before it is inflated.
+    path = tmp_path / "bomb.mlps"
+    members = session_with_tree(path)
+    assert load_session(path).run_tree is not None
+    chunk = bytes(1 << 20)
+    rewrite(path, members, "runs.safetensors", lambda f: [f.write(chunk) for _ in range(64)])
+    read = []
+    original = zipfile.ZipFile.read
+    monkeypatch.setattr(zipfile.ZipFile, "read",
+                        lambda zf, name, pwd=None: read.append(name) or original(zf, name, pwd))
+    session = load_session(path)
+    assert session.run_tree is None
+    assert "runs.safetensors" not in read
+    assert session.weights.keys() == build_model(small_spec()).state_dict().keys()
+
+
+def test_session_whose_run_tree_json_nests_100000_deep_still_opens(tmp_path):
+    # The tree is optional: its damage is logged and the session opens without it (the
+    # standard JSON parser raised RecursionError, and the whole session was refused).
+    path = tmp_path / "deep.mlps"
+    members = session_with_tree(path)
+    rewrite(path, members, "runs.json", lambda f: f.write(b"[" * 100_000 + b"]" * 100_000))
+    session = load_session(path)
+    assert session.run_tree is None
+    assert np.isfinite(session.weights["net.0.weight"].numpy()).all()
+
+
+def test_session_with_a_huge_run_tree_json_is_skipped_from_its_recorded_size(tmp_path,
+                                                                             monkeypatch):
+    path = tmp_path / "json-bomb.mlps"
+    members = session_with_tree(path)
+    chunk = b" " * (1 << 20)
+    rewrite(path, members, "runs.json", lambda f: [f.write(chunk) for _ in range(300)])
+    read = []
+    original = zipfile.ZipFile.read
+    monkeypatch.setattr(zipfile.ZipFile, "read",
+                        lambda zf, name, pwd=None: read.append(name) or original(zf, name, pwd))
+    assert load_session(path).run_tree is None
+    assert "runs.json" not in read
