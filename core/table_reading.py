@@ -148,13 +148,16 @@ def sniff_delimiter(text: str) -> str:
     best, best_width = ",", 1
     for delimiter in DELIMITERS:
         try:
-            widths = {len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)
-                      if row}
+            rows = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)
+                    if row]
         except csv.Error:
             continue
-        # The last sampled line may be cut inside a quoted cell: allow one odd width.
+        widths = set(rows)
+        # The last sampled line may be cut inside a quoted cell: allow one odd width. The
+        # header must be as wide as the rows: 'a;b;label' over '0,5;1,2;x' (decimal commas)
+        # is one column by commas.
         width = max(widths, default=1)
-        if len(widths) <= 2 and width > best_width:
+        if len(widths) <= 2 and width > best_width and rows[0] == width:
             best, best_width = delimiter, width
     return best
 

@@ -77,3 +77,15 @@ def test_session_with_a_huge_run_tree_json_is_skipped_from_its_recorded_size(tmp
                         lambda zf, name, pwd=None: read.append(name) or original(zf, name, pwd))
     assert load_session(path).run_tree is None
     assert "runs.json" not in read
+
+
+def test_semicolon_table_with_decimal_commas_in_every_column_is_read(tmp_path):
+    # Excel in most of Europe saves 'a;b;label' over '0,134;0,847;y': split by commas every row
+    # has three cells too, and the table was refused as having a single column.
+    from mlp_studio.core.tables import table_data
+
+    path = tmp_path / "europe.csv"
+    path.write_text("a;b;label\n0,134;0,847;y\n0,764;0,255;x\n0,5;1,25;y\n2;3,5;x\n")
+    data = table_data(path)
+    np.testing.assert_allclose(data.x[:, :2], [[0.134, 0.847], [0.764, 0.255], [0.5, 1.25],
+                                               [2, 3.5]], rtol=1e-6)
