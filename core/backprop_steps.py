@@ -34,6 +34,7 @@ from mlp_studio.core.activations import ActivationSpec, parse_formula
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, canonical_loss, loss_function
 from mlp_studio.core.model import MLP
+from mlp_studio.core.target_scaling import TargetScaling
 
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 # Central differences: the truncation error (~eps^2) and the rounding error (~1e-16 / eps)
@@ -62,6 +63,16 @@ class BackwardPass:
     loss: float
     loss_label: str
     layers: list[LayerStep]  # l = 1..L in forward order; the backward pass goes L..1
+    # A regression with standardized targets: the output layer's a and the loss are in scaled
+    # units, the loss's target is (target - mean) / std (core.target_scaling).
+    scaling: TargetScaling | None = None
+
+    def predicted(self) -> float:
+        """A regression's prediction in the target's units."""
+        value = float(self.layers[-1].a[0])
+        if self.scaling is None:
+            return value
+        return value * float(self.scaling.std[0]) + float(self.scaling.mean[0])
 
     @property
     def backward_order(self) -> list[LayerStep]:
@@ -115,7 +126,8 @@ def backward_pass(model: MLP, x: np.ndarray, target: float, loss: str,
         zs.append(z)
         as_.append(_activate(acts[index], z) if index < len(acts) else _output(output, z))
 
-    y = _target_vector(target, len(zs[-1]), task)
+    scaling = model.target_scaling if task == "regression" else None
+    y = _target_vector(_loss_target(target, scaling), len(zs[-1]), task)
     loss_value, dL_da = _loss_and_grad(name, task, as_[-1], y)
     dL_dz = _output_backward(output, as_[-1], dL_da)
     count = len(weights)
@@ -129,7 +141,15 @@ def backward_pass(model: MLP, x: np.ndarray, target: float, loss: str,
         steps[index] = _step(number, f"hidden layer {number}", _act_name(acts[index]),
                              zs[index], as_[index + 1], dL_da, dL_dz, as_[index],
                              _hidden_chain(number, acts[index]))
-    return BackwardPass(x, float(target), loss_value, LOSSES[name].label, steps)
+    label = LOSSES[name].label + (" on standardized targets" if scaling is not None else "")
+    return BackwardPass(x, float(target), loss_value, label, steps, scaling)
+
+
+def _loss_target(target: float, scaling: TargetScaling | None) -> float:
+    """The target as the loss sees it: standardized when the model un-scales its output."""
+    if scaling is None:
+        return target
+    return (target - float(scaling.mean[0])) / float(scaling.std[0])
 
 
 def _step(number, label, activation, z, a, dL_da, dL_dz, a_prev, chain) -> LayerStep:
@@ -333,15 +353,16 @@ def gradient_check(model: MLP, x: np.ndarray, target: float, loss: str, layer: i
     name = canonical_loss(loss)
     fn = loss_function(name, model.spec.output_size, task=task)
     xt = torch.as_tensor(np.asarray(x, np.float64).reshape(1, -1))
-    yt = (torch.tensor([float(target)], dtype=torch.float64) if task == "regression"
-          else torch.tensor([int(target)]))
+    scaling = model.target_scaling if task == "regression" else None
+    yt = (torch.tensor([_loss_target(float(target), scaling)], dtype=torch.float64)
+          if task == "regression" else torch.tensor([int(target)]))
     w = double.linears[layer - 1].weight
     values = []
     with torch.no_grad():
         start = w[row, col].item()
         for sign in (1, -1):
             w[row, col] = start + sign * FD_STEP
-            values.append(fn(double(xt), yt).item())
+            values.append(fn(double.net(xt), yt).item())  # the loss's units, as training
         w[row, col] = start
     numeric = (values[0] - values[1]) / (2 * FD_STEP)
     scale = max(abs(analytic), abs(numeric))

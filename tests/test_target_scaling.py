@@ -191,3 +191,19 @@ def test_cli_trains_a_new_regression_session_and_it_continues(tmp_path, capsys):
     assert first.data_config.target_scaling == "standardize" and MEAN_KEY in first.weights
     assert main(args) == 0  # continued: the same scaling
     assert load_session(path).epochs_done == 6
+
+
+def test_backprop_steps_follow_the_scaled_loss(houses):
+    from mlp_studio.core.backprop_steps import backward_pass, gradient_check
+
+    data = prepare(houses)
+    trainer, _ = train(data, epochs=3)
+    model, x, target = trainer.model, data.x_val[0].numpy(), float(data.y_val[0])
+    passed = backward_pass(model, x, target, "mse", "regression")
+    with torch.no_grad():
+        assert passed.predicted() == pytest.approx(float(model(data.x_val[:1])[0, 0]), rel=1e-5)
+    scaled = (target - model.target_scaling.mean[0]) / model.target_scaling.std[0]
+    assert passed.loss == pytest.approx((float(passed.layers[-1].a[0]) - scaled) ** 2, rel=1e-5)
+    assert "standardized" in passed.loss_label
+    check = gradient_check(model, x, target, "mse", 1, 0, 0, "regression", passed=passed)
+    assert check.relative_error < 1e-6

@@ -163,7 +163,7 @@ class BackpropPanel(QWidget):
         outputs = passed.layers[-1].a
         guess = (f"predicted {self._target_text(float(np.argmax(outputs)))}"
                  if self.state.data.task == "classification" else
-                 f"predicted {float(outputs[0]):.4g}")
+                 f"predicted {passed.predicted():.4g}")
         self.summary.setText(f"target {self._target_text(passed.target)} · {guess} · loss "
                              f"{passed.loss:.6g} ({passed.loss_label})")
         small = sum(s.dL_dW.size + 5 * s.z.size for s in passed.layers) <= MAX_NUMBERS
