@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mlp_studio.app.widgets.formatting import format_duration, format_rate, format_scores
 from mlp_studio.app.widgets.glyph_icons import glyph_icon
+from mlp_studio.core.target_scaling import loss_units
 from PySide6.QtCore import Slot
 from PySide6.QtGui import QAction
 
@@ -87,8 +88,11 @@ class RunStatus:
 
     @Slot(object)
     def _on_epoch_end(self, event) -> None:
+        model = self.state.model  # its target scaling says what the loss is on
+        units = loss_units(model.target_scaling) if model is not None else ""
         self.statusBar().showMessage(
-            f"Epoch {event.epoch}/{event.epochs}: training loss {event.train_loss:.4f}, "
+            f"Epoch {event.epoch}/{event.epochs}: training loss {event.train_loss:.4f}"
+            f"{f' (on {units})' if units else ''}, "
             f"validation {format_scores(event.val, bold=False)}",
             4000,
         )

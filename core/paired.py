@@ -201,10 +201,10 @@ class RunOutcome:
                    else finished.diverged.message)
 
     def metric(self, name: str) -> float:
-        """ "accuracy" or "loss" on the test split; NaN without test results."""
+        """ "accuracy", "loss" or "rmse" on the test split; NaN without test results."""
         if self.test is None:
             return math.nan
-        return float(self.test.accuracy if name == "accuracy" else self.test.loss)
+        return float(getattr(self.test, name))
 
     def grad_norms(self) -> np.ndarray | None:
         """Each layer's weight-gradient norm (hidden layers, then output), averaged over the
@@ -284,7 +284,8 @@ def repeat_pair(
 
 
 def summarize(results: list[PairResult], metric: str = "accuracy") -> SeedSummary:
-    """Test `metric` ("accuracy", or "loss" for regression) of each seed's A and B."""
+    """Test `metric` of each seed's A and B: "accuracy", or for a regression "rmse" (in the
+    target's units: two runs' losses may be on differently scaled targets)."""
     return SeedSummary(metric, tuple(r.plan.base.spec.seed for r in results),
                        tuple(r.a.metric(metric) for r in results),
                        tuple(r.b.metric(metric) for r in results))

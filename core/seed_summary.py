@@ -24,7 +24,7 @@ NOISE_FACTOR = 2.0  # standard errors the mean difference must exceed
 
 @dataclass(frozen=True)
 class SeedSummary:
-    metric: str  # "accuracy" or "loss" (test split)
+    metric: str  # "accuracy", "loss" or "rmse" (test split)
     seeds: tuple[int, ...]  # the network seed of each repetition
     a: tuple[float, ...]
     b: tuple[float, ...]

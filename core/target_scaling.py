@@ -16,12 +16,13 @@ so any reader gets the target's units without knowing of the scaling (see fold /
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from mlp_studio.core.errors import SpecError
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch loads when a function needs it: the app shows its window first
+    from torch import Tensor
 
 TARGET_SCALINGS = ("standardize", "none")
 # The MLP's buffers; a state dict holds them only when they are not the identity, so every
@@ -123,6 +124,8 @@ def loss_units(scaling: TargetScaling | None) -> str:
 
 def scale_values(values: Tensor, scaling: TargetScaling) -> Tensor:
     """Targets or predictions [N] or [N, K] in the target's units -> scaled units."""
+    import torch
+
     mean = torch.tensor(scaling.mean.tolist(), device=values.device, dtype=values.dtype)
     std = torch.tensor(scaling.std.tolist(), device=values.device, dtype=values.dtype)
     if values.dim() == 1:
@@ -143,6 +146,8 @@ def _output_layer_keys(state: dict[str, Tensor]) -> tuple[str, str]:
 def fold(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], TargetScaling | None]:
     """A state dict whose scaling buffers are folded into the output layer (W * std,
     b * std + mean), and the scaling that was folded (None: there was none)."""
+    import torch
+
     if MEAN_KEY not in state:
         return dict(state), None
     out = {k: v for k, v in state.items() if k not in (MEAN_KEY, STD_KEY)}
@@ -156,6 +161,8 @@ def fold(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], TargetScaling | N
 
 def unfold(state: dict[str, Tensor], scaling: TargetScaling | None) -> dict[str, Tensor]:
     """fold's inverse: the state dict a model trains on further, with the scaling buffers."""
+    import torch
+
     if scaling is None or scaling.identity or MEAN_KEY in state:
         return dict(state)
     out = dict(state)

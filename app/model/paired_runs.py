@@ -99,7 +99,7 @@ class PairedRuns(QObject):
     def summary(self) -> SeedSummary | None:
         if not self.results:
             return None
-        return summarize(self.results, "loss" if self.task == "regression" else "accuracy")
+        return summarize(self.results, "rmse" if self.task == "regression" else "accuracy")
 
     # ---- sessions
 

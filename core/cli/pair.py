@@ -136,7 +136,7 @@ def run_pair_command(args) -> int:
         print(side_by_side(result, first.class_names), file=out)
 
     results = repeat_pair(plan, args.seeds, data_for, on_event, on_pair, on_trained, on_start)
-    metric = "loss" if first.task == "regression" else "accuracy"
+    metric = "rmse" if first.task == "regression" else "accuracy"
     summary = summarize(results, metric)
     if args.seeds > 1:
         print(seed_table(summary), file=out)
@@ -201,7 +201,7 @@ def side_by_side(result, class_names: list[str]) -> str:
         diff = None if va is None or vb is None else vb - va
         rows.append((name, _cell(va), _cell(vb), _cell(diff)))
 
-    for name in ("accuracy", "loss"):
+    for name in ("accuracy", "rmse", "loss"):
         va, vb = a.metric(name), b.metric(name)
         if va == va or vb == vb:
             row(f"test {name}", va, vb)
@@ -239,13 +239,18 @@ def seed_table(summary) -> str:
 def run_report(run, class_names: list[str]) -> dict:
     test = run.test
     grads = run.grad_norms()
+    regression = test is not None and test.regression  # RMSE, MAE, R² in the target's units
+    scores = ({"test_rmse": test.rmse, "test_mae": test.mae, "test_r2": test.r2}
+              if regression else {})
     return {
         "label": run.label,
         "initial_weights_sha256": run.fingerprint.weights,
         "batch_order_sha256": run.fingerprint.order,
-        "test_accuracy": None if test is None else test.accuracy,
+        "test_accuracy": None if test is None or regression else test.accuracy,
         "test_loss": None if test is None else test.loss,
-        "per_class": None if test is None else test.to_dict(class_names)["per_class"],
+        **scores,
+        "per_class": None if test is None or regression
+        else test.to_dict(class_names)["per_class"],
         "grad_norms_per_layer": None if grads is None else grads.tolist(),
         "epochs": [
             {"epoch": e.epoch, "train_loss": e.train_loss, "train_accuracy": e.train_accuracy,

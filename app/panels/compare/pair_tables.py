@@ -76,6 +76,9 @@ class MetricsTable(QWidget):
         accuracy = a.metric("accuracy"), b.metric("accuracy")
         if any(math.isfinite(v) for v in accuracy):
             row("test accuracy", *accuracy)
+        rmse = a.metric("rmse"), b.metric("rmse")
+        if any(math.isfinite(v) for v in rmse):  # a regression's, in the target's units
+            row("test RMSE", *rmse)
         row("test loss", a.metric("loss"), b.metric("loss"))
         if _macro_f1(a) is not None:
             row("macro F1", _macro_f1(a), _macro_f1(b))

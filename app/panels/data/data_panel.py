@@ -151,6 +151,7 @@ class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
             self.sections["split"].content,
             self.balance_controls,
             self.normalization_combo,
+            self.target_scaling_box,
         ]
 
     # ------------------------------------------------------------------ loading
@@ -327,6 +328,7 @@ class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
         self.normalization_combo.setCurrentIndex(
             self.normalization_combo.findData(config.normalization)
         )
+        self.target_scaling_box.show_kind(config.target_scaling)
         for w in widgets:
             w.blockSignals(False)
         self.keep_sliders.set_fractions_silently(config.balance.keep_fractions)
@@ -402,6 +404,10 @@ class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
         self._config.normalization = self.normalization_combo.currentData()
         self._edit("Change the normalization")
 
+    def _on_target_scaling(self, kind: str) -> None:
+        self._config.target_scaling = kind
+        self._edit("Change the target scaling")
+
     def _edit(self, text: str, merge: str = "", gradual: bool = False) -> None:
         """The user changed a setting: an undo entry (Edit > Undo shows `text`; edits with the
         same `merge` key in a row are one), then prepare the data again."""
@@ -456,6 +462,7 @@ class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
                 f"{counts['test'].sum():,} test {self._unit()}"
             )
         self.gallery.set_data(data if data is not None and data.raw_train is not None else None)
+        self.target_scaling_box.show_data(data)
         self.raw_hist.setVisible(current is None or current.raw_hist is not None)
         if current is not None:
             self.raw_hist.set_histogram(*(current.raw_hist or (None, None)))

@@ -1,5 +1,5 @@
-"""The Data dock's sections (source, samples, task, split, class balance, normalization): their
-widgets, built once."""
+"""The Data dock's sections (source, samples, task, split, class balance, normalization and a
+regression's target scaling): their widgets, built once."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from mlp_studio.app.panels.data.gallery import SampleGallery
 from mlp_studio.app.panels.data.histogram_plot import HistogramPlot
 from mlp_studio.app.panels.data.source_chooser import SourceChooser
 from mlp_studio.app.panels.data.table_preview import TablePreviewView
+from mlp_studio.app.panels.data.target_scaling_box import TargetScalingBox
 from mlp_studio.core.data import NORMALIZATIONS, REMEDIES, long_tail_fractions
 from mlp_studio.core.mnist import default_cache_dir
 from PySide6.QtCore import Qt
@@ -347,5 +348,9 @@ class DataSections:
         v.addWidget(self.normalization_text)
         v.addLayout(plots)
         v.addWidget(self.hist_caption)
+        self.target_scaling_box = TargetScalingBox()  # shown for a regression's data only
+        self.target_scaling_box.setVisible(False)
+        v.addWidget(self.target_scaling_box)
         self.normalization_combo.currentIndexChanged.connect(self._on_normalization)
+        self.target_scaling_box.kindChosen.connect(self._on_target_scaling)
         return box

@@ -316,6 +316,11 @@ class CurvesPanel(PlotPanel):
         """Show or hide the accuracy plot (hidden for regression, which has no accuracy)."""
         self.acc_plot.setVisible(shown)
 
+    def set_loss_units(self, units: str) -> None:
+        """Say what the losses are on (a regression's "standardized targets"), or nothing."""
+        self.loss_plot.getPlotItem().titleLabel.setText(f"Loss on {units}" if units else "Loss")
+        self.loss_plot.setLabel("left", f"loss ({units})" if units else "loss")
+
     def mark(self, x: float, text: str) -> None:
         """A labelled vertical line (e.g. where training diverged)."""
         line = pg.InfiniteLine(

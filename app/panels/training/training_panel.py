@@ -30,6 +30,7 @@ from mlp_studio.app.panels.training.weights_grid import WeightsGrid
 from mlp_studio.app.widgets.formatting import format_rate, format_scores
 from mlp_studio.app.widgets.on_screen import WhenOnScreen
 from mlp_studio.core.metrics import metrics_from_confusion
+from mlp_studio.core.target_scaling import loss_units
 from mlp_studio.core.training import (
     BatchProgress,
     Diverged,
@@ -356,6 +357,14 @@ class TrainingPanel(QWidget):
         if not len(self.curves.epochs):  # a finished run keeps its plots as they are
             self.curves.show_accuracy(not self._regression())
             self._show_results_tab()
+            self._show_loss_units()
+
+    def _show_loss_units(self) -> None:
+        """The loss curve says what its losses are on: the model's target scaling (a run
+        gives the model the data's when it starts)."""
+        model = self.state.model
+        self.curves.set_loss_units(loss_units(model.target_scaling if model is not None
+                                              else None))
 
     def _set_results(self, split: str, metrics, note: str, show: bool = True) -> QWidget:
         """Give a split's metrics to the page for them (the confusion matrix, or a
@@ -382,6 +391,7 @@ class TrainingPanel(QWidget):
     # ---- the model outside training ----
 
     def _on_model(self, model) -> None:
+        self._show_loss_units()
         if self.state.run_owns_model:
             return  # the worker owns it; snapshots bring its weights
         if model is None:
@@ -397,6 +407,7 @@ class TrainingPanel(QWidget):
         self._schedule()
 
     def _on_training(self, active: bool) -> None:
+        self._show_loss_units()
         if not active:
             self._on_model(self.state.model)
 
