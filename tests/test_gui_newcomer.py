@@ -205,3 +205,7 @@ def test_exporting_a_picture_folders_model_describes_pictures_not_digits(qtbot):
     assert "28x28 pictures (grayscale)" in shown and "centred square and resized" in shown
     keras_script = next(i for i, f in enumerate(FORMATS) if f.suffix == ".py")
     assert not dialog.format_buttons.button(keras_script).isEnabled()
+
+    one = ExportDialog(bundle, np.zeros((1, 784), np.float32), settings=QSettings())
+    qtbot.addWidget(one)
+    assert "on 1 test image." in one.status_text()  # a tiny folder: not "1 test images"

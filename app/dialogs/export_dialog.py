@@ -148,7 +148,7 @@ class ExportDialog(QDialog):
         status.addWidget(self.status_icon, 0, 0)
         self._idle_status = (
             f"After writing, the file is loaded back and checked against the model on "
-            f"{len(self.pixels):,} {self.pixels_label}."
+            f"{self._how_many()}."
         )
         self._path_error_shown = False
         self.status_label = QLabel(self._idle_status)
@@ -194,6 +194,11 @@ class ExportDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(720, self.sizeHint().height())
         self.export_button.setFocus()
+
+    def _how_many(self) -> str:
+        """'1,000 test images', '1 test image' (a tiny folder's test split)."""
+        n, label = len(self.pixels), self.pixels_label
+        return f"{n:,} {label.removesuffix('s') if n == 1 else label}"
 
     def intro_text(self) -> str:
         """What the file takes and gives: pixels or playground features in; class
@@ -374,7 +379,7 @@ class ExportDialog(QDialog):
         self._path_confirmed = str(path)  # exporting again overwrites it without asking
         extra = f" and {path.with_suffix('.json').name}" if path.suffix == ".safetensors" else ""
         where = f"Wrote {path.name}{extra} in {path.parent}"
-        n = f"{len(self.pixels):,} {self.pixels_label}"
+        n = self._how_many()
         outputs = "predicted values" if self.bundle.task == "regression" else "probabilities"
         if difference is None:
             self._show_unchecked(path, where)
