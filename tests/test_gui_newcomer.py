@@ -209,3 +209,24 @@ def test_exporting_a_picture_folders_model_describes_pictures_not_digits(qtbot):
     one = ExportDialog(bundle, np.zeros((1, 784), np.float32), settings=QSettings())
     qtbot.addWidget(one)
     assert "on 1 test image." in one.status_text()  # a tiny folder: not "1 test images"
+
+
+@pytest.mark.parametrize("target", ["box", "line edit"])
+def test_a_digit_the_box_drops_says_why(qtbot, target):
+    """Typing 20000 neurons into a box of at most 9,999: the spin box dropped the last key
+    without a word and kept 2000, a tenth of what was typed."""
+    from mlp_studio.app.widgets.range_note import bind_range
+    from mlp_studio.core.setting_ranges import MAX_UNITS
+    from PySide6.QtWidgets import QFormLayout, QSpinBox, QWidget
+
+    form = QWidget()
+    qtbot.addWidget(form)
+    layout = QFormLayout(form)
+    box = QSpinBox()
+    layout.addRow("Neurons", box)
+    note = bind_range(box, "units")
+    form.show()
+    box.lineEdit().selectAll()
+    typed = str(2 * MAX_UNITS + 2)
+    qtbot.keyClicks(box if target == "box" else box.lineEdit(), typed)
+    assert note.isVisibleTo(form) and note.text() == f"Out of range: use 1 to {MAX_UNITS:,}."

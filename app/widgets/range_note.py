@@ -11,7 +11,7 @@ holds an allowed value again.
 from __future__ import annotations
 
 from mlp_studio.core.setting_ranges import NumberRange, range_of
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QEvent, QObject, QPoint
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QAbstractSpinBox, QFormLayout, QLabel, QToolTip
 
@@ -41,6 +41,9 @@ def bind_range(box: QAbstractSpinBox, name: str) -> QLabel:
         if row >= 0:
             form.insertRow(row + 1, note)  # spans the row: under the field and its label
     box.lineEdit().textEdited.connect(lambda text: _check(box, allowed, note, text))
+    keys = _DroppedKeys(box, allowed, note)
+    box.installEventFilter(keys)  # keys typed in the box reach its line edit unfiltered
+    box.lineEdit().installEventFilter(keys)
     box.valueChanged.connect(lambda _value: note.hide())
     return note
 
@@ -66,3 +69,26 @@ def _check(box: QAbstractSpinBox, allowed: NumberRange, note: QLabel, text: str)
     note.setText(f"Out of range: use {allowed.span()}.")
     note.show()
     QToolTip.showText(box.mapToGlobal(QPoint(0, box.height())), message, box)
+
+
+class _DroppedKeys(QObject):
+    """A spin box drops a key that would take its text past the range (the 5th digit of 20000
+    in a box of at most 9,999, which then kept 2000): textEdited never comes, so the text
+    the key would make is checked as it is pressed."""
+
+    def __init__(self, box: QAbstractSpinBox, allowed: NumberRange, note: QLabel):
+        super().__init__(box)
+        self.box, self.allowed, self.note = box, allowed, note
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and event.text().isdigit():
+            edit = self.box.lineEdit()
+            text, at = edit.text(), edit.cursorPosition()
+            start, end = at, at
+            if edit.hasSelectedText():
+                start = edit.selectionStart()
+                end = start + len(edit.selectedText())
+            after = text[:start] + event.text() + text[end:]
+            if typed_value(self.box, after) is not None:
+                _check(self.box, self.allowed, self.note, after)
+        return False
