@@ -125,7 +125,8 @@ class RunStatus:
     def _summary(self, result) -> str:
         """One line on how the current weights' last run ended (or how far they trained)."""
         if result is None:
-            return f"Trained for {self.state.epochs_done} epochs"
+            n = self.state.epochs_done
+            return f"Trained for {n} epoch{'s' if n != 1 else ''}"
         if result.diverged is not None:
             return "Diverged"
         if result.test is None:

@@ -230,3 +230,18 @@ def test_a_digit_the_box_drops_says_why(qtbot, target):
     typed = str(2 * MAX_UNITS + 2)
     qtbot.keyClicks(box if target == "box" else box.lineEdit(), typed)
     assert note.isVisibleTo(form) and note.text() == f"Out of range: use 1 to {MAX_UNITS:,}."
+
+
+def test_one_epoch_is_one_epoch(qtbot):
+    """A branch from epoch 1: the header said 'Trained 1 epochs'."""
+    from mlp_studio.app.model.experiment import Experiment
+    from mlp_studio.app.panels.training.training_panel import TrainingPanel
+    from mlp_studio.core.training_events import EpochRecord, History
+
+    panel = TrainingPanel(Experiment())
+    qtbot.addWidget(panel)
+    history = History()
+    history.epochs.append(EpochRecord(1, 0.5, 0.9, 0.4, 0.95, 1.0, 0.001,
+                                      [[5, 0], [1, 4]]))
+    panel.show_history(history)
+    assert "<b>Trained</b> 1 epoch;" in panel.status.text()

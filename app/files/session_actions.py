@@ -343,7 +343,8 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
 
     @staticmethod
     def _summary(session: Session) -> str:
-        return f"{describe(session.spec)}, {session.epochs_done} epochs trained"
+        n = session.epochs_done
+        return f"{describe(session.spec)}, {n} epoch{'s' if n != 1 else ''} trained"
 
     @Slot()
     def save(self) -> bool:

@@ -213,7 +213,8 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         epochs = history.epochs if self.state.source == "playground" else []
         self._curves = [(r.epoch, r.train_loss, r.val_loss) for r in epochs]
         self._curves_shown = None  # redraw even when equal (the losses label follows)
-        self._epoch_label = f"{len(epochs):,} epochs trained" if epochs else ""
+        n = len(epochs)
+        self._epoch_label = f"{n:,} epoch{'s' if n != 1 else ''} trained" if epochs else ""
         self._schedule()
 
     def _show_losses_now(self, why: str) -> None:

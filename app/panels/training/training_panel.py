@@ -201,7 +201,8 @@ class TrainingPanel(QWidget):
             self._status_dirty = True
             self._draw_status()
         elif history.epochs:
-            self.status.setText(f"<b>Trained</b> {len(history.epochs)} epochs; last "
+            n = len(history.epochs)
+            self.status.setText(f"<b>Trained</b> {n} epoch{'s' if n != 1 else ''}; last "
                                 f"validation {format_scores(metrics)}.")
         else:
             self.status.setText("Not trained yet.")
