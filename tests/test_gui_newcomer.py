@@ -245,3 +245,30 @@ def test_one_epoch_is_one_epoch(qtbot):
                                       [[5, 0], [1, 4]]))
     panel.show_history(history)
     assert "<b>Trained</b> 1 epoch;" in panel.status.text()
+
+
+def test_the_rate_finder_reads_in_rates_and_says_why_trained_weights_give_nothing(qtbot,
+                                                                                  monkeypatch):
+    """The LR finder on weights trained for an epoch: the rate axis read 'learning rate
+    (x0.001)' (its '1' meant 0.001), and 'no rate suggested: try a lower start rate' left out
+    why: trained weights leave the loss nothing to fall from."""
+    import numpy as np
+    from mlp_studio.app.dialogs.lr_finder_dialog import LrFinderDialog
+    from mlp_studio.app.model.experiment import Experiment
+    from mlp_studio.core.lr_finder import LrFinding
+
+    state = Experiment()
+    monkeypatch.setattr(Experiment, "epochs_done", property(lambda self: 1))
+    dialog = LrFinderDialog(state)  # no data: it does not start
+    qtbot.addWidget(dialog)
+    dialog.show()
+    lrs = list(np.geomspace(1e-7, 0.0376, 70))
+    losses = [0.15] * 60 + list(np.linspace(0.2, 3.5, 10))
+    dialog._done(LrFinding(lrs, losses, losses, None, None, None, True, False,
+                           "70 batches. No rate suggested: the loss did not fall before it "
+                           "rose."))
+    qtbot.wait(50)
+    axis = dialog.plot.getAxis("bottom")
+    assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
+    assert "trained already (1 epoch)" in dialog.status.text()
+    assert "Reset weights" in dialog.status.text()

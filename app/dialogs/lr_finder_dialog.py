@@ -74,7 +74,8 @@ class LrFinderDialog(QDialog):
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "learning rate")
         self.plot.setLabel("left", "loss")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)  # "loss (x0.001)" misleads
+        for axis in ("left", "bottom"):  # "loss (x0.001)" misleads, and so did a rate axis
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)  # whose "1" meant 0.001
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(10, -10))  # bottom left: the curve starts high
         self.plot.setMinimumSize(360, 220)
@@ -174,7 +175,14 @@ class LrFinderDialog(QDialog):
         self.curve.setData(finding.lrs, finding.losses)
         self.raw_curve.setData(finding.lrs, finding.raw_losses)
         self._show_suggestion(finding)
-        self.status.setText(finding.note)
+        note = finding.note
+        if finding.suggested_lr is None and self.state.epochs_done:
+            # "Try a lower start rate" does not help there: trained weights leave the loss
+            # nothing to fall from.
+            note += (f" These weights are trained already ({self.state.epochs_done} epoch"
+                     f"{'s' if self.state.epochs_done != 1 else ''}): the test is meant for "
+                     "the weights a run starts from, so press Reset weights first.")
+        self.status.setText(note)
         self._update_buttons()
 
     def _show_suggestion(self, finding: LrFinding) -> None:
