@@ -272,3 +272,15 @@ def test_the_rate_finder_reads_in_rates_and_says_why_trained_weights_give_nothin
     assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
     assert "trained already (1 epoch)" in dialog.status.text()
     assert "Reset weights" in dialog.status.text()
+
+
+def test_getting_started_says_what_decides_the_data():
+    """Help > Getting started said 'raising the Data or the Playground tab decides which data
+    the next run trains on'; the app trains on the Data panel's Train on choice, never on
+    the tab in front. It also left out the Lessons, other data sources and Keras export."""
+    from mlp_studio.app.dialogs.help_dialog import load_topics
+
+    text = next(t for t in load_topics() if t.title == "Getting started").markdown
+    assert "Raising the" not in text and "**Train on**" in text
+    assert "the tab in front never does" in text and "**Lessons**" in text
+    assert "CSV table" in text and "Keras" in text
