@@ -284,3 +284,19 @@ def test_getting_started_says_what_decides_the_data():
     assert "Raising the" not in text and "**Train on**" in text
     assert "the tab in front never does" in text and "**Lessons**" in text
     assert "CSV table" in text and "Keras" in text
+
+
+def test_the_playgrounds_loss_strip_has_no_scale_before_it_has_curves(qtbot):
+    """Before training, the strip above the plane showed an empty 0-1 scale crammed into 78
+    pixels (six labels, '1.0' cut off)."""
+    from mlp_studio.app.panels.playground.run_view import RunView
+
+    view = RunView("This run")
+    qtbot.addWidget(view)
+    view.show()
+    axis = view.plot.getPlotItem().getAxis("left")
+    assert not axis.isVisible()
+    view.set_curves([(1, 0.7, 0.72), (2, 0.5, 0.55)])
+    assert axis.isVisible()
+    view.set_curves([])
+    assert not axis.isVisible()

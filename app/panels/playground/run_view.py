@@ -49,6 +49,7 @@ class RunView(QWidget):
         layout.addWidget(SquareBox(self.boundary, self.caption), 1)
         self.curves = np.zeros((0, 3))  # epoch, train loss, test loss
         self.test_label = "Test"
+        item.getAxis("left").setVisible(False)  # until there are curves (see set_curves)
         self.apply_theme()
 
     def set_curves(self, curves: np.ndarray, test_label: str = "Test") -> None:
@@ -57,6 +58,8 @@ class RunView(QWidget):
         c = self.curves
         self.train_curve.setData(c[:, 0], c[:, 1])
         self.test_curve.setData(c[:, 0], c[:, 2])
+        # No curves: no scale either (an empty 0-1 axis crammed into the strip, "1.0" cut off).
+        self.plot.getPlotItem().getAxis("left").setVisible(bool(len(c)))
         if len(c):
             # The words carry their curve's colour: the legend of the plot.
             faint = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
