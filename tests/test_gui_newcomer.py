@@ -119,6 +119,14 @@ def test_the_spirals_arms_fit_the_playground_without_a_scroll_bar(qtbot, monkeyp
         assert not area.horizontalScrollBar().isVisible(), (lesson, playground.width(),
                                                             area.width())
     assert playground.classes_spin.isVisible() and playground.dataset == "spiral"
+    # Pin this run, with its losses: two views side by side, on one line each the losses
+    # widened the panel past its column as well.
+    playground.live.set_curves([(99, 0.184, 0.170), (100, 0.1841, 0.1702)])
+    playground.toggle_pin()
+    playground.live.show_losses_now(0.1841, 0.1702, "weights edited by hand")
+    qtbot.wait(100)
+    assert playground.pinned.isVisible()
+    assert not area.horizontalScrollBar().isVisible(), (playground.width(), area.width())
     window.close()
 
 

@@ -49,7 +49,7 @@ class BoundaryView(pg.PlotWidget):
 
     def __init__(self, parent=None, extent: tuple[float, float, float, float] = EXTENT):
         super().__init__(parent)
-        self.setMinimumSize(220, 220)
+        self.setMinimumSize(200, 200)  # two side by side (a pinned run) fit a 1280-px window
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         item = self.getPlotItem()
         item.setMouseEnabled(False, False)

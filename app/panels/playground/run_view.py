@@ -20,6 +20,9 @@ class RunView(QWidget):
         self.losses = QLabel(" ")
         self.losses.setTextFormat(Qt.TextFormat.RichText)
         self.losses.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # Wrapped when narrow: on one line, the losses of a pinned run beside the live one
+        # pushed the panel past its column (a scroll bar, the pinned view cut off).
+        self.losses.setWordWrap(True)
         self.plot = pg.PlotWidget()
         self.plot.setFixedHeight(78)
         item = self.plot.getPlotItem()
