@@ -308,3 +308,20 @@ def test_the_playgrounds_loss_strip_has_no_scale_before_it_has_curves(qtbot):
     assert axis.isVisible()
     view.set_curves([])
     assert not axis.isVisible()
+
+
+def test_the_data_panels_number_boxes_say_why_a_digit_was_dropped(qtbot, monkeypatch):
+    """Split > Validation: typing 95 into a box of at most 90 % left 9 % without a word."""
+    from mlp_studio.app.model.experiment import Experiment
+    from mlp_studio.app.panels.data.data_panel import DataPanel
+    from PySide6.QtWidgets import QToolTip
+
+    shown = []
+    monkeypatch.setattr(QToolTip, "showText", lambda _at, text, *_a: shown.append(text))
+    panel = DataPanel(Experiment())
+    qtbot.addWidget(panel)
+    panel.show()
+    box = panel.val_pct
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "95")
+    assert shown and shown[-1] == "Out of range: use 0.1 to 90 %."

@@ -71,12 +71,27 @@ def _check(box: QAbstractSpinBox, allowed: NumberRange, note: QLabel, text: str)
     QToolTip.showText(box.mapToGlobal(QPoint(0, box.height())), message, box)
 
 
+def explain_dropped_keys(*boxes: QAbstractSpinBox) -> None:
+    """For boxes without a setting range of their own (the Data panel's): a key the box
+    drops, because it would take the text past the box's range, shows that range at the box
+    (95 % typed into a box of at most 90 % left 9 % without a word)."""
+    for box in boxes:
+        keys = _DroppedKeys(box, None, None)
+        box.installEventFilter(keys)
+        box.lineEdit().installEventFilter(keys)
+
+
+def _box_range(box: QAbstractSpinBox) -> str:
+    low, high = box.minimum(), box.maximum()
+    return f"Out of range: use {low:,g} to {high:,g}{box.suffix()}."
+
+
 class _DroppedKeys(QObject):
     """A spin box drops a key that would take its text past the range (the 5th digit of 20000
     in a box of at most 9,999, which then kept 2000): textEdited never comes, so the text
     the key would make is checked as it is pressed."""
 
-    def __init__(self, box: QAbstractSpinBox, allowed: NumberRange, note: QLabel):
+    def __init__(self, box: QAbstractSpinBox, allowed: NumberRange | None, note: QLabel | None):
         super().__init__(box)
         self.box, self.allowed, self.note = box, allowed, note
 
@@ -89,6 +104,12 @@ class _DroppedKeys(QObject):
                 start = edit.selectionStart()
                 end = start + len(edit.selectedText())
             after = text[:start] + event.text() + text[end:]
-            if typed_value(self.box, after) is not None:
+            value = typed_value(self.box, after)
+            if value is None:
+                return False
+            if self.allowed is not None:
                 _check(self.box, self.allowed, self.note, after)
+            elif not self.box.minimum() <= value <= self.box.maximum():
+                QToolTip.showText(self.box.mapToGlobal(QPoint(0, self.box.height())),
+                                  _box_range(self.box), self.box)
         return False

@@ -9,6 +9,7 @@ from mlp_studio.app.panels.data.histogram_plot import HistogramPlot
 from mlp_studio.app.panels.data.source_chooser import SourceChooser
 from mlp_studio.app.panels.data.table_preview import TablePreviewView
 from mlp_studio.app.panels.data.target_scaling_box import TargetScalingBox
+from mlp_studio.app.widgets.range_note import explain_dropped_keys
 from mlp_studio.core.data import NORMALIZATIONS, REMEDIES, long_tail_fractions
 from mlp_studio.core.mnist import default_cache_dir
 from PySide6.QtCore import Qt
@@ -261,6 +262,8 @@ class DataSections:
         self.subset_spin.setGroupSeparatorShown(True)
         self.subset_spin.setToolTip("Fewer training images: faster epochs (validation and test "
                                     "stay whole)")  # fmt: skip
+        explain_dropped_keys(self.val_pct, self.val_count, *self.pooled_spins, self.seed_spin,
+                             self.subset_spin)
         self.subset_unit = QLabel("images")  # "rows" for a table
         v.addLayout(form_row(self.subset_check, self.subset_spin, self.subset_unit))
 
