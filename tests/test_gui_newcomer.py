@@ -318,10 +318,11 @@ def test_the_data_panels_number_boxes_say_why_a_digit_was_dropped(qtbot, monkeyp
 
     shown = []
     monkeypatch.setattr(QToolTip, "showText", lambda _at, text, *_a: shown.append(text))
-    panel = DataPanel(Experiment())
+    panel = DataPanel(Experiment(), autoload=False)
     qtbot.addWidget(panel)
     panel.show()
     box = panel.val_pct
     box.lineEdit().selectAll()
     qtbot.keyClicks(box, "95")
+    panel.shutdown()
     assert shown and shown[-1] == "Out of range: use 0.1 to 90 %."
