@@ -190,7 +190,11 @@ def test_cli_trains_a_new_regression_session_and_it_continues(tmp_path, capsys):
     first = load_session(path)
     assert first.data_config.target_scaling == "standardize" and MEAN_KEY in first.weights
     assert main(args) == 0  # continued: the same scaling
-    assert load_session(path).epochs_done == 6
+    again = load_session(path)
+    assert again.epochs_done == 6
+    assert again.run_tree is not None  # its checkpoints (with the scaling) read back
+    checkpoints = again.run_tree.checkpoints.items
+    assert checkpoints and all(MEAN_KEY in c.weights for c in checkpoints)
 
 
 def test_backprop_steps_follow_the_scaled_loss(houses):
