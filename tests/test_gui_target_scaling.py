@@ -26,6 +26,8 @@ def test_the_target_scaling_is_shown_chosen_and_labels_the_loss(qtbot, monkeypat
     assert box.isVisibleTo(panel) and box.combo.currentData() == "standardize"
     mean = float(state.data.target_scaling.mean[0])
     assert "price_k" in box.text.text() and f"{mean:.4g}" in box.text.text()
+    pairing = window.panels["training"].hyperparameters.pairing
+    assert pairing.text().startswith("raw outputs, standardized real-valued targets")
 
     with qtbot.waitSignal(window.controller.finished, timeout=90_000):
         config = state.train_config
@@ -42,6 +44,7 @@ def test_the_target_scaling_is_shown_chosen_and_labels_the_loss(qtbot, monkeypat
     qtbot.waitUntil(lambda: state.data.target_scaling.identity and not panel.is_busy(),
                     timeout=60_000)
     assert "as it is" in box.text.text()
+    assert pairing.text().startswith("raw outputs, real-valued targets")
     state.undo_stack.undo()
     assert state.data_config.target_scaling == "standardize"
     assert box.combo.currentData() == "standardize"

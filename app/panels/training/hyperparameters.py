@@ -18,6 +18,7 @@ from mlp_studio.app.widgets.range_note import bind_range
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, REGRESSION_LOSSES, canonical_loss, pairing
 from mlp_studio.core.setting_ranges import range_of
+from mlp_studio.core.target_scaling import scaling_for_loss
 from mlp_studio.core.training import OPTIMIZERS, SCHEDULES, TrainConfig
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QPalette, QValidator
@@ -440,7 +441,9 @@ class HyperparametersForm(QWidget):
         info = LOSSES.get(_canonical(config.loss))
         if info is not None:
             regression = regression and info.name in REGRESSION_LOSSES
-            words = "raw outputs, real-valued targets" if regression else pairing(info.name)
+            scaled = regression and not scaling_for_loss(data.target_scaling, info.name, 1).identity
+            words = (f"raw outputs, {'standardized ' if scaled else ''}real-valued targets"
+                     if regression else pairing(info.name))
             self.pairing.setText(f"{words}\n{info.formula}")
         problems = config.problems()
         if config.device not in available_devices():
