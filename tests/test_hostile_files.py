@@ -85,7 +85,7 @@ def test_semicolon_table_with_decimal_commas_in_every_column_is_read(tmp_path):
     from mlp_studio.core.tables import table_data
 
     path = tmp_path / "europe.csv"
-    path.write_text("a;b;label\n0,134;0,847;y\n0,764;0,255;x\n0,5;1,25;y\n2;3,5;x\n")
+    path.write_text("a;b;label\n0,134;0,847;y\n0,764;0,255;x\n0,5;1,25;y\n2,0;3,5;x\n")
     data = table_data(path)
     np.testing.assert_allclose(data.x[:, :2], [[0.134, 0.847], [0.764, 0.255], [0.5, 1.25],
                                                [2, 3.5]], rtol=1e-6)
