@@ -195,6 +195,13 @@ def _load_npz(path: Path) -> MnistArrays:
     try:
         # Our own file handle: np.load leaks its own when the zip directory is corrupt.
         with open(path, "rb") as f:
+            # np.load takes anything that is neither zip nor .npy for a pickle, and refuses it
+            # with advice to load it "unsafely": say what the file is not, instead.
+            if f.read(4)[:2] not in (b"PK", b"\x93N"):
+                raise DataFormatError(
+                    f"{path.name}: is not an .npz archive (a zip of .npy arrays, as numpy.savez "
+                    "writes): choose Keras' mnist.npz or a folder of the four MNIST IDX files")
+            f.seek(0)
             npz = np.load(f, allow_pickle=False)
             if not isinstance(npz, np.lib.npyio.NpzFile):
                 raise DataFormatError(f"{path.name}: is a single .npy array, not an .npz archive")

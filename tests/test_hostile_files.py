@@ -4,6 +4,7 @@ optional part of a file, is skipped) in bounded time and memory, never a traceba
 import zipfile
 
 import numpy as np
+import pytest
 from mlp_studio.core.checkpoints import Checkpoint
 from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 from mlp_studio.core.run_tree import RunTree
@@ -89,3 +90,17 @@ def test_semicolon_table_with_decimal_commas_in_every_column_is_read(tmp_path):
     data = table_data(path)
     np.testing.assert_allclose(data.x[:, :2], [[0.134, 0.847], [0.764, 0.255], [0.5, 1.25],
                                                [2, 3.5]], rtol=1e-6)
+
+
+def test_text_named_npz_is_called_not_an_npz_without_advice_to_unpickle(tmp_path):
+    # numpy takes a file that is neither zip nor .npy for a pickle and suggests loading it
+    # "unsafely" with allow_pickle: the message must not pass that advice on.
+    from mlp_studio.core.errors import DataFormatError
+    from mlp_studio.core.mnist import load_npz
+
+    path = tmp_path / "mnist.npz"
+    path.write_text("x_train,y_train\n1,2\n")
+    with pytest.raises(DataFormatError) as err:
+        load_npz(path)
+    assert "is not an .npz archive" in str(err.value)
+    assert "pickle" not in str(err.value)
