@@ -216,10 +216,12 @@ def test_backprop_steps_follow_the_scaled_loss(houses):
 def test_pair_compares_a_regression_by_rmse_in_the_targets_units(tmp_path, capsys):
     report = tmp_path / "pair.json"
     assert main(["pair", "--data", str(HOUSES), "--change", "lr=0.01", "--epochs", "2",
-                 "--seeds", "1", "--loss", "mse", "--metrics-json", str(report)]) == 0
+                 "--seeds", "1", "--metrics-json", str(report)]) == 0  # default loss: mse
     doc = json.loads(report.read_text())
     assert doc["summary"]["metric"] == "test_rmse"
     a = doc["pairs"][0]["a"]
     assert a["test_rmse"] == doc["summary"]["a"][0] > 10  # prices, not standardized units
     assert a["test_accuracy"] is None and a["per_class"] is None
-    assert "test rmse" in capsys.readouterr().out  # the side-by-side table
+    captured = capsys.readouterr()
+    assert "test rmse" in captured.out  # the side-by-side table
+    assert "the loss is mean squared error (mse)" in captured.err  # as `train` says

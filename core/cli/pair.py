@@ -42,7 +42,7 @@ def add_pair_arguments(parser) -> None:
 def run_pair_command(args) -> int:
     from mlp_studio.core.checkpoints import DEFAULT_BUDGET_MB
     from mlp_studio.core.cli.train import checkpoint_budget
-    from mlp_studio.core.cli.train_data import data_folder, source_of
+    from mlp_studio.core.cli.train_data import data_folder, loss_for_task, source_of
     from mlp_studio.core.data import prepare_dataset
     from mlp_studio.core.dataset import load_data
     from mlp_studio.core.model import describe
@@ -96,6 +96,7 @@ def run_pair_command(args) -> int:
         return prepare(settings.data)
 
     first = prepare(data_config)
+    train_config = loss_for_task(train_config, first.task)  # a regression: mse, as `train`
     spec = spec_from_args(args, first.num_classes, int(first.x_train.shape[1]))
     plan = plan_pair(RunSettings(spec, train_config, data_config), name, value)
     out = sys.stderr if metrics is not None and metrics.stream else sys.stdout
