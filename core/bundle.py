@@ -171,6 +171,7 @@ def bundle_from_metadata(
     try:
         spec, normalization, loss, class_names, task = parse_metadata(meta)
         check_tensors(layout(build_model(spec).state_dict()), layout(state_dict))
+        check_finite(state_dict)
         table = table_of(meta, spec)
     except ExportError as err:
         raise ExportError(f"Cannot open {source}: {err}.") from None
@@ -292,6 +293,17 @@ def with_scaling(expected: Layout, found: Layout | dict) -> Layout:
 def check_weights(spec: NetworkSpec, state_dict: dict[str, Tensor]) -> None:
     """ExportError ("the weights do not match the network: ...") unless they fit `spec`."""
     check_tensors(layout(build_model(spec).state_dict()), layout(state_dict))
+
+
+def check_finite(state_dict: dict[str, Tensor]) -> None:
+    """ExportError naming the first tensor that holds NaN or an infinity: such weights predict
+    NaN for everything ('x (nan%)') and a continued run stops at its first batch."""
+    for key, value in state_dict.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ExportError(
+                f"its tensor {key} holds NaN or infinite values, so the model cannot predict "
+                "anything: the file is damaged, or was saved from a run that diverged. Open "
+                "another copy, or train the network again")
 
 
 def check_tensors(expected: Layout, found: Layout) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp_studio.core import paired_files
-from mlp_studio.core.bundle import app_version, check_weights, code_file_refusal
+from mlp_studio.core.bundle import app_version, check_finite, check_weights, code_file_refusal
 from mlp_studio.core.data import DataConfig, Normalization
 from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.errors import ExportError, OutputError, SessionError, SpecError
@@ -461,6 +461,7 @@ def _read_weights(zf: zipfile.ZipFile, member: str, spec: NetworkSpec) -> dict[s
         raise SessionError(f"its {member} is not valid safetensors ({_first_line(err)})") from None
     try:
         check_weights(spec, state)
+        check_finite(state)
     except ExportError as err:
         raise SessionError(f"its {member}: {err}") from None
     return state

@@ -104,3 +104,26 @@ def test_text_named_npz_is_called_not_an_npz_without_advice_to_unpickle(tmp_path
         load_npz(path)
     assert "is not an .npz archive" in str(err.value)
     assert "pickle" not in str(err.value)
+
+
+def test_session_and_export_with_nan_weights_are_refused_with_the_tensor(tmp_path):
+    # They opened, predicted 'x (nan%)' for every row, and a continued run 'diverged' at its
+    # first batch with advice to lower the learning rate.
+    from mlp_studio.core.data import Normalization
+    from mlp_studio.core.errors import ExportError, SessionError
+    from mlp_studio.core.export import ModelBundle, export_safetensors, load_bundle
+
+    model = build_model(small_spec())
+    state = model.state_dict()
+    state["net.0.weight"][0, 0] = float("nan")
+    path = tmp_path / "nan.mlps"
+    save_session(Session(small_spec(), state, class_names=["a", "b"]), path)
+    with pytest.raises(SessionError, match="net.0.weight holds NaN or infinite values"):
+        load_session(path)
+    state["net.0.weight"][0, 0] = float("inf")
+    exported = tmp_path / "inf.safetensors"
+    none = Normalization("none", np.zeros(3, np.float32), np.ones(3, np.float32))
+    bundle = ModelBundle(small_spec(), none, "sparse_categorical_cross_entropy", ["a", "b"], state)
+    export_safetensors(bundle, exported)
+    with pytest.raises(ExportError, match="net.0.weight holds NaN or infinite values"):
+        load_bundle(exported)

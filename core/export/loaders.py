@@ -17,6 +17,7 @@ from mlp_studio.core.bundle import (
     METADATA_KEY,
     OUTPUT_NAME,
     ModelBundle,
+    check_finite,
     check_tensors,
     code_file_refusal,
     feature_names_of,
@@ -100,6 +101,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
             check_tensors(expected, {k: (f.get_slice(k).get_shape(), None) for k in f.keys()})
             state = {k: f.get_tensor(k) for k in f.keys()}
         check_tensors(expected, layout(state))
+        check_finite(state)
         table = table_of(meta, spec)
     except ExportError as err:
         raise ExportError(f"Cannot open {path}: {err}.") from None
