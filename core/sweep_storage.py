@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 from mlp_studio.core.errors import StudioError
+from mlp_studio.core.reading import special_file
 
 HEARTBEAT_SECONDS = 5
 GRACE_SECONDS = 30
@@ -66,6 +67,10 @@ def _check_sqlite_file(url: str) -> None:
     if path.is_dir():
         raise StudioError(f"The sweep storage {path} is a folder: give a file in it, e.g. "
                           f"{path / 'sweeps.db'}.")
+    kind = special_file(path)
+    if kind is not None:  # SQLite reports only "disk I/O error" on a pipe or a device
+        raise StudioError(f"The sweep storage {path} is a {kind}, not a file: choose a file, e.g. "
+                          "--storage sweeps.db.")
     if not path.exists() or path.stat().st_size == 0:
         return
     try:

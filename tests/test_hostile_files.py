@@ -127,3 +127,20 @@ def test_session_and_export_with_nan_weights_are_refused_with_the_tensor(tmp_pat
     export_safetensors(bundle, exported)
     with pytest.raises(ExportError, match="net.0.weight holds NaN or infinite values"):
         load_bundle(exported)
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "device"])
+def test_sweep_storage_that_is_a_pipe_or_device_says_so(tmp_path, kind):
+    # SQLite said only "disk I/O error ... Check the URL, that the server runs".
+    import os
+
+    from mlp_studio.core.errors import StudioError
+    from mlp_studio.core.sweep_storage import open_storage, storage_url
+
+    path = tmp_path / "sweeps.db"
+    if kind == "named pipe":
+        os.mkfifo(path)
+    else:
+        path = "/dev/zero"
+    with pytest.raises(StudioError, match=f"is a {kind}, not a file"):
+        open_storage(storage_url(str(path)))
