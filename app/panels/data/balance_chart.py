@@ -211,7 +211,11 @@ class KeepFractionSliders(QWidget):
         return tuple(s.value() / 100.0 for s in self.sliders)
 
     def set_fractions(self, fractions: tuple[float, ...]) -> None:
-        """Set every slider (rounded to whole %) and emit `changed` once."""
+        """Set every slider (rounded to whole %) and emit `changed` once. Fractions for another
+        number of classes (a table session's default ten) are not applied by the data
+        preparation either: every class is then kept whole."""
+        if len(fractions) != len(self.sliders):
+            fractions = (1.0,) * len(self.sliders)
         for slider, f in zip(self.sliders, fractions, strict=True):
             slider.blockSignals(True)
             slider.setValue(round(100 * f))
