@@ -71,7 +71,8 @@ class TableSchema:
         and any other column are ignored). DataFormatError naming the line and column of a
         cell that does not fit: text in a number column, a non-finite number, a category the
         model never saw."""
-        missing_columns = [c.name for c in self.columns if c.name not in table.header]
+        names = set(table.header)
+        missing_columns = [c.name for c in self.columns if c.name not in names]
         if missing_columns:
             raise DataFormatError(
                 f"{table.source} has no column {', '.join(map(repr, missing_columns))}: the "
