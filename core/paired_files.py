@@ -24,6 +24,7 @@ from mlp_studio.core.errors import SessionError, SpecError
 from mlp_studio.core.metrics import Metrics, metrics_from_confusion
 from mlp_studio.core.model import MLP, NetworkSpec, build_model
 from mlp_studio.core.paired import Fingerprint, PairPlan, PairResult, RunOutcome
+from mlp_studio.core.reading import loads_json
 from mlp_studio.core.run_settings import RunSettings, setting
 from mlp_studio.core.session_history import history_from_json, history_to_json, is_count
 from mlp_studio.core.train_config import TrainConfig
@@ -74,7 +75,7 @@ def read_pairs(doc_bytes: bytes, tensor_bytes: bytes) -> SavedPairs:
     """The comparison back; SessionError (a fragment: "its paired runs ...") if anything is
     off, or if a newer MLP Studio wrote them."""
     try:
-        doc = json.loads(doc_bytes)
+        doc = loads_json(doc_bytes)
         tensors = load_arrays(tensor_bytes) if tensor_bytes else {}
     except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError, ValueError) as err:
         raise SessionError(f"its paired runs are damaged ({err})") from None

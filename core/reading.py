@@ -12,6 +12,7 @@ import json
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 
 from mlp_studio.core.errors import DataFormatError
@@ -89,13 +90,20 @@ def json_depth(text: str | bytes) -> int:
 
 def loads_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> object:
     """json.loads, but JSON nested deeper than `max_depth` raises json.JSONDecodeError (so
-    callers that already report malformed JSON report this too) instead of RecursionError."""
+    callers that already report malformed JSON report this too) instead of RecursionError, and
+    so does an integer too long to convert (ValueError)."""
     depth = json_depth(text)
     if depth > max_depth:
         doc = text if isinstance(text, str) else ""
         raise json.JSONDecodeError(
             f"nested {depth} levels deep, more than the {max_depth} allowed", doc, 0)
-    return json.loads(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as err:  # an integer of more than 4,300 digits (sys.int_info)
+        raise json.JSONDecodeError(
+            f"a number has more than {sys.get_int_max_str_digits():,} digits", "", 0) from err
 
 
 def existing_file(path: str | Path, error: type[Exception], choose: str) -> Path:

@@ -165,3 +165,32 @@ def test_finding_the_columns_of_a_wide_table_is_linear_not_quadratic():
     table = RawTable("wide.csv", header, list(range(2000)), np.zeros(0, np.int64), ",", [])
     assert [table.column(f"c{i}") for i in range(2000)] == list(range(2000))
     assert compared < 10 * len(header)
+
+
+def test_a_5000_digit_number_in_a_session_or_model_description_is_a_message(tmp_path):
+    # Python refuses to convert integers of more than 4,300 digits with a ValueError that
+    # was not JSON's: `train --session` printed a traceback.
+    import json
+
+    from mlp_studio.core.bundle import parse_json
+    from mlp_studio.core.errors import ExportError, SessionError
+
+    path = tmp_path / "long.mlps"
+    members = session_with_tree(path)
+    doc = json.loads(members["session.json"])
+    doc["epochs_done"] = 0
+    text = json.dumps(doc).replace('"epochs_done": 0', '"epochs_done": 1' + "0" * 5000)
+    rewrite(path, members, "session.json", lambda f: f.write(text.encode()))
+    with pytest.raises(SessionError, match="not valid JSON .a number has more than"):
+        load_session(path)
+    with pytest.raises(ExportError, match="a number has more than"):
+        parse_json('{"format_version": 1' + "0" * 5000 + "}")
+
+
+def test_paired_runs_nested_100000_deep_leave_the_session_openable(tmp_path):
+    path = tmp_path / "pairs.mlps"
+    members = session_with_tree(path)
+    members["pairs.json"] = b"{}"
+    rewrite(path, members, "pairs.json", lambda f: f.write(b"[" * 100_000 + b"]" * 100_000))
+    session = load_session(path)
+    assert session.pairs is None
