@@ -226,7 +226,7 @@ def parse_metadata(meta: object) -> tuple[NetworkSpec, Normalization, str, list[
         normalization = Normalization.from_dict(meta.get("normalization"))
         loss = canonical_loss(str(meta.get("loss")))
     except (SpecError, TypeError, AttributeError) as err:
-        raise ExportError(f"its model description is invalid: {err}") from None
+        raise ExportError(f"its model description is invalid: {str(err).rstrip('.')}") from None
     if normalization.size != spec.input_size:
         raise ExportError(
             f"its normalization has {normalization.size} values for {spec.input_size} inputs"

@@ -379,7 +379,7 @@ def _session_from_json(meta: dict[str, Any]) -> Session:
         norm = meta.get("normalization")
         normalization = None if norm is None else Normalization.from_dict(norm)
     except (SpecError, TypeError, ValueError) as err:
-        raise SessionError(f"its settings are invalid: {err}") from None
+        raise SessionError(f"its settings are invalid: {str(err).rstrip('.')}") from None
     history = history_from_json(_mapping(meta, "history"))
     names = meta.get("class_names")
     epochs_done, best_epoch = meta.get("epochs_done", 0), meta.get("best_epoch")

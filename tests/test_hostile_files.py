@@ -194,3 +194,19 @@ def test_paired_runs_nested_100000_deep_leave_the_session_openable(tmp_path):
     rewrite(path, members, "pairs.json", lambda f: f.write(b"[" * 100_000 + b"]" * 100_000))
     session = load_session(path)
     assert session.pairs is None
+
+
+def test_a_session_with_a_billion_neurons_is_refused_in_one_sentence(tmp_path):
+    import json
+
+    from mlp_studio.core.errors import SessionError
+
+    path = tmp_path / "huge.mlps"
+    members = session_with_tree(path)
+    doc = json.loads(members["session.json"])
+    doc["spec"]["hidden"][0]["units"] = 10**9
+    rewrite(path, members, "session.json", lambda f: f.write(json.dumps(doc).encode()))
+    with pytest.raises(SessionError) as err:
+        load_session(path)
+    assert "1000000000 neurons: use a whole number from 1 to 65536." in str(err.value)
+    assert ".." not in str(err.value)  # the reason's full stop and the sentence's
