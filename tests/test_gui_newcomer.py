@@ -326,3 +326,28 @@ def test_the_data_panels_number_boxes_say_why_a_digit_was_dropped(qtbot, monkeyp
     qtbot.keyClicks(box, "95")
     panel.shutdown()
     assert shown and shown[-1] == "Out of range: use 0.1 to 90 %."
+
+
+def test_the_lessons_note_does_not_push_the_buttons_over_the_text(qtbot, tmp_path):
+    """Lesson 8 at 1280x720 after a variant was loaded: the three-line note ('Your work is
+    kept aside in ...') was given one line, and 'Load this experiment' was drawn over the
+    lesson's text."""
+    from mlp_studio.app.model.experiment import Experiment
+    from mlp_studio.app.panels.lessons.lessons_panel import LessonsPanel
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(tmp_path / "progress.ini"), QSettings.Format.IniFormat)
+    panel = LessonsPanel(Experiment(), settings=settings)
+    qtbot.addWidget(panel)
+    panel.resize(360, 480)
+    panel.show()
+    assert panel.select("optimizers")
+    panel.on_loaded(panel.current, "Loaded “momentum 0.9”: press Train, then look and answer "
+                    "the question. Your work is kept aside in /root/.local/share/mlp-studio/"
+                    "kept aside/Untitled 2026-12-06 13-09-31.mlps (File > Open Recent opens it).")
+    qtbot.wait(100)
+    note = panel.note
+    assert note.isVisible() and note.height() >= note.heightForWidth(note.width())
+    text_bottom = panel.text.mapTo(panel, panel.text.rect().bottomLeft()).y()
+    button_top = panel.load_button.mapTo(panel, panel.load_button.rect().topLeft()).y()
+    assert text_bottom < button_top, (text_bottom, button_top)

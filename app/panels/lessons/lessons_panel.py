@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.lessons.lesson_progress import LessonProgress
+from mlp_studio.app.widgets.wrapped_label import WrappedLabel
 from mlp_studio.core.lessons import Lesson, load_lessons
 from PySide6.QtCore import QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -267,8 +268,7 @@ class LessonsPanel(QWidget):
 
 
 def _note_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
+    label = WrappedLabel()  # never squeezed under the buttons above it in a short dock
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setFrameShape(QLabel.Shape.StyledPanel)
