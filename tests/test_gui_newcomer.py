@@ -351,3 +351,21 @@ def test_the_lessons_note_does_not_push_the_buttons_over_the_text(qtbot, tmp_pat
     text_bottom = panel.text.mapTo(panel, panel.text.rect().bottomLeft()).y()
     button_top = panel.load_button.mapTo(panel, panel.load_button.rect().topLeft()).y()
     assert text_bottom < button_top, (text_bottom, button_top)
+
+
+def test_a_lessons_half_percent_is_shown_and_kept_when_another_slider_moves(qtbot):
+    """Lesson 10 keeps 0.5 % of the 9s: the slider and the hint said '0%' (none at all), and
+    moving any other slider rounded the 9s' 0.5 % to 0 %, every 9 gone from training."""
+    from mlp_studio.app.panels.data.balance_chart import KeepFractionSliders
+
+    sliders = KeepFractionSliders()
+    qtbot.addWidget(sliders)
+    emitted = []
+    sliders.changed.connect(emitted.append)
+    lesson = (1.0, 1.0, 1.0, 1.0, 1.0, 0.7, 0.5, 0.3, 0.15, 0.005)
+    sliders.set_fractions_silently(lesson)
+    assert sliders._values[9].text() == "0.5%" and sliders._values[5].text() == "70%"
+    sliders.sliders[0].setValue(50)  # the student moves the 0s
+    assert emitted[-1][9] == 0.005 and emitted[-1][0] == 0.5
+    sliders.sliders[9].setValue(3)  # and now the 9s themselves
+    assert emitted[-1][9] == 0.03 and sliders._values[9].text() == "3%"

@@ -174,6 +174,9 @@ class KeepFractionSliders(QWidget):
         self._grid.setVerticalSpacing(0)
         self.sliders: list[QSlider] = []
         self._values: list[QLabel] = []
+        # The fraction each slider stands for: a lesson's 0.5 % of the 9s sits at the slider's
+        # 0 and is kept (not rounded away when another slider moves) until its slider moves.
+        self._exact: list[float | None] = []
         self.set_classes([str(d) for d in range(num_digits)])
 
     def set_classes(self, names: list[str]) -> None:
@@ -183,7 +186,7 @@ class KeepFractionSliders(QWidget):
             return
         while self._grid.count():
             self._grid.takeAt(0).widget().deleteLater()
-        self.sliders, self._values = [], []
+        self.sliders, self._values, self._exact = [], [], []
         for d, name in enumerate(names):
             value = QLabel("100%")
             value.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -206,20 +209,23 @@ class KeepFractionSliders(QWidget):
             slider.valueChanged.connect(self._on_slider)
             self.sliders.append(slider)
             self._values.append(value)
+            self._exact.append(None)
 
     def fractions(self) -> tuple[float, ...]:
-        return tuple(s.value() / 100.0 for s in self.sliders)
+        return tuple(s.value() / 100.0 if f is None else f
+                     for s, f in zip(self.sliders, self._exact, strict=True))
 
     def set_fractions(self, fractions: tuple[float, ...]) -> None:
-        """Set every slider (rounded to whole %) and emit `changed` once. Fractions for another
-        number of classes (a table session's default ten) are not applied by the data
-        preparation either: every class is then kept whole."""
+        """Set every slider (at the nearest whole %, the fraction itself kept) and emit
+        `changed` once. Fractions for another number of classes (a table session's default
+        ten) are not applied by the data preparation either: every class is then kept whole."""
         if len(fractions) != len(self.sliders):
             fractions = (1.0,) * len(self.sliders)
         for slider, f in zip(self.sliders, fractions, strict=True):
             slider.blockSignals(True)
             slider.setValue(round(100 * f))
             slider.blockSignals(False)
+        self._exact = [float(f) for f in fractions]
         self._on_slider()
 
     def set_fractions_silently(self, fractions: tuple[float, ...]) -> None:
@@ -229,6 +235,15 @@ class KeepFractionSliders(QWidget):
         self.blockSignals(False)
 
     def _on_slider(self) -> None:
-        for slider, label in zip(self.sliders, self._values, strict=True):
-            label.setText(f"{slider.value()}%")
+        for i, (slider, label) in enumerate(zip(self.sliders, self._values, strict=True)):
+            exact = self._exact[i]
+            if exact is not None and round(100 * exact) != slider.value():
+                self._exact[i] = exact = None  # this slider was moved
+            label.setText(percent(slider.value() / 100 if exact is None else exact))
         self.changed.emit(self.fractions())
+
+
+def percent(fraction: float) -> str:
+    """'72%', and '0.5%' rather than a '0%' that reads as none at all."""
+    p = 100 * fraction
+    return f"{p:.2g}%" if 0 < p < 1 else f"{p:.0f}%"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from mlp_studio.app.panels.data.balance_chart import percent
 from mlp_studio.app.panels.data.data_sections import NORMALIZATION_LABELS
 from mlp_studio.app.panels.data.dataset_source import escape_html
 from mlp_studio.core.dataset import Dataset
@@ -110,9 +111,9 @@ class DatasetView:
         if len(keep) == len(names) and keep.min() < 1.0:
             big, small = names[int(keep.argmax())], names[int(keep.argmin())]
             rare = f"none of class {small}" if keep.min() == 0 else (
-                f"only {100 * keep.min():.0f}% of class {small}")  # fmt: skip
+                f"only {percent(keep.min())} of class {small}")  # fmt: skip
             parts.append(
-                f"Training keeps {100 * keep.max():.0f}% of class {big} but {rare}, while "
+                f"Training keeps {percent(keep.max())} of class {big} but {rare}, while "
                 "validation and test stay whole. A model can score well by favouring the "
                 "common classes: check the recall of the rare ones in the confusion matrix."
             )
