@@ -321,7 +321,9 @@ class DataSections:
 
         self.keep_sliders.changed.connect(self._on_keep)
         self.long_tail_button.clicked.connect(
-            lambda: self.keep_sliders.set_fractions(long_tail_fractions())
+            # whole percents, as the sliders show them
+            lambda: self.keep_sliders.set_fractions(
+                tuple(round(100 * f) / 100 for f in long_tail_fractions()))
         )
         self.balanced_button.clicked.connect(
             lambda: self.keep_sliders.set_fractions((1.0,) * len(self.keep_sliders.sliders))

@@ -67,6 +67,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         self._fresh: tuple[NetworkSpec, MLP] | None = None
         self._shadow: MLP | None = None
         self._snapshot_step = 0  # the step of the last snapshot in the shadow (0: none yet)
+        self._losses_now: tuple[float, float, str] | None = None  # shown until the next epoch
         self._inputs: torch.Tensor | None = None
         self._feature_tiles: np.ndarray | None = None
         self._curves: list[tuple[float, float, float]] = []
@@ -210,6 +211,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
     def _on_history_replaced(self, history) -> None:
         """Other weights: their own loss curves (none for fresh weights), no stale epoch;
         nothing while other data trains (those curves are not about these points)."""
+        self._losses_now = None
         epochs = history.epochs if self.state.source == "playground" else []
         self._curves = [(r.epoch, r.train_loss, r.val_loss) for r in epochs]
         self._curves_shown = None  # redraw even when equal (the losses label follows)
@@ -223,6 +225,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         if pg_data is None or model is None or not self.active:
             return
         train, test = losses_now(model, pg_data.data, self.state.train_config.loss)
+        self._losses_now = (train, test, why)
         self.live.show_losses_now(train, test, why)
 
     def _on_training_changed(self, training: bool) -> None:
@@ -236,6 +239,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         else:
             self._shadow = None
         self._snapshot_step = 0
+        self._losses_now = None
         self.network.fast = False
         self._update_controls()
         self._schedule()
@@ -273,6 +277,7 @@ class PlaygroundPanel(PlaygroundControls, PlaygroundPoints, PlaygroundViews, QWi
         if self._curves and event.epoch <= self._curves[-1][0]:
             self._curves = []  # a new run from scratch
         self._curves.append((event.epoch, event.train_loss, event.val.loss))
+        self._losses_now = None  # this epoch's losses describe the weights again
         self._epoch_label = f"Epoch {event.epoch:,} of {event.epochs:,}"
         self._schedule(grids=False)
 

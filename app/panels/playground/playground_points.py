@@ -82,6 +82,7 @@ class PlaygroundPoints:
         self._draw_points()
         self._curves = []
         self._epoch_label = ""
+        self._losses_now = None
         self.live.set_curves(np.zeros((0, 3)), self._test_label())
         self.live.boundary.set_image(None)
         self.active = pg_data is not None and self.state.data is pg_data.data

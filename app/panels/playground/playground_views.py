@@ -36,6 +36,8 @@ class PlaygroundViews:
         ):
             self._curves_shown, self._curves_time = list(self._curves), now
             self.live.set_curves(np.array(self._curves).reshape(-1, 3), self._test_label())
+            if self._losses_now is not None:  # after a Step or a hand edit: still those
+                self.live.show_losses_now(*self._losses_now)
         elif self._curves_shown != self._curves:  # catch up a little later
             self._wake_in(CURVES_MS - (now - self._curves_time) * 1000 + 1)
         if self.network.fast:  # antialiased links again once the weights stop changing
