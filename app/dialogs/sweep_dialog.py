@@ -21,6 +21,7 @@ from mlp_studio.app.dialogs.sweep_plots import ImportanceChart, ParallelCoordina
 from mlp_studio.app.dialogs.sweep_runner import SweepRunner
 from mlp_studio.app.dialogs.sweep_table import TrialTable
 from mlp_studio.app.widgets.banner import Banner, Level
+from mlp_studio.app.widgets.combo_fit import fit_to_items
 from mlp_studio.core.errors import StudioError
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -127,7 +128,7 @@ class SweepDialog(QDialog):
         self.sampler = QComboBox()
         for key, text in SAMPLERS:
             self.sampler.addItem(text, key)
-        _fit_to_items(self.sampler)
+        fit_to_items(self.sampler)
         self.workers = QSpinBox(minimum=1, maximum=max(1, os.cpu_count() or 1),
                                 value=min(2, os.cpu_count() or 1))
         self.workers.setToolTip("Child processes of one thread each working on the sweep.")
@@ -267,7 +268,7 @@ class SweepDialog(QDialog):
             direction, _tasks, text = METRICS[key]
             better = "higher" if direction == "maximize" else "lower"
             self.metric_box.addItem(f"{text[0].upper()}{text[1:]} ({better} is better)", key)
-        _fit_to_items(self.metric_box)
+        fit_to_items(self.metric_box)
         self.metric_box.setCurrentIndex(max(0, self.metric_box.findData(chosen)))
 
     def build_sweep(self):
@@ -412,13 +413,6 @@ class SweepDialog(QDialog):
     def shutdown(self) -> None:
         """Stop the workers (the window is closing); closing the dialog alone does not."""
         self.runner.shutdown()
-
-
-def _fit_to_items(box: QComboBox) -> None:
-    """Never narrower than its longest item: a combo box's minimum ignores its texts, so the
-    splitter squeezed "Validation accuracy (higher is better)" to "... is better"."""
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-    box.setMinimumWidth(box.sizeHint().width())
 
 
 def _train_parser():

@@ -14,6 +14,7 @@ import torch
 from mlp_studio.app.dialogs.lr_finder_dialog import LrFinderDialog
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.preset_picker import PresetPicker
+from mlp_studio.app.widgets.combo_fit import fit_to_items
 from mlp_studio.app.widgets.range_note import bind_range
 from mlp_studio.core.errors import SpecError
 from mlp_studio.core.losses import LOSSES, REGRESSION_LOSSES, canonical_loss, pairing
@@ -223,12 +224,8 @@ class HyperparametersForm(QWidget):
             "loss; what Keras reports), or the lowest validation loss. Regression always "
             "uses the loss."
         )
-        for combo in (self.loss, self.optimizer, self.schedule, self.device, self.best_by):
-            # Long names elide instead of widening the whole side panel.
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(10)
+        for combo in (self.loss, self.optimizer, self.schedule, self.best_by):
+            fit_to_items(combo)  # every choice readable; the side panel widens to fit
         for box in (self.momentum, self.step_epochs, self.gamma, self.batch_size, self.epochs,
                     self.seed, self.stats_every):  # fmt: skip
             box.setKeyboardTracking(False)  # write on Enter / focus out, not every keystroke
@@ -414,6 +411,7 @@ class HyperparametersForm(QWidget):
             self.device.clear()
             for key in devices:
                 self.device.addItem(DEVICE_NAMES.get(key, key), key)
+        fit_to_items(self.device)
 
     def _on_data(self, _data) -> None:
         self._update_dependents(self.state.train_config)  # a regression's loss reads otherwise
