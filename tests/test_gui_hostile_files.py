@@ -29,3 +29,20 @@ def test_a_table_session_opens_again_over_itself(qtbot, window, tmp_path):
         qtbot.wait(50)
     sliders = window.panels["dataset"].keep_sliders
     assert sliders.fractions() == (1.0,) * len(sliders.sliders)
+
+
+def test_a_folder_of_3000_classes_gets_no_3000_keep_sliders(qtbot):
+    # Qt laid out 9,000 widgets for 100 s (window frozen) after loading such a folder.
+    from mlp_studio.app.panels.data.balance_chart import MAX_KEEP_SLIDERS, KeepFractionSliders
+    from PySide6.QtWidgets import QLabel
+
+    sliders = KeepFractionSliders()
+    qtbot.addWidget(sliders)
+    sliders.set_classes([f"c{i}" for i in range(3000)])
+    assert sliders.sliders == []
+    note = sliders.layout().itemAtPosition(0, 0).widget()
+    assert isinstance(note, QLabel) and "up to 100 classes; this data has 3,000" in note.text()
+    with qtbot.assertNotEmitted(sliders.changed):
+        sliders.set_fractions((0.5,) * 10)  # Long tail / Reset: nothing to set
+    sliders.set_classes([f"c{i}" for i in range(MAX_KEEP_SLIDERS)])
+    assert len(sliders.sliders) == MAX_KEEP_SLIDERS

@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 SPLITS = ("train", "val", "test")
+# A slider per class up to this many: Qt laid out 3,000 of them (a folder of 3,000 subfolders)
+# for 100 s with the window frozen.
+MAX_KEEP_SLIDERS = 100
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 # Tableau 10 blue/orange/green: distinct for most colour-blind viewers, readable on light and dark.
 SPLIT_COLORS = {"train": QColor("#4C78A8"), "val": QColor("#F58518"), "test": QColor("#54A24B")}
@@ -181,12 +184,18 @@ class KeepFractionSliders(QWidget):
 
     def set_classes(self, names: list[str]) -> None:
         """One slider per class (the data's), all at 100%; nothing is emitted."""
-        if [self._grid.itemAtPosition(2, c).widget().text()
-                for c in range(len(self.sliders))] == list(names):  # fmt: skip
+        if self.sliders and [self._grid.itemAtPosition(2, c).widget().text()
+                             for c in range(len(self.sliders))] == list(names):  # fmt: skip
             return
         while self._grid.count():
             self._grid.takeAt(0).widget().deleteLater()
         self.sliders, self._values, self._exact = [], [], []
+        if len(names) > MAX_KEEP_SLIDERS:
+            note = QLabel(f"Keeping a share of each class is offered for up to "
+                          f"{MAX_KEEP_SLIDERS} classes; this data has {len(names):,}.")
+            note.setWordWrap(True)
+            self._grid.addWidget(note, 0, 0)
+            return
         for d, name in enumerate(names):
             value = QLabel("100%")
             value.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -219,6 +228,8 @@ class KeepFractionSliders(QWidget):
         """Set every slider (at the nearest whole %, the fraction itself kept) and emit
         `changed` once. Fractions for another number of classes (a table session's default
         ten) are not applied by the data preparation either: every class is then kept whole."""
+        if not self.sliders:  # too many classes for sliders: nothing to set
+            return
         if len(fractions) != len(self.sliders):
             fractions = (1.0,) * len(self.sliders)
         for slider, f in zip(self.sliders, fractions, strict=True):
