@@ -331,6 +331,7 @@ class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
         self.target_scaling_box.show_kind(config.target_scaling)
         for w in widgets:
             w.blockSignals(False)
+        self._show_stratified()
         self.keep_sliders.set_fractions_silently(config.balance.keep_fractions)
 
     def config(self) -> DataConfig:
@@ -378,7 +379,8 @@ class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
 
     def _on_split_misc(self) -> None:
         split = self._config.split
-        split.stratified = self.stratified_check.isChecked()
+        if self.stratified_check.isEnabled():  # shown off for a regression, setting kept
+            split.stratified = self.stratified_check.isChecked()
         split.seed = self.seed_spin.value()
         self.subset_spin.setEnabled(self.subset_check.isChecked())
         split.subset = self.subset_spin.value() if self.subset_check.isChecked() else None
@@ -433,6 +435,7 @@ class DataPanel(DataSections, DatasetSource, DatasetView, QWidget):
     def _on_training_changed(self, active: bool) -> None:
         for w in self._settings_widgets:
             w.setEnabled(not active)
+        self._show_stratified()
         self._set_loading_enabled(not active)
         if active:
             self.statusMessage.emit("Data settings are locked while training runs")

@@ -248,7 +248,7 @@ class DataSections:
         v.addWidget(self.mode_stack)
 
         self.stratified_check = QCheckBox("Stratified")
-        self.stratified_check.setToolTip("Every split gets the same share of each digit")
+        self.stratified_check.setToolTip("Every split gets the same share of each class")
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 999_999)
         self.seed_spin.setToolTip("Seed of every random step: split, subset, imbalance, remedy")

@@ -11,6 +11,7 @@ from mlp_studio.app.panels.data.balance_chart import percent
 from mlp_studio.app.panels.data.data_sections import NORMALIZATION_LABELS
 from mlp_studio.app.panels.data.dataset_source import escape_html
 from mlp_studio.core.dataset import Dataset
+from PySide6.QtCore import QSignalBlocker
 
 TABLE_NORMALIZATIONS = ("none", "per_pixel")  # a table's columns: raw, or one by one
 
@@ -56,6 +57,7 @@ class DatasetView:
         self.subset_spin.setMaximum(max(total, 10))
         self.subset_unit.setText(self._unit())
         regression = ds.task == "regression"
+        self._show_stratified()
         for key in ("task", "balance"):  # a regression has no classes to pick or balance
             self.sections[key].setVisible(not regression)
         self.sections["samples"].setVisible(ds.kind != "table")
@@ -76,6 +78,19 @@ class DatasetView:
         self.task_combo.setCurrentIndex(max(self.task_combo.findData(
             self._config.target_digit), 0))
         self.task_combo.blockSignals(False)
+
+    def _show_stratified(self) -> None:
+        """A regression's target is a real number, not a class: there is no share of each class
+        to keep, so Stratified is shown off and cannot be ticked (preparation ignores it there,
+        core.data.prepare_dataset); the setting is kept for the next classification."""
+        regression = self._dataset is not None and self._dataset.task == "regression"
+        check = self.stratified_check
+        check.setEnabled(not regression and not self.state.training)
+        with QSignalBlocker(check):
+            check.setChecked(self._config.split.stratified and not regression)
+        check.setToolTip(
+            "A regression's target is a number, not a class: its splits are drawn at random"
+            if regression else "Every split gets the same share of each class")
 
     def _fit_config_to(self, ds: Dataset) -> None:
         """Data settings that do not fit the new data (another class count, a regression, no
