@@ -240,6 +240,12 @@ def _any_cells(path, text: str, header: list[str],
 
 
 def _csv_error(path, line: int, err: csv.Error) -> DataFormatError:
+    if "field limit" in str(err):
+        return DataFormatError(
+            f"{path}, line {line}: a cell is longer than {csv.field_size_limit():,} characters. "
+            "A quote that is never closed makes the rest of the file one cell: close it; a cell "
+            "that long (a document, an image in text) is nothing a network can learn from: "
+            "remove that column, then load the file again.")
     return DataFormatError(f"{path}, line {line}: {err}. Fix that line (a quote that is never "
                            "closed, or a NUL byte) and load it again.")
 

@@ -210,3 +210,17 @@ def test_a_session_with_a_billion_neurons_is_refused_in_one_sentence(tmp_path):
         load_session(path)
     assert "1000000000 neurons: use a whole number from 1 to 65536." in str(err.value)
     assert ".." not in str(err.value)  # the reason's full stop and the sentence's
+
+
+def test_a_10_mb_cell_is_named_for_what_it_is(tmp_path):
+    # csv said "field larger than field limit (131072)", and the hint named NUL bytes.
+    from mlp_studio.core.errors import DataFormatError
+    from mlp_studio.core.tables import table_data
+
+    path = tmp_path / "big.csv"
+    path.write_text('a,b,label\n"' + "z" * 10_000_000 + '",1,x\n1,2,y\n3,4,x\n')
+    with pytest.raises(DataFormatError) as err:
+        table_data(path)
+    text = str(err.value)
+    assert "line 2: a cell is longer than 131,072 characters" in text
+    assert "remove that column" in text and "NUL" not in text
