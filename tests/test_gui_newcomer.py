@@ -34,7 +34,7 @@ def test_a_deep_networks_legends_fit_their_plots_and_follow_the_theme(qtbot):
     """Lesson 6 (eight sigmoid layers): the dead/saturated legend, one tall column of 'hidden
     N saturated (sigmoid)', ran off the bottom of its plot and covered the curves; and legend
     entries kept their first colour when the palette turned dark."""
-    from mlp_studio.app.panels.training.live_plots import GradientsPanel
+    from mlp_studio.app.panels.training.gradients_panel import GradientsPanel
     from mlp_studio.app.preview.common import dark_palette
 
     panel = GradientsPanel()

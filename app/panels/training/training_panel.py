@@ -16,12 +16,9 @@ import numpy as np
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.activations_view import ActivationsView
 from mlp_studio.app.panels.training.confusion_view import ConfusionView
+from mlp_studio.app.panels.training.gradients_panel import GradientsPanel
 from mlp_studio.app.panels.training.hyperparameters import HyperparametersForm
-from mlp_studio.app.panels.training.live_plots import (
-    CurvesPanel,
-    GradientsPanel,
-    batches_per_epoch,
-)
+from mlp_studio.app.panels.training.live_plots import CurvesPanel, batches_per_epoch
 from mlp_studio.app.panels.training.plot_export import ExportButton
 from mlp_studio.app.panels.training.regression_view import RegressionView
 from mlp_studio.app.panels.training.run_tree_view import RunTreeView
