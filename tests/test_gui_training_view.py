@@ -428,6 +428,30 @@ def test_activations_outside_training_come_from_the_model(qtbot, state):
     np.testing.assert_array_equal(view.input_image.image, data.raw_val[5])
     with qtbot.waitSignal(state.probeChanged):
         view.random_button.click()
+    assert view.index.value() != 5
+
+
+def test_random_always_shows_another_sample(qtbot, state):
+    """Random drew the sample already shown 1 time in 100 (tiny_mnist's 100): nothing moved."""
+    state.set_data(tiny_mnist())
+    state.set_model(build_model(state.spec))
+    view = ActivationsView(state)
+    qtbot.addWidget(view)
+    view.set_index(5)
+
+    class Repeats:  # a generator that draws what is shown, then the last index it may
+        def __init__(self):
+            self.draws = iter([5, 98, 0])
+
+        def integers(self, high):
+            return min(next(self.draws), high - 1)
+
+    view._rng = Repeats()
+    shown = []
+    for _ in range(3):
+        view.random_button.click()
+        shown.append(view.index.value())
+    assert shown == [6, 99, 0]  # never the sample before it, every index reachable
 
 
 # ---- hyperparameters ----

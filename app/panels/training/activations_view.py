@@ -127,8 +127,11 @@ class ActivationsView(PlotPanel):
 
     def pick_random(self) -> None:
         data = self.state.data
-        if data is not None and len(data.x_val):
-            self.index.setValue(int(self._rng.integers(len(data.x_val))))
+        if data is None or len(data.x_val) < 2:
+            return
+        # Another sample than the one shown: a repeat looked like a button that did nothing.
+        pick = int(self._rng.integers(len(data.x_val) - 1))
+        self.index.setValue(pick + 1 if pick >= self.index.value() else pick)
 
     def _on_data(self, data) -> None:
         has = data is not None and len(data.x_val) > 0
