@@ -137,9 +137,13 @@ def numbers(table: RawTable, name: str, cells: Cells, fill: float) -> np.ndarray
     bad_cells = ~np.isfinite(cells.numbers) & ~cells.missing
     if bad_cells.any():
         bad = int(np.argmax(bad_cells))
+        # A column of numbers keeps no text: 1e400 or 400 digits read as inf, too.
+        what = f"'{shown(cells.cell(bad))}'"
+        if cells.text is None and np.isinf(cells.numbers[bad]):
+            what += " (infinite, or a number too large to store, beyond 1.8e308)"
         raise DataFormatError(
             f"{table.source}, line {table.line(bad)}: column '{shown(name)}' holds "
-            f"'{shown(cells.cell(bad))}', which is not a finite number. Replace it with a "
+            f"{what}, which is not a finite number. Replace it with a "
             "number, or leave the cell empty for a missing value (it is then filled in).")
     return np.where(cells.missing, fill, cells.numbers)
 

@@ -224,3 +224,14 @@ def test_a_10_mb_cell_is_named_for_what_it_is(tmp_path):
     text = str(err.value)
     assert "line 2: a cell is longer than 131,072 characters" in text
     assert "remove that column" in text and "NUL" not in text
+
+
+def test_a_400_digit_number_is_not_reported_as_the_text_inf(tmp_path):
+    from mlp_studio.core.errors import DataFormatError
+    from mlp_studio.core.tables import table_data
+
+    path = tmp_path / "long.csv"
+    path.write_text("a,b,label\n1,2,x\n" + "1" + "0" * 400 + ",3,y\n4,5,x\n")
+    with pytest.raises(DataFormatError, match="line 3: column 'a' holds 'inf' .infinite, or a "
+                                              "number too large to store"):
+        table_data(path)

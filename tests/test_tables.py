@@ -153,7 +153,7 @@ def test_preview_shows_rows_kinds_missing_counts_and_target(tmp_path):
     ("a,y\n1,\n2,\n", "the target column 'y' is empty"),
     ("a,y\n1,7\n2,7\n3,7\n", "holds one value only \\('7'\\)"),
     ("a,y\n1,0\nnan,1\n", "line 3: column 'a' holds 'nan', which is not a finite number"),
-    ("a,y\n1,0\n2,-inf\n", "line 3: column 'y' holds '-inf', which is not a finite number"),
+    ("a,y\n1,0\n2,-inf\n", "line 3: column 'y' holds '-inf' .infinite, or a number too large"),
     ('a,y\n1,"0\n2,1\n', "line 3: unexpected end of data. Fix that line \\(a quote"),
     ("a,y\n1,0\n2,1\n3,x\n" + "".join(f"{i},{i}.5\n" for i in range(3000)),
      "3,003 distinct values: too many classes"),
