@@ -110,20 +110,23 @@ def parse_change(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def plan_pair(base: RunSettings, name: str, value: str | object) -> PairPlan:
+def plan_pair(base: RunSettings, name: str, value: str | object,
+              by_label: bool = False) -> PairPlan:
     """The pair of `base` and `base` with setting `name` set to `value` (text as on the command
     line, or an already parsed value). SpecError if the setting is unknown, the value is not
-    allowed, or it is what the base already has."""
+    allowed, or it is what the base already has; `by_label`: messages name the setting by its
+    label, as a form shows it (core.run_settings.Setting.parse), not by its option."""
     problems = base.problems()
     if problems:
         raise SpecError(f"The base run cannot train: {' '.join(problems)}")
     chosen = setting(name)
-    parsed = chosen.parse(value) if isinstance(value, str) else value
-    changed = chosen.apply(base, parsed)
+    parsed = chosen.parse(value, by_label) if isinstance(value, str) else value
+    changed = chosen.apply(base, parsed, by_label)
     old, new = chosen.show(base), chosen.show(changed)
     if changed == base:
-        raise SpecError(f"{chosen.name} is already {old} in the base run: choose a different "
-                        "value, or another setting.")
+        what, run = (chosen.label, "run A") if by_label else (chosen.name, "the base run")
+        raise SpecError(f"{what} is already {old} in {run}: choose a different value, or "
+                        "another setting.")
     return PairPlan(base, changed, chosen, old, new)
 
 

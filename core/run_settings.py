@@ -11,6 +11,7 @@ checked against the same choices.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -48,15 +49,20 @@ class Setting:
     write: Callable[[RunSettings, Any], RunSettings]  # a copy with the value applied
     flag: bool = False  # an on/off option (--batch-norm): written on, off, true or false
 
-    def parse(self, text: str) -> Any:
+    def parse(self, text: str, by_label: bool = False) -> Any:
         """The value `text` means for this option, as `mlp-studio train` reads it (SpecError
-        saying what is wrong otherwise)."""
+        saying what is wrong otherwise). `by_label`: the message names the setting by its label,
+        as a form shows it, instead of the command line's wording (--change name=value)."""
         text = text.strip()
         if not text:
+            if by_label:
+                raise SpecError(f"No value given for {self.label}: type one.")
             raise SpecError(f"No value given for {self.name}: write {self.name}=VALUE.")
         if self.flag:
             value = _FLAGS.get(text.lower())
             if value is None:
+                if by_label:
+                    raise SpecError(f"{self.label} is on or off: choose on or off, not '{text}'.")
                 raise SpecError(f"{self.name} is on or off: write {self.name}=on or "
                                 f"{self.name}=off, not '{text}'.")
             return value
@@ -66,11 +72,14 @@ class Setting:
         try:
             args = build_parser().parse_args(["train", f"--{self.name}", text])
         except StudioError as err:
+            if by_label:
+                raise SpecError(f"{self.label}: {_plain(_first_sentence(str(err)))}.") from None
             raise SpecError(f"{self.name}={text}: {_first_sentence(str(err))}.") from None
         return getattr(args, self.name.replace("-", "_"))
 
-    def apply(self, settings: RunSettings, value: Any) -> RunSettings:
-        """A copy of `settings` with this option set to `value`, checked (SpecError)."""
+    def apply(self, settings: RunSettings, value: Any, by_label: bool = False) -> RunSettings:
+        """A copy of `settings` with this option set to `value`, checked (SpecError; `by_label`
+        as in parse)."""
         if self.kind == "data" and settings.data is None:
             raise SpecError(f"{self.label} is a data setting, and here the data comes "
                             "ready-made: change a network or training setting (the command "
@@ -78,6 +87,8 @@ class Setting:
         changed = self.write(_copied(settings), value)
         problems = changed.problems()
         if problems:
+            if by_label:
+                raise SpecError(f"Run B cannot train: {' '.join(problems)}")
             raise SpecError(f"{self.name}={show(value)} cannot run: {' '.join(problems)}")
         return changed
 
@@ -123,6 +134,22 @@ def show(value: Any) -> str:
 
 def _first_sentence(text: str) -> str:
     return text.split(" (see `mlp-studio")[0].rstrip(".")
+
+
+_ARGPARSE_WORDING = (  # argparse's own messages, said without the command line's terms
+    (re.compile(r"^argument --[\w-]+: "), ""),
+    (re.compile(r"invalid float value: ('.*')$"), r"\1 is not a number"),
+    (re.compile(r"invalid int value: ('.*')$"), r"\1 is not a whole number"),
+    (re.compile(r"invalid choice: ('.*') \(choose from (.*)\)$"), r"\1 is not one of \2"),
+)
+
+
+def _plain(message: str) -> str:
+    """A parser message for a form: "argument --lr: invalid float value: 'x'" -> "'x' is not
+    a number"."""
+    for pattern, replacement in _ARGPARSE_WORDING:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _copied(settings: RunSettings) -> RunSettings:

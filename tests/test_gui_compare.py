@@ -93,10 +93,17 @@ def test_stop_ends_the_pair_and_keeps_the_app_usable(qtbot):
     panel.shutdown()
 
 
+# In the dialog's words (the setting's label, run A), not the command line's ("argument --lr:
+# invalid float value", "lr=fast", "write batch-norm=on"), which `mlp-studio pair` keeps.
 @pytest.mark.parametrize("name, value, words", [
-    ("activation", "relu", "activation is already relu in the base run"),
-    ("lr", "fast", "invalid float value: 'fast'"),
-    ("hidden", "12,0", "Hidden layer 2 has 0 neurons"),
+    ("activation", "relu", "Activation is already relu in run A"),
+    ("lr", "fast", "Learning rate: 'fast' is not a number."),
+    ("epochs", "1.5", "Epochs: '1.5' is not a whole number."),
+    ("optimizer", "fast", "Optimizer: 'fast' is not one of 'sgd', 'momentum',"),
+    ("hidden", "abc", "Hidden layers (units per layer): 'abc' is not a comma-separated list of "
+                      "whole numbers."),
+    ("batch-norm", "maybe", "Batch normalization is on or off: choose on or off, not 'maybe'."),
+    ("hidden", "12,0", "Run B cannot train: Hidden layer 2 has 0 neurons"),
 ])
 def test_the_dialog_says_what_is_wrong_and_will_not_train_it(qtbot, name, value, words):
     state = tiny_state()
@@ -104,7 +111,9 @@ def test_the_dialog_says_what_is_wrong_and_will_not_train_it(qtbot, name, value,
     qtbot.addWidget(dialog)
     dialog.choose(name, value)
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
-    assert words in dialog.message.text() and not ok.isEnabled()
+    text = dialog.message.text()
+    assert words in text and not ok.isEnabled()
+    assert "--" not in text and f"{name}=" not in text and "argument" not in text
     assert dialog.plan() is None
     dialog.choose("activation", "tanh")
     assert ok.isEnabled() and dialog.plan().new == "tanh"

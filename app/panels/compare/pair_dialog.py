@@ -116,7 +116,8 @@ class PairDialog(QDialog):
             self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
             return
         try:
-            plan = plan_pair(self._base, item.name, self.value_box.currentText())
+            plan = plan_pair(self._base, item.name, self.value_box.currentText(),
+                             by_label=True)  # the field names as shown here
         except SpecError as err:
             self._plan = None
             self._show(str(err), error=True)
