@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
+from mlp_studio.app.widgets.sign_colors import signed_colormap
 from mlp_studio.core.backprop_steps import LayerStep, sup
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-DIVERGING = "CET-D1"  # blue - white - red, as the weights view
 # (field of LayerStep, title template with the layer's superscript)
 COLUMNS = (("z", "z{l}"), ("a", "a{l}"), ("dL_da", "dL/da{l}"), ("dL_dz", "dL/dz{l}"),
            ("dL_db", "dL/db{l}"))
@@ -35,7 +35,7 @@ class LayerMaps(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.plots: dict[str, pg.PlotItem] = {}
         self.images: dict[str, pg.ImageItem] = {}
-        cmap = pg.colormap.get(DIVERGING)
+        cmap = signed_colormap()  # as the weights view
         for column, (key, _title) in enumerate((*COLUMNS, ("dL_dW", "dL/dW{l}"))):
             plot = self.canvas.addPlot(row=0, col=column)
             plot.invertY(True)

@@ -40,7 +40,8 @@ def _lookup_table(colors: list[tuple[int, int, int]]) -> np.ndarray:
 # Zero is dark in both maps, so an inactive unit looks off whichever activation the layer has.
 SEQUENTIAL = np.asarray(pg.colormap.get("inferno").getLookupTable(nPts=256, alpha=False), np.uint8)
 SEQUENTIAL.flags.writeable = False
-DIVERGING = _lookup_table([(90, 170, 255), (30, 60, 110), (0, 0, 0), (120, 50, 10), (255, 170, 50)])
+# Negative orange, positive blue (app/widgets/sign_colors.py), through black.
+DIVERGING = _lookup_table([(255, 170, 50), (120, 50, 10), (0, 0, 0), (30, 60, 110), (90, 170, 255)])
 
 
 def caption_color(widget: QWidget, muted: bool = False) -> QColor:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from mlp_studio.app.widgets.sign_colors import NEGATIVE_RGB, POSITIVE_RGB
 from mlp_studio.core.model import NetworkSpec
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen
 
-POSITIVE = QColor(8, 119, 189)  # TensorFlow Playground's blue
-NEGATIVE = QColor(245, 147, 34)  # and its orange: both readable on light and dark backgrounds
+POSITIVE = QColor(*POSITIVE_RGB)  # TensorFlow Playground's blue
+NEGATIVE = QColor(*NEGATIVE_RGB)  # and its orange: both readable on light and dark backgrounds
 PATCH = 7  # input patches are 7x7 pixels: a 4x4 grid over 28x28
 
 

@@ -6,9 +6,10 @@ returns uint8 RGB arrays that the views hand to Qt/pyqtgraph as images.
 from __future__ import annotations
 
 import numpy as np
+from mlp_studio.app.widgets.sign_colors import NEGATIVE_RGB, POSITIVE_RGB
 
-ORANGE = (245, 147, 34)  # Playground's #f59322: negative, class 0
-BLUE = (8, 119, 189)  # Playground's #0877bd: positive, class 1
+ORANGE = NEGATIVE_RGB  # Playground's #f59322: negative, class 0
+BLUE = POSITIVE_RGB  # Playground's #0877bd: positive, class 1
 NEUTRAL = (232, 234, 235)  # Playground's #e8eaeb: zero, undecided
 PAPER = (255, 255, 255)
 # Playground draws its heatmaps at alpha 160/255 over white: pale enough for points to stand out.

@@ -14,6 +14,7 @@ import torch
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.app.panels.training.live_plots import SERIES_COLORS, PlotPanel
 from mlp_studio.app.panels.training.plot_export import ExportTarget, export_svg, route_scene_export
+from mlp_studio.app.widgets.sign_colors import signed_colormap
 from mlp_studio.core.losses import probabilities
 from mlp_studio.core.model import activations_of
 from PySide6.QtCore import Qt
@@ -21,7 +22,6 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 SEQUENTIAL = "viridis"  # non-negative activations (ReLU, sigmoid, ...)
-DIVERGING = "CET-D1"  # signed activations (tanh, identity, ...)
 CORRECT_COLOR = QColor(SERIES_COLORS[2])
 WRONG_COLOR = QColor(SERIES_COLORS[3])
 OTHER_COLOR = QColor(SERIES_COLORS[0])
@@ -225,7 +225,7 @@ class ActivationsView(PlotPanel):
             high = float(finite.max()) if finite.size else 1.0
             if low < 0:
                 m = max(abs(low), abs(high), 1e-6)
-                image.setColorMap(pg.colormap.get(DIVERGING))
+                image.setColorMap(signed_colormap())
                 image.setImage(a[None, :], levels=(-m, m))
             else:
                 image.setColorMap(pg.colormap.get(SEQUENTIAL))
@@ -289,7 +289,7 @@ class ActivationsView(PlotPanel):
         else:
             x = data.x_val[i : i + 1].numpy()
             m = max(float(np.abs(x).max()), 1e-6)
-            self.input_image.setColorMap(pg.colormap.get(DIVERGING))
+            self.input_image.setColorMap(signed_colormap())
             self.input_image.setImage(x, levels=(-m, m))
 
     def _why_empty(self) -> str:

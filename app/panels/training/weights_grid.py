@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from mlp_studio.app.panels.training.live_plots import PlotPanel
 from mlp_studio.app.panels.training.plot_export import ExportTarget, export_plot, route_scene_export
+from mlp_studio.app.widgets.sign_colors import signed_colormap
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -51,10 +52,10 @@ class WeightsGrid(PlotPanel):
         item.getViewBox().setAspectLocked(True)
         item.getViewBox().invertY(True)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get("CET-D1"))  # blue - white - red
+        self.image.setColorMap(signed_colormap())  # negative orange, positive blue
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(
-            values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), interactive=False, width=12
+            values=(-1, 1), colorMap=signed_colormap(), interactive=False, width=12
         )
         self.colorbar.setImageItem(self.image, insert_in=item)
         self.plots = [self.plot]
