@@ -37,3 +37,12 @@ def test_weights_and_backprop_maps_draw_negative_orange_and_positive_blue(qtbot)
 def test_the_draw_panels_signed_units_are_orange_below_zero_and_blue_above():
     low, high = DIVERGING[0], DIVERGING[-1]
     assert low[0] > low[2] and high[2] > high[0]  # more red than blue, then the reverse
+
+
+def test_the_draw_panels_saliency_is_blue_where_ink_raises_the_guess():
+    from mlp_studio.app.panels.draw.digit_views import saliency_rgb
+
+    digit = np.zeros((2, 2), np.uint8)
+    rgb = saliency_rgb(digit, np.array([[1.0, -1.0], [0.0, 0.0]], np.float32)).astype(int)
+    raises, lowers = rgb[0, 0], rgb[0, 1]
+    assert raises[2] > raises[0] and lowers[0] > lowers[2]  # blue, then orange

@@ -275,8 +275,8 @@ class ActivationMap(QWidget):
     """A hidden layer's activations for one input, one cell per unit in a near-square grid.
 
     Colours are relative to the layer's largest magnitude for this input: non-negative layers
-    (ReLU, sigmoid, ...) go black -> yellow, layers with negative outputs (tanh, ...) blue ->
-    black -> orange.
+    (ReLU, sigmoid, ...) go black -> yellow, layers with negative outputs (tanh, ...) orange ->
+    black -> blue.
     """
 
     def __init__(self, title: str, parent: QWidget | None = None):
@@ -378,16 +378,16 @@ def rgba_to_qimage(rgba: np.ndarray) -> QImage:
 
 
 def saliency_rgb(digit: np.ndarray, saliency: np.ndarray) -> np.ndarray:
-    """uint8 [H, W, 3] (the digit's [H, W]): the digit dimmed to grey, red where raising the
-    pixel raises the top probability, blue where it lowers it; strength relative to the
-    largest magnitude."""
+    """uint8 [H, W, 3] (the digit's [H, W]): the digit dimmed to grey, blue where raising the
+    pixel raises the top probability, orange where it lowers it (the app's sign colours);
+    strength relative to the largest magnitude."""
     gray = np.asarray(digit, np.float32) / 255.0 * 110.0
     s = np.nan_to_num(np.asarray(saliency, np.float32).reshape(gray.shape))
     # Relative to a high percentile rather than the single largest pixel, so one extreme
     # pixel does not wash out the rest.
     scale = float(np.percentile(np.abs(s), 99))
     strength = np.clip(np.abs(s) / scale, 0.0, 1.0) if scale > 0 else np.zeros_like(s)
-    red, blue = np.array([255.0, 60.0, 50.0]), np.array([60.0, 150.0, 255.0])
-    tint = np.where((s > 0)[..., None], red, blue)
+    raises, lowers = np.array([60.0, 150.0, 255.0]), np.array([255.0, 150.0, 40.0])
+    tint = np.where((s > 0)[..., None], raises, lowers)
     rgb = gray[..., None] * (1.0 - strength[..., None]) + tint * strength[..., None]
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)

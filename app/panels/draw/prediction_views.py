@@ -139,13 +139,13 @@ class PredictionViews:
         if self.show_ink_saliency:
             tip = (
                 "Which of your pixels pushed the guess: each pixel's value times the gradient "
-                "of the top probability with respect to it. Red raised the probability, blue "
+                "of the top probability with respect to it. Blue raised the probability, orange "
                 "lowered it. Click to show the plain gradient."
             )
         else:
             tip = (
-                "The gradient of the top probability with respect to each input pixel: red "
-                "where more ink would raise it, blue where it would lower it. Click to show "
+                "The gradient of the top probability with respect to each input pixel: blue "
+                "where more ink would raise it, orange where it would lower it. Click to show "
                 "only the pixels you drew (ink × gradient)."
             )
         self.saliency_tile.setToolTip(tip)

@@ -70,8 +70,8 @@ class WeightsGrid(PlotPanel):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.info)
         layout.addWidget(self.footer(
-            "Each tile is one hidden unit's weights on the 28×28 input pixels: red pixels push "
-            "the unit up, blue ones down. Trained units show stroke-like detectors; noise means "
+            "Each tile is one hidden unit's weights on the 28×28 input pixels: blue pixels push "
+            "the unit up, orange ones down. Trained units show stroke-like detectors; noise means "
             "the unit has not learned (yet)."
         ))  # fmt: skip
         self.apply_theme()
