@@ -123,6 +123,20 @@ def test_resume_puts_back_the_weights_the_run_paused_with(qtbot, window):
         assert np.array_equal(weights(state.model)[name], value)
 
 
+def test_the_runs_tab_follows_the_current_run_while_it_trains(qtbot, window):
+    """It said "0 epochs, not trained" for a run paused after two epochs."""
+    paused_after_epochs(qtbot, window, 2)
+    runs = window.panels["training"].runs.tree
+
+    def current_row() -> list[str]:
+        item = runs.topLevelItem(0)
+        return [item.text(column) for column in range(runs.columnCount())]
+
+    window.panels["training"].flush()  # as when the Runs tab is brought to the front
+    row = current_row()
+    assert int(row[3]) == window.state.epochs_done and row[4].startswith("val ")
+
+
 def test_branch_while_paused_stops_the_run_and_keeps_it(qtbot, window):
     paused_after_epochs(qtbot, window, 2)
     state, timeline = window.state, window.state.timeline

@@ -4,6 +4,8 @@ current one (its weights, history, settings), whose checkpoints the scrubber the
 
 from __future__ import annotations
 
+import dataclasses
+
 from mlp_studio.app.model.experiment import Experiment
 from mlp_studio.core.run_tree import final_metric
 from PySide6.QtCore import Qt
@@ -22,7 +24,9 @@ COLUMNS = ("Run", "Branched from", "Settings changed", "Epochs", "Result")
 
 
 class RunTreeView(QWidget):
-    dirty = False  # a tab of the training view: drawn when the tree changes, not on a timer
+    # A tab of the training view: drawn when the tree changes, and (dirty, set by the panel
+    # at each epoch's end) when the current run's epochs and result move on.
+    dirty = False
 
     def __init__(self, state: Experiment, parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,12 +57,16 @@ class RunTreeView(QWidget):
         self.redraw()
 
     def redraw(self) -> None:
+        self.dirty = False
         runs = self.timeline.tree.runs
         current = self.timeline.tree.current
         self.tree.clear()
         items: dict[int, QTreeWidgetItem] = {}
         for run in sorted(runs.values(), key=lambda r: r.id):
             lineage = self.timeline.run_lineage(run.id)
+            if run.id == current and lineage is not None:  # the run in progress counts too
+                lineage = dataclasses.replace(lineage, history=self.state.history,
+                                              epochs_done=self.state.epochs_done)
             fork = "" if run.fork is None else f"{runs[run.parent].name}, epoch {run.fork[0]}" + (
                 f" + {run.fork[1]} batches" if run.fork[1] else "")
             epochs = "" if lineage is None else str(lineage.epochs_done)

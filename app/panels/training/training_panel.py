@@ -235,6 +235,7 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def on_epoch_end(self, event: EpochEnd) -> None:
         self.curves.add_epoch(event)
+        self.runs.dirty = True  # the current run's row: its epochs and result
         self._set_results("validation", event.val, f"epoch {event.epoch}", show=False)
         self._total_epochs = event.epochs
         if event.best and event.val.regression:  # no accuracy: the loss picks the best
