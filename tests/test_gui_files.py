@@ -601,12 +601,21 @@ def test_declining_recovery_deletes_the_file(qtbot, data, settings, tmp_path, bo
     assert len(boxes.shown) == 1
 
 
-def test_an_unreadable_recovery_file_is_dropped_silently(qtbot, settings, tmp_path, boxes):
+def test_an_unreadable_recovery_file_is_moved_aside_not_deleted(qtbot, settings, tmp_path,
+                                                                 boxes):
+    """It was deleted without a word: a newer version's autosave, or one on a damaged disk,
+    may be all that is left of the work."""
     recovery = tmp_path / "recovery.mlps"
     recovery.write_bytes(b"half a file")
     files = make_files(qtbot, settings, tmp_path)
+    messages = []
+    files.message.connect(messages.append)
     assert not files.offer_recovery()
-    assert not recovery.exists() and boxes.shown == []
+    kept = list(tmp_path.glob("recovery-unreadable-*.mlps"))
+    assert not recovery.exists() and len(kept) == 1 and kept[0].read_bytes() == b"half a file"
+    assert boxes.shown == [] and len(messages) == 1
+    assert "could not be opened" in messages[0] and str(kept[0]) in messages[0]
+    assert not files.offer_recovery()  # nothing is offered again at the next start
 
 
 def test_export_action_follows_data_and_training(qtbot, data, settings, tmp_path):

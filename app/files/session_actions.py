@@ -440,15 +440,14 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
         self.wait_for_saves()
         return not self.dirty
 
-    # ------------------------------------------------------------------ recent files
-
     # ------------------------------------------------------------------ crash recovery
 
     def offer_recovery(self) -> bool:
         """At startup: if the last run did not close cleanly, offer its autosave.
 
-        True if restored. The file is deleted when the user declines (or it is unreadable);
-        a restored one stays until the next clean exit.
+        True if restored. The file is deleted when the user declines; an unreadable one (a
+        newer version's, a damaged disk) is moved aside, never deleted: it may be all that is
+        left of the work. A restored one stays until the next clean exit.
         """
         path = self.recovery_path
         if not path.is_file():
@@ -456,8 +455,14 @@ class FileActions(FileMenu, ModelActions, RecentFiles, QObject):
         try:
             session = load_session(path)
         except StudioError as err:
-            log.warning("unreadable recovery file: %s", err)
-            self._remove_recovery()
+            kept = path.with_name(f"{path.stem}-unreadable-{datetime.now():%Y%m%d-%H%M%S}.mlps")
+            try:
+                path.replace(kept)
+            except OSError as move_err:
+                kept = path  # left where it is: the next start says so again
+                log.warning("cannot move %s aside: %s", path, move_err)
+            self.message.emit(f"The autosave of the last session could not be opened ({err}); "
+                              f"it is kept as {kept}.")
             return False
         try:
             when = datetime.fromisoformat(session.modified).astimezone().strftime("%d %b %H:%M")
