@@ -155,6 +155,9 @@ def test_divergence_is_marked_on_the_loss_plot(view):
     view.on_finished(Finished(None, None, None, False, Diverged("Training diverged ...", 2, 4)))
     assert [line.value() for line in view.curves.markers] == [pytest.approx(1.4)]
     assert "Diverged" in view.status.text()
+    # The label sits low on the line: the legend takes the top right, where a run that
+    # diverged ends (the label was hidden behind it at 0.9 of the height).
+    assert view.curves.markers[0].label.orthoPos < 0.5
 
 
 def test_divergence_found_at_an_epoch_end_is_marked_there(view):

@@ -218,7 +218,8 @@ def _add_train_arguments(train: argparse.ArgumentParser, outputs: bool = True) -
                    "Keras script that trains it (.py); repeatable")
     g.add_argument("--metrics-json", metavar="PATH", help="write the test metrics and the "
                    "per-epoch history as JSON (- for standard output)")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no per-epoch lines: notes and results only")
 
     g = train.add_argument_group(
         "session", "A session file (.mlps) holds a whole experiment: network, weights, data and "

@@ -312,7 +312,7 @@ class CurvesPanel(PlotPanel):
         """A labelled vertical line (e.g. where training diverged)."""
         line = pg.InfiniteLine(
             x, angle=90, pen=pg.mkPen(SERIES_COLORS[3], style=Qt.PenStyle.DashLine),
-            label=text, labelOpts={"position": 0.9, "color": SERIES_COLORS[3]},
+            label=text, labelOpts={"position": 0.12, "color": SERIES_COLORS[3]},  # below the legend
         )  # fmt: skip
         self.loss_plot.addItem(line)
         self.markers.append(line)
