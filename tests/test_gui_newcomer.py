@@ -28,6 +28,11 @@ def test_a_step_in_the_playground_shows_the_loss_of_the_weights_as_they_are(wind
                     and "after step" in playground.live.losses.text(), timeout=30_000)
     qtbot.wait(500)  # the frames that follow must not wipe it
     assert "after step 1" in playground.live.losses.text()
+    # Stopped before any epoch ended: the loss of the weights left stays shown (it went blank)
+    window.controller.stop()
+    qtbot.waitUntil(lambda: not window.state.training, timeout=30_000)
+    qtbot.wait(500)
+    assert "after step 1" in playground.live.losses.text()
 
 
 def test_a_deep_networks_legends_fit_their_plots_and_follow_the_theme(qtbot):
