@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QTabletEvent,
 )
 from PySide6.QtWidgets import QApplication, QMainWindow
+from window_fixtures import open_draw_panel
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -118,14 +119,6 @@ def stroke_model(stroke_data):
     return train(stroke_data, hidden=(64,), epochs=12)
 
 
-def make_panel(qtbot, state: Experiment) -> DrawPanel:
-    panel = DrawPanel(state)
-    panel.resize(940, 600)
-    qtbot.addWidget(panel)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
-
 
 def state_with(data=None, model=None) -> Experiment:
     state = Experiment()
@@ -145,7 +138,7 @@ def tile_gray(tile) -> np.ndarray:
 
 
 def test_drawing_shows_the_preprocessing_and_the_models_prediction(qtbot, ring_data, ring_model):
-    panel = make_panel(qtbot, state_with(ring_data, ring_model))
+    panel = open_draw_panel(qtbot, state_with(ring_data, ring_model))
     with qtbot.waitSignal(panel.canvas.imageChanged):
         draw(qtbot, panel.canvas, [(0.3, 0.3), (0.5, 0.35), (0.6, 0.6), (0.4, 0.75)])
 
@@ -187,7 +180,7 @@ def test_drawing_shows_the_preprocessing_and_the_models_prediction(qtbot, ring_d
 
 
 def test_a_drawn_stroke_is_recognised(qtbot, stroke_data, stroke_model):
-    panel = make_panel(qtbot, state_with(stroke_data, stroke_model))
+    panel = open_draw_panel(qtbot, state_with(stroke_data, stroke_model))
     guesses = []
     for digit in range(10):
         panel.canvas.clear()
@@ -248,7 +241,7 @@ def test_undo_and_clear_by_buttons_and_keys(qtbot, ring_data, ring_model):
 
 
 def test_brush_size_keys_and_slider(qtbot):
-    panel = make_panel(qtbot, Experiment())
+    panel = open_draw_panel(qtbot, Experiment())
     canvas = panel.canvas
     size = canvas.brush_size()
     canvas.setFocus()
@@ -270,7 +263,7 @@ def test_brush_size_keys_and_slider(qtbot):
 
 
 def test_pen_pressure_scales_the_brush(qtbot):
-    panel = make_panel(qtbot, Experiment())
+    panel = open_draw_panel(qtbot, Experiment())
     canvas = panel.canvas
     pen = QPointingDevice(
         "test pen",
@@ -305,7 +298,7 @@ def test_pen_pressure_scales_the_brush(qtbot):
 
 
 def test_open_image_shows_the_steps(qtbot, tmp_path, ring_data, ring_model):
-    panel = make_panel(qtbot, state_with(ring_data, ring_model))
+    panel = open_draw_panel(qtbot, state_with(ring_data, ring_model))
     path = tmp_path / "seven.png"
     img = Image.new("RGB", (120, 90), "white")  # dark ink on paper, not square
     ImageDraw.Draw(img).line([(40, 15), (80, 15), (55, 80)], fill="black", width=8)
@@ -339,7 +332,7 @@ def test_open_image_shows_the_steps(qtbot, tmp_path, ring_data, ring_model):
 def test_huge_picture_is_refused_off_the_gui_thread(qtbot, tmp_path, ring_data, ring_model):
     """A 13000x13000 PNG froze the window for 25 s and took 5.6 GB: it is now read on a pool
     thread and refused from its header; the newest of two pictures opened is the one shown."""
-    panel = make_panel(qtbot, state_with(ring_data, ring_model))
+    panel = open_draw_panel(qtbot, state_with(ring_data, ring_model))
     huge = tmp_path / "huge.png"
     Image.new("L", (13000, 13000)).save(huge)
     small = tmp_path / "small.png"
@@ -359,7 +352,7 @@ def test_huge_picture_is_refused_off_the_gui_thread(qtbot, tmp_path, ring_data, 
 
 
 def test_pick_a_test_image(qtbot, ring_data, ring_model):
-    panel = make_panel(qtbot, state_with(ring_data, ring_model))
+    panel = open_draw_panel(qtbot, state_with(ring_data, ring_model))
     assert panel.test_button.isEnabled()
     index = panel.pick_test_image(7)
     label = int(ring_data.y_test[7])
@@ -381,7 +374,7 @@ def test_pick_a_test_image(qtbot, ring_data, ring_model):
 
 def test_without_a_model_the_drawing_and_steps_still_work(qtbot):
     state = Experiment()
-    panel = make_panel(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     assert panel.confidence_label.text() == NO_MODEL
     assert not panel.test_button.isEnabled()
     draw(qtbot, panel.canvas, [(0.4, 0.2), (0.45, 0.8)])
@@ -410,7 +403,7 @@ def test_a_model_for_2d_points_leaves_the_drawing_without_a_guess(qtbot):
     on the canvas: no normalization of the wrong size is applied, and instead of a canvas that
     cannot work the panel says why drawing does not apply; a picture network brings it back."""
     state = Experiment()
-    panel = make_panel(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     draw(qtbot, panel.canvas, [(0.4, 0.2), (0.45, 0.8)])
     model = build_model(NetworkSpec(input_size=4, hidden=[LayerSpec(8)], output_size=3))
     state.replace_spec(model.spec)
@@ -427,7 +420,7 @@ def test_a_model_for_2d_points_leaves_the_drawing_without_a_guess(qtbot):
 def test_a_model_in_training_is_never_switched_to_eval(qtbot, ring_data):
     state = state_with(ring_data, train(ring_data, hidden=(32,), epochs=1, dropout=0.5))
     model = state.model
-    panel = make_panel(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     state.set_training(True)
     model.train()  # as the trainer has it
     draw(qtbot, panel.canvas, [(0.3, 0.3), (0.6, 0.6)])
@@ -449,7 +442,7 @@ def test_a_model_in_training_is_never_switched_to_eval(qtbot, ring_data):
 
 def test_network_changes_rebuild_the_layer_maps(qtbot, ring_data, ring_model):
     state = state_with(ring_data, ring_model)
-    panel = make_panel(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     draw(qtbot, panel.canvas, [(0.3, 0.3), (0.6, 0.6)])
     assert [m.title for m in panel.layer_maps] == ["Hidden 1 · 32", "Hidden 2 · 16"]
     spec = state.spec
@@ -466,7 +459,7 @@ def test_mnist_digits_at_other_sizes_and_places_keep_their_class(qtbot, mnist_di
     config = DataConfig(normalization="unit", split=SplitConfig(subset=30000))  # quick
     data = prepare_mnist(load_folder(mnist_dir), config)
     model = train(data, hidden=(128,), epochs=1, lr=1e-3)
-    panel = make_panel(qtbot, state_with(data, model))
+    panel = open_draw_panel(qtbot, state_with(data, model))
     rng = np.random.default_rng(0)
     indices = rng.choice(len(data.raw_test), 200, replace=False)
     with torch.no_grad():

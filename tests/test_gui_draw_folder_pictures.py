@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from mlp_studio.app.model.experiment import Experiment
-from mlp_studio.app.panels.draw.draw_panel import DrawPanel
 from mlp_studio.core.data import prepare_dataset
 from mlp_studio.core.data_source import DataSource
 from mlp_studio.core.dataset import load_data
@@ -16,6 +15,7 @@ from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 from own_data_fixtures import write_image_folder
 from PIL import Image, ImageDraw
 from test_gui_canvas import draw, line
+from window_fixtures import open_draw_panel
 
 
 @pytest.fixture
@@ -29,14 +29,6 @@ def photo(tmp_path):
     return path
 
 
-def _panel(qtbot, state):
-    panel = DrawPanel(state)
-    panel.resize(940, 600)
-    qtbot.addWidget(panel)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
-
 
 def test_an_opened_picture_is_prepared_as_the_folders_were(qtbot, tmp_path, photo):
     folder = write_image_folder(tmp_path / "shapes", per_class=4)
@@ -47,7 +39,7 @@ def test_an_opened_picture_is_prepared_as_the_folders_were(qtbot, tmp_path, phot
     state.set_data_source(source)
     model = build_model(NetworkSpec(144, [LayerSpec(8)], 3))
     state.set_model(model)
-    panel = _panel(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     with qtbot.waitSignal(panel.imageOpened, timeout=10_000):
         panel.open_image_file(photo)
     expected = read_picture(photo, (12, 12)).astype(np.float32)  # what predict feeds the model
@@ -71,7 +63,7 @@ def test_an_opened_picture_is_prepared_as_the_folders_were(qtbot, tmp_path, phot
 def test_a_digit_network_still_prepares_the_picture_as_a_digit(qtbot, photo):
     state = Experiment()
     state.set_model(build_model(NetworkSpec(784, [LayerSpec(8)], 10)))
-    panel = _panel(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     with qtbot.waitSignal(panel.imageOpened, timeout=10_000):
         panel.open_image_file(photo)
     assert not panel.steps.prepared and panel.steps.centered.shape == (28, 28)
@@ -86,7 +78,7 @@ def test_a_test_image_of_the_folder_is_the_networks_input_as_it_is(qtbot, tmp_pa
     state.set_data(data)
     state.set_data_source(source)
     state.set_model(build_model(NetworkSpec(144, [LayerSpec(8)], 3)))
-    panel = _panel(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     panel.pick_test_image(0)
     assert panel.steps.prepared and panel.true_label() == int(data.y_test[0])
     np.testing.assert_array_equal(panel.steps.pixels, data.raw_test[0].reshape(-1))

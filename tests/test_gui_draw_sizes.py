@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from mlp_studio.app.model.experiment import Experiment
-from mlp_studio.app.panels.draw.draw_panel import DrawPanel
 from mlp_studio.app.panels.draw.drawing_canvas import SIZE
 from mlp_studio.core.data import DataConfig, prepare_arrays, prepare_mnist
 from mlp_studio.core.digits import preprocess_digit
@@ -16,6 +15,7 @@ from mlp_studio.core.model import LayerSpec, NetworkSpec, build_model
 from mlp_studio.core.training import TrainConfig, Trainer
 from PIL import Image, ImageDraw
 from test_gui_canvas import draw, line
+from window_fixtures import open_draw_panel
 
 ANGLES = (0, 45, 90, 135)  # class k: a stroke at ANGLES[k] degrees
 
@@ -47,21 +47,13 @@ def small_digits():
     return data, model
 
 
-def panel_for(qtbot, state: Experiment) -> DrawPanel:
-    panel = DrawPanel(state)
-    panel.resize(940, 600)
-    qtbot.addWidget(panel)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
-
 
 def test_an_8x8_picture_network_reads_drawings_at_its_own_size(qtbot, small_digits):
     data, model = small_digits
     state = Experiment()
     state.set_data(data)  # fits the network to 64 inputs
     state.set_model(model)
-    panel = panel_for(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     assert panel.canvas.isVisible() and not panel.not_drawable.isVisible()
     assert panel.centered_tile.title == "Centred 8×8" and panel.fitted_tile.title == "Fitted 6×6"
     for label, angle in enumerate(ANGLES):
@@ -83,7 +75,7 @@ def test_a_32x32_picture_network_gets_a_32x32_input(qtbot):
     state = Experiment()
     state.set_data(prepare_mnist(arrays, DataConfig(normalization="standardize")))
     state.ensure_model()
-    panel = panel_for(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     draw(qtbot, panel.canvas, line(90, 0.6))
     assert panel.steps.centered.shape == (32, 32) and panel.steps.fitted.shape == (23, 23)
     assert panel.prediction is not None and panel.normalization.size == 32 * 32
@@ -96,7 +88,7 @@ def test_a_table_network_says_why_drawing_does_not_apply(qtbot):
     state = Experiment()
     state.set_data(prepare_arrays(x, y, x, y, x, y, "standardize", ["price"], "regression"))
     state.set_feature_names(["rooms", "age", "distance"])
-    panel = panel_for(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     state.ensure_model()
     assert not panel.canvas.isVisible() and panel.not_drawable.isVisible()
     text = panel.not_drawable.text()
@@ -110,7 +102,7 @@ def test_a_colour_picture_network_says_why_drawing_does_not_apply(qtbot):
     labels = (np.arange(40) % 2).astype(np.uint8)
     arrays = MnistArrays(images, labels, images[:10], labels[:10], "colour")
     state = Experiment()
-    panel = panel_for(qtbot, state)
+    panel = open_draw_panel(qtbot, state)
     assert panel.canvas.isVisible()  # MNIST's 28x28 until the data arrives
     state.set_data(prepare_mnist(arrays, DataConfig(normalization="unit")))
     assert state.spec.input_size == 48

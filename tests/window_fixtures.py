@@ -22,3 +22,15 @@ def open_window(qtbot, monkeypatch) -> MainWindow:
     with qtbot.waitSignal(window.engineLoaded, timeout=60_000):
         window.load_engine()
     return window
+
+
+def open_draw_panel(qtbot, state):
+    """A Draw panel of `state`, shown at the size the Draw tests measure it at."""
+    from mlp_studio.app.panels.draw.draw_panel import DrawPanel
+
+    panel = DrawPanel(state)
+    panel.resize(940, 600)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
