@@ -20,7 +20,7 @@ from mlp_studio.app.panels.training.live_plots import (
 from mlp_studio.app.panels.training.series_buffer import SeriesBuffer
 from mlp_studio.core.training import BatchProgress, History, LayerStats
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 LEGEND_ROWS = 3  # a legend with more entries gets more columns, not a height the plot lacks
 
@@ -57,11 +57,7 @@ class GradientsPanel(PlotPanel):
         self._pending: list[LayerStats] = []  # stats whose epoch position is not known yet
         self._last: BatchProgress | None = None
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.grad_plot, 3)
-        layout.addWidget(self.unit_plot, 2)
-        layout.addWidget(self.footer(
+        self.stack_plots(self.grad_plot, self.unit_plot, (
             "Vanishing gradients: when the first layers' gradient norms sit orders of "
             "magnitude below the output layer's, those layers barely learn. Saturated "
             "sigmoid/tanh units (outputs in the flat tails) and dead ReLUs (0 for every input "

@@ -191,6 +191,14 @@ class PlotPanel(QWidget):
         """The tab's explanation, under its plots (the Export button sits on the tab bar)."""
         return caption(text)
 
+    def stack_plots(self, top: pg.PlotWidget, bottom: pg.PlotWidget, explanation: str) -> None:
+        """Two linked plots, the top one taller, and the tab's explanation under them."""
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(top, 3)
+        layout.addWidget(bottom, 2)
+        layout.addWidget(self.footer(explanation))
+
     def apply_theme(self) -> None:
         for widget in self.plots:
             theme_plot(widget, self.palette())
@@ -240,11 +248,7 @@ class CurvesPanel(PlotPanel):
         self._ema_steps = 0
         self.markers: list[pg.InfiniteLine] = []
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.loss_plot, 3)
-        layout.addWidget(self.acc_plot, 2)
-        layout.addWidget(self.footer(
+        self.stack_plots(self.loss_plot, self.acc_plot, (
             "Faint: the loss of every batch; bold: its moving average; dots: the validation "
             "set after each epoch. A validation loss rising while training loss falls means "
             "overfitting."
